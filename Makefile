@@ -1,0 +1,37 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+VOICE ?= ../shared/voices/flite_female_slt.wav
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	# CPU torch first, so nothing below pulls a CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	# GE2E speaker-encoder weights ship inside resemblyzer; its librosa pin is not needed.
+	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
+	$(BIN)/pip install -q -e '.[dev,cam]'
+	touch $@
+
+demo: setup
+	$(BIN)/streamface analyze $(VOICE)
+	$(BIN)/streamface portrait $(VOICE) -o out/portrait.png
+	$(BIN)/streamface render $(VOICE) -o out/talking.mp4
+
+test: setup
+	bash scripts/install-system-deps
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check streamface engines tests benchmarks clients
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,48 @@
+"""The interface every generator backend implements.
+
+An engine turns face descriptions into RGB images. It has two paths:
+
+* `render(params, anim)`: full frames, B face-parameter rows with B animation rows.
+* `prepare(params)` then `animate(prepared, anim)`: the per-frame path, where everything
+  that depends only on the face (not on the animation) is computed once by `prepare`
+  and each frame only recomputes what moves.
+
+Arrays: ``params`` float32 [B, PARAM_DIM]; ``anim`` float32 [B, ANIM_DIM]; images
+uint8 [B, H, W, 3] RGB, C-contiguous.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+
+class Engine(ABC):
+    """A face generator backend.
+
+    Attributes:
+        name: The backend's name as given to ``--engine``.
+        size: Output width and height in pixels.
+    """
+
+    name: str = "engine"
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+
+    @abstractmethod
+    def render(self, params: np.ndarray, anim: np.ndarray) -> np.ndarray:
+        """Render full frames: [B, P] and [B, A] float32 -> [B, H, W, 3] uint8."""
+
+    def prepare(self, params: np.ndarray) -> Any:
+        """Precompute what depends only on the face; the default keeps the params."""
+        return np.ascontiguousarray(params, dtype=np.float32)
+
+    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+        """Render frames of a prepared face: [B, A] -> [B, H, W, 3] uint8."""
+        return self.render(prepared, anim)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
+        """Release native resources (GPU memory, sessions)."""

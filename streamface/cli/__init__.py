@@ -1,0 +1,75 @@
+"""The `streamface` command line.
+
+Each subcommand lives in its own module in this package and exposes two functions:
+``add_parser(subparsers)`` (declares its arguments) and ``run(args) -> int``. Heavy
+imports belong inside ``run`` so that ``streamface --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from streamface import __version__
+from streamface.errors import StreamFaceError
+
+# Subcommand modules, in the order `--help` lists them.
+COMMANDS: tuple[str, ...] = (
+    "analyze",
+    "portrait",
+    "render",
+    "gallery",
+    "serve",
+    "cam",
+    "verify",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="streamface",
+        description=(
+            "A live, labelled synthetic face from a voice. The face is a statistical "
+            "portrait of what a voice correlates with, never the speaker's identity."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"streamface {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"streamface.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"streamface.cli.{name}":
+                continue  # command not built yet in this tree
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `streamface` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(f"streamface.cli.{args.command}")
+    try:
+        return int(module.run(args))
+    except StreamFaceError as exc:
+        print(f"streamface {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"streamface {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

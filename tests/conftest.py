@@ -1,0 +1,54 @@
+"""Shared fixtures: test voices, single-threaded torch, and a guard against leaked tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_VOICES = REPO.parent / "shared" / "voices"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def _voice_table() -> dict[str, dict[str, str]]:
+    meta = SHARED_VOICES / "voices.json"
+    if not meta.exists():
+        return {}
+    return dict(json.loads(meta.read_text())["voices"])
+
+
+VOICES: dict[str, dict[str, str]] = _voice_table()
+
+
+@pytest.fixture(scope="session")
+def shared_voices() -> dict[Path, str]:
+    """Path of each shared test voice -> its intended sex ("female" / "male")."""
+    if not VOICES:
+        pytest.skip(f"shared voices not found at {SHARED_VOICES}")
+    return {SHARED_VOICES / name: meta["sex"] for name, meta in VOICES.items()}
+
+
+@pytest.fixture(autouse=True)
+def _torch_single_thread() -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail any test that leaves asyncio tasks running on its event loop."""
+    yield
+    await asyncio.sleep(0)  # let tasks that were just cancelled finish
+    current = asyncio.current_task()
+    leaked = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    assert not leaked, f"test left {len(leaked)} asyncio task(s) running: {leaked!r}"
