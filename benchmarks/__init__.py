@@ -1,0 +1,1 @@
+"""StreamFace benchmarks: `python -m benchmarks` measures everything and writes results/."""
