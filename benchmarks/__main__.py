@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-AREAS: tuple[str, ...] = ("ingest", "profile", "render", "talk", "live")
+AREAS: tuple[str, ...] = ("ingest", "profile", "render", "face_quality", "talk", "live")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -1,0 +1,120 @@
+"""ONNX Runtime on the CPU: the default engine, available everywhere.
+
+Threads: each call runs on ``threads`` cores (default 1, no thread pool at all). That
+keeps a frame's latency predictable and lets a server scale by running several calls at
+once: an `OnnxRuntimeEngine` is safe to share between sessions and threads (ONNX
+Runtime's ``run`` is thread-safe), so the server holds one engine and calls it from a
+worker pool with about one worker per core. Raise ``threads`` only for a single
+consumer that wants one frame as fast as possible (e.g. an offline render).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engines._arrays import as_rows, match_batch
+from engines.base import Engine
+from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_exported, run_session
+from streamface.errors import EngineUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OrtPrepared:
+    """A face prepared by `OnnxRuntimeEngine.prepare`: the prepare graph's output and params."""
+
+    prepared: np.ndarray
+    params: np.ndarray
+
+
+class OnnxRuntimeEngine(Engine):
+    """The renderer's exported ONNX graphs on ONNX Runtime's CPU provider.
+
+    Args:
+        size: Image size; the model is exported for it on first use (then cached).
+        threads: Cores one call may use (intra-op threads). Default 1.
+        model: Already exported graphs; otherwise `ensure_exported` is called.
+        factory: Renderer factory to export from (default: the shipped face renderer).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        size: int = 512,
+        *,
+        threads: int = 1,
+        model: ExportedModel | None = None,
+        factory: RendererFactory | None = None,
+    ) -> None:
+        super().__init__(size)
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise EngineUnavailableError(
+                f"onnxruntime is not installed ({exc}); pip install onnxruntime"
+            ) from exc
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self._ort = ort
+        self.threads = threads
+        self.model = model or ensure_exported(size, factory=factory)
+        if self.model.size != size:
+            raise ValueError(f"model is for {self.model.size} px, engine for {size} px")
+        # All three sessions load now (under a second at 512 px): a failure shows at load
+        # time, not on the first frame, and a later re-export elsewhere cannot pull the
+        # files away from under a running engine.
+        self._sessions: dict[str, Any] = {
+            graph: ort.InferenceSession(
+                str(self.model.path(graph)), self._options(), providers=["CPUExecutionProvider"]
+            )
+            for graph in GRAPHS
+        }
+
+    def _options(self) -> Any:
+        ort = self._ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if self.threads > 1:
+            # Spinning workers burn cores that other sessions' calls could use.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return options
+
+    def _session(self, graph: str) -> Any:
+        session = self._sessions.get(graph)
+        if session is None:
+            raise RuntimeError(f"{self.name} engine is closed")
+        return session
+
+    def render(self, params: np.ndarray, anim: np.ndarray) -> np.ndarray:
+        anim_rows = as_rows(anim, self.model.anim_dim, "anim")
+        params_rows = match_batch(as_rows(params, self.model.param_dim, "params"), anim_rows)
+        return run_session(self._session("full"), {"params": params_rows, "anim": anim_rows})
+
+    def prepare(self, params: np.ndarray) -> OrtPrepared:
+        rows = as_rows(params, self.model.param_dim, "params")
+        prepared = run_session(self._session("prepare"), {"params": rows})
+        return OrtPrepared(prepared=prepared, params=rows)
+
+    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+        if not isinstance(prepared, OrtPrepared):
+            prepared = self.prepare(prepared)
+        anim_rows = as_rows(anim, self.model.anim_dim, "anim")
+        feeds = {
+            "prepared": match_batch(prepared.prepared, anim_rows, "prepared"),
+            "params": match_batch(prepared.params, anim_rows),
+            "anim": anim_rows,
+        }
+        return run_session(self._session("animate"), feeds)
+
+    def close(self) -> None:
+        self._sessions = {}

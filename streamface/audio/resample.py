@@ -1,0 +1,233 @@
+"""Live audio chunks to 16 kHz mono float32.
+
+`prepare_chunk` checks one chunk (dtype, shape, rate, finite samples) and turns it into
+mono float32 at its own rate; `StreamResampler` then converts that stream to 16 kHz with
+FFmpeg's resampler (libswresample through PyAV). The resampler keeps its filter state
+between calls, so a stream cut into chunks of any size gives the same samples as the
+whole stream at once: no clicks at chunk boundaries. A change of input rate flushes the
+old resampler's tail and starts a new one.
+
+For whole arrays offline (tests, telephone copies) `resample_array` uses a polyphase
+FIR filter from SciPy.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+from scipy.signal import resample_poly
+
+from streamface.errors import BadAudioError
+
+log = logging.getLogger(__name__)
+
+TARGET_RATE = 16000
+"""The rate everything after the audio layer works at."""
+
+MIN_RATE = 8000
+MAX_RATE = 48000
+SUPPORTED_RATES: tuple[int, ...] = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+"""The common rates; any integer rate from `MIN_RATE` to `MAX_RATE` is accepted."""
+
+MAX_CHANNELS = 8
+"""Mono and stereo are the use case; up to 8 interleaved channels are averaged to mono."""
+
+MAX_FLOAT_PEAK = 64.0
+"""Float chunks peaking above this (36 dB over full scale) are rejected as mis-scaled."""
+
+_INT16_SCALE = np.float32(1.0 / 32768.0)
+
+
+class BadChunkError(BadAudioError):
+    """A live chunk that cannot be used; `reason` is a short key for counters.
+
+    Reasons: ``"dtype"``, ``"shape"``, ``"rate"``, ``"nan_inf"``, ``"amplitude"``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_rate(sample_rate: object) -> int:
+    """Return `sample_rate` as an int, or raise `BadChunkError` ("rate") when absurd."""
+    if isinstance(sample_rate, bool) or not isinstance(
+        sample_rate, int | float | np.integer | np.floating
+    ):
+        raise BadChunkError("rate", f"absurd rate: {sample_rate!r} is not a number")
+    if not np.isfinite(sample_rate) or float(sample_rate) != int(sample_rate):
+        raise BadChunkError("rate", f"absurd rate: {sample_rate!r} Hz is not a whole number")
+    rate = int(sample_rate)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise BadChunkError(
+            "rate", f"absurd rate: {rate} Hz (supported: {MIN_RATE} to {MAX_RATE} Hz)"
+        )
+    return rate
+
+
+def prepare_chunk(
+    samples: object, sample_rate: object, channels: int = 1
+) -> tuple[np.ndarray, int]:
+    """Check one live chunk and return it as contiguous mono float32 at its own rate.
+
+    Args:
+        samples: int16 (full scale 32768) or float32/float64 (full scale 1.0) samples,
+            either 1-D (interleaved when `channels` > 1) or 2-D shaped (frames, channels).
+        sample_rate: Whole number of Hz, 8000 to 48000.
+        channels: Channel count of 1-D interleaved input. For 2-D input the second axis
+            gives the count; a `channels` other than 1 must then agree with it.
+
+    Returns:
+        (mono float32 samples, rate). Channels are averaged.
+
+    Raises:
+        BadChunkError: wrong dtype or shape, absurd rate, NaN or Inf samples, float
+            samples far beyond full scale. Nothing
+            about the caller's state has changed when it is raised.
+    """
+    if not isinstance(samples, np.ndarray):
+        raise BadChunkError(
+            "dtype", f"wrong dtype: expected a numpy array, got {type(samples).__name__}"
+        )
+    if samples.dtype not in (np.int16, np.float32, np.float64):
+        raise BadChunkError("dtype", f"wrong dtype: {samples.dtype} (expected int16 or float32)")
+    rate = check_rate(sample_rate)
+    if isinstance(channels, bool) or not isinstance(channels, int | np.integer):
+        raise BadChunkError("shape", f"wrong shape: channels must be an int, got {channels!r}")
+    channels = int(channels)
+    if samples.ndim == 1:
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise BadChunkError("shape", f"wrong shape: {channels} channels (1 to {MAX_CHANNELS})")
+        if samples.size % channels:
+            raise BadChunkError(
+                "shape",
+                f"wrong shape: {samples.size} interleaved samples do not divide into {channels} channels",
+            )
+        frames = samples.reshape(-1, channels)
+    elif samples.ndim == 2:
+        if not 1 <= samples.shape[1] <= MAX_CHANNELS:
+            raise BadChunkError(
+                "shape",
+                f"wrong shape: {samples.shape} (expected (frames, channels), 1 to {MAX_CHANNELS} channels)",
+            )
+        if channels not in (1, samples.shape[1]):
+            raise BadChunkError(
+                "shape", f"wrong shape: {samples.shape} does not match channels={channels}"
+            )
+        frames = samples
+    else:
+        raise BadChunkError("shape", f"wrong shape: {samples.ndim}-D array {samples.shape}")
+
+    n_ch = frames.shape[1]
+    if samples.dtype == np.int16:
+        if n_ch == 1:
+            mono = frames[:, 0].astype(np.float32)
+            mono *= _INT16_SCALE
+        else:
+            mono = frames.sum(axis=1, dtype=np.float32)
+            mono *= _INT16_SCALE / np.float32(n_ch)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # judged just below
+            if n_ch == 1:
+                mono = frames[:, 0].astype(np.float32)
+            else:
+                mono = frames.sum(axis=1, dtype=np.float32)
+                mono *= np.float32(1.0 / n_ch)
+        if mono.size:
+            # One reduction covers both checks: NaN/Inf make the peak non-finite.
+            peak = float(np.abs(mono).max())
+            if not np.isfinite(peak):
+                raise BadChunkError("nan_inf", "NaN/Inf samples in audio chunk")
+            if peak > MAX_FLOAT_PEAK:
+                raise BadChunkError(
+                    "amplitude",
+                    f"float samples peak at {peak:.4g}; expected full scale 1.0 "
+                    "(int16 values passed as float?)",
+                )
+    return np.ascontiguousarray(mono, dtype=np.float32), rate
+
+
+class StreamResampler:
+    """Stateful resampler of one mono float32 stream to `target_rate`.
+
+    Continuous across calls: the filter history carries over, so chunking does not change
+    the output. The output lags the input by the filter delay (about 1 ms); `flush()`
+    returns the held tail. A call with a different input rate flushes the old tail
+    (returned as the start of that call's output) and starts a fresh filter.
+    """
+
+    def __init__(self, target_rate: int = TARGET_RATE) -> None:
+        self.target_rate = int(target_rate)
+        self._rate: int | None = None
+        self._res: av.AudioResampler | None = None
+
+    @property
+    def rate(self) -> int | None:
+        """The current input rate, None before the first chunk."""
+        return self._rate
+
+    def process(self, mono: np.ndarray, rate: int) -> np.ndarray:
+        """Resample one mono float32 chunk at `rate`; returns float32 at `target_rate`."""
+        head = np.zeros(0, dtype=np.float32)
+        if rate != self._rate:
+            if self._rate is not None:
+                log.debug("input rate changed %s -> %s Hz; resampler reset", self._rate, rate)
+                head = self.flush()
+            self._rate = rate
+            self._res = None if rate == self.target_rate else self._new()
+        if self._res is None:  # already at the target rate
+            out = np.array(mono, dtype=np.float32, copy=True)
+        elif mono.size == 0:
+            out = np.zeros(0, dtype=np.float32)
+        else:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(mono, dtype=np.float32).reshape(1, -1),
+                format="flt",
+                layout="mono",
+            )
+            frame.sample_rate = rate
+            out = _join(self._res.resample(frame))
+        return np.concatenate([head, out]) if head.size else out
+
+    def flush(self) -> np.ndarray:
+        """Return the samples still held in the filter and start over at the same rate."""
+        if self._res is None:
+            return np.zeros(0, dtype=np.float32)
+        tail = _join(self._res.resample(None))
+        self._res = self._new()
+        return tail
+
+    def reset(self) -> None:
+        """Drop all state (the held tail is discarded)."""
+        self._rate = None
+        self._res = None
+
+    def _new(self) -> av.AudioResampler:
+        return av.AudioResampler(format="flt", layout="mono", rate=self.target_rate)
+
+
+def _join(frames: list[av.AudioFrame]) -> np.ndarray:
+    if not frames:
+        return np.zeros(0, dtype=np.float32)
+    parts = [f.to_ndarray().reshape(-1) for f in frames]
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return np.asarray(out, dtype=np.float32)
+
+
+def resample_array(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample a whole 1-D float array offline (polyphase FIR); returns float32.
+
+    The output has ``round(len(x) * to_rate / from_rate)`` samples and no delay.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if from_rate == to_rate:
+        return x.copy()
+    ratio = Fraction(int(to_rate), int(from_rate))
+    y = resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
+    n = round(len(x) * to_rate / from_rate)
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    return np.ascontiguousarray(y[:n])

@@ -1,0 +1,159 @@
+"""From a `VoiceProfile` to `FaceParams`: a statistical portrait, not a person.
+
+Two sources feed the face:
+
+* Perceived traits (probability of a female-sounding voice, age-band probabilities) move
+  the sex- and age-linked parameters *in proportion* to the probabilities, so an
+  uncertain voice gets an in-between face, never a coin flip.
+* What a voice cannot tell (skin tone, hair and eye colour, face shape and style within
+  the typical range, clothes, background) comes deterministically from the speaker
+  embedding: a fixed, seeded random projection of the 256-d embedding turns it into
+  uniform variables through the normal CDF. The same voice always gets the same face,
+  a slightly different embedding a slightly different face, different speakers visibly
+  different faces. Skin tone is drawn across the full range and never from traits,
+  accent or language.
+
+Users can override any parameter by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from streamface.face.params import HAIR_STYLES, FaceParams
+from streamface.voice.profile import EMBEDDING_DIM, VoiceProfile
+
+logger = logging.getLogger(__name__)
+
+_SEED = 0x5F4CE
+_LATENTS = (
+    "skin_tone", "skin_undertone", "hair_lightness", "hair_red", "iris_hue", "iris_lightness",
+    "face_width", "face_length", "jaw_width", "chin_length", "cheek_fullness",
+    "brow_thickness", "brow_height", "brow_arch", "eye_size", "eye_spacing",
+    "nose_length", "nose_width", "lip_fullness", "lip_width", "ear_size", "neck_width",
+    "style_f", "style_m", "beard", "makeup", "grey", "top_hue", "top_saturation",
+    "top_lightness", "bg_hue", "bg_lightness",
+)
+# Spreads projections of real (non-isotropic, centred) speaker embeddings over 0..1.
+_GAIN = 1.8
+
+_FEMALE_STYLES = ("long", "bob", "ponytail", "bun", "long_curly", "side_part", "long", "curly")
+_MALE_STYLES = ("short", "side_part", "buzz", "curly", "short", "receding", "side_part", "short")
+
+
+def _projection() -> np.ndarray:
+    rng = np.random.default_rng(_SEED)
+    return rng.standard_normal((EMBEDDING_DIM, len(_LATENTS)))
+
+
+_W = _projection()
+
+
+def embedding_latents(embedding: np.ndarray) -> dict[str, float]:
+    """Uniform 0..1 variables from a speaker embedding (deterministic and continuous)."""
+    e = np.asarray(embedding, dtype=np.float64).reshape(-1)
+    if e.shape[0] != EMBEDDING_DIM or not np.all(np.isfinite(e)):
+        e = np.zeros(EMBEDDING_DIM)
+    e = e - e.mean()
+    norm = float(np.linalg.norm(e))
+    z = (e / norm) @ _W * _GAIN if norm > 1e-9 else np.zeros(len(_LATENTS))
+    u = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    return {name: float(v) for name, v in zip(_LATENTS, u, strict=True)}
+
+
+def _pick(u: float, styles: tuple[str, ...]) -> float:
+    i = min(int(u * len(styles)), len(styles) - 1)
+    return float(HAIR_STYLES.index(styles[i]))
+
+
+def _mid(u: float, lo: float = 0.15, hi: float = 0.85) -> float:
+    return lo + (hi - lo) * u
+
+
+def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | None = None) -> FaceParams:
+    """The representative face for a voice profile.
+
+    Args:
+        profile: The voice analysis (perceived sex, age band, speaker embedding).
+        overrides: Parameter name -> value applied last (validated).
+
+    Returns:
+        The face parameters.
+
+    Raises:
+        StreamFaceError: when an override names an unknown parameter or is out of range.
+    """
+    u = embedding_latents(profile.embedding)
+    pf = float(np.clip(profile.perceived_sex.p_female, 0.0, 1.0))
+    pm = 1.0 - pf
+    probs = {k: max(0.0, float(v)) for k, v in profile.age_band.probs.items()}
+    total = sum(probs.values()) or 1.0
+    child = probs.get("child", 0.0) / total
+    young = probs.get("young_adult", 0.0) / total
+    adult = probs.get("adult", 0.0) / total
+    senior = probs.get("senior", 0.0) / total
+    if child + young + adult + senior == 0.0:
+        young = adult = 0.5
+    grown = young * 0.7 + adult + senior
+
+    tone = 0.02 + 0.96 * u["skin_tone"]
+    # Lighter hair and eyes are common only with lighter skin; all from the embedding.
+    hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
+    hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
+    iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
+    grey = senior * (0.45 + 0.55 * u["grey"]) + adult * 0.12 * u["grey"]
+
+    style_f = _pick(u["style_f"], _FEMALE_STYLES)
+    style_m = _pick(u["style_m"], _MALE_STYLES)
+    # Older men's hair recedes more often.
+    bald_pull = senior * pm * max(0.0, u["style_m"] - 0.4) / 0.6
+    style_m = style_m + (HAIR_STYLES.index("receding") - style_m) * min(1.0, bald_pull * 1.4)
+    style_m = style_m - 2.0 * max(0.0, bald_pull - 0.6) * senior
+    hair_style = pm * style_m + pf * style_f
+
+    beard_base = u["beard"]  # 0..1: none, stubble, beard
+    facial_hair = pm**2 * grown * (0.1 + 0.95 * beard_base) if beard_base > 0.25 else pm**2 * grown * 0.4 * beard_base
+
+    face = FaceParams(
+        face_width=_mid(u["face_width"]),
+        face_length=_mid(u["face_length"]),
+        jaw_width=_mid(u["jaw_width"], 0.1, 0.8) * (0.6 + 0.4 * pm) + 0.2 * pm,
+        chin_length=_mid(u["chin_length"]),
+        cheek_fullness=_mid(u["cheek_fullness"]) + 0.1 * child,
+        brow_thickness=_mid(u["brow_thickness"], 0.1, 0.7) * (0.6 + 0.4 * pm) + 0.25 * pm,
+        brow_height=_mid(u["brow_height"]) * (0.7 + 0.3 * pf) + 0.1 * pf,
+        brow_arch=_mid(u["brow_arch"], 0.1, 0.6) + 0.35 * pf,
+        eye_size=_mid(u["eye_size"], 0.2, 0.8),
+        eye_spacing=_mid(u["eye_spacing"]),
+        iris_hue=float(np.clip(iris_hue, 0.0, 1.0)),
+        iris_lightness=_mid(u["iris_lightness"], 0.2, 0.8),
+        nose_length=_mid(u["nose_length"]) * (1.0 - 0.3 * child),
+        nose_width=_mid(u["nose_width"], 0.1, 0.9),
+        lip_fullness=_mid(u["lip_fullness"], 0.1, 0.7) + 0.25 * pf,
+        lip_width=_mid(u["lip_width"]),
+        ear_size=_mid(u["ear_size"]) + 0.1 * senior,
+        skin_tone=tone,
+        skin_undertone=_mid(u["skin_undertone"], 0.1, 0.9),
+        hair_style=float(np.clip(hair_style, 0.0, len(HAIR_STYLES) - 1)),
+        hair_lightness=float(np.clip(hair_light, 0.0, 1.0)),
+        hair_red=float(np.clip(hair_red, 0.0, 1.0)),
+        hair_grey=float(np.clip(grey, 0.0, 1.0)),
+        facial_hair=float(np.clip(facial_hair, 0.0, 1.0)),
+        age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
+        age_lines=float(np.clip(0.02 + 0.25 * adult + 0.85 * senior, 0.0, 1.0)),
+        age_sag=float(np.clip(0.02 + 0.15 * adult + 0.75 * senior, 0.0, 1.0)),
+        masculinity=pm,
+        makeup=float(np.clip(pf * (1.0 - child) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
+        neck_width=_mid(u["neck_width"]),
+        top_hue=u["top_hue"],
+        top_saturation=_mid(u["top_saturation"], 0.05, 0.7),
+        top_lightness=_mid(u["top_lightness"], 0.1, 0.85),
+        bg_hue=u["bg_hue"],
+        bg_lightness=_mid(u["bg_lightness"], 0.55, 0.92),
+    ).clamp()
+    return face.with_overrides(overrides)

@@ -1,0 +1,99 @@
+"""Differentiable 2-D drawing helpers for the face renderer.
+
+Everything here is plain tensor arithmetic (no Python control flow on values, no
+data-dependent shapes), so the renderer that uses it exports to ONNX with standard ops.
+Coordinates are normalised: x and y run from -1 to 1 across the image (y downwards).
+Shapes are signed distances (negative inside); `fill` turns one into an anti-aliased
+coverage with an edge about one pixel wide.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def fill(d: Tensor, px: float) -> Tensor:
+    """Anti-aliased coverage (0..1) of a signed distance `d`, edge width ~ one pixel `px`."""
+    return torch.sigmoid(d * (-1.7 / px))
+
+
+def soft(d: Tensor, width: float | Tensor) -> Tensor:
+    """Coverage with a soft edge `width` wide (for shading masks rather than outlines)."""
+    return torch.sigmoid(-d / width)
+
+
+def smoothstep(e0: float | Tensor, e1: float | Tensor, x: Tensor) -> Tensor:
+    """Hermite step from 0 at `e0` to 1 at `e1`."""
+    t = torch.clamp((x - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def ellipse(x: Tensor, y: Tensor, cx: Tensor | float, cy: Tensor | float, rx: Tensor | float, ry: Tensor | float) -> Tensor:
+    """First-order signed distance to an axis-aligned ellipse."""
+    u = (x - cx) / rx
+    v = (y - cy) / ry
+    r = torch.sqrt(u * u + v * v + 1e-9)
+    g = torch.sqrt(u * u / (rx * rx) + v * v / (ry * ry) + 1e-9)
+    return (r - 1.0) * r / g
+
+
+def superellipse(
+    x: Tensor, y: Tensor, cx: Tensor | float, cy: Tensor | float, rx: Tensor | float, ry: Tensor | float, n: Tensor | float
+) -> Tensor:
+    """Approximate signed distance to |u|^n + |v|^n = 1 (n=2 ellipse, larger n squarer)."""
+    u = torch.abs((x - cx) / rx) + 1e-6
+    v = torch.abs((y - cy) / ry) + 1e-6
+    un = u**n
+    vn = v**n
+    s = un + vn
+    r = s ** (1.0 / n)
+    # gradient of r: r^(1-n) * (u^(n-1)/rx, v^(n-1)/ry)
+    gx = un / u / rx
+    gy = vn / v / ry
+    g = torch.sqrt(gx * gx + gy * gy + 1e-12) * r / s
+    return (r - 1.0) / g
+
+
+def smin(a: Tensor, b: Tensor, k: float | Tensor) -> Tensor:
+    """Smooth union of two signed distances (polynomial smooth minimum, blend width `k`)."""
+    h = torch.clamp(0.5 + 0.5 * (b - a) / k, 0.0, 1.0)
+    return b + (a - b) * h - k * h * (1.0 - h)
+
+
+def smax(a: Tensor, b: Tensor, k: float | Tensor) -> Tensor:
+    """Smooth intersection of two signed distances."""
+    return -smin(-a, -b, k)
+
+
+def over(img: Tensor, color: Tensor, alpha: Tensor) -> Tensor:
+    """Paint `color` over `img` with coverage `alpha` (broadcasting)."""
+    return img + (color - img) * alpha
+
+
+def palette(t: Tensor, colors: Tensor) -> Tensor:
+    """Piecewise-linear lookup: t [B] in 0..1 along `colors` [K, 3] -> [B, 3, 1, 1]."""
+    k = colors.shape[0]
+    pos = torch.clamp(t, 0.0, 1.0).reshape(-1, 1) * (k - 1)
+    idx = torch.arange(k, dtype=t.dtype, device=t.device).reshape(1, k)
+    w = torch.relu(1.0 - torch.abs(pos - idx))
+    return (w @ colors).reshape(-1, 3, 1, 1)
+
+
+def hsv(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
+    """HSV (each [B, 1, 1, 1], hue wraps at 1) -> RGB [B, 3, 1, 1]."""
+    offs = torch.tensor([0.0, 2.0 / 3.0, 1.0 / 3.0], dtype=h.dtype, device=h.device).reshape(1, 3, 1, 1)
+    p = h + offs
+    p = p - torch.floor(p)
+    k = torch.clamp(torch.abs(p * 6.0 - 3.0) - 1.0, 0.0, 1.0)
+    return v * (1.0 - s + s * k)
+
+
+def noise(x: Tensor, y: Tensor, scale: float, seed: float = 0.0) -> Tensor:
+    """Cheap deterministic value-like noise from summed sines, roughly in -1..1."""
+    a = torch.sin(x * (1.73 * scale) + y * (0.91 * scale) + seed)
+    b = torch.sin(x * (-1.13 * scale) + y * (2.07 * scale) + 1.3 * seed + 2.0)
+    c = torch.sin((x * 2.31 - y * 1.37) * scale + 0.7 * seed + 4.0)
+    # Warping one wave by another breaks up the lattice the plain sum would show.
+    d = torch.sin((x * 0.61 + y * 2.53) * scale + 2.0 * a + seed)
+    return (a + b + c + d) * 0.25

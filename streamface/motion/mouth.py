@@ -1,0 +1,221 @@
+"""Mouth movement from speech audio: openness from the envelope, shape from the spectrum.
+
+`MouthTracker` takes 16 kHz mono audio in chunks of any size and keeps, for a short
+history, one mouth state per 10 ms hop indexed by media time (seconds since the first
+sample). A frame at media time ``t`` reads the state of the last hop that ends at or
+before ``t``, so the picture never runs ahead of the sound and lags it by at most one hop
+plus the attack smoothing (well under one 30 fps frame).
+
+Per hop (20 ms Hann window, 10 ms hop):
+
+* Level: RMS in dBFS. An adaptive noise floor and a decaying peak reference make the
+  openness independent of the input gain: 30 dB below the recent peak is closed, 4 dB
+  below it is wide open. A speech gate (level clearly above the floor and above -55 dBFS)
+  keeps noise and silence from moving the lips.
+* Openness: that level mapping, smoothed with a fast attack (15 ms) and slower release
+  (50 ms), like a jaw that opens quickly and relaxes.
+* Shape: band energies of the spectrum. Energy around F1 of open vowels (800-1800 Hz)
+  favours A; high F2 and frication (1800-4000 Hz) favours E/I; energy low in the spectrum
+  (150-800 Hz, low F1 and F2) favours O/U. Low energy between syllables while the speech
+  gate is still held closes the lips (M/B/P); silence relaxes them (rest).
+
+All of it is causal and deterministic: the same audio gives the same states whatever the
+chunking (up to float rounding of batched FFTs).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+HOP = 160  # 10 ms
+WIN = 320  # 20 ms
+HOP_S = HOP / SAMPLE_RATE
+
+_BANDS_HZ = ((150.0, 800.0), (800.0, 1800.0), (1800.0, 4000.0))  # low (O/U), mid (A), high (E/I)
+_TAU_ATTACK_S = 0.015
+_TAU_RELEASE_S = 0.050
+_TAU_SHAPE_S = 0.040
+_TAU_SHAPE_NORM_S = 2.0  # running mean of the band shares (adapts to voice and channel)
+_SHAPE_DB = 4.0  # a band this many dB above its usual share is e-times more likely
+_GATE_HOLD_S = 0.25  # lips stay "in speech" (closed, not relaxed) this long after a syllable
+_TAU_GATE_S = 0.12
+_CLOSED_BELOW_PEAK_DB = 30.0
+_OPEN_BELOW_PEAK_DB = 4.0
+_ABS_GATE_DBFS = -55.0
+_GATE_ABOVE_FLOOR_DB = 9.0
+_PEAK_DECAY_DB_S = 3.0
+_FLOOR_RISE_DB_S = 2.0
+
+
+@dataclass(frozen=True)
+class MouthState:
+    """Mouth of one instant.
+
+    Attributes:
+        open: 0 closed .. 1 wide open.
+        visemes: weights over `streamface.face.animation.VISEMES` (rest, a, ei, ou, mbp),
+            non-negative, summing to 1.
+        level: the raw envelope, RMS of the hop's window (linear, full scale 1.0).
+        speaking: 0..1, how strongly the speech gate is held.
+    """
+
+    open: float
+    visemes: tuple[float, float, float, float, float]
+    level: float
+    speaking: float
+
+
+SILENT = MouthState(0.0, (1.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
+
+
+def _coef(tau_s: float) -> float:
+    return float(1.0 - np.exp(-HOP_S / tau_s))
+
+
+class MouthTracker:
+    """Streaming mouth analysis with a media-time indexed history.
+
+    Thread-safe: `push` from one thread while `at` is called from others.
+
+    Args:
+        history_s: Seconds of hop states kept (older ones are dropped).
+    """
+
+    def __init__(self, history_s: float = 10.0) -> None:
+        self._lock = threading.Lock()
+        self._cap = max(8, int(round(history_s / HOP_S)))
+        # Per-hop states in a ring: open, 5 visemes, level, speaking.
+        self._ring = np.zeros((self._cap, 8), np.float32)
+        self._hops = 0  # hops computed so far (hop k covers media time up to (k+1)*HOP_S)
+        self._tail = np.zeros(WIN - HOP, np.float32)  # last samples of the previous window
+        self._pending = np.zeros(0, np.float32)
+        self._window = np.hanning(WIN + 1)[:-1].astype(np.float32)
+        freqs = np.fft.rfftfreq(WIN, 1.0 / SAMPLE_RATE)
+        self._band_masks = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in _BANDS_HZ]).astype(
+            np.float32
+        )
+        self._a_att, self._a_rel = _coef(_TAU_ATTACK_S), _coef(_TAU_RELEASE_S)
+        self._a_shape, self._a_gate = _coef(_TAU_SHAPE_S), _coef(_TAU_GATE_S)
+        self._a_norm = _coef(_TAU_SHAPE_NORM_S)
+        self._hold_hops = int(round(_GATE_HOLD_S / HOP_S))
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._open = 0.0
+        self._shape = np.array([1.0, 1.0, 1.0], np.float64) / 3.0  # a, ei, ou mix
+        self._share_mean: np.ndarray | None = None
+        self._speaking = 0.0
+        self._since_active = 10**9
+        self._peak_db = -40.0
+        self._floor_db = -70.0
+
+    @property
+    def media_time(self) -> float:
+        """Seconds of audio consumed into complete hops."""
+        return self._hops * HOP_S
+
+    def push(self, samples: np.ndarray) -> None:
+        """Append 16 kHz mono float samples (any chunk size) and analyse full hops."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        if x.size == 0:
+            return
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        with self._lock:
+            buf = np.concatenate([self._pending, x])
+            n_hops = buf.size // HOP
+            if n_hops == 0:
+                self._pending = buf
+                return
+            used = n_hops * HOP
+            self._pending = buf[used:].copy()
+            stream = np.concatenate([self._tail, buf[:used]])
+            self._tail = stream[-(WIN - HOP) :].copy()
+            frames = np.lib.stride_tricks.sliding_window_view(stream, WIN)[::HOP]
+            self._analyse(frames[:n_hops])
+
+    def _analyse(self, frames: np.ndarray) -> None:
+        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+        db = 20.0 * np.log10(np.maximum(rms, 1e-7))
+        spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+        bands = spec @ self._band_masks.T  # [n, 3] low, mid, high
+        rows = np.empty((len(frames), 8), np.float32)
+        peak_decay = _PEAK_DECAY_DB_S * HOP_S
+        floor_rise = _FLOOR_RISE_DB_S * HOP_S
+        for i in range(len(frames)):
+            level_db = float(db[i])
+            # Adaptive noise floor: follows dips quickly, rises slowly.
+            if level_db < self._floor_db:
+                self._floor_db += 0.5 * (level_db - self._floor_db)
+            else:
+                self._floor_db += floor_rise
+            active = level_db > max(_ABS_GATE_DBFS, self._floor_db + _GATE_ABOVE_FLOOR_DB)
+            if active:
+                self._peak_db = max(self._peak_db - peak_decay, level_db)
+                self._since_active = 0
+            else:
+                self._peak_db = max(self._peak_db - peak_decay, self._floor_db + 20.0, -60.0)
+                self._since_active += 1
+            target = 0.0
+            if active:
+                lo = self._peak_db - _CLOSED_BELOW_PEAK_DB
+                hi = self._peak_db - _OPEN_BELOW_PEAK_DB
+                target = min(1.0, max(0.0, (level_db - lo) / (hi - lo)))
+            a = self._a_att if target > self._open else self._a_rel
+            self._open += a * (target - self._open)
+            held = 1.0 if self._since_active <= self._hold_hops else 0.0
+            self._speaking += self._a_gate * (held - self._speaking)
+            if active:
+                # Each band's share of the energy in dB, against its running mean for this
+                # voice and channel: the vowel is whichever band stands out right now.
+                share_db = 10.0 * np.log10(bands[i] / (bands[i].sum() + 1e-20) + 1e-6)
+                if self._share_mean is None:
+                    self._share_mean = share_db.copy()
+                self._share_mean += self._a_norm * (share_db - self._share_mean)
+                dev = (share_db - self._share_mean)[[1, 2, 0]] / _SHAPE_DB  # a, ei, ou
+                mix = np.exp(dev - dev.max())
+                self._shape += self._a_shape * (mix / mix.sum() - self._shape)
+            o, g = self._open, self._speaking
+            shape = self._shape / (self._shape.sum() + 1e-12)
+            rows[i, 0] = o
+            rows[i, 1] = (1.0 - g) * (1.0 - o)  # rest
+            rows[i, 2:5] = o * shape  # a, ei, ou
+            rows[i, 5] = g * (1.0 - o)  # closed lips between syllables
+            rows[i, 6] = rms[i]
+            rows[i, 7] = g
+        idx = (self._hops + np.arange(len(frames))) % self._cap
+        self._ring[idx] = rows
+        self._hops += len(frames)
+
+    def at(self, t: float) -> MouthState:
+        """Mouth state at media time ``t`` (seconds): the last hop ending at or before it.
+
+        Before any audio, or for times older than the history, the mouth is at rest.
+        After the newest audio, the newest state is held.
+        """
+        with self._lock:
+            k = int(np.floor(t / HOP_S + 1e-9)) - 1  # hop k ends at (k + 1) * HOP_S
+            k = min(k, self._hops - 1)
+            if k < 0 or k < self._hops - self._cap:
+                return SILENT
+            row = self._ring[k % self._cap].astype(np.float64)
+        vis = np.clip(row[1:6], 0.0, None)
+        vis /= vis.sum() or 1.0
+        return MouthState(
+            open=float(row[0]),
+            visemes=(float(vis[0]), float(vis[1]), float(vis[2]), float(vis[3]), float(vis[4])),
+            level=float(row[6]),
+            speaking=float(row[7]),
+        )
+
+    def clear(self) -> None:
+        """Zero the history and the audio kept for the next window."""
+        with self._lock:
+            self._ring[:] = 0.0
+            self._tail[:] = 0.0
+            self._pending = np.zeros(0, np.float32)
+            self._hops = 0
+            self._reset_state()

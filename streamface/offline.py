@@ -1,0 +1,73 @@
+"""Drive a `Session` over a whole recording in media time (no clock, no threads).
+
+Frame ``k`` is at media time ``t_k = k / fps``. Before it is rendered, the session gets
+the audio up to ``t_{k+1}`` (so the mouth at ``t_k`` reads the audio that ends there and
+never runs ahead of the sound), and any analysis that is due runs at once. The result
+is what a live session would show for the same audio, frame for frame, and the same on
+every run for a given seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from streamface.audio.decode import decode_file
+from streamface.session import Session
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded recording: mono float32 samples at their own rate."""
+
+    samples: np.ndarray
+    rate: int = SAMPLE_RATE
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.size / self.rate
+
+
+def load_audio(path: str | Path) -> Audio:
+    """Decode any audio file FFmpeg reads to 16 kHz mono (`audio.decode.decode_file`).
+
+    Raises:
+        BadAudioError: missing, empty, unreadable, corrupt or truncated file, no samples.
+    """
+    return Audio(decode_file(path), SAMPLE_RATE)
+
+
+def frame_count(seconds: float, fps: float) -> int:
+    """Frames covering ``seconds`` at ``fps`` (at least one)."""
+    return max(1, int(round(seconds * fps)))
+
+
+def audio_slice(audio: Audio, k: int, fps: float) -> np.ndarray:
+    """The samples of frame ``k``: from ``k / fps`` up to ``(k + 1) / fps``."""
+    a = int(round(k * audio.rate / fps))
+    b = int(round((k + 1) * audio.rate / fps))
+    return audio.samples[a:b]
+
+
+def drive(session: Session, audio: Audio, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Render every frame of ``audio``: yields ``(k, rgb)`` for ``k = 0 .. n-1``.
+
+    The session gets each frame's audio before that frame; due analyses run inline.
+    """
+    for k in range(frame_count(audio.seconds, fps)):
+        chunk = audio_slice(audio, k, fps)
+        if chunk.size:
+            session.push_audio(chunk, audio.rate)
+        step(session)
+        yield k, session.render_frame(k / fps)
+
+
+def step(session: Session) -> None:
+    """Run an analysis if one is due (offline: inline, in media order)."""
+    if session.analysis_due():
+        session.analyze()

@@ -1,0 +1,173 @@
+"""`Hub`: the server's registry of live calls and the shared resources they use.
+
+A `Call` is one live session plus the peers attached to it: the caller (WHIP, or none for
+sources such as telephony) and any number of WHEP viewers. Ending a call (DELETE, a peer
+gone, an error inside it, server shutdown) closes all of that, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from streamface import SYNTHETIC_NOTICE
+from streamface.server.auth import ServerConfig
+from streamface.server.live import LiveSession, SessionFactory
+from streamface.server.peer import Peer
+
+log = logging.getLogger(__name__)
+
+
+class HubFullError(RuntimeError):
+    """The server already runs its maximum number of sessions (HTTP 503)."""
+
+
+@dataclass
+class Call:
+    """A live session and the peers attached to it."""
+
+    live: LiveSession
+    caller: Peer | None = None
+    viewers: dict[str, Peer] = field(default_factory=dict)
+    ending: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.live.id
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``GET /sessions`` entry of this call."""
+        out = self.live.snapshot()
+        out["viewers"] = len(self.viewers)
+        return out
+
+
+class Hub:
+    """Live calls of one server, their worker pools and their background tasks.
+
+    Args:
+        config: Limits (sessions, viewers, grace periods).
+        session_factory: Makes the `Session` of each new call (shares the server's engine).
+    """
+
+    def __init__(self, config: ServerConfig, session_factory: SessionFactory) -> None:
+        self.config = config
+        self.session_factory = session_factory
+        self.calls: dict[str, Call] = {}
+        self.websockets: set[web.WebSocketResponse] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        cpus = os.cpu_count() or 2
+        self.render_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=cpus + 2, thread_name_prefix="sf-render"
+        )
+        self.analysis_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, cpus // 2), thread_name_prefix="sf-analyze"
+        )
+        self.closed = False
+
+    def create(self, source: str, **info: Any) -> Call:
+        """Register a new call with a fresh session.
+
+        Raises:
+            HubFullError: at the session limit, or while shutting down.
+        """
+        if self.closed or len(self.calls) >= self.config.max_sessions:
+            raise HubFullError(f"the server is at its limit of {self.config.max_sessions} sessions")
+        call_id = secrets.token_urlsafe(12)
+        live = LiveSession(
+            call_id,
+            self.session_factory(),
+            source=source,
+            render_executor=self.render_pool,
+            analysis_executor=self.analysis_pool,
+            on_closed=self._live_closed,
+        )
+        live.info.update(info)
+        call = Call(live)
+        self.calls[call_id] = call
+        log.info("session %s started (%s); %d live", call_id, source, len(self.calls))
+        return call
+
+    def get(self, call_id: str) -> Call | None:
+        """The live call with this id, or None."""
+        return self.calls.get(call_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``GET /sessions`` body."""
+        return {
+            "synthetic": True,
+            "notice": SYNTHETIC_NOTICE,
+            "sessions": [call.snapshot() for call in self.calls.values()],
+        }
+
+    async def end(self, call_id: str, reason: str) -> bool:
+        """End a call and everything attached to it; False when there is no such call."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return False
+        call.ending = True
+        await call.live.close(reason)  # _live_closed removes it from the registry
+        await self._close_peers(call)
+        return True
+
+    def end_soon(self, call_id: str, reason: str) -> None:
+        """Schedule `end` from a callback (peer gone, timer)."""
+        self.spawn(self.end(call_id, reason))
+
+    def spawn(self, coro: Any) -> None:
+        """Run a coroutine as a tracked background task (awaited at shutdown)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    def _live_closed(self, live: LiveSession, reason: str) -> None:
+        call = self.calls.pop(live.id, None)
+        if call is not None and not call.ending:
+            # the session ended itself (error, no audio): its peers go too
+            self.spawn(self._close_peers(call))
+
+    async def _close_peers(self, call: Call) -> None:
+        peers = list(call.viewers.values())
+        call.viewers.clear()
+        if call.caller is not None:
+            peers.append(call.caller)
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+
+    async def end_viewer(self, call_id: str, viewer_id: str) -> bool:
+        """Disconnect one WHEP viewer; False when there is no such viewer."""
+        call = self.calls.get(call_id)
+        peer = None if call is None else call.viewers.pop(viewer_id, None)
+        if peer is None:
+            return False
+        await peer.close()
+        return True
+
+    async def close_all(self) -> None:
+        """Graceful shutdown: end every call, close WebSockets, wait for background work."""
+        self.closed = True
+        await asyncio.gather(
+            *(self.end(call_id, "server shutting down") for call_id in list(self.calls)),
+            return_exceptions=True,
+        )
+        for ws in list(self.websockets):
+            await ws.close(code=1001, message=b"server shutting down")
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.render_pool.shutdown(wait=False, cancel_futures=True)
+        self.analysis_pool.shutdown(wait=False, cancel_futures=True)
+
+
+HUB: web.AppKey[Hub] = web.AppKey("streamface_hub", Hub)
+"""Where an application keeps its `Hub` (``request.app[HUB]``)."""

@@ -1,0 +1,96 @@
+"""`Peer`: one aiortc `RTCPeerConnection` with an SDP offer/answer and a liveness watch.
+
+A peer is gone when its connection state becomes "failed" or "closed", or when ICE stays
+"disconnected" for longer than a grace period. The owner learns it through ``on_gone``
+(called once, on the loop) and closes what it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+log = logging.getLogger(__name__)
+
+
+class BadOfferError(ValueError):
+    """The SDP offer cannot be used; the message says why (HTTP 400)."""
+
+
+class Peer:
+    """A peer connection that reports when the far end has gone.
+
+    Args:
+        on_gone: Called once with a reason when the peer failed, closed or vanished.
+        ice_grace_s: How long ICE may stay "disconnected" before the peer counts as gone.
+    """
+
+    def __init__(self, on_gone: Callable[[str], None], *, ice_grace_s: float = 4.0) -> None:
+        # Loopback and LAN only: no STUN/TURN servers are contacted.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._on_gone = on_gone
+        self._ice_grace_s = ice_grace_s
+        self._grace: asyncio.TimerHandle | None = None
+        self._gone = False
+        self.pc.on("connectionstatechange", self._connection_changed)
+        self.pc.on("iceconnectionstatechange", self._ice_changed)
+
+    async def accept(self, offer_sdp: str) -> None:
+        """Set the remote offer.
+
+        Raises:
+            BadOfferError: the text is not a usable SDP offer.
+        """
+        if not offer_sdp.lstrip().startswith("v=0"):
+            raise BadOfferError("the body is not an SDP offer (it must start with 'v=0')")
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        except Exception as exc:  # aiortc raises several types for malformed SDP
+            raise BadOfferError(f"unusable SDP offer: {exc}") from exc
+        if not self.pc.getTransceivers() and not self.pc.sctp:
+            raise BadOfferError("the SDP offer has no media")
+
+    def kinds(self) -> set[str]:
+        """Media kinds the remote offer has m-lines for."""
+        return {t.kind for t in self.pc.getTransceivers()}
+
+    async def answer(self) -> str:
+        """Create the answer, gather all ICE candidates (no trickle) and return its SDP."""
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return str(self.pc.localDescription.sdp)
+
+    def _connection_changed(self) -> None:
+        state = self.pc.connectionState
+        if state in ("failed", "closed"):
+            self._report(f"connection {state}")
+
+    def _ice_changed(self) -> None:
+        state = self.pc.iceConnectionState
+        if state == "disconnected":
+            if self._grace is None:
+                loop = asyncio.get_running_loop()
+                self._grace = loop.call_later(self._ice_grace_s, self._report, "ICE disconnected")
+            return
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        if state in ("failed", "closed"):
+            self._report(f"ICE {state}")
+
+    def _report(self, reason: str) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        log.info("peer gone: %s", reason)
+        self._on_gone(reason)
+
+    async def close(self) -> None:
+        """Close the connection (idempotent); ``on_gone`` is not called for this."""
+        self._gone = True
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        await self.pc.close()

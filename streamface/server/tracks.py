@@ -1,0 +1,197 @@
+"""The face as an aiortc video track, and the audio frame conversion of the ingest side.
+
+`FaceTrack` is the one place where the face becomes video: its ``recv()`` paces 30 fps
+with ``next_timestamp()`` (proper 90 kHz pts), asks the session for a frame off the event
+loop just in time for the frame's deadline, and hands it on. A render that misses its
+deadline is not waited for: the previous frame goes out again and the late render is used
+at the next deadline, so the clock never drifts and at most one render per track is in
+flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import fractions
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from aiortc import VideoStreamTrack
+from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_PTIME, VIDEO_TIME_BASE, MediaStreamError
+from av import AudioFrame, VideoFrame
+
+log = logging.getLogger(__name__)
+
+RenderFn = Callable[[float], np.ndarray]
+"""Session time in seconds -> RGB uint8 [H, W, 3]."""
+
+FPS = round(1 / VIDEO_PTIME)
+
+
+class FaceTrack(VideoStreamTrack):
+    """A 30 fps video track drawn by a render function, rendered just in time.
+
+    Each frame has a deadline on a fixed 30 fps wall clock (``next_timestamp``). The render
+    starts a little before it, by the recent render time plus a margin, so that the frame
+    is ready at its deadline and reflects audio up to a few milliseconds before it. A render
+    still running at the deadline (plus ``grace_s``) is not waited for: the previous frame
+    goes out again on time and the late render is used at the next deadline.
+
+    Args:
+        render: Returns the RGB frame for a session time in seconds (called in ``executor``).
+        executor: Where renders run; None is the loop's default executor.
+        grace_s: How long past its deadline a frame may wait for its render.
+        on_render_start: Called on the loop just before a render is submitted; what it
+            returns is given back to ``on_handed`` when that render's frame goes out.
+        on_handed: Called on the loop as each frame is handed to the encoder, with the
+            token of the render it came from (None when the last frame was resent).
+        on_error: Called once when a render raises; the track then ends.
+    """
+
+    def __init__(
+        self,
+        render: RenderFn,
+        *,
+        executor: concurrent.futures.Executor | None = None,
+        grace_s: float = 0.004,
+        on_render_start: Callable[[], Any] | None = None,
+        on_handed: Callable[[Any, float], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._render = render
+        self._executor = executor
+        self._grace_s = grace_s
+        self._on_render_start = on_render_start
+        self._on_handed = on_handed
+        self._on_error = on_error
+        self._pending: asyncio.Future[tuple[np.ndarray, float]] | None = None
+        self._pending_token: Any = None
+        self._last: np.ndarray | None = None  # yuv420p planes of the last frame, [H*3/2, W]
+        self._render_s = 0.010  # running estimate of one render's duration
+        self._clock_start: float | None = None
+        self._index = -1
+        self._recv_started = False
+        self.ended = asyncio.Event()
+        """Set once ``recv`` has raised `MediaStreamError` after the track stopped."""
+        self.frames_sent = 0
+        self.frames_resent = 0
+
+    @property
+    def recv_started(self) -> bool:
+        """Whether any consumer has read a frame (so ``ended`` will be set on stop)."""
+        return self._recv_started
+
+    @property
+    def lead_s(self) -> float:
+        """How long before its deadline a frame's render starts."""
+        return min(0.8 * VIDEO_PTIME, 1.5 * self._render_s + 0.003)
+
+    async def next_timestamp(self) -> tuple[int, fractions.Fraction]:
+        """The next frame's pts (90 kHz) on a drift-free 30 fps clock; no waiting here."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._clock_start is None:
+            self._clock_start = now
+        self._index += 1
+        deadline = self._clock_start + self._index * VIDEO_PTIME
+        if now - deadline > 4 * VIDEO_PTIME:
+            # far behind (a stalled consumer): skip ahead instead of bursting to catch up
+            self._index = int((now - self._clock_start) / VIDEO_PTIME) + 1
+        return round(self._index * VIDEO_PTIME * VIDEO_CLOCK_RATE), VIDEO_TIME_BASE
+
+    def _deadline(self) -> float:
+        assert self._clock_start is not None
+        return self._clock_start + self._index * VIDEO_PTIME
+
+    async def recv(self) -> VideoFrame:
+        """The next frame at its deadline; raises `MediaStreamError` once stopped."""
+        self._recv_started = True
+        try:
+            pts, time_base = await self.next_timestamp()
+        except MediaStreamError:
+            self.ended.set()
+            raise
+        deadline = self._deadline()
+        loop = asyncio.get_running_loop()
+        if self._pending is None:
+            await asyncio.sleep(deadline - self.lead_s - time.monotonic())
+            self._pending_token = self._on_render_start() if self._on_render_start else None
+            self._pending = loop.run_in_executor(
+                self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE
+            )
+        # The first frame is always waited for; later ones only until their deadline.
+        timeout = (
+            None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
+        )
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        token: Any = None
+        if done:
+            future, self._pending = self._pending, None
+            try:
+                self._last, took = future.result()
+            except Exception as exc:
+                log.exception("face render failed; ending this track")
+                self.stop()
+                self.ended.set()
+                if self._on_error is not None:
+                    self._on_error(exc)
+                raise MediaStreamError from exc
+            self._render_s = (
+                0.8 * self._render_s + 0.2 * took if took < self._render_s * 4 else took
+            )
+            token, self._pending_token = self._pending_token, None
+            await asyncio.sleep(deadline - time.monotonic())  # early: wait for the deadline
+        else:
+            self.frames_resent += 1
+        if self.readyState != "live":
+            self.ended.set()
+            raise MediaStreamError
+        assert self._last is not None
+        frame = VideoFrame.from_ndarray(self._last, format="yuv420p")
+        frame.pts = pts
+        frame.time_base = time_base
+        self.frames_sent += 1
+        if self._on_handed is not None:
+            self._on_handed(token, time.perf_counter())
+        return frame
+
+
+def _render_yuv(render: RenderFn, t: float) -> tuple[np.ndarray, float]:
+    """Render and convert to the encoder's pixel format, off the event loop; and how long."""
+    started = time.perf_counter()
+    rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"render returned shape {rgb.shape}, expected [H, W, 3]")
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:  # yuv420p needs even sizes
+        rgb = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
+    frame = VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    return np.asarray(frame.to_ndarray()), time.perf_counter() - started
+
+
+def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
+    """An aiortc/PyAV audio frame as mono float32 in [-1, 1] and its sample rate.
+
+    Handles packed and planar layouts and the s16/s32/flt/dbl/u8 sample formats that
+    WebRTC decoders produce (usually 48 kHz s16, mono or stereo).
+    """
+    data = frame.to_ndarray()
+    channels = max(1, len(frame.layout.channels))
+    data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
+    if data.dtype == np.int16:
+        mono = data.astype(np.float32).mean(axis=1) / 32768.0
+    elif data.dtype == np.int32:
+        mono = data.astype(np.float32).mean(axis=1) / 2147483648.0
+    elif data.dtype == np.uint8:
+        mono = (data.astype(np.float32).mean(axis=1) - 128.0) / 128.0
+    else:
+        mono = data.astype(np.float32).mean(axis=1)
+    return np.ascontiguousarray(mono, dtype=np.float32), int(frame.sample_rate)
+
+
+__all__ = ["FPS", "FaceTrack", "audio_to_mono"]

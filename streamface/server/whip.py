@@ -1,0 +1,109 @@
+"""WHIP ingest (RFC 9725): a caller's audio in, the caller's face back on the same peer.
+
+``POST /whip?consent=true`` with ``Content-Type: application/sdp`` and an SDP offer that
+has an audio m-line (and, to get the face back, a video m-line: recvonly or sendrecv)
+answers ``201 Created`` with the SDP answer and ``Location: /whip/{id}``. ICE is not
+trickled: the answer carries every candidate. ``DELETE /whip/{id}`` ends the session.
+
+Face and trait updates reach the caller as JSON text messages on a data channel the
+client opens with the label ``events`` (or over ``/sessions/{id}/events``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiortc import RTCDataChannel
+from aiortc.mediastreams import MediaStreamTrack
+
+from streamface import SYNTHETIC_NOTICE
+from streamface.server.auth import CONSENT_HEADER, consent_given, error_response
+from streamface.server.hub import HUB, Call, Hub, HubFullError
+from streamface.server.peer import BadOfferError, Peer
+from streamface.server.sdp import check_sdp_type, read_offer, sdp_answer_response
+
+log = logging.getLogger(__name__)
+
+EVENTS_LABEL = "events"
+_CHANNEL_HIGH_WATER = 256 * 1024  # bytes queued on a data channel before events are dropped
+
+
+async def post_whip(request: web.Request) -> web.StreamResponse:
+    """Create a session from a WHIP offer."""
+    hub: Hub = request.app[HUB]
+    wrong_type = check_sdp_type(request)
+    if wrong_type is not None:
+        return wrong_type
+    if not consent_given(request):
+        return error_response(
+            403,
+            "consent required: the speaker must agree before any audio is analysed "
+            f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
+        )
+    offer = await read_offer(request)
+    if isinstance(offer, web.Response):
+        return offer
+    try:
+        call = hub.create("webrtc")
+    except HubFullError as exc:
+        return error_response(503, str(exc))
+    except Exception:
+        log.exception("could not create a session")
+        return error_response(500, "could not create a session")
+
+    peer = Peer(lambda reason: hub.end_soon(call.id, reason), ice_grace_s=hub.config.ice_grace_s)
+    call.caller = peer
+    audio: list[MediaStreamTrack] = []
+    peer.pc.on("track", lambda track: audio.append(track) if track.kind == "audio" else None)
+    peer.pc.on("datachannel", lambda channel: _attach_events(call, channel))
+    try:
+        await peer.accept(offer)
+        if "audio" not in peer.kinds() or not audio:
+            raise BadOfferError("the SDP offer has no audio to ingest (WHIP needs an audio m-line)")
+        if "video" in peer.kinds():
+            peer.pc.addTrack(call.live.video_track())
+        answer = await peer.answer()
+    except BadOfferError as exc:
+        await hub.end(call.id, "bad offer")
+        return error_response(400, str(exc))
+    except Exception:
+        log.exception("session %s: negotiation failed", call.id)
+        await hub.end(call.id, "negotiation failed")
+        return error_response(500, "WebRTC negotiation failed")
+    for track in audio:
+        call.live.start_audio(track)
+    location = f"/whip/{call.id}"
+    return sdp_answer_response(answer, location, call.id)
+
+
+async def delete_whip(request: web.Request) -> web.StreamResponse:
+    """End a WHIP session (the caller hung up)."""
+    hub: Hub = request.app[HUB]
+    call_id = request.match_info["session_id"]
+    if not await hub.end(call_id, "caller hung up"):
+        return error_response(404, "no such session")
+    return web.json_response({"ended": call_id, "synthetic": True, "notice": SYNTHETIC_NOTICE})
+
+
+def _attach_events(call: Call, channel: RTCDataChannel) -> None:
+    if channel.label != EVENTS_LABEL:
+        return
+
+    def send(event: dict[str, Any]) -> None:
+        if channel.readyState != "open":
+            return
+        if channel.bufferedAmount > _CHANNEL_HIGH_WATER:
+            return  # the caller is not reading: drop, never buffer without bound
+        channel.send(json.dumps(event, separators=(",", ":")))
+
+    call.live.add_listener(send)
+    channel.on("close", lambda: call.live.remove_listener(send))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the WHIP endpoints."""
+    app.router.add_post("/whip", post_whip)
+    app.router.add_delete("/whip/{session_id}", delete_whip)

@@ -1,0 +1,355 @@
+"""`Session`: one speaker, one speech buffer, one profile, one face, one frame clock.
+
+The spine of StreamFace. It knows nothing about transports: they push audio in and read
+frames out. Media time is seconds of audio since the first pushed sample; frames are
+asked for by media time.
+
+Threads: `push_audio` (and the cheap properties) from the event-loop thread;
+`analyze` and `render_frame` from executor threads, possibly at the same time.
+
+Per frame (`render_frame`): the face parameters from the morph (a new `engine.prepare`
+only when they changed), the mouth from the audio envelope at that media time, blinks,
+head motion and breathing from the seeded idle motion, `engine.animate`, then the
+visible label drawn into the pixels (and a "listening…" badge on the placeholder).
+
+Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
+buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
+face refines, holds, or morphs to a new speaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engines.base import Engine
+from streamface import SYNTHETIC_NOTICE
+from streamface.audio.ingest import AudioIngest
+from streamface.errors import NoSpeechError
+from streamface.face.animation import FaceAnimation
+from streamface.face.label import draw_badge, draw_label
+from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
+from streamface.motion.identity import IdentityTracker
+from streamface.motion.idle import HEAD_LIMIT_DEG, IdleMotion
+from streamface.motion.morph import ParamMorph
+from streamface.motion.mouth import MouthTracker
+from streamface.voice.profile import VoiceProfile
+
+logger = logging.getLogger(__name__)
+
+LISTENING = "listening"
+FORMING = "forming"
+STABLE = "stable"
+STAGES: tuple[str, ...] = (LISTENING, FORMING, STABLE)
+"""Placeholder; first face refined as the buffer fills; settled face."""
+
+BUFFER_SECONDS = 5.0
+FIRST_ANALYSIS_S = 1.0
+"""Seconds of speech before the first face."""
+CADENCE_FILLING_S = 0.75
+"""New speech between analyses while the buffer fills."""
+CADENCE_FULL_S = 1.0
+"""New speech between analyses once it is full (keeps watching for a new speaker)."""
+LISTENING_BADGE = "listening…"
+STALLED_AUDIO_S = 0.25
+"""Frame time without new audio after which the mouth starts to relax..."""
+STALLED_RELAX_S = 0.2
+"""...over this long."""
+MORPH_STEP_FRAMES = 2
+"""A morphing face advances (and is re-prepared by the engine) every this many frames."""
+SPEECH_NOD_DEG = 1.2
+"""Head pitch added at full mouth opening: a slight nod that follows emphasis."""
+
+ProfileMapper = Callable[[VoiceProfile], np.ndarray]
+
+
+def _default_mapper(profile: VoiceProfile) -> np.ndarray:
+    from streamface.face.mapping import params_for_profile
+
+    return params_for_profile(profile).to_vector()
+
+
+@dataclass
+class FrameTimings:
+    """Cumulative seconds spent per stage of `Session.render_frame`."""
+
+    frames: int = 0
+    motion_s: float = 0.0
+    prepare_s: float = 0.0
+    animate_s: float = 0.0
+    label_s: float = 0.0
+
+    def add(self, motion: float, prepare: float, animate: float, label: float) -> None:
+        self.frames += 1
+        self.motion_s += motion
+        self.prepare_s += prepare
+        self.animate_s += animate
+        self.label_s += label
+
+
+class Session:
+    """One speaker's live face.
+
+    Args:
+        engine: The face generator (may be shared by sessions; `prepare`/`animate` used).
+        session_id: Public id; None makes a random URL-safe one.
+        source: Where the audio comes from ("file", "webrtc", "telephony", ...).
+        fps: Frame rate the frames are asked for at (bounds how far the mouth may lag).
+        size: Frame width and height; must match the engine's.
+        seed: Seed of blinks, head motion and gaze (same seed + same audio = same frames).
+        buffer_seconds: Seconds of speech the profile is computed from.
+        metadata: Extra JSON fields for `state()`.
+        analyzer: A `VoiceAnalyzer`; None uses the process-wide shared one.
+        mapper: Profile -> face-parameter vector; None uses `face.mapping.params_for_profile`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        session_id: str | None = None,
+        source: str = "file",
+        fps: float = 30.0,
+        size: int | None = None,
+        seed: int = 0,
+        buffer_seconds: float = BUFFER_SECONDS,
+        metadata: dict[str, Any] | None = None,
+        analyzer: Any | None = None,
+        mapper: ProfileMapper | None = None,
+    ) -> None:
+        if size is not None and int(size) != int(engine.size):
+            raise ValueError(f"session size {size} does not match the engine's {engine.size}")
+        if analyzer is None:
+            from streamface.voice.analyzer import default_analyzer
+
+            analyzer = default_analyzer()
+        self.id = session_id or secrets.token_urlsafe(9)
+        self.source = source
+        self.metadata = dict(metadata or {})
+        self.engine = engine
+        self.size = int(engine.size)
+        self.fps = float(fps)
+        self._analyzer = analyzer
+        self._mapper = mapper or _default_mapper
+        self._audio = AudioIngest(buffer_seconds)
+        self._mouth = MouthTracker(history_s=2.0)
+        self._idle = IdleMotion(seed)
+        self._identity = IdentityTracker(scale=PARAM_HIGH - PARAM_LOW)
+        self._placeholder = neutral_params().to_vector()
+        self._morph = ParamMorph(self._placeholder, step_s=MORPH_STEP_FRAMES / self.fps)
+        self._state_lock = threading.Lock()
+        self._analysis_lock = threading.Lock()
+        self._prepared: tuple[bytes, Any] | None = None
+        self._prepare_lock = threading.Lock()
+        self._stage = LISTENING
+        self._profile: VoiceProfile | None = None
+        self._next_analysis_s = FIRST_ANALYSIS_S
+        self._last_t = 0.0
+        self._audio_seen = (0.0, 0.0)  # (newest audio time, frame time it was first seen at)
+        self._closed = False
+        self.analyses = 0
+        self.timings = FrameTimings()
+        """Cumulative per-stage cost of `render_frame` (for benchmarks and stats)."""
+        self.face_changes: list[tuple[float, str]] = []
+        """(media time, reason) of every face change: "first", "refine", "new_speaker"."""
+
+    # ---- audio (event loop) -------------------------------------------------------------
+
+    def push_audio(self, samples: np.ndarray, sample_rate: int, channels: int = 1) -> None:
+        """Feed one chunk of the speaker's audio (int16 or float, 8-48 kHz; cheap).
+
+        Args:
+            samples: 1-D (interleaved when ``channels`` > 1) or (frames, channels).
+            sample_rate: Hz, whole number, 8000-48000.
+            channels: Channels of 1-D interleaved input (averaged to mono).
+
+        Raises:
+            BadAudioError: a malformed chunk (wrong dtype/shape, absurd rate, NaN);
+                nothing is changed then.
+        """
+        if self._closed:
+            return
+        self._mouth.push(self._audio.push(samples, sample_rate, channels).audio)
+
+    @property
+    def media_time(self) -> float:
+        """Seconds of audio pushed so far (at 16 kHz, in complete 10 ms hops)."""
+        return self._mouth.media_time
+
+    @property
+    def speech_seconds(self) -> float:
+        """Seconds of speech in the buffer (0 up to the buffer length)."""
+        return float(self._audio.buffer.speech_seconds)
+
+    @property
+    def total_speech_seconds(self) -> float:
+        """Seconds of speech heard since the session began."""
+        return float(self._audio.buffer.total_speech_seconds)
+
+    @property
+    def stage(self) -> str:
+        """"listening" (placeholder), "forming" (buffer filling) or "stable"."""
+        return self._stage
+
+    def state(self) -> dict[str, Any]:
+        """The session as JSON: id, source, speech seconds, stage, traits, disclosure."""
+        profile = self._profile
+        return {
+            **self.metadata,
+            "id": self.id,
+            "source": self.source,
+            "speech_seconds": round(self.speech_seconds, 2),
+            "stage": self._stage,
+            "traits": None if profile is None else profile.traits_json(),
+            "synthetic": True,
+            "notice": SYNTHETIC_NOTICE,
+        }
+
+    @property
+    def profile(self) -> VoiceProfile | None:
+        """The latest voice profile, None before the first analysis."""
+        return self._profile
+
+    def analysis_due(self) -> bool:
+        """Whether enough new speech arrived for another analysis (cheap)."""
+        return not self._closed and self.total_speech_seconds >= self._next_analysis_s
+
+    # ---- analysis (executor) ------------------------------------------------------------
+
+    def analyze(self) -> VoiceProfile | None:
+        """Profile the speech buffer and move the face if the identity changed.
+
+        Returns:
+            The new profile, or None when there is not yet enough speech (or closed).
+        """
+        with self._analysis_lock:
+            if self._closed:
+                return None
+            total = self.total_speech_seconds
+            if total < FIRST_ANALYSIS_S:
+                return None
+            speech = self._audio.buffer.snapshot()
+            try:
+                profile = self._analyzer.analyze(speech)
+            except NoSpeechError as exc:
+                logger.debug("analysis skipped: %s", exc)
+                self._next_analysis_s = total + CADENCE_FILLING_S
+                return None
+            finally:
+                speech[:] = 0.0
+            params = np.clip(np.asarray(self._mapper(profile), np.float32), PARAM_LOW, PARAM_HIGH)
+            target = self._identity.update(params, profile.embedding, total)
+            with self._state_lock:
+                if self._closed:
+                    return None
+                t = self._last_t
+                if target is not None:
+                    self._morph.set_target(target.params, t, target.duration_s)
+                    self.face_changes.append((t, target.reason))
+                    logger.debug("face %s at %.2f s (%.1f s of speech)", target.reason, t, total)
+                stable = self._identity.settled(total)
+                self._stage = STABLE if stable else FORMING
+                self._profile = profile
+                self._next_analysis_s = total + (CADENCE_FULL_S if stable else CADENCE_FILLING_S)
+                self.analyses += 1
+            return profile
+
+    # ---- frames (executor) --------------------------------------------------------------
+
+    def animation_at(self, t: float) -> FaceAnimation:
+        """The per-frame animation at media time ``t`` (mouth, blinks, head, breath)."""
+        audio_t = self._mouth.media_time
+        # The mouth never runs ahead of the audio and never trails the newest audio by
+        # more than one frame (a frame clock running behind the audio clock is caught up).
+        mouth_t = min(max(t, audio_t - 1.0 / self.fps), audio_t)
+        mouth = self._mouth.at(mouth_t)
+        # Audio that stops arriving (a dropped connection, a muted source) must not leave
+        # the mouth frozen mid-word: after a moment it relaxes as in silence.
+        with self._state_lock:
+            if audio_t != self._audio_seen[0]:
+                self._audio_seen = (audio_t, t)
+            stalled_s = t - self._audio_seen[1]
+        relax = min(1.0, max(0.0, (stalled_s - STALLED_AUDIO_S) / STALLED_RELAX_S))
+        keep = 1.0 - relax
+        opening = mouth.open * keep
+        rest, a, ei, ou, mbp = (keep * v for v in mouth.visemes)
+        idle = self._idle.at(t)
+        pitch = idle.pitch + SPEECH_NOD_DEG * opening
+        return FaceAnimation(
+            mouth_open=opening,
+            v_rest=rest + relax,
+            v_a=a,
+            v_ei=ei,
+            v_ou=ou,
+            v_mbp=mbp,
+            blink=idle.blink,
+            gaze_x=idle.gaze_x,
+            gaze_y=idle.gaze_y,
+            yaw=idle.yaw,
+            pitch=max(-HEAD_LIMIT_DEG, min(HEAD_LIMIT_DEG, pitch)),
+            roll=idle.roll,
+            breath=idle.breath,
+        )
+
+    def params_at(self, t: float) -> np.ndarray:
+        """Face-parameter vector shown at media time ``t`` (float32 [PARAM_DIM])."""
+        return self._morph.at(t)[0]
+
+    def render_frame(self, t: float) -> np.ndarray:
+        """The labelled RGB frame at media time ``t``: uint8 [size, size, 3]."""
+        with self._state_lock:
+            self._last_t = max(self._last_t, float(t))
+            listening = self._stage == LISTENING
+        t0 = time.perf_counter()
+        params = self.params_at(t)
+        anim = self.animation_at(t).to_vector()[None, :]
+        t1 = time.perf_counter()
+        prepared = self._prepare(params)
+        t2 = time.perf_counter()
+        frame = np.array(self.engine.animate(prepared, anim)[0], dtype=np.uint8, copy=True)
+        t3 = time.perf_counter()
+        if listening:
+            draw_badge(frame, LISTENING_BADGE)
+        draw_label(frame)
+        self.timings.add(t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+        return frame
+
+    def _prepare(self, params: np.ndarray) -> Any:
+        key = params.tobytes()
+        with self._prepare_lock:
+            cached = self._prepared
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        prepared = self.engine.prepare(params[None, :])
+        with self._prepare_lock:
+            self._prepared = (key, prepared)
+        return prepared
+
+    # ---- end ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Zero the speech buffer, audio history and embeddings; idempotent.
+
+        Frames asked for afterwards still come (the placeholder, labelled).
+        """
+        with self._analysis_lock, self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._audio.close()
+            self._mouth.clear()
+            self._identity.clear()
+            profile, self._profile = self._profile, None
+            if profile is not None and profile.embedding.flags.writeable:
+                profile.embedding[:] = 0.0
+            self._morph.reset(self._placeholder)
+            self._stage = LISTENING
+            with self._prepare_lock:
+                self._prepared = None

@@ -1,0 +1,1 @@
+"""Where frames go: files (MP4), virtual cameras."""

@@ -1,0 +1,148 @@
+"""Resampling live chunks to 16 kHz mono float32: every rate, dtypes, layouts, continuity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from audio_util import peak_frequency, sine
+
+from streamface.audio import (
+    SUPPORTED_RATES,
+    BadChunkError,
+    StreamResampler,
+    prepare_chunk,
+    resample_array,
+)
+from streamface.errors import BadAudioError
+
+
+def _stream(resampler: StreamResampler, x: np.ndarray, rate: int, chunk: int) -> np.ndarray:
+    parts = [resampler.process(x[i : i + chunk], rate) for i in range(0, len(x), chunk)]
+    parts.append(resampler.flush())
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("rate", SUPPORTED_RATES)
+def test_every_rate_keeps_frequency_length_and_continuity(rate: int) -> None:
+    x = sine(1000, 1.0, rate=rate, amp=0.5)
+    chunk = rate // 50  # 20 ms chunks, as live audio arrives
+    y = _stream(StreamResampler(), x, rate, chunk)
+    assert y.dtype == np.float32
+    assert abs(len(y) - 16000) <= 2
+    core = y[400:-400]
+    assert peak_frequency(core, 16000) == pytest.approx(1000, abs=0.5)
+    # Continuity: no clicks at chunk boundaries. The second difference of a clean 1 kHz
+    # sine of amplitude 0.5 at 16 kHz never exceeds 0.5 * (2 pi / 16) ** 2 = 0.077.
+    assert np.abs(np.diff(core, 2)).max() < 0.085
+    # Purity: everything but the tone is at least 50 dB down.
+    spec = np.abs(np.fft.rfft(core * np.hanning(len(core)))) ** 2
+    freqs = np.fft.rfftfreq(len(core), 1 / 16000)
+    tone = spec[np.abs(freqs - 1000) < 30].sum()
+    assert 10 * np.log10(tone / (spec.sum() - tone)) > 50
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_chunking_does_not_change_the_output(rate: int) -> None:
+    x = sine(440, 0.7, rate=rate) + sine(3100, 0.7, rate=rate, amp=0.2)
+    whole = _stream(StreamResampler(), x, rate, len(x))
+    rng = np.random.default_rng(rate)
+    res = StreamResampler()
+    parts, i = [], 0
+    while i < len(x):
+        n = int(rng.integers(1, 2000))
+        parts.append(res.process(x[i : i + n], rate))
+        i += n
+    parts.append(res.flush())
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-6)
+
+
+def test_16k_passes_through_untouched() -> None:
+    x = sine(300, 0.1)
+    res = StreamResampler()
+    y = res.process(x, 16000)
+    np.testing.assert_array_equal(y, x)
+    assert y is not x
+
+
+def test_rate_change_mid_stream_resets_cleanly() -> None:
+    res = StreamResampler()
+    a = np.concatenate([res.process(c, 48000) for c in np.split(sine(500, 0.5, 48000), 25)])
+    b = np.concatenate([res.process(c, 8000) for c in np.split(sine(500, 0.5, 8000), 25)])
+    b = np.concatenate([b, res.flush()])
+    y = np.concatenate([a, b])
+    assert abs(len(y) - 16000) <= 4
+    assert peak_frequency(y[1000:7000], 16000) == pytest.approx(500, abs=1)
+    assert peak_frequency(y[9000:15000], 16000) == pytest.approx(500, abs=1)
+    assert np.abs(y).max() < 0.55  # no overshoot or burst at the switch
+
+
+def test_int16_and_float32_agree() -> None:
+    x = sine(440, 0.1, 44100)
+    pcm = np.rint(x * 32767).astype(np.int16)
+    m_float, r1 = prepare_chunk(x, 44100)
+    m_int, r2 = prepare_chunk(pcm, 44100)
+    assert r1 == r2 == 44100
+    assert m_int.dtype == m_float.dtype == np.float32
+    np.testing.assert_allclose(m_int, m_float, atol=1e-4)
+
+
+def test_stereo_interleaved_and_shaped_average_the_channels() -> None:
+    left = sine(440, 0.05, 48000, amp=0.4)
+    right = sine(440, 0.05, 48000, amp=0.2)
+    shaped = np.stack([left, right], axis=1)
+    interleaved = shaped.reshape(-1)
+    expect = (left + right) / 2
+    np.testing.assert_allclose(prepare_chunk(shaped, 48000)[0], expect, atol=1e-7)
+    np.testing.assert_allclose(prepare_chunk(shaped, 48000, channels=2)[0], expect, atol=1e-7)
+    np.testing.assert_allclose(prepare_chunk(interleaved, 48000, channels=2)[0], expect, atol=1e-7)
+    pcm = np.rint(shaped * 32767).astype(np.int16)
+    np.testing.assert_allclose(prepare_chunk(pcm, 48000)[0], expect, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "rate", [0, -16000, 7999, 48001, 96000, 192000, 1e9, 16000.5, float("nan"), "16000", None, True]
+)
+def test_absurd_rates_are_rejected(rate: object) -> None:
+    with pytest.raises(BadAudioError, match="absurd rate") as err:
+        prepare_chunk(np.zeros(160, np.int16), rate)
+    assert isinstance(err.value, BadChunkError) and err.value.reason == "rate"
+
+
+def test_whole_float_rates_are_accepted() -> None:
+    assert prepare_chunk(np.zeros(160, np.int16), 16000.0)[1] == 16000
+    assert prepare_chunk(np.zeros(160, np.int16), np.int64(8000))[1] == 8000
+
+
+@pytest.mark.parametrize(
+    ("samples", "channels", "reason"),
+    [
+        (np.array([0.0, np.nan], np.float32), 1, "nan_inf"),
+        (np.array([0.0, np.inf], np.float32), 1, "nan_inf"),
+        (np.array([[0.0, -np.inf]], np.float64), 1, "nan_inf"),
+        (np.array([1e300], np.float64), 1, "nan_inf"),
+        (np.full(10, 3000.0, np.float32), 1, "amplitude"),
+        (np.zeros(10, np.int32), 1, "dtype"),
+        (np.zeros(10, np.uint8), 1, "dtype"),
+        (np.zeros(10, np.complex64), 1, "dtype"),
+        ([0.0, 0.1], 1, "dtype"),
+        (b"\x00\x01", 1, "dtype"),
+        (np.zeros(11, np.int16), 2, "shape"),
+        (np.zeros((4, 2, 2), np.int16), 1, "shape"),
+        (np.zeros((4, 3), np.int16), 2, "shape"),
+        (np.zeros((4, 0), np.int16), 1, "shape"),
+        (np.zeros(10, np.int16), 0, "shape"),
+        (np.zeros(10, np.int16), 99, "shape"),
+    ],
+)
+def test_bad_chunks_give_a_reason(samples: object, channels: int, reason: str) -> None:
+    with pytest.raises(BadChunkError) as err:
+        prepare_chunk(samples, 16000, channels)
+    assert err.value.reason == reason
+    assert "\n" not in str(err.value)
+
+
+def test_resample_array_offline() -> None:
+    x = sine(700, 0.5, 44100)
+    y = resample_array(x, 44100, 16000)
+    assert len(y) == 8000 and y.dtype == np.float32
+    assert peak_frequency(y, 16000) == pytest.approx(700, abs=0.5)

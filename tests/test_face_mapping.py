@@ -1,0 +1,87 @@
+"""Voice profile -> face parameters: proportional traits, deterministic identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamface.errors import StreamFaceError
+from streamface.face.mapping import params_for_profile
+from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
+
+
+def _embedding(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = np.abs(rng.standard_normal(EMBEDDING_DIM))  # GE2E embeddings are non-negative
+    return (e / np.linalg.norm(e)).astype(np.float32)
+
+
+def _profile(p_female: float = 0.5, age: dict[str, float] | None = None, seed: int = 1, emb: np.ndarray | None = None) -> VoiceProfile:
+    probs = age or {"child": 0.0, "young_adult": 0.5, "adult": 0.5, "senior": 0.0}
+    return VoiceProfile(
+        speech_seconds=5.0, f0_median_hz=150.0, f0_range_hz=(120.0, 190.0), formants_hz=None,
+        vtl_cm=None, loudness_dbfs=-20.0, perceived_sex=PerceivedSex(p_female),
+        age_band=AgeBand({k: probs.get(k, 0.0) for k in AGE_BANDS}), confidence=0.8,
+        embedding=_embedding(seed) if emb is None else emb,
+    )
+
+
+def test_same_embedding_gives_same_face() -> None:
+    assert params_for_profile(_profile(seed=7)) == params_for_profile(_profile(seed=7))
+
+
+def test_masculinity_follows_p_female_proportionally() -> None:
+    faces = [params_for_profile(_profile(p, seed=3)) for p in np.linspace(0.0, 1.0, 11)]
+    masc = [f.masculinity for f in faces]
+    assert all(a >= b for a, b in zip(masc, masc[1:], strict=False))
+    mid = params_for_profile(_profile(0.5, seed=3))
+    assert 0.3 < mid.masculinity < 0.7  # uncertain voice -> in-between face
+    male, female = faces[0], faces[-1]
+    assert male.facial_hair >= mid.facial_hair >= female.facial_hair == 0.0
+    assert female.makeup > mid.makeup > male.makeup
+
+
+def test_age_probabilities_move_age_cues() -> None:
+    young = params_for_profile(_profile(0.2, {"young_adult": 1.0}, seed=5))
+    mixed = params_for_profile(_profile(0.2, {"young_adult": 0.5, "senior": 0.5}, seed=5))
+    senior = params_for_profile(_profile(0.2, {"senior": 1.0}, seed=5))
+    assert young.age < mixed.age < senior.age
+    assert young.age_lines < mixed.age_lines < senior.age_lines
+    assert young.hair_grey <= mixed.hair_grey <= senior.hair_grey
+    child = params_for_profile(_profile(0.5, {"child": 1.0}, seed=5))
+    assert child.age < young.age and child.facial_hair < 0.05
+
+
+def test_skin_tone_is_not_driven_by_traits() -> None:
+    tones = {
+        params_for_profile(_profile(p, {band: 1.0}, seed=11)).skin_tone
+        for p in (0.0, 0.5, 1.0)
+        for band in AGE_BANDS
+    }
+    assert len(tones) == 1
+
+
+def test_small_embedding_change_gives_small_param_change() -> None:
+    e = _embedding(21)
+    rng = np.random.default_rng(0)
+    e2 = e + 0.002 * rng.standard_normal(EMBEDDING_DIM).astype(np.float32)
+    e2 /= np.linalg.norm(e2)
+    a = params_for_profile(_profile(emb=e)).to_vector()
+    b = params_for_profile(_profile(emb=e2)).to_vector()
+    far = params_for_profile(_profile(seed=99)).to_vector()
+    assert np.abs(a - b).mean() < 0.25 * np.abs(a - far).mean()
+
+
+def test_different_speakers_get_distinct_faces_across_skin_tones() -> None:
+    faces = [params_for_profile(_profile(seed=s)) for s in range(40)]
+    tones = np.array([f.skin_tone for f in faces])
+    assert tones.min() < 0.25 and tones.max() > 0.75  # the full range is used
+    vecs = np.stack([f.to_vector() for f in faces])
+    dists = np.abs(vecs[:, None] - vecs[None]).mean(-1)[np.triu_indices(len(faces), 1)]
+    assert dists.min() > 0.03
+
+
+def test_overrides_apply_and_are_validated() -> None:
+    assert params_for_profile(_profile(), {"skin_tone": 0.9}).skin_tone == 0.9
+    with pytest.raises(StreamFaceError):
+        params_for_profile(_profile(), {"not_a_param": 1.0})

