@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 VOICE ?= ../shared/voices/flite_female_slt.wav
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo serve test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ demo: setup
 	$(BIN)/streamface analyze $(VOICE)
 	$(BIN)/streamface portrait $(VOICE) -o out/portrait.png
 	$(BIN)/streamface render $(VOICE) -o out/talking.mp4
+	$(BIN)/streamface verify out/talking.mp4
+	@echo 'Next: make serve, then open http://127.0.0.1:8080/'
+
+serve: setup
+	$(BIN)/streamface serve
 
 test: setup
 	bash scripts/install-system-deps
