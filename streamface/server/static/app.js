@@ -20,25 +20,13 @@
     if (isError) state.error = text;
   }
 
-  function authHeaders() {
-    const token = tokenInput.value.trim();
-    return token ? { Authorization: "Bearer " + token } : {};
-  }
+  const { waitForIce, authHeaders: bearer } = window.StreamFaceWhep;
+  const authHeaders = () => bearer(tokenInput.value.trim());
 
   consent.addEventListener("change", () => {
     start.disabled = !consent.checked || state.pc !== null;
     if (consent.checked) say("");
   });
-
-  function waitForIce(pc, timeoutMs) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
-      const check = () => { if (pc.iceGatheringState === "complete") done(); };
-      pc.addEventListener("icegatheringstatechange", check);
-      setTimeout(done, timeoutMs);
-    });
-  }
 
   function pct(p) { return Math.round(100 * p) + "%"; }
 

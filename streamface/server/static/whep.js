@@ -1,5 +1,6 @@
-// WHEP viewer (RFC 9725 style) for the dashboard and the OBS page: one recvonly video peer
-// per session. Plain JavaScript, no build step; exposes window.StreamFaceWhep.
+// WebRTC helpers shared by the pages: the WHEP viewer (RFC 9725 style) of the dashboard and
+// the OBS page (one recvonly video peer per session), ICE gathering and bearer headers.
+// Plain JavaScript, no build step; exposes window.StreamFaceWhep.
 "use strict";
 
 (() => {
@@ -72,5 +73,5 @@
     return hash || new URLSearchParams(location.search).get("token") || "";
   }
 
-  window.StreamFaceWhep = { watch, authHeaders, tokenFromUrl };
+  window.StreamFaceWhep = { watch, waitForIce, authHeaders, tokenFromUrl };
 })();
