@@ -3,7 +3,10 @@
 Usage: ``python -m benchmarks [--quick] [--only NAME ...] [--out DIR]``.
 
 Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry units
-(``*_ms``, ``*_fps``, ``*_x``) and targets are reported beside what was measured.
+(``*_ms``, ``*_fps``, ``*_x``) and targets are reported beside what was measured. After
+the areas a summary table of the headline numbers is printed and written beside the JSON
+as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``) runs only when
+asked for: ``python -m benchmarks --only soak``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-AREAS: tuple[str, ...] = ("ingest", "profile", "render", "face_quality", "talk", "live")
+AREAS: tuple[str, ...] = (
+    "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load",
+)
+"""Areas of the default run, in order."""
+OPT_IN: tuple[str, ...] = ("soak",)
+"""Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -61,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmark areas and write the results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke run)")
-    parser.add_argument("--only", nargs="*", choices=AREAS, help="areas to run (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", choices=AREAS + OPT_IN,
+        help=f"areas to run (default: all but {', '.join(OPT_IN)})",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -87,9 +98,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "gpu-" + report["machine"]["gpu"].replace(" ", "_") if "gpu" in report["machine"] else "cpu"
-    path = args.out / f"{tag}{'-quick' if args.quick else ''}.json"
+    only = "" if not args.only or set(args.only) == set(AREAS) else "-" + "-".join(args.only)
+    path = args.out / f"{tag}{only}{'-quick' if args.quick else ''}.json"
+    report["machine"]["load_average"] = _load_average()
     path.write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
     print(f"wrote {path}", file=sys.stderr)
+    rows = summary_rows(report)
+    table = format_summary(rows)
+    print("\n" + table)
+    path.with_suffix(".md").write_text(summary_markdown(report, rows))
+    print(f"wrote {path.with_suffix('.md')}", file=sys.stderr)
     try:
         from benchmarks.plot import plot_report
 
@@ -98,6 +116,128 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"no plot ({exc}); pip install matplotlib", file=sys.stderr)
     return 0
+
+
+def write_single(area: str, result: dict[str, Any], out: Path | str, quick: bool) -> Path:
+    """Write one area's result (with the machine) as ``<area>-<tag>[-quick].json``."""
+    machine = machine_info()
+    machine["load_average"] = _load_average()
+    tag = "gpu-" + str(machine["gpu"]).replace(" ", "_") if "gpu" in machine else "cpu"
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{area}-{tag}{'-quick' if quick else ''}.json"
+    report = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "quick": quick,
+        "areas": {area: result},
+    }
+    path.write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# (label, area, key, target key or fixed target, "max" when the target is an upper bound)
+SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
+    ("voice profile, 5 s buffer, p50 (ms)", "profile", "profile_5s_p50_ms", "target_profile_ms", "max"),
+    ("voice profile, 5 s buffer, p95 (ms)", "profile", "profile_5s_p95_ms", "target_profile_ms", "max"),
+    ("perceived sex accuracy, shared voices (%)", "profile", "sex_accuracy_shared_wideband_pct",
+     "target_sex_accuracy_pct", "min"),
+    ("ingest per 20 ms frame, 48 kHz p95 (ms)", "ingest", "frame_48k_stereo_int16_p95_ms",
+     "target_frame_ms", "max"),
+    ("ONNX Runtime 1 core, full frame b1 (ms)", "render", "onnxruntime_1t_full_b1_ms_per_frame",
+     "target_onnxruntime_1t_full_ms", "max"),
+    ("ONNX Runtime 1 core, animate b1 (ms)", "render", "onnxruntime_1t_animate_b1_ms_per_frame",
+     "target_onnxruntime_1t_animate_ms", "max"),
+    ("best GPU full frame b64 (fps)", "render", "best_gpu_full_b64_fps", "target_gpu_b64_fps", "min"),
+    ("offline talking face (x realtime)", "talk", "speed_x", "target_speed_x", "min"),
+    ("audio to mouth p50 (ms)", "live", "audio_to_mouth_ms_p50", None, "max"),
+    ("audio to mouth p95 (ms)", "live", "audio_to_mouth_ms_p95", "audio_to_mouth_ms_p95_target", "max"),
+    ("first speech to first face (s)", "live", "first_speech_to_face_s",
+     "first_speech_to_face_s_target", "max"),
+    ("sessions at 30 fps, p99 <= 50 ms (knee)", "load", "knee_sessions",
+     "max_sessions_30fps_target", "min"),
+    ("server RSS, engine loaded, idle (MiB)", "load", "server_rss_idle_mb", None, "max"),
+    ("server RSS per added session (MiB)", "load", "rss_per_added_session_mb", None, "max"),
+    ("pipeline CPU per frame (ms)", "vp8", "pipeline_cpu_ms_per_frame", None, "max"),
+    ("VP8 encode CPU per frame (ms)", "vp8", "vp8_encode_cpu_ms_per_frame", None, "max"),
+    ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
+    ("soak RSS growth (%)", "soak", "rss_growth_pct", "rss_growth_pct_target", "max"),
+    ("soak latency p95 change (ms)", "soak", "latency_p95_rise_ms", "latency_rise_ms_target", "max"),
+)
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
+    """(what, measured, target, verdict) for each headline number present in the report."""
+    rows: list[tuple[str, Any, Any, str]] = []
+    for label, area, key, target_key, sense in SUMMARY:
+        result = report["areas"].get(area)
+        if not result:
+            continue
+        value = _find(result, key)
+        if value is None:
+            continue
+        target = result.get(target_key) if isinstance(target_key, str) else target_key
+        verdict = ""
+        if _number(value) and _number(target):
+            ok = value <= target if sense == "max" else value >= target
+            verdict = "ok" if ok else "MISSED"
+        rows.append((label, value, target if target is not None else "", verdict))
+        if key == "onnxruntime_1t_animate_b1_ms_per_frame":
+            rows.extend(_render_rows(result))
+    return rows
+
+
+def _render_rows(result: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
+    """Frames/s of every engine, path and batch size the render area measured."""
+    return [
+        (f"render {r['engine']} {r['path']} b{r['batch']} (fps)", round(float(r["fps"]), 1), "", "")
+        for r in result.get("runs", [])
+    ]
+
+
+def _find(result: dict[str, Any], key: str) -> Any:
+    if key in result:
+        return result[key]
+    for value in result.values():  # one level down (e.g. profile's "speed" section)
+        if isinstance(value, dict) and key in value:
+            return value[key]
+    return None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def format_summary(rows: list[tuple[str, Any, Any, str]]) -> str:
+    """The summary rows as a fixed-width text table."""
+    width = max((len(r[0]) for r in rows), default=20)
+    lines = [f"{'measured':<{width}}  {'value':>10}  {'target':>8}  verdict"]
+    lines += [f"{a:<{width}}  {b!s:>10}  {c!s:>8}  {d}" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(report: dict[str, Any], rows: list[tuple[str, Any, Any, str]]) -> str:
+    """The summary as a Markdown table with the machine it was measured on."""
+    m = report["machine"]
+    lines = [
+        f"Measured {report['date']} on {m.get('cpu', '?')} ({m.get('cpu_count')} cores"
+        f"{', ' + m['gpu'] if 'gpu' in m else ', no GPU'}; load average "
+        f"{m.get('load_average')}), Python {m.get('python')}, torch {m.get('torch')}, "
+        f"onnxruntime {m.get('onnxruntime')}, aiortc {m.get('aiortc')}, PyAV {m.get('av')}"
+        f"{' (quick run)' if report.get('quick') else ''}.",
+        "",
+        "| measured | value | target | |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _jsonable(value: Any) -> Any:

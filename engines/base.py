@@ -9,6 +9,9 @@ An engine turns face descriptions into RGB images. It has two paths:
 
 Arrays: ``params`` float32 [B, PARAM_DIM]; ``anim`` float32 [B, ANIM_DIM]; images
 uint8 [B, H, W, 3] RGB, C-contiguous.
+
+An engine whose prepared faces can be cross-faded (`Engine.blend`, ``blends = True``)
+lets a morphing face be prepared at a few keyframes only (`Session`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ class Engine(ABC):
     def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
         """Render frames of a prepared face: [B, A] -> [B, H, W, 3] uint8."""
         return self.render(prepared, anim)
+
+    @property
+    def blends(self) -> bool:
+        """Whether `blend` cross-fades prepared faces (False: it returns None)."""
+        return False
+
+    def blend(self, a: Any, b: Any, weight: float) -> Any | None:
+        """A prepared face between two prepared faces, or None when not supported.
+
+        The static layers are cross-faded (``(1 - weight) * a + weight * b``) and so are
+        the face parameters the per-frame layers (eyes, mouth) are drawn with. ``a`` and
+        ``b`` come from this engine's `prepare` (or `blend`) with the same batch.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing
         """Release native resources (GPU memory, sessions)."""

@@ -116,5 +116,21 @@ class OnnxRuntimeEngine(Engine):
         }
         return run_session(self._session("animate"), feeds)
 
+    @property
+    def blends(self) -> bool:
+        return True
+
+    def blend(self, a: Any, b: Any, weight: float) -> OrtPrepared:
+        if not isinstance(a, OrtPrepared) or not isinstance(b, OrtPrepared):
+            raise TypeError("blend takes faces prepared by this engine")
+        if a.prepared.shape != b.prepared.shape or a.params.shape != b.params.shape:
+            raise ValueError(f"cannot blend faces of shapes {a.prepared.shape} and {b.prepared.shape}")
+        w = np.float32(weight)
+        image = np.subtract(b.prepared, a.prepared)
+        image *= w
+        image += a.prepared
+        params = (a.params + w * (b.params - a.params)).astype(np.float32)
+        return OrtPrepared(prepared=image, params=params)
+
     def close(self) -> None:
         self._sessions = {}

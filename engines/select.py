@@ -267,5 +267,25 @@ class FallbackEngine(Engine):
         result: np.ndarray = self._call(run)
         return result
 
+    @property
+    def blends(self) -> bool:
+        return self._current[1].blends
+
+    def blend(self, a: Any, b: Any, weight: float) -> FallbackPrepared | None:
+        if not isinstance(a, FallbackPrepared) or not isinstance(b, FallbackPrepared):
+            raise TypeError("blend takes faces prepared by this engine")
+        generation, engine = self._current
+        with a.lock:
+            a_owner, a_inner = a.owner, a.inner
+        with b.lock:
+            b_owner, b_inner = b.owner, b.inner
+        if a_owner != generation or b_owner != generation:
+            return None  # prepared by an engine no longer in use
+        inner = engine.blend(a_inner, b_inner, weight)
+        if inner is None:
+            return None
+        params = (a.params + np.float32(weight) * (b.params - a.params)).astype(np.float32)
+        return FallbackPrepared(params=params, inner=inner, owner=generation)
+
     def close(self) -> None:
         self._current[1].close()

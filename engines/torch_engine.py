@@ -186,6 +186,22 @@ class TorchEngine(Engine):
             params = params.expand(batch, *params.shape[1:])
         return self._run("animate", self._paths["animate"], face, params, anim_t)
 
+    @property
+    def blends(self) -> bool:
+        return True
+
+    def blend(self, a: Any, b: Any, weight: float) -> TorchPrepared:
+        if not isinstance(a, TorchPrepared) or not isinstance(b, TorchPrepared):
+            raise TypeError("blend takes faces prepared by this engine")
+        if a.prepared.shape != b.prepared.shape or a.params.shape != b.params.shape:
+            raise ValueError(f"cannot blend faces of shapes {tuple(a.prepared.shape)} and {tuple(b.prepared.shape)}")
+        w = float(weight)
+        with self._torch.inference_mode():
+            return TorchPrepared(
+                prepared=self._torch.lerp(a.prepared, b.prepared, w),
+                params=self._torch.lerp(a.params, b.params, w),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._graphs.clear()

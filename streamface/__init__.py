@@ -4,7 +4,13 @@ The face is a statistical portrait of traits a voice correlates with (perceived 
 age band), never the speaker's identity or real appearance.
 """
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# Privacy: ONNX Runtime (1.2x+) records usage telemetry in ~/.cache/Microsoft/DeveloperTools
+# and may upload it. StreamFace sends nothing anywhere and writes nothing it does not
+# document, so it is off unless the user sets the variable themselves (docs/PRIVACY.md).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 try:
     __version__ = version("streamface")

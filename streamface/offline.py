@@ -42,6 +42,53 @@ def load_audio(path: str | Path) -> Audio:
     return Audio(decode_file(path), SAMPLE_RATE)
 
 
+def one_core() -> bool:
+    """Keep this process's numeric libraries on one thread: torch's and OpenBLAS's pools.
+
+    An offline render runs every stage in turn on one core (ONNX Runtime and x264 are
+    single-threaded by their own settings); a BLAS pool would only add a second busy core
+    (its workers spin while they wait) to the voice analysis. Returns whether an OpenBLAS
+    was found and limited.
+    """
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    return _limit_openblas(1)
+
+
+def _limit_openblas(threads: int) -> bool:
+    import ctypes
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return False
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
+    names = (
+        "openblas_set_num_threads",
+        "scipy_openblas_set_num_threads64_",
+        "scipy_openblas_set_num_threads",
+        "openblas_set_num_threads64_",
+    )
+    done = False
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in names:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.argtypes = [ctypes.c_int]
+                fn(threads)
+                done = True
+                break
+    return done
+
+
 def frame_count(seconds: float, fps: float) -> int:
     """Frames covering ``seconds`` at ``fps`` (at least one)."""
     return max(1, int(round(seconds * fps)))

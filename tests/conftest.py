@@ -35,6 +35,16 @@ def shared_voices() -> dict[Path, str]:
     return {SHARED_VOICES / name: meta["sex"] for name, meta in VOICES.items()}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the C2PA development certificate (and any config) out of the user's home.
+
+    Set in ``os.environ`` so the subprocesses tests start inherit it too.
+    """
+    if "STREAMFACE_CONFIG_DIR" not in os.environ:
+        os.environ["STREAMFACE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("streamface-config"))
+
+
 @pytest.fixture(autouse=True)
 def _torch_single_thread() -> None:
     try:

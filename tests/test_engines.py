@@ -510,3 +510,24 @@ def test_real_cpu_fallback_from_failing_engine(
     face = engine.prepare(params)  # prepared on the fake
     frames = engine.animate(face, anim)  # the fake fails; ONNX Runtime re-prepares and renders
     assert mae_u8(frames, torch_reference(tiny, params, anim)) <= MAX_MAE
+
+
+@pytest.mark.parametrize("engine_name", ["ort_engine", "torch_cpu_engine"])
+def test_blend_cross_fades_prepared_faces(request: pytest.FixtureRequest, engine_name: str) -> None:
+    engine: Engine = request.getfixturevalue(engine_name)
+    assert engine.blends
+    params, anim = _inputs(2, seed=11)
+    a, b = engine.prepare(params[:1]), engine.prepare(params[1:])
+    for weight, same in ((0.0, a), (1.0, b)):
+        assert mae_u8(engine.animate(engine.blend(a, b, weight), anim[:1]), engine.animate(same, anim[:1])) <= 0.01
+    mid = engine.blend(a, b, 0.5)
+    expected = (a.prepared + b.prepared) / 2  # both engines' prepared faces hold these
+    assert float(abs(mid.prepared - expected).max()) < 1e-5
+    assert np.allclose(np.asarray(mid.params), params.mean(axis=0, keepdims=True), atol=1e-6)
+
+
+def test_fallback_engine_blends_through_its_engine() -> None:
+    engine = FallbackEngine(FakeEngine(SIZE), lambda: FakeEngine(SIZE))
+    assert not engine.blends  # FakeEngine cannot: the session then re-prepares the steps
+    params, _ = _inputs(2)
+    assert engine.blend(engine.prepare(params[:1]), engine.prepare(params[1:]), 0.5) is None

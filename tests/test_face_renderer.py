@@ -136,3 +136,23 @@ def test_haar_cascade_finds_faces_across_sex_age_and_skin_tone() -> None:
 
 def test_anim_dim_is_renderer_input() -> None:
     assert _anim(2).shape == (2, ANIM_DIM)
+
+
+def test_head_warp_samples_like_grid_sample() -> None:
+    """The gather-based bilinear warp equals ``grid_sample`` (bilinear, border) on its grid."""
+    import torch.nn.functional as F
+
+    from streamface.face.renderer import _bilinear
+
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 40, 56, requires_grad=True)
+    rows = torch.arange(40.0).reshape(1, -1, 1).expand(2, 40, 56)
+    cols = torch.arange(56.0).reshape(1, 1, -1).expand(2, 40, 56)
+    fx = cols + 6.0 * torch.sin(rows / 7.0) - 3.0  # runs past both borders
+    fy = rows + 5.0 * torch.cos(cols / 9.0) + torch.tensor([-2.0, 2.0]).reshape(2, 1, 1)
+    ours = _bilinear(img, fx, fy, 56, 40)
+    grid = torch.stack([(fx + 0.5) / 56 * 2 - 1, (fy + 0.5) / 40 * 2 - 1], dim=-1)
+    ref = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    assert float((ours - ref).detach().abs().max()) < 1e-5
+    ours.sum().backward()
+    assert img.grad is not None and float(img.grad.sum()) > 0

@@ -134,3 +134,31 @@ def test_stepped_morph_keeps_the_bound_and_updates_less_often() -> None:
     assert changes <= 0.6 * FPS / 2  # one update per step, not per frame
     assert np.abs(np.diff(v)).max() <= 1.5 / (MIN_MORPH_S * FPS) + 1e-6
     assert v[-1] == 1.0
+
+
+def test_keyframes_cross_fade_continuously_between_cached_ends() -> None:
+    morph = ParamMorph(np.zeros(2))
+    morph.set_target(np.array([0.5, -0.2]), t=1.0, duration_s=0.6)
+    frames = [morph.keyframes(1.0 + k / FPS, spacing=0.1, min_gap_s=2 / FPS) for k in range(-3, 25)]
+    ends = {f.a.tobytes() for f in frames} | {f.b.tobytes() for f in frames}
+    assert len(ends) == 6  # ceil(0.5 / 0.1) = 5 segments: 6 keyframes, the same arrays each frame
+    for f in frames:
+        np.testing.assert_allclose(f.value, f.a + f.weight * (f.b - f.a), atol=1e-6)
+        assert 0.0 <= f.weight < 1.0
+    np.testing.assert_array_equal(frames[0].value, [0.0, 0.0])  # before the morph
+    np.testing.assert_array_equal(frames[-1].a, morph.target)  # settled: exactly the target
+    # The value is the continuous morph (no steps), within the usual bound.
+    values = np.array([f.value for f in frames])
+    assert np.count_nonzero(np.abs(np.diff(values[:, 0])) > 0) >= 17
+    assert np.abs(np.diff(values, axis=0)).max() <= max_step(0.5, 0.6, FPS).max() + 1e-6
+
+
+def test_keyframes_are_few_for_small_changes_and_never_too_close() -> None:
+    morph = ParamMorph(np.zeros(1))
+    morph.set_target(np.full(1, 0.05), t=0.0, duration_s=0.6)
+    small = {morph.keyframes(k / FPS, 0.1, 3 / FPS).b.tobytes() for k in range(1, 20)}
+    assert len(small) == 1  # one segment: the target is the only new face
+    morph.set_target(np.ones(1), t=1.0, duration_s=0.6)
+    scale = np.full(1, 0.5)  # a change over twice the range
+    big = [morph.keyframes(1.0 + k / FPS, 0.01, 3 / FPS, scale) for k in range(1, 20)]
+    assert len({f.b.tobytes() for f in big}) == 4  # capped: 0.6 s / (1.5 * 0.1 s)

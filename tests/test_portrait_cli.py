@@ -47,6 +47,19 @@ def streamface(*args: str | Path | int, env: dict[str, str]) -> subprocess.Compl
     )
 
 
+def _assert_signed(path: Path, result: subprocess.CompletedProcess[str]) -> None:
+    """The file carries a valid StreamFace C2PA manifest; the dev certificate is reported."""
+    from streamface.provenance import TRAINED_ALGORITHMIC_MEDIA, verify_file
+
+    verdict = verify_file(path)
+    assert verdict.status == "valid", verdict.messages
+    assert verdict.action == "c2pa.created"
+    assert verdict.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert verdict.title == path.name  # the final name, not the temporary file's
+    assert "DEVELOPMENT certificate" in result.stdout  # no user certificate in the tests
+    assert "DEVELOPMENT certificate" in result.stderr  # and the warning in the log
+
+
 def _face_only(params: dict[str, float], size: int) -> np.ndarray:
     """The same face rendered without a label, through the engine the CLI uses."""
     from engines.onnxruntime_engine import OnnxRuntimeEngine
@@ -107,6 +120,7 @@ def test_portrait_writes_labelled_png_and_params(
     # Nothing else changed: the same face, losslessly written (the JSON rounds the params).
     assert np.abs(outside).mean() < 0.05 and np.abs(outside).max() <= 2
     assert not [p for p in out.parent.iterdir() if p.name != "face.png"]  # no temp files left
+    _assert_signed(out, result)
 
 
 def test_portrait_writes_jpeg_by_extension(
@@ -120,6 +134,7 @@ def test_portrait_writes_jpeg_by_extension(
     assert result.returncode == 0, result.stderr
     with Image.open(out) as img:
         assert img.format == "JPEG" and img.size == (SIZE, SIZE)
+    _assert_signed(out, result)
 
 
 @pytest.mark.parametrize(
@@ -229,6 +244,7 @@ def test_gallery_contact_sheet(
     assert data["voices"][3]["error"] and data["voices"][3]["traits"] is None
     # Different voices, different faces (tiles differ).
     assert len({json.dumps(v["params"], sort_keys=True) for v in data["voices"][:3]}) == 3
+    _assert_signed(out, result)
 
 
 def test_gallery_compose_sheet_layout() -> None:

@@ -78,6 +78,17 @@ def _check_mp4(out: Path, seconds: float, fps: float, size: int) -> dict[str, An
     return info
 
 
+def _assert_signed(path: Path) -> None:
+    """Every MP4 `render` writes carries a valid StreamFace C2PA manifest."""
+    from streamface.provenance import TRAINED_ALGORITHMIC_MEDIA, verify_file
+
+    verdict = verify_file(path)
+    assert verdict.status == "valid", verdict.messages
+    assert verdict.action == "c2pa.created"
+    assert verdict.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert verdict.title == path.name
+
+
 def _leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if ".part" in p.name]
 
@@ -111,7 +122,9 @@ def test_render_command_end_to_end(tmp_path: Path) -> None:
     _check_mp4(out, seconds, 30.0, 128)
     summary = proc.stdout.strip().splitlines()[-1]
     assert "frames" in summary and "realtime" in summary and f"{seconds:.2f} s" in summary
+    assert "C2PA-signed" in summary and "DEVELOPMENT certificate" in summary
     assert not _leftovers(tmp_path)
+    _assert_signed(out)
 
 
 def test_render_to_file_in_sync_at_another_frame_rate(tmp_path: Path) -> None:
@@ -124,6 +137,8 @@ def test_render_to_file_in_sync_at_another_frame_rate(tmp_path: Path) -> None:
     assert stats["frames"] == 100 and stats["seconds"] == pytest.approx(4.0)
     _check_mp4(out, 4.0, 25.0, 128)
     assert not _leftovers(tmp_path)
+    _assert_signed(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["m5.mp4"]  # no signing temp file left
 
 
 class _FailingEngine(ShapesEngine):

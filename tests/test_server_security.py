@@ -180,3 +180,48 @@ async def test_pages_and_health_state_the_video_is_synthetic() -> None:
             assert body["ok"] is True and body["synthetic"] is True
         async with http.get(f"{srv.url}/static/../app.py") as resp:
             assert resp.status in (403, 404)
+
+
+async def test_websockets_need_the_token_a_same_origin_and_small_messages() -> None:
+    """Every WebSocket route: bearer token, origin check, message size limit (1009)."""
+    config = ServerConfig(port=0, token=TOKEN, max_ws_message_bytes=1024)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with running_server(config) as srv, aiohttp.ClientSession() as http:
+        call = srv.hub.create("webrtc")
+        routes = (f"{srv.url}/sessions/{call.id}/events", f"{srv.url}/media-stream")
+        for url in routes:
+            for headers, status in (
+                ({}, 401),
+                ({"Authorization": "Bearer wrong-token"}, 401),
+                ({**auth, "Origin": "http://evil.test"}, 403),
+            ):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await http.ws_connect(url, headers=headers)
+                assert refused.value.status == status, (url, headers)
+        for url in routes:
+            async with http.ws_connect(url, headers=auth) as ws:
+                await ws.send_str("x" * 5000)
+                while True:
+                    msg = await ws.receive(timeout=10)
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                        break
+                assert ws.close_code == 1009, url  # message too big
+        assert srv.hub.calls.keys() == {call.id}  # the oversized stream created nothing
+
+
+async def test_whep_answer_states_the_video_is_synthetic(shared_voices: dict[Path, str]) -> None:
+    from server_util import whep_view
+
+    voice = next(iter(shared_voices))
+    async with running_server() as srv:
+        caller = await whip_call(srv.url, voice)
+        try:
+            assert caller.location is not None
+            viewer = await whep_view(srv.url, caller.location.rsplit("/", 1)[-1])
+            try:
+                assert viewer.response["status"] == 201
+                assert SYNTHETIC_NOTICE in viewer.response["headers"][SYNTHETIC_HEADER]
+            finally:
+                await viewer.close()
+        finally:
+            await caller.close()

@@ -262,3 +262,39 @@ def test_mouth_relaxes_when_audio_stops_arriving() -> None:
     assert np.abs(np.diff(opens)).max() < 0.25  # ...gradually
     anim = session.animation_at(2.0)
     assert anim.v_rest == pytest.approx(1.0)
+
+
+class CrossFadingShapesEngine(ShapesEngine):
+    """`ShapesEngine` that can cross-fade prepared faces (as the ONNX Runtime engine can)."""
+
+    @property
+    def blends(self) -> bool:
+        return True
+
+    def blend(self, a, b, weight):  # type: ignore[no-untyped-def]
+        (img_a, head_a), (img_b, head_b) = a, b
+        return img_a + np.float32(weight) * (img_b - img_a), head_a if weight < 0.5 else head_b
+
+
+def test_cross_fading_engine_prepares_few_keyframes_and_moves_every_frame(speaker_change) -> None:
+    stepped_session, stepped, _ = speaker_change
+    engine = CrossFadingShapesEngine(SIZE)
+    session = Session(engine, seed=0, fps=FPS, mapper=fake_mapper)
+    x = np.concatenate([_voice("flite_female_slt.wav"), _voice("flite_male_rms.wav")])
+    run = _run(session, x)
+    assert [r for _, r in session.face_changes] == [r for _, r in stepped_session.face_changes]
+    assert engine.prepares == session.prepares
+    assert engine.prepares <= 0.5 * stepped_session.prepares
+    # The same bound on the parameters, and they move continuously (not in steps).
+    params = np.array(run["params"])
+    span = PARAM_HIGH - PARAM_LOW
+    assert (np.abs(np.diff(params, axis=0)) / span).max() <= 1.5 / (MIN_MORPH_S * FPS) + 1e-6
+    # A skin pixel (away from eyes and mouth) follows the morph by small steps on every
+    # frame rather than by bigger steps on every other frame.
+    def skin(frames: list[np.ndarray]) -> np.ndarray:
+        return np.array([f[SIZE // 2 + SIZE // 10, SIZE // 2].astype(float) for f in frames])
+
+    jumps = np.abs(np.diff(skin(run["frames"]), axis=0)).max(axis=1)
+    stepped_jumps = np.abs(np.diff(skin(stepped["frames"]), axis=0)).max(axis=1)
+    assert jumps.max() <= stepped_jumps.max()
+    assert np.count_nonzero(jumps > 0) > np.count_nonzero(stepped_jumps > 0)

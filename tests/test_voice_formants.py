@@ -66,3 +66,11 @@ def test_lpc_recovers_a_known_resonator() -> None:
     np.testing.assert_allclose(coeffs[:, 1:], np.tile(a[1:], (4, 1)), atol=0.02)
     found = formants.pole_formants(coeffs, fs, 3900.0)
     assert np.all(np.abs(found[:, 0] - f) < 20.0)
+
+
+def test_short_tract_analysis_finds_formants_above_the_adult_ceiling() -> None:
+    # A ~10.5 cm tract: F1..F4 at 833, 2500, 4167, 5833 Hz; F4 is above 4.9 kHz.
+    vtl = 10.5
+    true_formants = [(2 * n - 1) * formants.SPEED_OF_SOUND_CM_S / (4 * vtl) for n in (1, 2, 3, 4)]
+    est = _estimate(vowel(300.0, tuple(true_formants)), short_tract=True)
+    assert est.vtl_cm is not None and abs(est.vtl_cm - vtl) < 1.0

@@ -119,3 +119,43 @@ def test_older_voice_cues_raise_senior() -> None:
     young = infer(cues(115.0, 17.0, hnr_db=18.0, jitter=0.004)).age_band.probs["senior"]
     old = infer(cues(145.0, 17.0, hnr_db=4.0, jitter=0.03)).age_band.probs["senior"]
     assert old > young
+
+
+def test_low_f0_with_a_female_tract_is_not_confidently_male() -> None:
+    # A low-voiced woman: F0 in the male range, formants ~15 % above men's (14.3 cm).
+    low_woman = infer(cues(120.0, vtl=14.3))
+    man = infer(cues(120.0, vtl=17.2))
+    assert 0.3 < low_woman.perceived_sex.p_female < 0.7
+    assert man.perceived_sex.p_female < 0.1
+    assert low_woman.confidence < 0.6 < man.confidence
+
+
+def test_high_f0_with_a_male_tract_moves_toward_the_middle() -> None:
+    mixed = infer(cues(200.0, vtl=17.5)).perceived_sex.p_female
+    woman = infer(cues(200.0, vtl=14.6)).perceived_sex.p_female
+    assert 0.4 < mixed < woman
+    assert woman > 0.9
+
+
+def test_confidence_falls_as_cues_disagree_more() -> None:
+    values = [infer(cues(125.0, vtl=v)).confidence for v in (17.2, 15.9, 15.0, 14.3)]
+    assert all(b < a for a, b in zip(values, values[1:], strict=False))
+    assert values[-1] < 0.6 * values[0]
+
+
+def test_formants_weigh_more_for_a_low_voice() -> None:
+    from streamface.voice.traits import vtl_slope
+
+    assert vtl_slope(110.0) > vtl_slope(165.0) > vtl_slope(230.0)
+    assert vtl_slope(165.0, band_limited=True) < vtl_slope(165.0)
+
+
+def test_an_implausible_tract_length_counts_no_more_than_a_long_one() -> None:
+    long = infer(cues(165.0, vtl=18.0)).vtl_logit
+    absurd = infer(cues(165.0, vtl=24.0)).vtl_logit
+    assert absurd == pytest.approx(long)
+
+
+def test_adult_women_with_high_f0_stay_adult() -> None:
+    for f0, vtl in ((240.0, 14.8), (260.0, 14.0), (255.0, 13.6)):
+        assert infer(cues(f0, vtl)).age_band.label != "child"

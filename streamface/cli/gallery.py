@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from streamface.cli.portrait import image_format, save_image, save_json
     from streamface.face.animation import NEUTRAL
     from streamface.face.mapping import params_for_profile
+    from streamface.provenance import OutputSigner
     from streamface.voice.analyzer import profile_file
 
     image_format(args.output)
@@ -180,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
     engine = load_engine(args.engine, args.tile)
     images: dict[int, np.ndarray] = {}
     try:
+        signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
         batch = 8
         for start in range(0, len(good), batch):
             chunk = good[start : start + batch]
@@ -193,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = compose_sheet(
         [images.get(id(e)) for e in entries], [caption_lines(e) for e in entries], args.cols, args.tile
     )
-    save_image(sheet, args.output)
+    save_image(sheet, args.output, finalize=signer)  # signed (C2PA) before it appears
     save_json(
         {
             "notice": SYNTHETIC_NOTICE,
@@ -206,5 +208,5 @@ def run(args: argparse.Namespace) -> int:
         args.output.with_suffix(".json"),
     )
     print(f"wrote {args.output} ({len(good)} faces, {len(entries) - len(good)} skipped) and "
-          f"{args.output.with_suffix('.json')}")
+          f"{args.output.with_suffix('.json')}; {signer.summary()}")
     return 0

@@ -165,20 +165,21 @@ def run(args: argparse.Namespace) -> int:
     from streamface.face.animation import NEUTRAL
     from streamface.face.label import draw_label
     from streamface.face.mapping import params_for_profile
+    from streamface.provenance import OutputSigner
     from streamface.voice.analyzer import profile_file
 
     profile = profile_file(args.audio)
     face = params_for_profile(profile).with_overrides(overrides)
     engine = load_engine(args.engine, size)
     try:
+        signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
         frame = engine.render(face.to_vector()[None, :], NEUTRAL.to_vector()[None, :])[0]
     finally:
         engine.close()
     image = draw_label(np.array(frame))  # the label is drawn into the pixels, always
 
-    # Provenance: the lead wires `streamface.provenance.sign_file` in as `finalize`, so the
-    # file is signed before it appears under its name.
-    save_image(image, args.output)
+    # Provenance: the file is signed (C2PA) before it appears under its name.
+    save_image(image, args.output, finalize=signer)
     traits = profile.traits_json()
     if args.params_out is not None:
         save_json(
@@ -198,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     age = traits["age_band"]
     print(
         f"wrote {args.output} ({size}x{size}, {engine.name}): perceived {sex['label']} "
-        f"(p_female {sex['p_female']:.2f}), {age['label']}, confidence {traits['confidence']:.2f}"
+        f"(p_female {sex['p_female']:.2f}), {age['label']}, confidence {traits['confidence']:.2f}; "
+        f"{signer.summary()}"
     )
     return 0

@@ -4,9 +4,10 @@ Runs the same `Session` a live call uses over the file in media time (`offline.d
 the placeholder while the first second of speech is heard, then the face, refined as
 speech accumulates, mouth driven by the audio, with the AI-generated label in every
 frame. Writes H.264 (yuv420p) video with the input speech as AAC audio, frame ``k`` at
-``k / fps``. The file appears under its name only once complete: it is written to a
-temporary file beside it and renamed; on any failure or Ctrl-C the temporary file is
-deleted. There is no option to leave out the label.
+``k / fps``. The file appears under its name only once complete and signed: it is
+written to a temporary file beside it, given its C2PA manifest (`streamface.provenance`)
+and renamed; on any failure or Ctrl-C the temporary file is deleted. There is no option
+to leave out the label or the manifest.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamface.errors import StreamFaceError
+
+if TYPE_CHECKING:
+    from streamface.provenance import OutputSigner
 
 PROGRESS_MIN_SECONDS = 10.0
 """Inputs at least this long get a progress bar (on stderr)."""
@@ -93,21 +97,26 @@ def run(args: argparse.Namespace) -> int:
     """Render the file; print a one-line summary."""
     output = _check_output(Path(args.output))
 
-    from streamface.offline import load_audio
+    from streamface.offline import load_audio, one_core
 
     audio = load_audio(args.audio)  # bad input fails here, before any engine loads
 
     import torch
 
     from engines.select import load_engine
+    from streamface.provenance import OutputSigner
     from streamface.session import Session
 
     torch.set_num_threads(1)
+    one_core()  # and OpenBLAS: the render runs on one core
     engine = load_engine(args.engine, args.size)
     try:
+        signer = OutputSigner(output)  # bad signing credentials fail before rendering
         session = Session(engine, seed=args.seed, fps=args.fps)
         try:
-            stats = render_to_file(session, audio, output, fps=args.fps, size=args.size)
+            stats = render_to_file(
+                session, audio, output, fps=args.fps, size=args.size, signer=signer
+            )
             no_face = session.profile is None
         finally:
             session.close()
@@ -117,13 +126,21 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{output}: {stats['seconds']:.2f} s of audio, {stats['frames']} frames at "
         f"{args.fps:g} fps, {args.size}x{args.size}, engine {engine.name}; rendered in "
-        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime){note}"
+        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime){note}; "
+        f"{signer.summary()}"
     )
     return 0
 
 
 def render_to_file(
-    session: Any, audio: Any, output: Path, *, fps: float, size: int, progress: bool | None = None
+    session: Any,
+    audio: Any,
+    output: Path,
+    *,
+    fps: float,
+    size: int,
+    progress: bool | None = None,
+    signer: OutputSigner | None = None,
 ) -> dict[str, Any]:
     """Render ``audio`` through ``session`` into ``output`` atomically.
 
@@ -135,6 +152,9 @@ def render_to_file(
         size: Frame size (must match the engine's).
         progress: Show a progress bar on stderr; None: for inputs of at least
             `PROGRESS_MIN_SECONDS` when stderr is a terminal.
+        signer: Signs the finished file (C2PA) before it is renamed into place; None:
+            a new `OutputSigner` for ``output`` (the configured or development
+            certificate). Every MP4 written here is signed.
 
     Returns:
         ``seconds``, ``frames``, ``elapsed_s``, ``speed_x``.
@@ -144,6 +164,10 @@ def render_to_file(
     from streamface.offline import audio_slice, drive, frame_count
     from streamface.sinks.mp4 import Mp4Writer
 
+    if signer is None:
+        from streamface.provenance import OutputSigner
+
+        signer = OutputSigner(output)
     n = frame_count(audio.seconds, fps)
     if progress is None:
         progress = audio.seconds >= PROGRESS_MIN_SECONDS and sys.stderr.isatty()
@@ -171,6 +195,7 @@ def render_to_file(
             tail = audio.samples[int(round(n * audio.rate / fps)) :]
             if tail.size:
                 writer.write_audio(tail)
+        signer(tmp)  # the manifest goes in before the file appears under its name
         os.replace(tmp, output)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -42,7 +42,8 @@ _LATENTS = (
 # Spreads projections of real (non-isotropic, centred) speaker embeddings over 0..1.
 _GAIN = 1.8
 
-_FEMALE_STYLES = ("long", "bob", "ponytail", "bun", "long_curly", "side_part", "long", "curly")
+# Most women's styles frame the face (long, bob, long curls); some are pulled back.
+_FEMALE_STYLES = ("long", "bob", "ponytail", "long_curly", "long", "bun", "bob", "long", "long_curly", "long")
 _MALE_STYLES = ("short", "side_part", "buzz", "curly", "short", "receding", "side_part", "short")
 
 
@@ -117,7 +118,12 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
     hair_style = pm * style_m + pf * style_f
 
     beard_base = u["beard"]  # 0..1: none, stubble, beard
-    facial_hair = pm**2 * grown * (0.1 + 0.95 * beard_base) if beard_base > 0.25 else pm**2 * grown * 0.4 * beard_base
+    # Clean-shaven men still show a shaving shadow (~0.15); some have stubble or a beard.
+    # Continuous in the latent: about half show only the shadow, a quarter stubble, the
+    # rest a growing beard (a full one for few).
+    beard = 0.12 + 0.06 * min(beard_base, 0.5) / 0.5
+    beard += 0.22 * float(np.clip((beard_base - 0.5) / 0.25, 0.0, 1.0)) + 2.4 * max(0.0, beard_base - 0.75)
+    facial_hair = pm**2 * grown * beard
 
     face = FaceParams(
         face_width=_mid(u["face_width"]),
@@ -148,7 +154,7 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
         age_lines=float(np.clip(0.02 + 0.25 * adult + 0.85 * senior, 0.0, 1.0)),
         age_sag=float(np.clip(0.02 + 0.15 * adult + 0.75 * senior, 0.0, 1.0)),
         masculinity=pm,
-        makeup=float(np.clip(pf * (1.0 - child) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
+        makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.4 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),
         top_hue=u["top_hue"],
         top_saturation=_mid(u["top_saturation"], 0.05, 0.7),

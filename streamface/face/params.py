@@ -76,7 +76,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("hair_lightness", 0.0, 1.0, 0.25, "hair colour: black .. brown .. blonde"),
     ParamSpec("hair_red", 0.0, 1.0, 0.1, "hair colour: no red .. auburn/ginger"),
     ParamSpec("hair_grey", 0.0, 1.0, 0.0, "hair greying: none .. white"),
-    ParamSpec("facial_hair", 0.0, 1.0, 0.0, "facial hair: none .. stubble (~0.35) .. full beard"),
+    ParamSpec("facial_hair", 0.0, 1.0, 0.0, "facial hair: none .. shaving shadow (~0.15) .. stubble (~0.35) .. full beard"),
     # Age and sex-linked shape cues
     ParamSpec("age", 0.0, 1.0, 0.45, "age proportions: child (0) .. young adult .. adult .. senior (1)"),
     ParamSpec("age_lines", 0.0, 1.0, 0.1, "wrinkles: smooth .. deep lines"),

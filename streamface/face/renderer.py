@@ -25,7 +25,6 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from streamface.face import shapes as sh
@@ -62,7 +61,7 @@ _STYLES = {
     "receding": (0.85, 0.02, 0.0, 0.85, 0.0, 0.0, 0.0, 0.0, 0.95, 0.2, 1.0),
     "short": (1.0, 0.03, 0.05, 0.15, 0.0, 0.0, 0.05, 0.0, 1.0, 0.3, 1.0),
     "side_part": (1.0, 0.045, 0.15, 0.1, 0.0, 0.0, 0.3, 0.0, 1.0, 1.0, 1.0),
-    "curly": (1.0, 0.085, 0.22, 0.1, 1.0, 0.0, 0.1, 0.0, 1.0, 0.0, 1.0),
+    "curly": (1.0, 0.06, 0.12, 0.1, 1.0, 0.0, 0.1, 0.0, 1.0, 0.0, 1.0),
     "bob": (1.0, 0.05, 0.52, 0.0, 0.0, 0.0, 0.75, 0.0, 1.0, 0.0, 1.0),
     "ponytail": (1.0, 0.015, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.6, 1.0),
     "bun": (1.0, 0.015, 0.02, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0),
@@ -77,6 +76,8 @@ _MOUTH_BOX = (-0.24, 0.24, 0.04, 0.36)
 _WARP_BOX = (-0.58, 0.58, -1.0, 0.46)
 _HEAD_BOX = (-0.56, 0.56, -1.0, 0.62)
 _BROW_BOX = (-0.34, 0.34, -0.42, -0.12)
+_AGE_BOX = (-0.42, 0.42, -0.48, 0.46)  # where age marks can fall (see `_age_marks`)
+_BEARD_BOX = (-0.46, 0.46, -0.12, 0.56)  # where facial hair can grow
 _PIVOT = (0.0, 0.30)  # head rotates about the top of the neck
 
 _LIGHT = (-0.38, -0.5, 0.78)
@@ -87,6 +88,35 @@ _AnimGetter = Callable[[str], Tensor]
 
 def _col(*rgb: float) -> Tensor:
     return torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1)
+
+
+def _bilinear(img: Tensor, fx: Tensor, fy: Tensor, width: int, height: int) -> Tensor:
+    """Sample ``img`` [B, C, height, width] at pixel coordinates ``fx``, ``fy`` [B, height, width].
+
+    Bilinear, clamped to the border: the same as ``F.grid_sample(mode="bilinear",
+    padding_mode="border", align_corners=False)`` on the equivalent grid, but written as
+    four element gathers, which ONNX Runtime runs several times faster on the CPU than its
+    GridSample kernel. Differentiable in the image and in the coordinates.
+    """
+    fx = torch.clamp(fx, 0.0, width - 1.0)
+    fy = torch.clamp(fy, 0.0, height - 1.0)
+    cx = torch.clamp(torch.floor(fx), max=width - 2.0)
+    cy = torch.clamp(torch.floor(fy), max=height - 2.0)
+    wx = (fx - cx).flatten(1).unsqueeze(1)
+    wy = (fy - cy).flatten(1).unsqueeze(1)
+    w11 = wx * wy
+    w01, w10 = wx - w11, wy - w11
+    w00 = 1.0 - wx - w10
+    i00 = (cy * width + cx).to(torch.int64).flatten(1).unsqueeze(1)
+    channels = img.shape[1]
+    flat = img.flatten(2)
+
+    def tap(offset: int, weight: Tensor) -> Tensor:
+        index = (i00 + offset if offset else i00).expand(-1, channels, -1)
+        return torch.gather(flat, 2, index) * weight
+
+    out = tap(0, w00) + tap(1, w01) + tap(width, w10) + tap(width + 1, w11)
+    return out.unflatten(2, (height, width))
 
 
 class FaceRenderer(nn.Module):
@@ -103,10 +133,11 @@ class FaceRenderer(nn.Module):
     hair_red_pal: Tensor
     iris_pal: Tensor
     style_table: Tensor
-    warp_x: Tensor
-    warp_y: Tensor
-    warp_head: Tensor
-    warp_depth: Tensor
+    warp_col: Tensor
+    warp_row: Tensor
+    warp_hx: Tensor
+    warp_hy: Tensor
+    warp_hd: Tensor
     warp_rise: Tensor
 
     def __init__(self, size: int = 512) -> None:
@@ -128,6 +159,8 @@ class FaceRenderer(nn.Module):
         self.warp_box = self._box(_WARP_BOX)
         self.head_box = self._box(_HEAD_BOX)
         self.brow_box = self._box(_BROW_BOX)
+        self.age_box = self._box(_AGE_BOX)
+        self.beard_box = self._box(_BEARD_BOX)
         self._init_warp()
 
     # ------------------------------------------------------------------ layout helpers
@@ -158,11 +191,21 @@ class FaceRenderer(nn.Module):
         # Breathing: the head rises a little; the box edges stay put.
         rise = torch.sigmoid((y + 0.85) / 0.05) * torch.sigmoid((0.38 - y) / 0.02)
         rise = rise * torch.sigmoid((0.53 - torch.abs(x)) / 0.012)
-        self.register_buffer("warp_x", x.reshape(1, *x.shape), persistent=False)
-        self.register_buffer("warp_y", y.reshape(1, *y.shape), persistent=False)
-        self.register_buffer("warp_head", head.reshape(1, *head.shape), persistent=False)
-        self.register_buffer("warp_depth", depth.reshape(1, *depth.shape), persistent=False)
-        self.register_buffer("warp_rise", rise.reshape(1, *rise.shape), persistent=False)
+        # The inverse map in the box's pixel units (see `_warp`): each output pixel's own
+        # column and row, and the head-weighted offsets from the pivot and face depth.
+        px0, py0 = _PIVOT
+        cols = torch.arange(x1 - x0, dtype=torch.float32).reshape(1, -1).expand(y1 - y0, -1)
+        rows = torch.arange(y1 - y0, dtype=torch.float32).reshape(-1, 1).expand(-1, x1 - x0)
+        buffers = {
+            "warp_col": cols,
+            "warp_row": rows,
+            "warp_hx": head * (x - px0) / self.px,
+            "warp_hy": head * (y - py0) / self.px,
+            "warp_hd": head * depth * 0.20 / self.px,
+            "warp_rise": rise * 0.008 / self.px,
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.reshape(1, *value.shape).contiguous(), persistent=False)
 
     # ------------------------------------------------------------------ parameters
 
@@ -194,18 +237,29 @@ class FaceRenderer(nn.Module):
         # Features (the face's vertical thirds; a child's features sit lower).
         g["eye_y"] = -0.125 + 0.035 * child + 0.01 * p("face_length")
         g["eye_dx"] = 0.118 + 0.03 * p("eye_spacing") + 0.01 * p("face_width")
-        g["eye_w"] = 0.052 + 0.014 * p("eye_size") + 0.006 * fem + 0.008 * child
-        g["eye_h"] = g["eye_w"] * (0.50 + 0.08 * fem + 0.08 * child - 0.08 * g["sag"])
-        g["brow_y"] = g["eye_y"] - 0.068 - 0.03 * p("brow_height") + 0.012 * masc - 0.008 * fem
-        g["brow_t"] = 0.009 + 0.014 * p("brow_thickness") + 0.006 * masc
+        g["eye_w"] = 0.052 + 0.014 * p("eye_size") + 0.008 * fem + 0.008 * child
+        # Men's eyes look smaller and deeper set: a narrower opening under a heavier brow.
+        g["eye_h"] = g["eye_w"] * (0.46 + 0.14 * fem + 0.08 * child - 0.10 * g["sag"])
+        # Older eyes: heavier (hooded) upper lids, a duller, slightly yellowed sclera.
+        g["lid_droop"] = 0.22 * g["sag"] + 0.06 * masc
+        # The brow ridge shades a man's eye whites more than a woman's.
+        g["sclera"] = _col(0.92, 0.89, 0.86).to(masc) * (1.0 - 0.12 * masc) + _col(-0.08, -0.09, -0.14).to(masc) * g["sag"]
+        # Darker skin goes with a more pigmented (darker, warmer) conjunctiva.
+        g["sclera"] = g["sclera"] * (1.0 - _col(0.16, 0.19, 0.24).to(masc) * p("skin_tone") ** 2)
+        # Men's brows sit lower, straighter and heavier; women's higher, thinner, arched.
+        g["brow_y"] = g["eye_y"] - 0.068 - 0.03 * p("brow_height") + 0.022 * masc - 0.01 * fem
+        g["brow_t"] = 0.011 + 0.016 * p("brow_thickness") + 0.018 * masc
         g["brow_arch"] = 0.004 + 0.02 * p("brow_arch") + 0.008 * fem
-        g["nose_y"] = g["eye_y"] + 0.175 + 0.05 * p("nose_length") - 0.035 * child + 0.01 * masc
+        # With old age the nose lengthens, the philtrum too, and the brows and ears drop/grow.
+        old = torch.clamp((age - 0.55) / 0.4, 0.0, 1.0)
+        g["brow_y"] = g["brow_y"] + 0.008 * old
+        g["nose_y"] = g["eye_y"] + 0.175 + 0.05 * p("nose_length") - 0.035 * child + 0.01 * masc + 0.012 * old
         g["nose_w"] = 0.028 + 0.018 * p("nose_width") + 0.006 * masc - 0.006 * child
-        g["mouth_y"] = g["nose_y"] + 0.078 + 0.02 * p("chin_length") + 0.01 * masc - 0.015 * child
+        g["mouth_y"] = g["nose_y"] + 0.078 + 0.02 * p("chin_length") + 0.01 * masc - 0.015 * child + 0.008 * old
         g["mouth_w"] = 0.078 + 0.03 * p("lip_width") + 0.006 * masc - 0.012 * child
-        g["lip_t"] = 0.021 + 0.02 * p("lip_fullness") + 0.008 * fem - 0.005 * g["sag"]
+        g["lip_t"] = 0.016 + 0.02 * p("lip_fullness") + 0.015 * fem - 0.011 * g["sag"]
         g["ear_s"] = 0.8 + 0.4 * p("ear_size")
-        g["neck_w"] = 0.105 + 0.04 * p("neck_width") + 0.035 * masc - 0.015 * child
+        g["neck_w"] = 0.105 + 0.04 * p("neck_width") + 0.07 * masc - 0.015 * child
         g["shoulder_w"] = 0.66 + 0.16 * masc - 0.1 * child
         g["facial_hair"] = p("facial_hair")
         # Colours.
@@ -215,6 +269,17 @@ class FaceRenderer(nn.Module):
         warm = torch.cat([torch.ones_like(under), 0.99 + 0.0 * under, 0.90 + 0.0 * under], dim=1)
         cool = torch.cat([torch.ones_like(under), 0.95 + 0.0 * under, 0.97 + 0.0 * under], dim=1)
         g["skin"] = skin * (cool + (warm - cool) * under)
+        # Older skin looks a little duller (less saturated); the tone itself stays.
+        g["skin"] = g["skin"] + (g["skin"].mean(dim=1, keepdim=True) - g["skin"]) * (0.22 * p("age_sag"))
+        # Natural lip colour: redder and darker than the skin, closer to it on men.
+        lum = skin.mean(dim=1, keepdim=True)
+        lip_tint = _col(0.86, 0.60, 0.62).to(skin) + (_col(0.94, 0.80, 0.78).to(skin) - _col(0.86, 0.60, 0.62).to(skin)) * (0.8 * masc)
+        lip_tint = lip_tint + (1.0 - lip_tint) * (0.4 * g["sag"])  # lips pale with age
+        g["lip_natural"] = g["skin"] * lip_tint + _col(0.08, 0.0, 0.01).to(skin) * (1.0 - lum) * (1.0 - 0.5 * masc)
+        # A moustache overhangs the lips and its hairs cross them: they show less.
+        lip_hair = 0.6 * torch.clamp((p("facial_hair") - 0.3) / 0.5, 0.0, 1.0)
+        g["lip_natural"] = g["lip_natural"] + (g["skin"] * 0.6 - g["lip_natural"]) * lip_hair
+
         g["tone"] = p("skin_tone")
         hl = p("hair_lightness").reshape(-1)
         hair = sh.palette(hl, self.hair_pal)
@@ -222,6 +287,8 @@ class FaceRenderer(nn.Module):
         hair = hair + (hair_red - hair) * p("hair_red")
         grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
         grey_col = 0.42 + 0.30 * grey
+
+
         hair = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
         g["hair"] = hair
         g["iris"] = sh.palette(p("iris_hue").reshape(-1), self.iris_pal) * (0.75 + 0.6 * p("iris_lightness"))
@@ -246,6 +313,9 @@ class FaceRenderer(nn.Module):
         ax = torch.abs(x)
         cheeks = sh.ellipse(ax, y, g["rx"] * 0.55, g["cy"] + 0.25, 0.12 + 0.03 * g["cheek"], 0.12)
         d = sh.smin(d, cheeks + 0.035 - 0.025 * g["cheek"], 0.06)
+        # Jowls: with sagging the lower cheeks drop and bulge past the jaw line.
+        jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.78, g["mouth_y"] + 0.085, 0.075, 0.07)
+        d = sh.smin(d, jowls + 0.05 - 0.05 * g["sag"], 0.05)
         return d
 
     def _neck_sdf(self, g: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
@@ -325,7 +395,12 @@ class FaceRenderer(nn.Module):
         img = sh.over(img, face_col, face_a)
 
         # Facial hair, age lines, brows.
-        img = self._facial_hair(g, img, x, y, face_d, region="all")
+        fx0, fx1, fy0, fy1 = self.beard_box
+        hx0, _, hy0, _ = self.head_box
+        fbox = (fx0 - hx0, fx1 - hx0, fy0 - hy0, fy1 - hy0)
+        fxs, fys = self._grid(self.beard_box)
+        beard = self._facial_hair(g, self._crop(img, fbox), fxs, fys, self._crop(face_d, fbox), region="all")
+        img = self._paste(img, fbox, beard)
         bx0, bx1, by0, by1 = self.brow_box
         hx0, _, hy0, _ = self.head_box
         local = (bx0 - hx0, bx1 - hx0, by0 - hy0, by1 - hy0)
@@ -347,7 +422,8 @@ class FaceRenderer(nn.Module):
         ey, edx = g["eye_y"], g["eye_dx"]
         # Eye sockets.
         sock = sh.soft(sh.ellipse(ax, y, edx, ey - 0.006, g["eye_w"] * 1.5, g["eye_w"] * 0.95), 0.025)
-        shade = shade * (1.0 - (0.16 + 0.06 * g["masc"] + 0.08 * g["sag"]) * sock)
+        shade = shade * (1.0 - (0.14 + 0.18 * g["masc"] + 0.10 * g["sag"]) * sock)
+
         # Brow ridge highlight and shadow below it.
         ridge = torch.exp(-(((y - g["brow_y"] + 0.01) / 0.03) ** 2)) * sh.smoothstep(0.2, 0.05, torch.abs(ax - edx) + 0.0)
         shade = shade * (1.0 + 0.06 * ridge)
@@ -373,25 +449,84 @@ class FaceRenderer(nn.Module):
         cheekbone = sh.soft(sh.ellipse(ax, y, edx + 0.02, ey + 0.075, 0.07, 0.04), 0.03)
         hollow = sh.soft(sh.ellipse(ax, y, g["rx"] * 0.78, ny_ + 0.03, 0.05, 0.07), 0.04)
         shade = shade * (1.0 + 0.05 * cheekbone) * (1.0 - (0.10 - 0.08 * g["cheek"]) * hollow * (0.5 + g["masc"]))
-        # Jowls and nasolabial folds with age.
-        fold_x = nw * 1.3 + (y - ny_) * 0.55
-        fold = torch.exp(-(((ax - fold_x) / 0.008) ** 2)) * sh.smoothstep(ny_ - 0.02, ny_ + 0.01, y) * sh.smoothstep(my + 0.06, my + 0.02, y)
-        shade = shade * (1.0 - (0.04 + 0.16 * g["lines"] + 0.12 * g["sag"]) * fold)
-        jowl = sh.soft(sh.ellipse(ax, y, g["jaw_rx"] * 0.8, my + 0.07, 0.05, 0.05), 0.03)
-        shade = shade * (1.0 - 0.10 * g["sag"] * jowl)
-        return shade
+        # Age marks are computed in their own smaller box (they are 1 outside it).
+        ax0, ax1, ay0, ay1 = self.age_box
+        hx0, _, hy0, _ = self.head_box
+        local = (ax0 - hx0, ax1 - hx0, ay0 - hy0, ay1 - hy0)
+        marks = self._age_marks(g, *self._grid(self.age_box))
+        return self._paste(shade, local, self._crop(shade, local) * marks)
+
+    def _age_marks(self, g: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+        """Shading of an ageing face (a multiplier near 1): folds, lines, bags, jowls.
+
+        Each mark is a dark crease with the lit skin fold beside it, sized to survive
+        downscaling (a viewer or a face classifier sees a face at 64 px or less).
+        """
+        ax = torch.abs(x)
+        lines, sag = g["lines"], g["sag"]
+        ey, edx, ew, eh = g["eye_y"], g["eye_dx"], g["eye_w"], g["eye_h"]
+        ny_, nw, my, mw = g["nose_y"], g["nose_w"], g["mouth_y"], g["mouth_w"]
+        # Nasolabial folds: from the nose wings round the mouth corners, a crease with
+        # a shadow on the mouth side and the cheek bulging (lit) over it.
+        t = torch.clamp((y - (ny_ - 0.03)) / (my - ny_ + 0.05), 0.0, 1.0)
+        fold_x = nw * 1.15 + 0.006 + (mw * 1.08 + 0.012 - nw * 1.15 - 0.006) * (1.6 * t - 0.6 * t * t)
+        along = sh.smoothstep(ny_ - 0.035, ny_ - 0.01, y) * sh.smoothstep(my + 0.05 + 0.03 * sag, my + 0.0, y)
+        du = ax - fold_x
+        wid = 0.004 + 0.004 * lines
+        crease = torch.exp(-((du / wid) ** 2))
+        bulge = torch.exp(-(((du - 3.5 * wid) / (3.5 * wid)) ** 2))
+        depth = 0.04 + 0.26 * lines + 0.10 * sag
+        m = 1.0 - along * depth * (crease - 0.3 * bulge)
+        # Marionette lines down from the mouth corners, and jowls beside the chin.
+        mar_x = mw * 1.0 + 0.008 + (y - my) * 0.12
+        mar = torch.exp(-(((ax - mar_x) / 0.004) ** 2))
+        mar = mar * sh.smoothstep(my + 0.005, my + 0.02, y) * sh.smoothstep(my + 0.04 + 0.05 * sag, my + 0.025, y)
+        jowl = sh.soft(sh.ellipse(ax, y, g["jaw_rx"] * 0.78, my + 0.085, 0.06, 0.05), 0.03)
+        m = m * (1.0 - (0.12 * lines + 0.06 * sag) * mar - 0.16 * sag * jowl)
+        # Bags under the eyes: a crescent shadow below a puffy (lit) lower lid.
+        ue = (ax - edx) / (ew * 1.25)
+        win = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
+        bag_y = ey + eh * 0.62 + 0.016 + 0.014 * sag + 0.006 * ue
+        dv = y - bag_y
+        bw = 0.004 + 0.004 * sag
+        bag = torch.exp(-((dv / bw) ** 2)) * win
+        puff = torch.exp(-(((dv + 2.2 * bw) / (1.8 * bw)) ** 2)) * win
+        m = m * (1.0 - (0.04 + 0.22 * sag + 0.08 * lines) * bag + (0.06 * sag + 0.02 * lines) * puff)
+        circles = sh.soft(sh.ellipse(ax, y, edx + 0.005, ey + eh * 0.6 + 0.012, ew * 1.05, 0.022), 0.012)
+        hollow = sh.soft(sh.ellipse(ax, y, edx + 0.045, ny_ + 0.01, 0.045, 0.06), 0.03)
+        m = m * (1.0 - 0.14 * sag * circles - 0.10 * sag * hollow)
+        # Crow's feet: rays fanning out from the outer eye corners.
+        cu = ax - (edx + ew * 1.08)
+        slope = (y - ey) / (torch.abs(cu) + 0.012)
+        rays = torch.relu(torch.cos(slope * 6.0)) ** 4 * sh.smoothstep(0.006, 0.016, cu) * sh.smoothstep(0.05, 0.028, cu)
+        rays = rays * sh.smoothstep(0.9, 0.45, torch.abs(slope))
+        m = m * (1.0 - 0.16 * sh.smoothstep(0.25, 0.8, lines) * rays)
+        # Forehead: a few wavy horizontal lines above the brows; two frown lines between them.
+        fy = g["brow_y"] - y - 0.035 + 0.008 * torch.cos(x * 14.0)
+        phase = fy * (2.0 * math.pi / 0.034)
+        wrinkle = torch.relu(torch.cos(phase)) ** 8
+        lit = torch.relu(torch.cos(phase + 1.3)) ** 6
+        fwin = sh.smoothstep(-0.005, 0.01, fy) * sh.smoothstep(0.13, 0.09, fy) * sh.smoothstep(0.22, 0.1, ax)
+        frown = torch.exp(-(((ax - 0.02) / 0.0045) ** 2)) * sh.smoothstep(0.05, 0.0, torch.abs(y - g["brow_y"] + 0.012))
+        fl = sh.smoothstep(0.15, 0.7, lines)
+        m = m * (1.0 - fl * (0.26 * wrinkle * fwin - 0.06 * lit * fwin + 0.2 * frown))
+        # Older skin is uneven: blotches of pigment (age spots) and a coarser texture.
+        blotch = torch.relu(sh.noise(x, y, 40.0, 7.0) - 0.15) + 0.5 * torch.relu(sh.noise(x, y, 95.0, 2.0) - 0.3)
+        m = m * (1.0 - (0.10 * sag + 0.06 * lines) * blotch)
+        return m
+
 
     def _skin_tint(self, g: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
         """Additive colour: cheek warmth and a soft specular sheen."""
         ax = torch.abs(x)
         cheeks = sh.soft(sh.ellipse(ax, y, g["eye_dx"] + 0.02, g["nose_y"] - 0.005, 0.07, 0.05), 0.04)
-        warmth = (0.03 + 0.04 * g["fem"] + 0.03 * g["makeup"]) * cheeks * (1.0 - 0.6 * g["tone"])
+        warmth = (0.01 + 0.06 * g["fem"] + 0.03 * g["makeup"]) * cheeks * (1.0 - 0.6 * g["tone"])
         red = _col(1.0, -0.6, -0.5).to(x) * warmth
         spec_f = sh.soft(sh.ellipse(x, y, -0.06, g["cy"] - 0.12, 0.10, 0.06), 0.05)
         spec_n = sh.soft(sh.ellipse(x, y, -0.008, g["nose_y"] - 0.03, 0.012, 0.02), 0.01)
         spec_c = sh.soft(sh.ellipse(torch.abs(x), y, g["eye_dx"] + 0.01, g["eye_y"] + 0.09, 0.07, 0.035), 0.03)
         spec_c = spec_c * (1.0 - 0.5 * sh.smoothstep(-0.1, 0.1, x))
-        spec = (0.025 + 0.16 * g["tone"]) * (spec_f + spec_n + spec_c)
+        spec = (0.025 + 0.16 * g["tone"]) * (spec_f + spec_n + spec_c * (1.0 - 0.6 * g["masc"]))
         return red + spec
 
     def _back_hair(self, g: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -399,10 +534,12 @@ class FaceRenderer(nn.Module):
         cover = torch.clamp(g["h_cover"], 0.0, 1.0)
         curl = g["h_curl"]
         bumps = curl * 0.018 * torch.sin(x * 55.0) * torch.sin(y * 48.0 + 1.0)
-        outer = sh.ellipse(x, y, 0.0, g["cy"] - 0.01, g["rx"] + vol + 0.012, g["ry"] + 0.8 * vol + 0.01) + bumps
         length = g["h_length"]
-        y_end = -0.10 + 1.05 * length
-        half_w = g["rx"] + vol + 0.005 + 0.05 * length + 0.03 * curl * length
+        # Short hair lies flat at the sides (its volume is on top) and stops above the ears.
+        side_vol = vol * (0.45 + 0.55 * sh.smoothstep(0.1, 0.45, length))
+        outer = sh.ellipse(x, y, 0.0, g["cy"] - 0.01, g["rx"] + side_vol + 0.012, g["ry"] + 0.8 * vol + 0.01) + bumps
+        y_end = -0.19 + 1.14 * length
+        half_w = g["rx"] + side_vol + 0.005 + 0.05 * length + 0.03 * curl * length
         box = sh.superellipse(x, y, 0.0, (y_end - 0.25) * 0.5, half_w, (y_end + 0.25) * 0.5 + 0.001, 4.0) + bumps
         d = sh.smin(outer, box, 0.04)
         # A ponytail falls over one shoulder.
@@ -430,7 +567,8 @@ class FaceRenderer(nn.Module):
         curl = g["h_curl"]
         rx, ry, cy = g["rx"], g["ry"], g["cy"]
         bumps = curl * 0.018 * torch.sin(x * 55.0) * torch.sin(y * 48.0 + 1.0)
-        outer = sh.ellipse(x, y, 0.0, cy - 0.01, rx + vol + 0.012, ry + 0.8 * vol + 0.01) + bumps
+        side_vol = vol * (0.45 + 0.55 * sh.smoothstep(0.1, 0.45, g["h_length"]))
+        outer = sh.ellipse(x, y, 0.0, cy - 0.01, rx + side_vol + 0.012, ry + 0.8 * vol + 0.01) + bumps
         # Hairline: lowered by a fringe, raised (M-shape) by recession, down to the ears at the sides.
         rec = g["h_recession"]
         fringe = g["h_fringe"]
@@ -442,7 +580,7 @@ class FaceRenderer(nn.Module):
         # Side part: the fringe sweeps lower on one side.
         y_hl = y_hl + g["h_part"] * 0.03 * sh.smoothstep(-0.2, 0.2, x) * (1.0 - fringe)
         side = sh.smoothstep(rx * 0.62, rx * 0.92, ax)
-        ear_top = g["eye_y"] + 0.0
+        ear_top = g["eye_y"] - 0.035 * sh.smoothstep(0.3, 0.05, g["h_length"])
         y_line = y_hl + (ear_top - y_hl) * side
         below = (y - y_line) / 0.008
         cap = sh.fill(outer, self.px) * torch.sigmoid(-below)
@@ -455,6 +593,9 @@ class FaceRenderer(nn.Module):
         bun = sh.ellipse(x, y, 0.0, top - 0.07 * hb, 0.12 * hb + 1e-3, 0.095 * hb + 1e-3)
         bun_a = sh.fill(bun, self.px) * torch.clamp(hb * 10.0, 0.0, 1.0)
         a = torch.clamp(cap + bun_a, 0.0, 1.0) * g["h_density"]
+        # Short styles are cut close at the sides (skin shows through above the ears).
+        short = sh.smoothstep(0.3, 0.08, g["h_length"])
+        a = a * (1.0 - 0.45 * short * side * sh.smoothstep(top + 0.2, g["eye_y"], y))
         # Shading: strands, darker at the roots / hairline edge, a sheen band, a shadow on the forehead.
         tex = self._strands(g, x, y)
         sheen = torch.exp(-(((y - (top + 0.13)) / 0.05) ** 2)) * sh.smoothstep(0.25, -0.1, x) * (1.0 - 0.5 * curl)
@@ -481,7 +622,10 @@ class FaceRenderer(nn.Module):
         thick = g["brow_t"] * (1.1 - 0.55 * torch.clamp(t, 0.0, 1.0) ** 1.5)
         d = torch.maximum(torch.abs(y - yb) - thick * 0.5, torch.maximum(u0 - u, u - u1) * 0.5)
         hairs = 0.75 + 0.25 * torch.sin(u * 400.0 + (y - yb) * 260.0)
-        a = sh.fill(d, self.px * 1.6) * (0.55 + 0.35 * hairs) * (1.0 - 0.35 * sh.smoothstep(0.3, 0.0, t))
+        # Thick (men's) brows are dense; thin ones let the skin show between the hairs.
+        dense = 0.55 + 0.25 * g["masc"]
+        a = sh.fill(d, self.px * 1.6) * (dense + (0.9 - dense) * hairs) * (1.0 - 0.35 * sh.smoothstep(0.3, 0.0, t))
+
         col = g["hair"] * 0.55 + (0.06 - 0.03 * g["tone"])
         # Grey hair greys the brows less.
         return sh.over(img, col, a * 0.95)
@@ -501,11 +645,22 @@ class FaceRenderer(nn.Module):
         ext = 0.012 + 0.06 * beard_grow
         shape = sh.fill(face_d - ext * sh.smoothstep(my, g["chin_y"], y), self.px * 2.0)
         a = area * shape
+        low = torch.sigmoid((y - cheek_line - 0.035) / 0.015)  # the jaw, below the cheekbones
         speck = 0.5 + 0.5 * sh.noise(x, y, 120.0, 3.0)
-        strands = self._strands(g, x, y * 0.3)
-        col = g["hair"] * (0.65 + 0.4 * strands)
-        a_stub = a * stub * (0.25 + 0.35 * speck)
-        a_beard = a * beard_grow * (0.8 + 0.2 * speck)
+        # A beard is short, crinkled hair (not long strands), lit as a volume round the jaw.
+        crinkle = 0.6 * speck + 0.4 * (0.5 + 0.5 * sh.noise(x, y, 55.0, 5.0))
+        lit = (1.0 - 0.3 * sh.smoothstep(-0.25, 0.3, x)) * (1.0 - 0.3 * sh.smoothstep(my, g["chin_y"] + 0.06, y))
+        # Beard hair is finer than scalp hair and catches the light: lighter than the hair
+        # colour, with the skin showing through it towards its edges.
+        col = (g["hair"] * (0.75 + 0.6 * crinkle) + 0.05 + 0.12 * g["skin"]) * lit
+        a_stub = a * (0.4 + 0.6 * low) * stub * (0.25 + 0.35 * speck)
+        a_beard = a * beard_grow * (0.55 + 0.3 * crinkle) * (0.75 + 0.25 * low)
+
+        # Shaving shadow: the skin over the beard area greys and cools (less with fair hair).
+        hair = g["hair"]
+        dark = 1.0 - 0.7 * (hair[:, 0:1] + hair[:, 1:2] + hair[:, 2:3]) / 3.0
+        shadow = a * low * sh.smoothstep(0.02, 0.16, fh) * dark * (0.85 + 0.15 * speck)
+        img = img * (1.0 - shadow * _col(0.16, 0.13, 0.08).to(x))
         out = sh.over(img, g["hair"] * 0.7, a_stub * 0.8)
         return sh.over(out, col, a_beard)
 
@@ -530,8 +685,9 @@ class FaceRenderer(nn.Module):
         # Work inside the head (warp) box only: paste the patches there, warp it, paste it back.
         region = self._crop(prepared, self.warp_box)
         eye_local, mouth_local = self._local(self.eye_box), self._local(self.mouth_box)
-        region = self._paste(region, eye_local, self._eyes(g, self._crop(region, eye_local), a))
-        region = self._paste(region, mouth_local, self._mouth(g, self._crop(region, mouth_local), a))
+        eyes = self._eyes(g, self._crop(region, eye_local), a)
+        mouth = self._mouth(g, self._crop(region, mouth_local), a)
+        region = self._paste_all(region, ((eye_local, eyes), (mouth_local, mouth)))
         return self._paste(prepared, self.warp_box, self._warp(region, a))
 
     def _local(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -554,6 +710,23 @@ class FaceRenderer(nn.Module):
         mid = torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
         return torch.cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
 
+    @classmethod
+    def _paste_all(cls, img: Tensor, patches: tuple[tuple[tuple[int, int, int, int], Tensor], ...]) -> Tensor:
+        """`_paste` of several patches, in one copy of ``img`` when their rows do not overlap."""
+        order = sorted(patches, key=lambda item: item[0][2])
+        if any(a[0][3] > b[0][2] for a, b in zip(order, order[1:], strict=False)):
+            for box, patch in patches:
+                img = cls._paste(img, box, patch)
+            return img
+        bands: list[Tensor] = []
+        row = 0
+        for (x0, x1, y0, y1), patch in order:
+            bands.append(img[:, :, row:y0])
+            bands.append(torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
+            row = y1
+        bands.append(img[:, :, row:])
+        return torch.cat(bands, dim=2)
+
     def _eyes(self, g: dict[str, Tensor], base: Tensor, a: _AnimGetter) -> Tensor:
         x, y = self._grid(self.eye_box)
         px = self.px
@@ -568,11 +741,11 @@ class FaceRenderer(nn.Module):
         v_up_open = -h * torch.sqrt(s + 1e-6) * skew
         v_low = h * 0.62 * s ** 0.75
         blink = torch.clamp(a("blink"), 0.0, 1.0)
-        droop = 0.12 * g["sag"]
+        droop = g["lid_droop"]
         v_up = v_up_open + (v_low - v_up_open) * torch.clamp(blink + droop, 0.0, 1.0)
         inside = torch.sigmoid((v - v_up) / (px * 0.6)) * torch.sigmoid((v_low - v) / (px * 0.6)) * (s > 0).to(x.dtype)
         # Sclera with lid shadow and darker corners.
-        sclera = _col(0.93, 0.90, 0.87).to(x) * (0.78 + 0.22 * torch.sqrt(s + 1e-6))
+        sclera = g["sclera"] * (0.78 + 0.22 * torch.sqrt(s + 1e-6))
         lid_sh = torch.exp(-torch.clamp(v - v_up, min=0.0) / 0.006)
         sclera = sclera * (1.0 - 0.25 * lid_sh)
         # Iris, pupil and highlight follow the gaze.
@@ -639,7 +812,7 @@ class FaceRenderer(nn.Module):
         # Lip colour from the skin, redder and darker; lipstick with makeup.
         skin = g["skin"]
         lum = (skin[:, 0:1] + skin[:, 1:2] + skin[:, 2:3]) / 3.0
-        natural = skin * _col(0.86, 0.60, 0.62).to(x) + _col(0.08, 0.0, 0.01).to(x) * (1.0 - lum)
+        natural = g["lip_natural"]
         lipstick = _col(0.66, 0.13, 0.20).to(x) * (0.7 + 0.3 * lum)
         lip_col = natural + (lipstick - natural) * (0.75 * g["makeup"])
         upper = (v < gap_top).to(x.dtype)
@@ -671,23 +844,12 @@ class FaceRenderer(nn.Module):
         pitch = torch.clamp(a("pitch"), -10.0, 10.0).reshape(-1, 1, 1) * deg
         roll = torch.clamp(a("roll"), -10.0, 10.0).reshape(-1, 1, 1) * deg
         breath = torch.clamp(a("breath"), 0.0, 1.0).reshape(-1, 1, 1)
-        x, y = self.warp_x, self.warp_y
-        head, depth = self.warp_head, self.warp_depth
-        # Inverse map: where each output pixel samples from.
-        px0, py0 = _PIVOT
-        dx, dy = x - px0, y - py0
-        c, s = torch.cos(roll), torch.sin(roll)
-        rx = px0 + c * dx + s * dy
-        ry = py0 - s * dx + c * dy
-        sx = x + (rx - x) * head - torch.sin(yaw) * depth * 0.20 * head
-        sy = y + (ry - y) * head - torch.sin(pitch) * depth * 0.20 * head
-        sy = sy + breath * 0.008 * self.warp_rise
-        # Image coordinates -> the region's own -1..1 grid coordinates.
+        # Inverse map, in the box's pixel units: where each output pixel samples from. The
+        # head (weighted by its mask) rolls about the pivot and shifts with its depth for
+        # yaw and pitch; breathing lifts it a little.
+        c1, s = torch.cos(roll) - 1.0, torch.sin(roll)
+        hx, hy, hd = self.warp_hx, self.warp_hy, self.warp_hd
+        fx = self.warp_col + c1 * hx + s * hy - torch.sin(yaw) * hd
+        fy = self.warp_row - s * hx + c1 * hy - torch.sin(pitch) * hd + breath * self.warp_rise
         x0, x1, y0, y1 = self.warp_box
-        s_ = self.size
-        ex0, ex1 = x0 / s_ * 2.0 - 1.0, x1 / s_ * 2.0 - 1.0
-        ey0, ey1 = y0 / s_ * 2.0 - 1.0, y1 / s_ * 2.0 - 1.0
-        gx = (sx - ex0) * (2.0 / (ex1 - ex0)) - 1.0
-        gy = (sy - ey0) * (2.0 / (ey1 - ey0)) - 1.0
-        grid = torch.stack([gx, gy], dim=-1)
-        return F.grid_sample(region, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return _bilinear(region, fx, fy, x1 - x0, y1 - y0)

@@ -11,11 +11,19 @@ A morph may advance in steps of ``step_s`` rather than every frame, so a rendere
 re-prepares the face (its costly part) on fewer frames. Each step then moves at most
 ``1.5 * |change| * step_s / D``: with steps of two frames and D >= 0.6 s still a sixth
 of the change per frame, the same bound as a 0.3 s morph updated every frame.
+
+Or a renderer that can cross-fade two prepared faces asks for `ParamMorph.keyframes`:
+the morph is cut into a few equal parameter segments (about one per ``spacing`` of the
+largest change), the renderer prepares only the segment ends and cross-fades between
+them, and the weight follows the same smoothstep, so the picture moves every frame and
+never pops while the costly prepare runs a few times per morph rather than every step.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,6 +39,22 @@ def smoothstep(u: float) -> float:
 def max_step(change: float | np.ndarray, duration_s: float, fps: float) -> np.ndarray:
     """The largest per-frame step of a morph of ``change`` over ``duration_s``."""
     return 1.5 * np.abs(np.asarray(change, np.float64)) / (max(duration_s, MIN_MORPH_S) * fps)
+
+
+@dataclass(frozen=True)
+class Keyframes:
+    """The morph at one moment as a cross-fade of two keyframes: ``a`` to ``b`` by ``weight``.
+
+    ``value`` is the parameter vector at that moment (between ``a`` and ``b``); ``a`` and
+    ``b`` are the same arrays, bit for bit, on every frame of a segment, so prepared
+    keyframes can be cached by their bytes. Outside a morph ``a`` and ``b`` are both the
+    value and ``weight`` is 0.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    weight: float
+    value: np.ndarray
 
 
 class ParamMorph:
@@ -85,6 +109,50 @@ class ParamMorph:
         """The vector at media time ``t`` and whether it has settled on the target."""
         with self._lock:
             return self._value(t), t >= self._t0 + self._dur
+
+    def keyframes(
+        self, t: float, spacing: float, min_gap_s: float, scale: np.ndarray | None = None
+    ) -> Keyframes:
+        """The morph at media time ``t`` as a cross-fade between two keyframes.
+
+        Args:
+            t: Media time.
+            spacing: Largest change of any parameter (in units of ``scale``) between two
+                neighbouring keyframes; a morph gets ``ceil(largest change / spacing)``
+                segments...
+            min_gap_s: ...but no more than keeps neighbouring keyframes this far apart
+                in time where the morph is fastest.
+            scale: Per-parameter range; None: 1 for every parameter.
+
+        The progress is continuous (``step_s`` does not apply).
+        """
+        with self._lock:
+            frm, to, t0, dur = self._from, self._to, self._t0, self._dur
+        s = smoothstep((t - t0) / dur)
+        if s <= 0.0:
+            return Keyframes(frm.copy(), frm.copy(), 0.0, frm.copy())
+        if s >= 1.0:
+            return Keyframes(to.copy(), to.copy(), 0.0, to.copy())
+        change = np.abs(to.astype(np.float64) - frm)
+        if scale is not None:
+            change = change / np.asarray(scale, np.float64).reshape(-1)
+        largest = float(change.max()) if change.size else 0.0
+        if largest == 0.0:
+            return Keyframes(to.copy(), to.copy(), 0.0, to.copy())
+        # A smoothstep's steepest slope is 1.5 / dur (progress per second).
+        most = max(1, int(dur / (1.5 * max(min_gap_s, 1e-6)) + 1e-9))
+        n = min(most, max(1, math.ceil(largest / max(spacing, 1e-9) - 1e-9)))
+        j = min(int(s * n), n - 1)
+
+        def key(i: int) -> np.ndarray:
+            if i == 0:
+                return frm.copy()
+            if i == n:
+                return to.copy()
+            return (frm + np.float32(i / n) * (to - frm)).astype(np.float32)
+
+        value = (frm + s * (to - frm)).astype(np.float32)
+        return Keyframes(key(j), key(j + 1), float(s * n - j), value)
 
     def reset(self, value: np.ndarray) -> None:
         """Jump to ``value`` with no morph (only for a fresh or closed session)."""

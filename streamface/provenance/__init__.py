@@ -12,10 +12,17 @@ from streamface.provenance.credentials import (
     load_credentials,
 )
 from streamface.provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
-from streamface.provenance.sign import SigningInfo, sign_bytes, sign_file, sign_stream
+from streamface.provenance.sign import (
+    OutputSigner,
+    SigningInfo,
+    sign_bytes,
+    sign_file,
+    sign_stream,
+)
 from streamface.provenance.verify import Verification, verify_bytes, verify_file
 
 __all__ = [
+    "OutputSigner",
     "TRAINED_ALGORITHMIC_MEDIA",
     "SigningCredentials",
     "SigningInfo",

@@ -11,14 +11,19 @@ import io
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 import c2pa
 
 from streamface.errors import StreamFaceError
-from streamface.provenance.credentials import SigningCredentials, load_credentials
+from streamface.provenance.credentials import (
+    ENV_CERT,
+    ENV_KEY,
+    SigningCredentials,
+    load_credentials,
+)
 from streamface.provenance.manifest import (
     SDK_SETTINGS,
     TRAINED_ALGORITHMIC_MEDIA,
@@ -213,3 +218,41 @@ def _info(
         credentials_source=creds.source,
         manifest_bytes=size,
     )
+
+
+class OutputSigner:
+    """Signs a finished temporary file under its final name, as a `write_atomic` finalizer.
+
+    Commands write their output to a temporary sibling and rename it into place; this
+    signs the temporary file first, titled with the final file name, so a file never
+    appears under its name without its manifest. Credentials are loaded when it is made
+    (a bad certificate or key fails before any work) and reused for every file.
+
+    Args:
+        final: The path the file will have once renamed.
+        credentials: As for `sign_file`.
+
+    Attributes:
+        info: What was signed, once called.
+    """
+
+    def __init__(self, final: str | os.PathLike[str], credentials: SigningCredentials | None = None) -> None:
+        self.final = Path(final)
+        mime_type_for(self.final)  # an unsupported extension fails now
+        self.credentials = credentials if credentials is not None else load_credentials()
+        self.info: SigningInfo | None = None
+
+    def __call__(self, tmp: Path) -> None:
+        """Sign ``tmp`` in place, titled with the final file name."""
+        info = sign_file(tmp, title=self.final.name, credentials=self.credentials)
+        self.info = replace(info, path=self.final)
+
+    def summary(self) -> str:
+        """One line for a command's output: signed, and with which certificate."""
+        if self.credentials.development:
+            return (
+                "C2PA-signed with the local DEVELOPMENT certificate (untrusted: proves the "
+                f"file is unchanged, not who made it; set {ENV_CERT} and {ENV_KEY} to sign "
+                "with your own)"
+            )
+        return f"C2PA-signed by {self.credentials.signer_name}"

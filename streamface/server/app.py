@@ -9,6 +9,9 @@ Routes:
 * ``GET /sessions/{id}/events``: a WebSocket of the session's JSON events.
 * ``GET /media-stream``: telephony media streams (see `streamface.server.telephony`).
 * ``GET /healthz``: liveness.
+* ``GET /internal/stats``: process counters for the soak and load benchmarks (asyncio
+  tasks, threads, RSS, sessions); answered only to loopback clients (404 otherwise) and
+  behind the bearer token when one is set.
 
 Every response carries ``X-StreamFace-Synthetic``; JSON bodies say ``"synthetic": true``.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,13 @@ from aiohttp import WSMsgType, web
 
 from streamface import SYNTHETIC_NOTICE, __version__
 from streamface.server import telephony, whep, whip
-from streamface.server.auth import ServerConfig, add_disclosure, error_response, security_middleware
+from streamface.server.auth import (
+    ServerConfig,
+    add_disclosure,
+    error_response,
+    is_loopback,
+    security_middleware,
+)
 from streamface.server.hub import HUB, Hub
 from streamface.server.live import SessionFactory
 
@@ -56,6 +66,7 @@ def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.App
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/internal/stats", internal_stats)
     app.router.add_get("/sessions", list_sessions)
     app.router.add_get("/sessions/{session_id}", get_session)
     app.router.add_get("/sessions/{session_id}/events", session_events)
@@ -87,6 +98,59 @@ async def healthz(request: web.Request) -> web.StreamResponse:
             "notice": SYNTHETIC_NOTICE,
         }
     )
+
+
+async def internal_stats(request: web.Request) -> web.StreamResponse:
+    """Process counters (loopback clients only): tasks, threads, RSS, sessions.
+
+    ``tasks`` counts the event loop's unfinished asyncio tasks (this request's included),
+    ``threads`` the Python threads and ``os_threads`` every thread of the process (native
+    ones too: ONNX Runtime, OpenMP, codecs); ``rss_bytes`` is the resident set size.
+    With ``?intervals=N`` (at most 4096) each session's last N frame intervals (ms) and
+    its count of frames handed out come too, for measuring a window of time.
+    """
+    if not is_loopback(request.remote or ""):
+        return error_response(404, "not found")
+    hub = request.app[HUB]
+    try:
+        intervals = max(0, min(4096, int(request.query.get("intervals", "0"))))
+    except ValueError:
+        return error_response(400, "intervals must be a whole number")
+    status = _proc_status()
+    rss_kb = status.get("VmRSS", "").split()
+    live = [
+        {
+            "id": call.id,
+            "frames_handed": call.live.stats.frames_handed,
+            "frame_interval_ms": [
+                round(v, 2) for v in list(call.live.stats.frame_interval_ms)[-intervals:]
+            ],
+        }
+        for call in hub.calls.values()
+    ] if intervals else []
+    return web.json_response(
+        {
+            "live": live,
+            "tasks": len(asyncio.all_tasks()),
+            "threads": threading.active_count(),
+            "os_threads": int(status["Threads"]) if "Threads" in status else None,
+            "rss_bytes": int(rss_kb[0]) * 1024 if rss_kb else None,
+            "sessions": len(hub.calls),
+            "websockets": len(hub.websockets),
+            "background_tasks": len(hub.tasks),
+            "synthetic": True,
+        }
+    )
+
+
+def _proc_status() -> dict[str, str]:
+    """``/proc/self/status`` as a dict (empty where there is no procfs)."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return {}
+    fields = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {key: value.strip() for key, value in fields}
 
 
 async def list_sessions(request: web.Request) -> web.StreamResponse:

@@ -72,6 +72,11 @@ class Hub:
         )
         self.closed = False
 
+    @property
+    def tasks(self) -> frozenset[asyncio.Task[None]]:
+        """Background tasks still running (peer clean-ups, scheduled ends)."""
+        return frozenset(self._tasks)
+
     def create(self, source: str, **info: Any) -> Call:
         """Register a new call with a fresh session.
 

@@ -45,6 +45,9 @@ SPEECH_DBFS = -45.0
 AUDIO_TIMEOUT_S = 6.0
 """A caller whose audio stops this long is taken as gone (browsers send silence frames)."""
 
+LATE_INTERVAL_MS = 50.0
+"""A frame handed this long or longer after the previous one counts as late."""
+
 
 class SessionLike(Protocol):
     """What the server needs of a session (`streamface.session.Session`).
@@ -91,6 +94,9 @@ class LiveStats:
         self.audio_frames = 0
         self.audio_rejected = 0
         self.frames_rendered = 0
+        self.frames_handed = 0
+        self.frames_resent = 0
+        self.frames_late = 0
         self.analyses = 0
         self.analyses_dropped = 0
 
@@ -114,6 +120,9 @@ class LiveStats:
             "audio_frames": self.audio_frames,
             "audio_rejected": self.audio_rejected,
             "frames_rendered": self.frames_rendered,
+            "frames_handed": self.frames_handed,
+            "frames_resent": self.frames_resent,
+            "frames_late": self.frames_late,
             "analyses": self.analyses,
             "analyses_dropped": self.analyses_dropped,
         }
@@ -190,12 +199,18 @@ class LiveSession:
 
     def _on_handed(self, arrivals: list[float] | None, now: float) -> None:
         stats = self.stats
-        if arrivals is not None:
+        stats.frames_handed += 1
+        if arrivals is None:
+            stats.frames_resent += 1  # the render missed its deadline: the last frame again
+        else:
             stats.frames_rendered += 1
             if stats.last_handed is not None:  # audio from before the video started is not lag
                 stats.audio_to_frame_ms.extend((now - a) * 1000.0 for a in arrivals)
         if stats.last_handed is not None:
-            stats.frame_interval_ms.append((now - stats.last_handed) * 1000.0)
+            interval_ms = (now - stats.last_handed) * 1000.0
+            stats.frame_interval_ms.append(interval_ms)
+            if interval_ms >= LATE_INTERVAL_MS:
+                stats.frames_late += 1
         stats.last_handed = now
         stage = self.stage
         if stage != self._stage:

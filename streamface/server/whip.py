@@ -1,7 +1,7 @@
 """WHIP ingest (RFC 9725): a caller's audio in, the caller's face back on the same peer.
 
 ``POST /whip?consent=true`` with ``Content-Type: application/sdp`` and an SDP offer that
-has an audio m-line (and, to get the face back, a video m-line: recvonly or sendrecv)
+has one audio m-line (and, to get the face back, one video m-line: recvonly or sendrecv)
 answers ``201 Created`` with the SDP answer and ``Location: /whip/{id}``. ICE is not
 trickled: the answer carries every candidate. ``DELETE /whip/{id}`` ends the session.
 
@@ -63,6 +63,7 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         await peer.accept(offer)
         if "audio" not in peer.kinds() or not audio:
             raise BadOfferError("the SDP offer has no audio to ingest (WHIP needs an audio m-line)")
+        _check_one_per_kind(peer)
         if "video" in peer.kinds():
             peer.pc.addTrack(call.live.video_track())
         answer = await peer.answer()
@@ -77,6 +78,17 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         call.live.start_audio(track)
     location = f"/whip/{call.id}"
     return sdp_answer_response(answer, location, call.id)
+
+
+def _check_one_per_kind(peer: Peer) -> None:
+    """One speaker, one face: more than one audio or video m-line is refused (400)."""
+    for kind in ("audio", "video"):
+        count = sum(1 for t in peer.pc.getTransceivers() if t.kind == kind)
+        if count > 1:
+            raise BadOfferError(
+                f"the SDP offer has {count} {kind} m-lines; a WHIP session takes one "
+                f"{kind} m-line (one speaker, one face)"
+            )
 
 
 async def delete_whip(request: web.Request) -> web.StreamResponse:

@@ -39,6 +39,10 @@ on our voices is the same as with resemblyzer's increase-only -30 dBFS normalisa
 
 SILENCE_DBFS = -70.0
 
+SHORT_TRACT_F0_HZ = 200.0
+"""From this median F0 up, formants are sought up to 7 kHz rather than 4.9 kHz: a child's
+(or a high voice's) F3-F4 can lie above the adult ceiling (`formants.estimate`)."""
+
 
 class VoiceAnalyzer:
     """Computes `VoiceProfile`s from 16 kHz mono speech (thread-safe, no state per call).
@@ -96,11 +100,16 @@ class VoiceAnalyzer:
         voiced_idx = np.flatnonzero(track.voiced)
         # Pitch frame i covers 16 kHz samples [160 i, 160 i + 724); its YIN window is the
         # first 400 of them, centred at 160 i + 200.
-        fe = formants.estimate(x, voiced_idx * 160 + 200)
+        f0_median = track.median()
+        fe = formants.estimate(
+            x,
+            voiced_idx * 160 + 200,
+            short_tract=f0_median is not None and f0_median >= SHORT_TRACT_F0_HZ,
+        )
         cues = traits.Cues(
             speech_seconds=seconds,
             voiced_seconds=track.voiced_seconds,
-            f0_median_hz=track.median(),
+            f0_median_hz=f0_median,
             vtl_cm=fe.vtl_cm,
             band_limited=fe.band_limited,
             hnr_db=track.hnr_db(),
@@ -112,13 +121,9 @@ class VoiceAnalyzer:
         embedding = encoder.embed_utterance(
             x, rate=self.partial_rate, level_dbfs=EMBEDDING_LEVEL_DBFS
         )
+        # Counts only: logs never carry traits or voice measurements (docs/PRIVACY.md).
         logger.debug(
-            "profile of %.2f s: f0 %s Hz, vtl %s cm, p_female %.2f, confidence %.2f",
-            seconds,
-            cues.f0_median_hz and round(cues.f0_median_hz),
-            fe.vtl_cm and round(fe.vtl_cm, 1),
-            inferred.perceived_sex.p_female,
-            inferred.confidence,
+            "profile of %.2f s of speech (%d voiced frames)", seconds, int(track.voiced.sum())
         )
         return VoiceProfile(
             speech_seconds=seconds,

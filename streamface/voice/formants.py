@@ -122,6 +122,7 @@ def estimate(
     frame_centres: np.ndarray,
     *,
     band_limited: bool | None = None,
+    short_tract: bool = False,
 ) -> FormantEstimate:
     """Formants and vocal-tract length from voiced frames.
 
@@ -129,6 +130,9 @@ def estimate(
         wav16k: 16 kHz mono speech.
         frame_centres: sample indices (16 kHz) of voiced frames to analyse.
         band_limited: force telephone-band analysis; detected when None.
+        short_tract: analyse up to 7 kHz (wideband only), for high voices whose F3-F4
+            may lie above the adult ceiling of 4.9 kHz (Praat's advice: ~5 kHz for men,
+            5.5 kHz for women, up to 8 kHz for children).
     """
     x = np.asarray(wav16k, dtype=np.float64)
     if band_limited is None:
@@ -136,6 +140,9 @@ def estimate(
     if band_limited:
         fs, up, down, order, top, nform = 8_000, 1, 2, 8, 3_300.0, 3
         weights = np.array([0.5, 1.0, 1.0])
+    elif short_tract:
+        fs, up, down, order, top, nform = 16_000, 1, 1, 14, 7_000.0, 4
+        weights = np.array([0.5, 1.0, 1.0, 1.0])
     else:
         fs, up, down, order, top, nform = 11_000, 11, 16, 12, 4_900.0, 4
         weights = np.array([0.5, 1.0, 1.0, 1.0])

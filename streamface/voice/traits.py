@@ -7,16 +7,25 @@ adult and child speech, and accuracy is meant to carry over to real voices:
   adult men speak around 85-180 Hz (mean ~120-135), women around 165-255 Hz (mean
   ~210-225), 8-12-year-olds around 230-300 Hz. The male and female distributions cross
   near 165 Hz, so a voice at 155-175 Hz is genuinely ambiguous on F0 alone.
-- Formant spacing / vocal-tract length (Fitch & Giedd 1999; Pisanski et al. 2014): ~17 cm
-  (dF ~1000 Hz) for men, ~14.5-15 cm for women, ~12 cm for ten-year-olds. Our LPC
-  estimate is noisier than F0 (vowel mix, telephone band), so it gets less weight.
+- Formant spacing / vocal-tract length (VTL): Hillenbrand et al.'s (1995) vowel-averaged
+  F1-F3 give, through the same spacing regression as `formants.py`, dF ~1029 Hz (17.0 cm)
+  for men and ~1181 Hz (14.8 cm) for women (women's formants ~15-18 % higher; Fant 1966;
+  Fitch & Giedd 1999: ~12 cm at age ten). The VTL log-odds is the equal-variance Gaussian
+  slope, 2.2 cm over (speaker spread ~0.9 cm + LPC error): the LPC error grows with F0
+  (widely spaced harmonics pull the poles) and on telephone audio, so formants weigh most
+  for low voices, where F0 alone would be most misleading for a low-voiced woman.
+- Formants matter to listeners about as much as F0 (F0 "somewhat more"): shifting either
+  alone rarely changes a sentence's perceived sex, shifting both usually does
+  (Hillenbrand & Clark 2009). So a voice whose F0 and tract disagree is not typical of
+  either sex: its probability is pulled toward 0.5 and its confidence drops.
 - Age: children have both a high F0 *and* a short vocal tract; that pair separates them
   from adult women. With age, men's F0 rises and women's falls a little, and voices get
   less periodic (lower HNR, more jitter) (Linville 2001; Torre & Barlow 2009). These are
   weak cues, so the adult age bands stay close to their prior.
 
 Perceived sex is a logistic combination of the cues (log-odds add), clipped so that no
-single cue can make the model certain, and scaled down when little speech was heard.
+single cue can make the model certain, scaled down when little speech was heard, and
+mixed with a coin flip as far as the two cues conflict.
 """
 
 from __future__ import annotations
@@ -30,11 +39,17 @@ from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex
 F0_MIDPOINT_HZ = 165.0  # male / female F0 distributions cross here
 F0_SLOPE = 12.0  # log-odds per natural-log unit of F0: p(150 Hz) ~ 0.24, p(180 Hz) ~ 0.74
 F0_CLIP = 6.0
-VTL_MIDPOINT_CM = 15.9  # between ~17 cm (men) and ~14.8 cm (women)
-VTL_SLOPE = 1.0  # log-odds per cm (wideband); discounted from LDA's ~1.6 for LPC noise
-VTL_SLOPE_TELEPHONE = 0.7  # F1-F3 only, F1 cut at 300 Hz
-VTL_CLIP = 1.5  # VTL alone never moves p_female beyond ~0.18 .. 0.82
+VTL_MALE_CM = 17.0  # Hillenbrand et al. 1995 men's vowel-averaged F1-F3: dF ~1029 Hz
+VTL_FEMALE_CM = 14.8  # ... women's: dF ~1181 Hz (formants ~15-18 % higher)
+VTL_MIDPOINT_CM = 0.5 * (VTL_MALE_CM + VTL_FEMALE_CM)  # 15.9
+VTL_SPEAKER_SD_CM = 0.9  # within-sex spread of speakers' tract length (~6 %)
+LPC_SD_CM_AT_120HZ = 0.7  # our LPC estimate's error at F0 120 Hz, wideband ...
+LPC_SD_F0_EXPONENT = 1.0  # ... growing with F0: harmonics sample the envelope every F0 Hz
+LPC_SD_TELEPHONE = 1.4  # F1-F3 only and F1 cut at 300 Hz: a noisier estimate
+VTL_CLIP = 3.0  # tract alone never moves p_female beyond ~0.05 .. 0.95
+VTL_DEVIATION_CLIP_CM = 2.0  # beyond ~1 SD past either sex's mean: likely a measurement error
 LOGIT_CLIP = 5.0  # p_female stays within [0.007, 0.993]
+CONFLICT_SCALE = 3.0  # opposing cues of 1 / 2 / 3 log-odds keep 72 / 51 / 37 % of the call
 
 # --- age ------------------------------------------------------------------------------
 CHILD_PRIOR = 0.05
@@ -102,21 +117,68 @@ def f0_logit(f0_hz: float | None) -> float:
     return _clip(F0_SLOPE * math.log(f0_hz / F0_MIDPOINT_HZ), -F0_CLIP, F0_CLIP)
 
 
-def vtl_logit(vtl_cm: float | None, band_limited: bool = False) -> float:
+def vtl_slope(f0_hz: float | None, band_limited: bool = False) -> float:
+    """Log-odds per cm of tract length: the equal-variance Gaussian (LDA) slope.
+
+    The sexes' mean tract lengths differ by 2.2 cm; the variance is the speakers' spread
+    plus the error of our LPC estimate, which grows with F0 (widely spaced harmonics pull
+    the LPC poles) and on telephone audio. So the tract cue weighs most for a low voice.
+    """
+    f0 = 120.0 if f0_hz is None or not f0_hz > 0 else f0_hz
+    lpc_sd = LPC_SD_CM_AT_120HZ * (f0 / 120.0) ** LPC_SD_F0_EXPONENT
+    if band_limited:
+        lpc_sd *= LPC_SD_TELEPHONE
+    variance = VTL_SPEAKER_SD_CM**2 + lpc_sd**2
+    return (VTL_MALE_CM - VTL_FEMALE_CM) / variance
+
+
+def vtl_logit(
+    vtl_cm: float | None, band_limited: bool = False, f0_hz: float | None = None
+) -> float:
     """Log-odds of a female percept from vocal-tract length alone (0 at 15.9 cm)."""
     if vtl_cm is None or not vtl_cm > 0:
         return 0.0
-    slope = VTL_SLOPE_TELEPHONE if band_limited else VTL_SLOPE
-    return _clip(-slope * (vtl_cm - VTL_MIDPOINT_CM), -VTL_CLIP, VTL_CLIP)
+    deviation = _clip(vtl_cm - VTL_MIDPOINT_CM, -VTL_DEVIATION_CLIP_CM, VTL_DEVIATION_CLIP_CM)
+    return _clip(-vtl_slope(f0_hz, band_limited) * deviation, -VTL_CLIP, VTL_CLIP)
+
+
+def agreement(lf0: float, lvtl: float) -> float:
+    """1 when F0 and the tract agree (or one is neutral), falling as they clearly disagree.
+
+    Conflict is as strong as the weaker of two opposing cues: a neutral F0 that formants
+    settle is no conflict; a clear F0 against clear formants is (a male F0 with a female
+    tract, or the reverse, which listeners do not sex reliably: Hillenbrand & Clark 2009).
+    """
+    if lf0 * lvtl < 0.0:
+        return math.exp(-min(abs(lf0), abs(lvtl)) / CONFLICT_SCALE)
+    return 1.0
+
+
+def support(lf0: float, lvtl: float) -> float:
+    """Confidence factor: full when F0 and tract both back the call, 0.85 with only one.
+
+    Listeners need both cues to be sure of a voice's sex (Hillenbrand & Clark 2009), so a
+    clear F0 with a tract at the sexes' midpoint counts like a tract that was not measured.
+    """
+    if lf0 * lvtl < 0.0:
+        return agreement(lf0, lvtl)
+    return 0.85 + 0.15 * min(1.0, min(abs(lf0), abs(lvtl)))
 
 
 def perceived_sex(cues: Cues) -> tuple[PerceivedSex, float, float]:
-    """Probability of a female percept, and the F0 and VTL log-odds behind it."""
+    """Probability of a female percept, and the F0 and VTL log-odds behind it.
+
+    The two cues' log-odds add (independent evidence), then the result is mixed with a
+    coin flip in proportion to their conflict: a voice whose F0 and tract point to
+    different sexes is not typical of either, so the model falls back toward 0.5.
+    """
     voiced_weight = _clip(cues.voiced_seconds / 0.5, 0.0, 1.0)
     lf0 = f0_logit(cues.f0_median_hz) * voiced_weight
-    lvtl = vtl_logit(cues.vtl_cm, cues.band_limited)
+    lvtl = vtl_logit(cues.vtl_cm, cues.band_limited, cues.f0_median_hz)
     logit = _clip(lf0 + lvtl, -LOGIT_CLIP, LOGIT_CLIP) * evidence_factor(cues.speech_seconds)
-    return PerceivedSex(p_female=_sigmoid(logit)), lf0, lvtl
+    trust = agreement(lf0, lvtl)
+    p_female = trust * _sigmoid(logit) + (1.0 - trust) * 0.5
+    return PerceivedSex(p_female=p_female), lf0, lvtl
 
 
 def age_band(cues: Cues, p_female: float) -> AgeBand:
@@ -166,15 +228,7 @@ def confidence(cues: Cues, lf0: float, lvtl: float) -> float:
     else:
         voiced_share = cues.voiced_seconds / max(cues.speech_seconds, 1e-6)
         c_data = _clip(voiced_share / 0.35, 0.3, 1.0)
-    if cues.vtl_cm is None:
-        c_agree = 0.85
-    elif (lf0 > 0) == (lvtl > 0):
-        c_agree = 1.0
-    else:
-        # Conflict is as strong as the weaker of the two opposing cues: a neutral F0 that
-        # formants settle is no conflict; a clear F0 against clear formants is.
-        conflict = min(abs(lf0), abs(lvtl)) / VTL_CLIP
-        c_agree = 1.0 - 0.25 * min(1.0, conflict)
+    c_agree = 0.85 if cues.vtl_cm is None else support(lf0, lvtl)
     return float(_clip(c_time * c_data * c_agree, 0.0, 1.0))
 
 

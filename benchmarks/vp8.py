@@ -1,0 +1,132 @@
+"""The pipeline's per-frame CPU time against VP8 encoding alone of the same frames.
+
+A software WebRTC video path cannot be cheaper than encoding its frames: aiortc encodes
+every video frame with its `aiortc.codecs.vpx.Vp8Encoder` (PyAV's libvpx, realtime
+deadline, ``cpu-used -6``, one thread at this size, 500 kb/s CBR, then RTP packetizing),
+so that is the floor. This area drives one live-sized `Session` (default engine, the
+server's frame size) the way the live server does: 20 ms chunks of 48 kHz audio (the
+shared voice), an analysis whenever one is due, a frame at 30 fps converted to yuv420p
+exactly as `FaceTrack` does; then it encodes those same frames with aiortc's encoder.
+CPU time (``time.process_time``) is measured per stage, one thread throughout.
+
+``pipeline_to_vp8_x`` = (ingest + analysis + render + yuv) / VP8 per frame; the render
+path alone (no analysis) is ``render_to_vp8_x``. Below 1 the face costs less than the
+encoder any WebRTC video needs.
+"""
+
+from __future__ import annotations
+
+import fractions
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FPS = 30
+VOICE = Path(__file__).resolve().parents[2] / "shared" / "voices" / "flite_female_slt.wav"
+
+
+def _voice_48k(seconds: float) -> np.ndarray:
+    from streamface.audio import decode_file, resample_array
+
+    if VOICE.exists():
+        x = decode_file(VOICE)
+    else:  # syllable-like noise bursts
+        rng = np.random.default_rng(0)
+        env = np.repeat(rng.random(200) > 0.4, 800).astype(np.float32)
+        x = (rng.standard_normal(env.size) * 0.1 * env).astype(np.float32)
+    reps = int(np.ceil(seconds * 16000 / x.size))
+    x = np.tile(x, reps)[: int(seconds * 16000)]
+    pcm = np.clip(resample_array(x, 16000, 48000) * 32767, -32768, 32767)
+    return pcm.astype(np.int16)
+
+
+def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
+    """Measure the per-frame CPU of the pipeline and of VP8 encoding of its frames."""
+    import torch
+    from aiortc.codecs.vpx import Vp8Encoder
+    from av import VideoFrame
+
+    from engines.select import load_engine
+    from streamface.server.app import LIVE_SIZE
+    from streamface.server.tracks import _render_yuv
+    from streamface.session import Session
+
+    torch.set_num_threads(1)
+    size = size or LIVE_SIZE
+    seconds = 6.0 if quick else 20.0
+    frames_n = int(seconds * FPS)
+    pcm = _voice_48k(seconds + 1.0)
+    chunk = 960  # 20 ms at 48 kHz
+    engine = load_engine("auto", size)
+    session = Session(engine, fps=FPS, seed=0)
+    session.render_frame(0.0)  # warm-up (engine, label fonts)
+    cpu = {"ingest": 0.0, "analysis": 0.0, "render": 0.0}
+    frames: list[np.ndarray] = []
+    pushed = 0
+    analyses = 0
+    for k in range(frames_n):
+        t = k / FPS
+        c0 = time.process_time()
+        while pushed * chunk < (t + 1.0 / FPS) * 48000:
+            session.push_audio(pcm[pushed * chunk : (pushed + 1) * chunk], 48000)
+            pushed += 1
+        c1 = time.process_time()
+        if session.analysis_due():
+            session.analyze()
+            analyses += 1
+        c2 = time.process_time()
+        yuv, _ = _render_yuv(session.render_frame, t)
+        frame = VideoFrame.from_ndarray(yuv, format="yuv420p")
+        c3 = time.process_time()
+        cpu["ingest"] += c1 - c0
+        cpu["analysis"] += c2 - c1
+        cpu["render"] += c3 - c2
+        frames.append(yuv)
+    stage = session.stage
+    session.close()
+    engine_name = engine.name
+    engine.close()
+
+    encoder = Vp8Encoder()
+    payload_bytes = 0
+    time_base = fractions.Fraction(1, 90000)
+    encode_cpu = 0.0
+    for k, yuv in enumerate(frames):
+        frame = VideoFrame.from_ndarray(yuv, format="yuv420p")
+        frame.pts = k * 3000
+        frame.time_base = time_base
+        c0 = time.process_time()
+        payloads, _ = encoder.encode(frame)
+        encode_cpu += time.process_time() - c0
+        payload_bytes += sum(len(p) for p in payloads)
+
+    def ms(seconds_total: float) -> float:
+        return round(seconds_total / frames_n * 1e3, 3)
+
+    pipeline = cpu["ingest"] + cpu["analysis"] + cpu["render"]
+    vp8 = max(encode_cpu, 1e-9)
+    return {
+        "engine": engine_name,
+        "frame_size_px": size,
+        "frames": frames_n,
+        "analyses": analyses,
+        "final_stage": stage,
+        "ingest_cpu_ms_per_frame": ms(cpu["ingest"]),
+        "analysis_cpu_ms_per_frame": ms(cpu["analysis"]),
+        "render_yuv_cpu_ms_per_frame": ms(cpu["render"]),
+        "pipeline_cpu_ms_per_frame": ms(pipeline),
+        "vp8_encode_cpu_ms_per_frame": ms(encode_cpu),
+        "vp8_kbps": round(payload_bytes * 8 / seconds / 1000, 1),
+        "pipeline_to_vp8_x": round(pipeline / vp8, 2),
+        "render_to_vp8_x": round(cpu["render"] / vp8, 2),
+        "encoder": "aiortc.codecs.vpx.Vp8Encoder (PyAV libvpx)",
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

@@ -1,0 +1,89 @@
+"""The benchmark verdicts: soak pass/fail, RSS per added session, the summary table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is no package dep
+
+from benchmarks.__main__ import format_summary, summary_rows  # noqa: E402
+from benchmarks.load import rss_per_session  # noqa: E402
+from benchmarks.soak import evaluate  # noqa: E402
+
+
+def _samples(
+    rss: list[float], tasks: list[int], threads: list[int], p95: list[float]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "t_s": 10.0 * (i + 1),
+            "rss_mb": r,
+            "tasks": t,
+            "os_threads": th,
+            "sessions": 2,
+            "audio_to_mouth_ms_p95": p,
+            "frame_interval_ms_p99": 40.0,
+            "received_fps_min": 30.0,
+        }
+        for i, (r, t, th, p) in enumerate(zip(rss, tasks, threads, p95, strict=True))
+    ]
+
+
+IDLE = {"tasks": 3, "os_threads": 1}
+AFTER = {"tasks": 3, "os_threads": 6, "sessions": 0}
+
+
+def test_steady_soak_passes() -> None:
+    s = _samples([500, 560, 561, 561, 562, 562, 563], [21] * 7, [12] * 6 + [13], [40] * 7)
+    verdict = evaluate(s, warmup_s=15.0, idle=IDLE, after=AFTER)
+    assert verdict["passed"], verdict
+    assert verdict["rss_growth_pct"] < 1
+
+
+def test_soak_catches_growth_leaks_and_rising_latency() -> None:
+    grow = _samples([500, 560, 580, 600, 620, 640, 660], [21] * 7, [12] * 7, [40] * 7)
+    assert not evaluate(grow, 15.0, IDLE, AFTER)["rss_growth_ok"]
+    leak = _samples([560] * 7, [21, 21, 23, 25, 27, 29, 31], [12] * 7, [40] * 7)
+    assert not evaluate(leak, 15.0, IDLE, AFTER)["tasks_steady_ok"]
+    threads = _samples([560] * 7, [21] * 7, [12, 12, 14, 16, 18, 20, 22], [40] * 7)
+    assert not evaluate(threads, 15.0, IDLE, AFTER)["threads_steady_ok"]
+    slow = _samples([560] * 7, [21] * 7, [12] * 7, [40, 40, 40, 50, 60, 70, 80])
+    assert not evaluate(slow, 15.0, IDLE, AFTER)["latency_steady_ok"]
+    steady = _samples([560] * 7, [21] * 7, [12] * 7, [40] * 7)
+    left = evaluate(steady, 15.0, IDLE, {"tasks": 9, "os_threads": 6, "sessions": 0})
+    assert not left["tasks_after_hangup_ok"] and not left["passed"]
+
+
+def test_rss_per_added_session_is_the_slope() -> None:
+    rounds = [{"clients": n, "server_rss_mb": 400.0 + 40.0 * n} for n in (1, 2, 3)]
+    assert rss_per_session(rounds, idle_mb=380.0) == 40.0
+    assert rss_per_session(rounds[:1], idle_mb=400.0) == 40.0  # one round: against idle
+    assert rss_per_session([], idle_mb=400.0) is None
+
+
+def test_summary_rows_give_verdicts_against_targets() -> None:
+    report = {
+        "areas": {
+            "live": {
+                "audio_to_mouth_ms_p50": 30.0,
+                "audio_to_mouth_ms_p95": 70.0,
+                "audio_to_mouth_ms_p95_target": 60.0,
+            },
+            "load": {"knee_sessions": 5, "max_sessions_30fps_target": 4},
+            "render": {
+                "onnxruntime_1t_full_b1_ms_per_frame": 30.0,
+                "target_onnxruntime_1t_full_ms": 40.0,
+                "onnxruntime_1t_animate_b1_ms_per_frame": 5.0,
+                "target_onnxruntime_1t_animate_ms": 8.0,
+                "runs": [{"engine": "onnxruntime_1t", "path": "full", "batch": 4, "fps": 40.0}],
+            },
+        }
+    }
+    rows = {label: (value, verdict) for label, value, _, verdict in summary_rows(report)}
+    assert rows["audio to mouth p95 (ms)"] == (70.0, "MISSED")
+    assert rows["audio to mouth p50 (ms)"] == (30.0, "")
+    assert rows["sessions at 30 fps, p99 <= 50 ms (knee)"] == (5, "ok")
+    assert rows["render onnxruntime_1t full b4 (fps)"] == (40.0, "")
+    assert "MISSED" in format_summary(summary_rows(report))
