@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 from fakes import FakeSession
-from server_util import RunningServer, get_json, read_frames, wait_for, whep_view
+from server_util import RunningServer, get_json, read_frames, running_server, wait_for, whep_view
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -39,31 +40,20 @@ import telephony_client as tc  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-@contextlib.asynccontextmanager
-async def telephony_server(
+def telephony_server(
     config: ServerConfig | None = None, make: Callable[[int], FakeSession] | None = None
-) -> AsyncIterator[RunningServer]:
+) -> contextlib.AbstractAsyncContextManager[RunningServer]:
     """The app on a free loopback port (small fake sessions: fast frames).
 
     ``make(n)`` builds the n-th session (0-based) when given.
     """
-    sessions: list[FakeSession] = []
+    made = itertools.count()
 
-    def factory() -> Any:
-        session = make(len(sessions)) if make else FakeSession(size=64)
-        sessions.append(session)
-        return session
+    def factory() -> FakeSession:
+        n = next(made)
+        return make(n) if make else FakeSession(size=64)
 
-    app = create_app(config or ServerConfig(port=0), factory)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app, sessions)
-    finally:
-        await runner.cleanup()
+    return running_server(config, factory)
 
 
 def ws_url(srv: RunningServer) -> str:
