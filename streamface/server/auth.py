@@ -3,7 +3,8 @@
 * Loopback by default. Binding to any other address needs a token (``--token`` or the
   ``STREAMFACE_TOKEN`` environment variable); every API request must then carry
   ``Authorization: Bearer <token>`` (the WHIP/WHEP convention), compared in constant time.
-  The web client's own files and ``/healthz`` stay readable without it.
+  The web client's own files and ``/healthz`` stay readable without it. Telephony
+  streams may instead carry it in-band, as ``start.customParameters.token``.
 * Request bodies are capped (``client_max_size``, 413 above it); WebSocket messages too.
 * Cross-origin requests are refused (403) unless their origin is in ``allow_origins``.
 * Consent: a session is created only when the client says the speaker agreed, with the
@@ -37,6 +38,9 @@ _CONSENT_YES = frozenset({"true", "1", "yes", "granted"})
 # Paths anyone may read: the web client (it asks for the token itself) and the health probe.
 _PUBLIC_PREFIXES = ("/static/",)
 _PUBLIC_PATHS = frozenset({"/", "/index.html", "/healthz", "/favicon.ico"})
+# Paths whose clients may prove the token inside the stream instead of a header: phone
+# platforms cannot add headers to their WebSocket upgrade (see `streamface.server.telephony`).
+IN_BAND_TOKEN_PATHS = frozenset({"/media-stream"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -110,7 +114,12 @@ def bearer_ok(request: web.Request, token: str) -> bool:
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    return token_ok(given.strip(), token)
+
+
+def token_ok(given: str, token: str) -> bool:
+    """Constant-time comparison of a presented token with the server's."""
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 def _is_public(request: web.Request) -> bool:
@@ -140,7 +149,13 @@ def security_middleware(config: ServerConfig) -> Middleware:
             length = request.content_length
             if length is not None and length > config.max_body_bytes:
                 return error_response(413, f"request body over {config.max_body_bytes} bytes")
-            if config.token and not _is_public(request) and not bearer_ok(request, config.token):
+            in_band = request.path in IN_BAND_TOKEN_PATHS and "Authorization" not in request.headers
+            if (
+                config.token
+                and not _is_public(request)
+                and not in_band
+                and not bearer_ok(request, config.token)
+            ):
                 resp = error_response(401, "missing or wrong bearer token")
                 resp.headers["WWW-Authenticate"] = 'Bearer realm="streamface"'
                 return resp

@@ -9,6 +9,9 @@ over WHEP like any other.
 
 * Consent: nothing is created and no audio is decoded unless
   ``start.customParameters.consent == "granted"``; otherwise the socket closes with 1008.
+* Token: on a server with a token, a platform that cannot send ``Authorization: Bearer``
+  on the upgrade (Twilio cannot) passes it as ``start.customParameters.token``; a stream
+  with neither closes with 1008 before any session exists.
 * A stream that breaks the protocol (malformed JSON, bad base64, a wrong media format,
   media before start, ...) is closed with a clear reason and its sessions end; the server
   and every other call go on.
@@ -33,10 +36,12 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from streamface.server.auth import bearer_ok, token_ok
 from streamface.server.hub import HUB, Call, Hub, HubFullError
 from streamface.telephony.protocol import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
     CLOSE_UNSUPPORTED_DATA,
     SAMPLE_RATE,
     FaceEventType,
@@ -56,6 +61,8 @@ SOURCE = "telephony"
 IDLE_TIMEOUT_S = 10.0
 """A stream with no message for this long is taken as gone (platforms send silence)."""
 CLOSE_TRY_AGAIN_LATER = 1013
+TOKEN_PARAM = "token"
+"""``start.customParameters`` key of the server's token, for platforms without headers."""
 _EVENT_QUEUE = 64  # events queued per stream before the oldest are dropped
 
 
@@ -65,6 +72,8 @@ class _Stream:
 
     ws: web.WebSocketResponse
     hub: Hub
+    authenticated: bool = True
+    """Whether the upgrade carried the server's bearer token (or none is needed)."""
     calls: dict[str, Call] = field(default_factory=dict)
     listeners: list[tuple[Call, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
@@ -86,7 +95,8 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=limit, heartbeat=20.0)
     await ws.prepare(request)
     hub.websockets.add(ws)
-    stream = _Stream(ws, hub)
+    token = hub.config.token
+    stream = _Stream(ws, hub, authenticated=not token or bearer_ok(request, token))
     state = StreamState(max_bytes=limit)
     code, reason = CLOSE_NORMAL, "stream stopped"
     try:
@@ -133,6 +143,14 @@ async def _serve(stream: _Stream, state: StreamState) -> tuple[int, str]:
 
 async def _start_calls(stream: _Stream, start: Start) -> None:
     hub = stream.hub
+    if not stream.authenticated:
+        given = start.custom_parameters.get(TOKEN_PARAM, "")
+        if not (hub.config.token and token_ok(given, hub.config.token)):
+            raise ProtocolError(
+                "missing or wrong token: send 'Authorization: Bearer <token>' or "
+                f"start.customParameters.{TOKEN_PARAM}",
+                CLOSE_POLICY_VIOLATION,
+            )
     if start.wants_events:
         stream.events = asyncio.Queue(maxsize=_EVENT_QUEUE)
         stream.sender = asyncio.get_running_loop().create_task(_send_events(stream))
