@@ -22,6 +22,7 @@ import numpy as np
 from aiortc import VideoStreamTrack
 from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_PTIME, VIDEO_TIME_BASE, MediaStreamError
 from av import AudioFrame, VideoFrame
+from av.video.reformatter import VideoReformatter
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,13 @@ class FaceTrack(VideoStreamTrack):
         self._on_render_start = on_render_start
         self._on_handed = on_handed
         self._on_error = on_error
-        self._pending: asyncio.Future[tuple[np.ndarray, float]] | None = None
+        self._pending: asyncio.Future[tuple[VideoFrame, float]] | None = None
         self._pending_token: Any = None
-        self._last: np.ndarray | None = None  # yuv420p planes of the last frame, [H*3/2, W]
+        self._last: VideoFrame | None = None  # the last frame rendered, yuv420p
+        self._last_sent = False  # whether that frame object has gone out already
+        # One swscale context for the track, reused frame after frame (renders of one track
+        # never overlap): building a context per frame cost as much as half the render.
+        self._reformatter = VideoReformatter()
         self._render_s = 0.010  # running estimate of one render's duration
         self._clock_start: float | None = None
         self._index = -1
@@ -122,7 +127,7 @@ class FaceTrack(VideoStreamTrack):
             await asyncio.sleep(deadline - self.lead_s - time.monotonic())
             self._pending_token = self._on_render_start() if self._on_render_start else None
             self._pending = loop.run_in_executor(
-                self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE
+                self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, self._reformatter
             )
         # The first frame is always waited for; later ones only until their deadline.
         timeout = (
@@ -134,6 +139,7 @@ class FaceTrack(VideoStreamTrack):
             future, self._pending = self._pending, None
             try:
                 self._last, took = future.result()
+                self._last_sent = False
             except Exception as exc:
                 log.exception("face render failed; ending this track")
                 self.stop()
@@ -152,7 +158,11 @@ class FaceTrack(VideoStreamTrack):
             self.ended.set()
             raise MediaStreamError
         assert self._last is not None
-        frame = VideoFrame.from_ndarray(self._last, format="yuv420p")
+        frame = self._last
+        if self._last_sent:
+            # Resent: a fresh frame object, since consumers may still hold the first one.
+            frame = VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        self._last_sent = True
         frame.pts = pts
         frame.time_base = time_base
         self.frames_sent += 1
@@ -161,7 +171,9 @@ class FaceTrack(VideoStreamTrack):
         return frame
 
 
-def _render_yuv(render: RenderFn, t: float) -> tuple[np.ndarray, float]:
+def _render_yuv(
+    render: RenderFn, t: float, reformatter: VideoReformatter
+) -> tuple[VideoFrame, float]:
     """Render and convert to the encoder's pixel format, off the event loop; and how long."""
     started = time.perf_counter()
     rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
@@ -170,8 +182,8 @@ def _render_yuv(render: RenderFn, t: float) -> tuple[np.ndarray, float]:
     h, w = rgb.shape[:2]
     if h % 2 or w % 2:  # yuv420p needs even sizes
         rgb = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
-    frame = VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-    return np.asarray(frame.to_ndarray()), time.perf_counter() - started
+    frame = reformatter.reformat(VideoFrame.from_ndarray(rgb, format="rgb24"), format="yuv420p")
+    return frame, time.perf_counter() - started
 
 
 def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
