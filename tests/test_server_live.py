@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import numpy as np
@@ -113,6 +114,18 @@ async def test_face_track_render_error_ends_track() -> None:
     with pytest.raises(MediaStreamError):
         await track.recv()
     assert track.readyState == "ended" and len(errors) == 1
+
+
+async def test_face_track_ends_cleanly_once_the_render_pool_is_shut_down() -> None:
+    """At server shutdown a relay may still ask for a frame: the stream ends, nothing raises."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    track = FaceTrack(lambda t: np.zeros((16, 16, 3), np.uint8), executor=pool)
+    first = await track.recv()
+    assert first.width == 16
+    pool.shutdown()
+    with pytest.raises(MediaStreamError):
+        await track.recv()
+    assert track.readyState == "ended" and track.ended.is_set()
 
 
 @pytest.mark.parametrize(

@@ -125,10 +125,18 @@ class FaceTrack(VideoStreamTrack):
         loop = asyncio.get_running_loop()
         if self._pending is None:
             await asyncio.sleep(deadline - self.lead_s - time.monotonic())
+            if self.readyState != "live":  # stopped while waiting for the render slot
+                self.ended.set()
+                raise MediaStreamError
             self._pending_token = self._on_render_start() if self._on_render_start else None
-            self._pending = loop.run_in_executor(
-                self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, self._reformatter
-            )
+            try:
+                self._pending = loop.run_in_executor(
+                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, self._reformatter
+                )
+            except RuntimeError as exc:  # the render pool is shut down: the server is stopping
+                self.stop()
+                self.ended.set()
+                raise MediaStreamError from exc
         # The first frame is always waited for; later ones only until their deadline.
         timeout = (
             None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
