@@ -7,6 +7,7 @@ import pytest
 
 from streamface.errors import StreamFaceError
 from streamface.face.mapping import params_for_profile
+from streamface.face.params import HAIR_STYLES
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
 
@@ -39,6 +40,26 @@ def test_masculinity_follows_p_female_proportionally() -> None:
     male, female = faces[0], faces[-1]
     assert male.facial_hair >= mid.facial_hair >= female.facial_hair == 0.0
     assert female.makeup > mid.makeup > male.makeup
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_in_between_hair_blends_the_two_picks_and_nothing_else(seed: int) -> None:
+    """An uncertain voice mixes its male and female hair styles by the probability;
+    averaging style indices instead would show whatever style sits between them."""
+    male = params_for_profile(_profile(0.0, seed=seed))
+    female = params_for_profile(_profile(1.0, seed=seed))
+    for p in (0.25, 0.5, 0.75):
+        mid = params_for_profile(_profile(p, seed=seed))
+        assert mid.hair_style == male.hair_style
+        assert mid.hair_style_alt == female.hair_style_alt
+        assert mid.hair_mix == pytest.approx(p)
+    assert male.hair_style_name == HAIR_STYLES[int(round(male.hair_style))]
+    assert female.hair_style_name == HAIR_STYLES[int(round(female.hair_style_alt))]
+
+
+def test_hair_style_override_shows_that_style() -> None:
+    face = params_for_profile(_profile(0.9, seed=2)).with_overrides({"hair_style": "bun"})
+    assert face.hair_mix == 0.0 and face.hair_style_name == "bun"
 
 
 def test_age_probabilities_move_age_cues() -> None:

@@ -115,7 +115,6 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
     bald_pull = senior * pm * max(0.0, u["style_m"] - 0.4) / 0.6
     style_m = style_m + (HAIR_STYLES.index("receding") - style_m) * min(1.0, bald_pull * 1.4)
     style_m = style_m - 2.0 * max(0.0, bald_pull - 0.6) * senior
-    hair_style = pm * style_m + pf * style_f
 
     beard_base = u["beard"]  # 0..1: none, stubble, beard
     # Clean-shaven men still show a shaving shadow (~0.15); some have stubble or a beard.
@@ -145,7 +144,11 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
         ear_size=_mid(u["ear_size"]) + 0.1 * senior,
         skin_tone=tone,
         skin_undertone=_mid(u["skin_undertone"], 0.1, 0.9),
-        hair_style=float(np.clip(hair_style, 0.0, len(HAIR_STYLES) - 1)),
+        # The two picks are blended by the probability (not averaged as indices, which
+        # would land on whatever style sits between them in the table).
+        hair_style=float(np.clip(style_m, 0.0, len(HAIR_STYLES) - 1)),
+        hair_style_alt=float(np.clip(style_f, 0.0, len(HAIR_STYLES) - 1)),
+        hair_mix=pf,
         hair_lightness=float(np.clip(hair_light, 0.0, 1.0)),
         hair_red=float(np.clip(hair_red, 0.0, 1.0)),
         hair_grey=float(np.clip(grey, 0.0, 1.0)),

@@ -3,7 +3,9 @@
 Every parameter is a float with a range and a default (`PARAM_SPECS`). Most are in 0..1;
 `hair_style` is an index over `HAIR_STYLES` whose fractional values blend two
 neighbouring styles, so the whole description stays continuous (and differentiable in
-the renderer). A face travels between components as a float32 row of `PARAM_DIM` values
+the renderer); `hair_style_alt` and `hair_mix` blend in a second, unrelated style, so an
+in-between face can show hair between two chosen styles rather than the styles that
+happen to sit between them in the table. A face travels between components as a float32 row of `PARAM_DIM` values
 in `PARAM_NAMES` order.
 """
 
@@ -73,6 +75,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("skin_undertone", 0.0, 1.0, 0.5, "skin undertone: cool/pink .. warm/golden-olive"),
     # Hair
     ParamSpec("hair_style", 0.0, float(len(HAIR_STYLES) - 1), 3.0, "index over HAIR_STYLES (fractions blend neighbours)"),
+    ParamSpec("hair_style_alt", 0.0, float(len(HAIR_STYLES) - 1), 3.0, "a second style, blended in by hair_mix"),
+    ParamSpec("hair_mix", 0.0, 1.0, 0.0, "share of hair_style_alt: 0 hair_style alone .. 1 hair_style_alt alone"),
     ParamSpec("hair_lightness", 0.0, 1.0, 0.25, "hair colour: black .. brown .. blonde"),
     ParamSpec("hair_red", 0.0, 1.0, 0.1, "hair colour: no red .. auburn/ginger"),
     ParamSpec("hair_grey", 0.0, 1.0, 0.0, "hair greying: none .. white"),
@@ -130,6 +134,8 @@ class FaceParams:
     skin_tone: float = 0.4
     skin_undertone: float = 0.5
     hair_style: float = 3.0
+    hair_style_alt: float = 3.0
+    hair_mix: float = 0.0
     hair_lightness: float = 0.25
     hair_red: float = 0.1
     hair_grey: float = 0.0
@@ -173,7 +179,8 @@ class FaceParams:
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> FaceParams:
         """A copy with some values replaced.
 
-        `hair_style` also accepts a style name from `HAIR_STYLES`.
+        `hair_style` and `hair_style_alt` also accept a style name from `HAIR_STYLES`. Setting
+        `hair_style` alone also sets `hair_mix` to 0, so the face shows that style.
 
         Raises:
             StreamFaceError: on an unknown name, a non-number, or a value out of range.
@@ -193,6 +200,8 @@ class FaceParams:
                     f"face parameter {name}={value:g} is out of range [{spec.low:g}, {spec.high:g}]"
                 )
             changes[name] = value
+        if "hair_style" in changes and not {"hair_style_alt", "hair_mix"} & changes.keys():
+            changes["hair_mix"] = 0.0
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, float]:
@@ -201,12 +210,13 @@ class FaceParams:
 
     @property
     def hair_style_name(self) -> str:
-        """The nearest named hair style."""
-        return HAIR_STYLES[int(round(min(max(self.hair_style, 0.0), len(HAIR_STYLES) - 1)))]
+        """The nearest named hair style (of the two blended, the one with the larger share)."""
+        style = self.hair_style_alt if self.hair_mix > 0.5 else self.hair_style
+        return HAIR_STYLES[int(round(min(max(style, 0.0), len(HAIR_STYLES) - 1)))]
 
 
 def _parse_value(name: str, raw: Any) -> float:
-    if name == "hair_style" and isinstance(raw, str) and raw in HAIR_STYLES:
+    if name in ("hair_style", "hair_style_alt") and isinstance(raw, str) and raw in HAIR_STYLES:
         return float(HAIR_STYLES.index(raw))
     if isinstance(raw, bool):
         raise StreamFaceError(f"face parameter {name} must be a number, got {raw!r}")

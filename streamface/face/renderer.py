@@ -294,11 +294,16 @@ class FaceRenderer(nn.Module):
         g["iris"] = sh.palette(p("iris_hue").reshape(-1), self.iris_pal) * (0.75 + 0.6 * p("iris_lightness"))
         g["top"] = sh.hsv(p("top_hue"), 0.1 + 0.6 * p("top_saturation"), 0.15 + 0.75 * p("top_lightness"))
         g["bg"] = sh.hsv(p("bg_hue"), 0.08 + 0.22 * (1.0 - p("bg_lightness")), 0.35 + 0.6 * p("bg_lightness"))
-        # Hair style: triangle weights over the style table.
+        # Hair style: triangle weights over the style table, two styles mixed by hair_mix.
         n_styles = self.style_table.shape[0]
-        pos = torch.clamp(params[:, _P["hair_style"]], 0.0, n_styles - 1.0).reshape(-1, 1)
         idx = torch.arange(n_styles, dtype=params.dtype, device=params.device).reshape(1, -1)
-        w = torch.relu(1.0 - torch.abs(pos - idx))
+
+        def weights(name: str) -> Tensor:
+            pos = torch.clamp(params[:, _P[name]], 0.0, n_styles - 1.0).reshape(-1, 1)
+            return torch.relu(1.0 - torch.abs(pos - idx))
+
+        mix = torch.clamp(params[:, _P["hair_mix"]], 0.0, 1.0).reshape(-1, 1)
+        w = (1.0 - mix) * weights("hair_style") + mix * weights("hair_style_alt")
         style = w @ self.style_table
         for i, col in enumerate(_STYLE_COLS):
             g["h_" + col] = style[:, i].reshape(-1, 1, 1, 1)
