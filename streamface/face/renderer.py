@@ -531,7 +531,11 @@ class FaceRenderer(nn.Module):
         spec_n = sh.soft(sh.ellipse(x, y, -0.008, g["nose_y"] - 0.03, 0.012, 0.02), 0.01)
         spec_c = sh.soft(sh.ellipse(torch.abs(x), y, g["eye_dx"] + 0.01, g["eye_y"] + 0.09, 0.07, 0.035), 0.03)
         spec_c = spec_c * (1.0 - 0.5 * sh.smoothstep(-0.1, 0.1, x))
+        # Darker skin shows stronger, tighter highlights (forehead, nose bridge, cheekbones),
+        # which keep its structure visible.
         spec = (0.025 + 0.16 * g["tone"]) * (spec_f + spec_n + spec_c * (1.0 - 0.6 * g["masc"]))
+        bridge = torch.exp(-((x + 0.008) / 0.009) ** 2) * sh.smoothstep(g["eye_y"], g["eye_y"] + 0.05, y) * sh.smoothstep(g["nose_y"] - 0.01, g["nose_y"] - 0.06, y)
+        spec = spec + 0.10 * g["tone"] ** 2 * (bridge + spec_f + 0.6 * spec_c)
         return red + spec
 
     def _back_hair(self, g: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -647,19 +651,30 @@ class FaceRenderer(nn.Module):
         # Clear band between the nose and the moustache edge, and the lips stay clear.
         beard_grow = sh.smoothstep(0.45, 0.9, fh)
         stub = sh.smoothstep(0.05, 0.35, fh)
-        ext = 0.012 + 0.06 * beard_grow
-        shape = sh.fill(face_d - ext * sh.smoothstep(my, g["chin_y"], y), self.px * 2.0)
+        ext = 0.012 + 0.035 * beard_grow
+        shape = sh.fill(face_d - ext * sh.smoothstep(my, g["chin_y"], y), self.px * 1.2)
         a = area * shape
         low = torch.sigmoid((y - cheek_line - 0.035) / 0.015)  # the jaw, below the cheekbones
         speck = 0.5 + 0.5 * sh.noise(x, y, 120.0, 3.0)
         # A beard is short, crinkled hair (not long strands), lit as a volume round the jaw.
-        crinkle = 0.6 * speck + 0.4 * (0.5 + 0.5 * sh.noise(x, y, 55.0, 5.0))
-        lit = (1.0 - 0.3 * sh.smoothstep(-0.25, 0.3, x)) * (1.0 - 0.3 * sh.smoothstep(my, g["chin_y"] + 0.06, y))
+        # Beard hairs grow downwards: fine vertical strokes, broken up by noise.
+        strokes = 0.5 + 0.5 * torch.sin(x * 310.0 + 2.5 * sh.noise(x, y, 45.0, 5.0))
+        crinkle = 0.4 * speck + 0.6 * strokes
+        # Lit as a volume: darker towards the jaw outline and under the chin, so the jaw
+        # line and chin stay readable through it.
+        rim = torch.exp(torch.clamp(face_d, max=0.0) / 0.035)
+        lit = (1.0 - 0.3 * sh.smoothstep(-0.25, 0.3, x)) * (1.0 - 0.3 * sh.smoothstep(my, g["chin_y"] + 0.06, y)) * (1.0 - 0.35 * rim)
         # Beard hair is finer than scalp hair and catches the light: lighter than the hair
         # colour, with the skin showing through it towards its edges.
-        col = (g["hair"] * (0.75 + 0.6 * crinkle) + 0.05 + 0.12 * g["skin"]) * lit
+        col = (g["hair"] * (0.85 + 0.3 * crinkle) + 0.04 + 0.08 * g["skin"]) * lit
         a_stub = a * (0.4 + 0.6 * low) * stub * (0.25 + 0.35 * speck)
-        a_beard = a * beard_grow * (0.55 + 0.3 * crinkle) * (0.75 + 0.25 * low)
+        # A grown beard is dense (the skin shows only at its edge) with a crisp edge along the
+        # cheek line, and a moustache over the upper lip set off by a shadow under it.
+        edge = torch.sigmoid((y - cheek_line - 0.012) / 0.006)
+        a_beard = a * edge * beard_grow * (0.62 + 0.3 * crinkle)
+        must = sh.soft(sh.ellipse(x, y, 0.0, my - g["lip_t"] - 0.004, mw * 1.05, 0.022), 0.006) * beard_grow
+        col = col * (1.0 + 0.18 * must * sh.smoothstep(my - g["lip_t"] + 0.01, my - g["lip_t"] - 0.03, y))
+        a_beard = torch.maximum(a_beard, must * (0.9 + 0.08 * crinkle))
 
         # Shaving shadow: the skin over the beard area greys and cools (less with fair hair).
         hair = g["hair"]
