@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 VOICE ?= ../shared/voices/flite_female_slt.wav
 
-.PHONY: setup demo serve test lint bench clean
+.PHONY: setup demo serve test lint bench gallery clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,16 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# The committed quality record: the shared voices plus eleven of our own (accents, ages, pitch).
+GALLERY_VOICES := ../shared/voices/*.wav $(addprefix tests/data/voices/,\
+	espeak_grandma_gb.flac espeak_grandpa_gb.flac espeak_f4_highpitch.flac \
+	espeak_m7_lowpitch.flac espeak_alicia_us.flac espeak_aunty_midlands.flac \
+	espeak_denis_nyc.flac flite_kal.flac espeak_f2_caribbean.flac \
+	espeak_m8_caribbean.flac espeak_steph_us.flac)
+
+gallery: setup
+	$(BIN)/streamface gallery $(GALLERY_VOICES) -o docs/gallery.png
 
 clean:
 	rm -rf $(VENV) out
