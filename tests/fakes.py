@@ -190,6 +190,23 @@ from collections import deque  # noqa: E402
 from streamface.voice.profile import AgeBand, PerceivedSex, VoiceProfile  # noqa: E402
 
 
+def fixed_profile(speech_seconds: float, embedding: np.ndarray | None = None) -> VoiceProfile:
+    """A plausible adult voice profile for ``speech_seconds`` of speech (confidence grows
+    with it up to a full 5 s buffer); the embedding is zeros unless given."""
+    return VoiceProfile(
+        speech_seconds=min(speech_seconds, 5.0),
+        f0_median_hz=190.0,
+        f0_range_hz=(160.0, 230.0),
+        formants_hz=None,
+        vtl_cm=None,
+        loudness_dbfs=-20.0,
+        perceived_sex=PerceivedSex(p_female=0.8),
+        age_band=AgeBand({"child": 0.05, "young_adult": 0.6, "adult": 0.3, "senior": 0.05}),
+        confidence=min(1.0, speech_seconds / 5.0),
+        embedding=np.zeros(256, dtype=np.float32) if embedding is None else embedding,
+    )
+
+
 class FakeSession:
     """A stand-in for `streamface.session.Session` with the same contract.
 
@@ -256,18 +273,7 @@ class FakeSession:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if self.analyze_delay:
             time.sleep(self.analyze_delay)
-        profile = VoiceProfile(
-            speech_seconds=min(speech, 5.0),
-            f0_median_hz=190.0,
-            f0_range_hz=(160.0, 230.0),
-            formants_hz=None,
-            vtl_cm=None,
-            loudness_dbfs=-20.0,
-            perceived_sex=PerceivedSex(p_female=0.8),
-            age_band=AgeBand({"child": 0.05, "young_adult": 0.6, "adult": 0.3, "senior": 0.05}),
-            confidence=min(1.0, speech / 5.0),
-            embedding=np.zeros(256, dtype=np.float32),
-        )
+        profile = fixed_profile(speech)
         with self._lock:
             self.analyses += 1
             self.in_flight -= 1

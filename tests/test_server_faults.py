@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
-from fakes import FakeEngine, fake_mapper
+from fakes import FakeEngine, fake_mapper, fixed_profile
 from server_util import (
     ClientPeer,
     RunningServer,
@@ -276,21 +276,7 @@ class QuickAnalyzer:
     run takes seconds on a loaded machine and is not what these tests are about)."""
 
     def analyze(self, speech: np.ndarray) -> Any:
-        from streamface.voice.profile import AgeBand, PerceivedSex, VoiceProfile
-
-        seconds = speech.size / 16000
-        return VoiceProfile(
-            speech_seconds=seconds,
-            f0_median_hz=190.0,
-            f0_range_hz=(160.0, 230.0),
-            formants_hz=None,
-            vtl_cm=None,
-            loudness_dbfs=-20.0,
-            perceived_sex=PerceivedSex(p_female=0.8),
-            age_band=AgeBand({"child": 0.05, "young_adult": 0.6, "adult": 0.3, "senior": 0.05}),
-            confidence=min(1.0, seconds / 5.0),
-            embedding=np.full(256, 1 / 16, dtype=np.float32),
-        )
+        return fixed_profile(speech.size / 16000, np.full(256, 1 / 16, dtype=np.float32))
 
 
 def live_session(engine: Any) -> Any:
