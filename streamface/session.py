@@ -9,9 +9,10 @@ Threads: `push_audio` (and the cheap properties) from the event-loop thread;
 
 Per frame (`render_frame`): the face parameters from the morph (a new `engine.prepare`
 only when they changed; with an engine that cross-fades prepared faces, a morph is
-prepared at a few keyframes and cross-faded between them), the mouth from the audio envelope at that media time, blinks,
-head motion and breathing from the seeded idle motion, `engine.animate`, then the
-visible label drawn into the pixels (and a "listening…" badge on the placeholder).
+prepared at a few keyframes and cross-faded between them), the mouth from the audio
+envelope at that media time, blinks, head motion and breathing from the seeded idle
+motion, `engine.animate`, then the visible label drawn into the pixels (and a
+"listening…" badge on the placeholder).
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
@@ -173,11 +174,11 @@ class Session:
         self._closed = False
         self.analyses = 0
         self.timings = FrameTimings()
+        """Cumulative per-stage cost of `render_frame` (for benchmarks and stats)."""
         self.cpu_timings = FrameTimings()
+        """The same stages in CPU seconds of the rendering thread (not inflated by other load)."""
         self.prepares = 0
         """Faces prepared by the engine so far (a settled face once, a morph a few times)."""
-        """The same stages in CPU seconds of the rendering thread (not inflated by other load)."""
-        """Cumulative per-stage cost of `render_frame` (for benchmarks and stats)."""
         self.face_changes: list[tuple[float, str]] = []
         """(media time, reason) of every face change: "first", "refine", "new_speaker"."""
 
