@@ -1,4 +1,4 @@
-"""Draw a benchmark report as one panel of bars per area (log scale), plus the load curve."""
+"""Draw a benchmark report: targets met or missed, render speed per engine, the load curve."""
 
 from __future__ import annotations
 
@@ -10,47 +10,79 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
+OK, MISSED = "#3a8f4b", "#c0392b"
+
 
 def plot_report(report: dict[str, Any], out: Path) -> Path:
-    """Plot every positive numeric measurement of each area; return the PNG path."""
-    areas = {
-        name: {k: float(v) for k, v in res.items() if _is_number(v) and float(v) > 0 and k != "wall_s"}
-        for name, res in report["areas"].items()
-    }
-    areas = {name: vals for name, vals in areas.items() if vals}
-    if not areas:
-        raise ImportError("nothing numeric to plot")
+    """Plot the headline numbers of ``report`` into a PNG at ``out``; return the path.
+
+    Raises:
+        ImportError: the report holds nothing to plot (kept as ImportError so callers
+            treat it like a missing matplotlib: no plot, the JSON still stands).
+    """
+    from benchmarks.__main__ import SUMMARY, summary_rows
+
+    senses = {label: sense for label, _area, _key, _target, sense in SUMMARY}
+    targets = [
+        (label, float(value), float(target), verdict, senses.get(label, "max"))
+        for label, value, target, verdict in summary_rows(report)
+        if verdict and _is_number(value) and _is_number(target) and float(target) > 0
+    ]
+    runs = report["areas"].get("render", {}).get("runs") or []
     rounds = report["areas"].get("load", {}).get("rounds") or []
-    rows = sum(max(len(v), 1) for v in areas.values()) + (10 if rounds else 0)
-    panels = len(areas) + (1 if rounds else 0)
-    heights = [max(len(v), 1) for v in areas.values()] + ([10] if rounds else [])
+    panels = [p for p, present in (("targets", targets), ("render", runs), ("load", rounds)) if present]
+    if not panels:
+        raise ImportError("nothing to plot")
+    heights = {"targets": 0.4 * len(targets) + 1, "render": 0.25 * len(runs) + 1, "load": 3.2}
     fig, axes = plt.subplots(
-        panels, 1, figsize=(9, 1.2 + 0.28 * rows), squeeze=False,
-        gridspec_kw={"height_ratios": heights},
+        len(panels), 1, figsize=(9, sum(heights[p] for p in panels) + 0.8), squeeze=False,
+        gridspec_kw={"height_ratios": [heights[p] for p in panels]},
     )
-    if rounds:
-        _plot_load(axes[-1, 0], rounds)
-    for ax, (name, vals) in zip(axes[: len(areas), 0], areas.items(), strict=True):
-        keys = list(vals)
-        colours = ["#999999" if k.startswith("target") else "#3366aa" for k in keys]
-        ax.barh(keys, [vals[k] for k in keys], color=colours)
-        ax.set_xscale("log")
-        ax.invert_yaxis()
-        ax.set_title(name, loc="left", fontsize=10)
-        ax.tick_params(labelsize=7)
+    for ax, panel in zip(axes[:, 0], panels, strict=True):
+        if panel == "targets":
+            _plot_targets(ax, targets)
+        elif panel == "render":
+            _plot_render(ax, runs)
+        else:
+            _plot_load(ax, rounds)
     machine = report["machine"]
-    fig.suptitle(f"StreamFace benchmarks — {machine.get('cpu', '?')} ({report['date']})", fontsize=9)
+    where = machine.get("gpu") or f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores"
+    fig.suptitle(f"StreamFace benchmarks: {where} ({report['date']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
 
+def _plot_targets(ax: Any, rows: list[tuple[str, float, float, str, str]]) -> None:
+    """Each target as measured / target: at most 1 is good for limits, at least 1 for floors."""
+    labels = [f"{label}: {value:.4g} (target {target:g})" for label, value, target, _v, _s in rows]
+    ratios = [value / target for _l, value, target, _v, _s in rows]
+    colours = [OK if verdict == "ok" else MISSED for _l, _v, _t, verdict, _s in rows]
+    ax.barh(labels, ratios, color=colours)
+    ax.axvline(1.0, color="#333333", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("measured / target (green: met; limits must stay below 1, floors above)", fontsize=8)
+    ax.set_title("targets", loc="left", fontsize=10)
+    ax.tick_params(labelsize=7)
+
+
+def _plot_render(ax: Any, runs: list[dict[str, Any]]) -> None:
+    """Frames per second of every engine, path (full frame / animate) and batch size."""
+    labels = [f"{r['engine']} {r['path']} batch {r['batch']}" for r in runs]
+    ax.barh(labels, [float(r["fps"]) for r in runs], color="#3366aa")
+    ax.axvline(30.0, color="#999999", lw=0.8, ls=":")
+    ax.invert_yaxis()
+    ax.set_xlabel("frames per second at 512x512 (dotted: 30 fps)", fontsize=8)
+    ax.set_title("render", loc="left", fontsize=10)
+    ax.tick_params(labelsize=7)
+
+
 def _plot_load(ax: Any, rounds: list[dict[str, Any]]) -> None:
     """Frame-interval p99 (server and client) and the slowest client's fps against N."""
     n = [r["clients"] for r in rounds]
     for key, label in (
-        ("server_interval_ms_p99_worst", "interval p99, server (ms)"),
+        ("server_interval_ms_p99_worst", "interval p99, in the agent (ms)"),
         ("client_interval_ms_p99_worst", "interval p99, received (ms)"),
     ):
         ax.plot(n, [r[key] if r[key] is not None else float("nan") for r in rounds], "o-", label=label)
