@@ -352,7 +352,7 @@ class FaceRenderer(nn.Module):
         neck_d = self._neck_sdf(g, x, y)
         neck_a = sh.fill(neck_d, px)
         under_jaw = torch.exp(-torch.clamp(y - (g["chin_y"] - 0.03), min=0.0) / 0.07)
-        neck_shade = (0.80 - 0.30 * under_jaw) * (1.0 - 0.35 * (ax / (g["neck_w"] + 0.2)) ** 2)
+        neck_shade = (0.80 - (0.30 + 0.12 * g["masc"]) * under_jaw) * (1.0 - 0.35 * (ax / (g["neck_w"] + 0.2)) ** 2)
         neck_shade = neck_shade + 0.1 * g["masc"] * torch.exp(-((x / 0.02) ** 2 + ((y - g["chin_y"] - 0.09) / 0.025) ** 2))
         img = sh.over(img, skin * neck_shade, neck_a)
 
@@ -450,6 +450,9 @@ class FaceRenderer(nn.Module):
         below_lip = sh.soft(sh.ellipse(x, y, 0.0, my + g["lip_t"] * 1.4 + 0.02, g["mouth_w"] * 0.55, 0.015), 0.012)
         chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.06, 0.06, 0.04), 0.03)
         shade = shade * (1.0 - 0.12 * below_lip) * (1.0 + 0.06 * chin)
+        # A man's jaw is angular: its lower edge turns away from the light in a darker band.
+        jaw_edge = torch.exp(torch.clamp(face_d, max=0.0) / 0.03) * sh.smoothstep(my - 0.04, my + 0.06, y)
+        shade = shade * (1.0 - 0.3 * g["masc"] * jaw_edge)
         # Cheekbones catch light; hollows below them (less with full cheeks).
         cheekbone = sh.soft(sh.ellipse(ax, y, edx + 0.02, ey + 0.075, 0.07, 0.04), 0.03)
         hollow = sh.soft(sh.ellipse(ax, y, g["rx"] * 0.78, ny_ + 0.03, 0.05, 0.07), 0.04)
