@@ -8,13 +8,13 @@ Target: at most 0.5 ms per frame.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks import pinned_to_one_core
 from streamface.audio import AudioIngest, decode_file, resample_array
 
 TARGET_MS = 0.5
@@ -67,11 +67,7 @@ def _measure(x16k: np.ndarray, rate: int, channels: int, max_frames: int) -> dic
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure per-frame ingest cost; returns p50/p95 per input kind and the target."""
-    affinity = None
-    if hasattr(os, "sched_getaffinity"):
-        affinity = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(affinity)})  # one core
-    try:
+    with pinned_to_one_core():
         x = _speech_16k()
         max_frames = 300 if quick else 5000
         if not quick:
@@ -80,9 +76,6 @@ def run(quick: bool = False) -> dict[str, Any]:
             "48k_stereo_int16": _measure(x, 48000, 2, max_frames),
             "8k_mono_int16": _measure(x, 8000, 1, max_frames),
         }
-    finally:
-        if affinity is not None:
-            os.sched_setaffinity(0, affinity)
     out: dict[str, Any] = {}
     for name, res in results.items():
         out[f"frame_{name}_p50_ms"] = res["p50_ms"]

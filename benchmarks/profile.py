@@ -13,12 +13,13 @@ widened set in tests/data/voices. Synthetic voices only: real speech is harder.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks import pinned_to_one_core
 
 TARGET_MS = 50.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,15 +146,8 @@ def _accuracy(quick: bool) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Profile timing (one core) and perceived-sex accuracy tables."""
-    affinity = None
-    if hasattr(os, "sched_getaffinity"):
-        affinity = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {min(affinity)})  # one core
-    try:
+    with pinned_to_one_core():
         result = _timings(quick)
-    finally:
-        if affinity is not None:
-            os.sched_setaffinity(0, affinity)
     result.update(_accuracy(quick))
     return result
 

@@ -20,7 +20,7 @@
     if (isError) state.error = text;
   }
 
-  const { waitForIce, authHeaders: bearer } = window.StreamFaceWhep;
+  const { waitForIce, definitionList, authHeaders: bearer } = window.StreamFaceWhep;
   const authHeaders = () => bearer(tokenInput.value.trim());
 
   consent.addEventListener("change", () => {
@@ -40,13 +40,7 @@
       ["Confidence", pct(traits.confidence)],
       ["Speech heard", `${traits.speech_seconds.toFixed(1)} s`],
     ];
-    const dl = document.createElement("dl");
-    for (const [k, v] of rows) {
-      const dt = document.createElement("dt"); dt.textContent = k;
-      const dd = document.createElement("dd"); dd.textContent = v;
-      dl.append(dt, dd);
-    }
-    traitsBox.replaceChildren(dl);
+    traitsBox.replaceChildren(definitionList(rows));
   }
 
   function showStage(stage) {

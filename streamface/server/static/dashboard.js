@@ -9,7 +9,7 @@
   const callsBox = $("calls"), empty = $("empty"), status = $("status");
   const tokenInput = $("token"), tokenBox = $("token-box");
   const callTemplate = $("call-template"), faceTemplate = $("face-template");
-  const { watch, authHeaders, tokenFromUrl } = window.StreamFaceWhep;
+  const { watch, definitionList, authHeaders, tokenFromUrl } = window.StreamFaceWhep;
 
   // calls: key -> {el, faces: Map(sessionId -> {el, video, viewer, entry})}
   const state = { calls: new Map(), sessions: [], polls: 0, error: null, playing: 0 };
@@ -49,13 +49,7 @@
     if (sex) rows.push(["Perceived sex", `${sex.label} (${pct(sex.label === "female" ? sex.p_female : 1 - sex.p_female)})`]);
     if (age) rows.push(["Age band", `${String(age.label).replace("_", " ")} (${pct(age.probs ? age.probs[age.label] : undefined)})`]);
     rows.push(["Confidence", pct(traits.confidence)]);
-    const dl = document.createElement("dl");
-    for (const [k, v] of rows) {
-      const dt = document.createElement("dt"); dt.textContent = k;
-      const dd = document.createElement("dd"); dd.textContent = v;
-      dl.append(dt, dd);
-    }
-    box.replaceChildren(dl);
+    box.replaceChildren(definitionList(rows));
   }
 
   function addCall(key, entry) {

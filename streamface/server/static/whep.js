@@ -1,5 +1,6 @@
 // WebRTC helpers shared by the pages: the WHEP viewer (RFC 9725 style) of the dashboard and
-// the OBS page (one recvonly video peer per session), ICE gathering and bearer headers.
+// the OBS page (one recvonly video peer per session), ICE gathering, bearer headers and
+// the traits list.
 // Plain JavaScript, no build step; exposes window.StreamFaceWhep.
 "use strict";
 
@@ -63,6 +64,17 @@
     }
   }
 
+  // A <dl> of [term, description] rows (traits panels); text only, never HTML.
+  function definitionList(rows) {
+    const dl = document.createElement("dl");
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      dl.append(dt, dd);
+    }
+    return dl;
+  }
+
   function authHeaders(token) {
     return token ? { Authorization: "Bearer " + token } : {};
   }
@@ -73,5 +85,5 @@
     return hash || new URLSearchParams(location.search).get("token") || "";
   }
 
-  window.StreamFaceWhep = { watch, waitForIce, authHeaders, tokenFromUrl };
+  window.StreamFaceWhep = { watch, waitForIce, definitionList, authHeaders, tokenFromUrl };
 })();
