@@ -58,7 +58,11 @@ def _torch_single_thread() -> None:
 async def _no_leaked_tasks() -> AsyncIterator[None]:
     """Fail any test that leaves asyncio tasks running on its event loop."""
     yield
-    await asyncio.sleep(0)  # let tasks that were just cancelled finish
     current = asyncio.current_task()
-    leaked = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if pending:
+        # Tasks cancelled during teardown can need a few loop turns (and the ones they
+        # await) to unwind; a leak is a task still running after that grace.
+        await asyncio.wait(pending, timeout=1.0)
+    leaked = [t for t in pending if not t.done()]
     assert not leaked, f"test left {len(leaked)} asyncio task(s) running: {leaked!r}"

@@ -3,7 +3,8 @@
 Chromium's fake microphone plays a shared test voice; the page is opened from a real
 server on loopback, consent is ticked, the call started, and the test checks what a user
 would see: video at 25 fps or more (from ``getStats``), a face rather than the
-placeholder, with the visible label, and traits in ``#traits``.
+placeholder, with the visible label, and traits in ``#traits``. The checks are
+``browser_util.check_web_call``, shared with the Firefox test (test_browser_firefox_e2e.py).
 
 Nothing is downloaded: the browser is the system's ``chromium`` and the protocol is spoken
 over the ``websockets`` package. Without chromium the test skips (CI installs it).
@@ -16,37 +17,17 @@ import contextlib
 import json
 import shutil
 import subprocess
-import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from scipy.signal import resample_poly
-from server_util import get_json, running_server, wait_for
+from browser_util import TEST_VOICE, BrowserPage, check_web_call, write_fake_mic
+from server_util import running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FAKE_AUDIO_RATE = 48_000  # Chromium's fake capture is happiest with 48 kHz 16-bit WAV
-
-
-def write_fake_mic(voice: Path, out: Path) -> Path:
-    """The voice as 48 kHz mono 16-bit WAV (what ``--use-file-for-fake-audio-capture`` takes)."""
-    with wave.open(str(voice)) as src:
-        rate = src.getframerate()
-        pcm = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
-        if src.getnchannels() > 1:
-            pcm = pcm.reshape(-1, src.getnchannels()).mean(axis=1).astype(np.int16)
-    if rate != FAKE_AUDIO_RATE:
-        pcm = np.clip(resample_poly(pcm.astype(np.float32), FAKE_AUDIO_RATE, rate), -32768, 32767)
-    with wave.open(str(out), "wb") as dst:
-        dst.setnchannels(1)
-        dst.setsampwidth(2)
-        dst.setframerate(FAKE_AUDIO_RATE)
-        dst.writeframes(np.asarray(pcm, dtype=np.int16).tobytes())
-    return out
 
 
 class Cdp:
@@ -87,7 +68,7 @@ class Cdp:
         await self._ws.close()
 
 
-class Page:
+class Page(BrowserPage):
     """One browser tab."""
 
     def __init__(self, cdp: Cdp, session: str) -> None:
@@ -104,21 +85,6 @@ class Page:
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result["result"].get("value")
-
-    async def until(self, expression: str, within_s: float, what: str) -> Any:
-        """Poll an expression until it is truthy."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + within_s
-        while True:
-            value = await self.js(expression)
-            if value:
-                return value
-            if loop.time() > end:
-                state = await self.js(
-                    "JSON.stringify({s: window.streamface && window.streamface.stage, m: document.getElementById('message').textContent})"
-                )
-                raise AssertionError(f"timed out waiting for {what}; page state {state}")
-            await asyncio.sleep(0.25)
 
 
 @contextlib.asynccontextmanager
@@ -192,51 +158,13 @@ async def chromium(profile: Path, fake_mic: Path) -> AsyncIterator[Callable[[str
             proc.wait()
 
 
-GRAB = """(() => {
-  const v = document.getElementById('face');
-  if (!v.videoWidth) return null;
-  const c = document.createElement('canvas');
-  c.width = v.videoWidth; c.height = v.videoHeight;
-  const g = c.getContext('2d');
-  g.drawImage(v, 0, 0);
-  const d = g.getImageData(0, 0, c.width, c.height).data;
-  return {w: c.width, h: c.height, px: Array.from(d)};
-})()"""
-
-FPS = """(async () => {
-  const pc = window.streamface.pc;
-  const video = async () => {
-    let out = null;
-    (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'video') out = r; });
-    return out;
-  };
-  const a = await video();
-  await new Promise((r) => setTimeout(r, 4000));
-  const b = await video();
-  return {decoded: (b.framesDecoded - a.framesDecoded) / ((b.timestamp - a.timestamp) / 1000),
-          reported: b.framesPerSecond || 0, width: b.frameWidth, height: b.frameHeight};
-})()"""
-
-
-def _image(grab: dict[str, Any]) -> np.ndarray:
-    return np.asarray(grab["px"], dtype=np.uint8).reshape(grab["h"], grab["w"], 4)[..., :3]
-
-
-def _label_pixels(img: np.ndarray) -> int:
-    """Yellow label text in the bottom-left quarter (the label's first line is yellow)."""
-    h, w = img.shape[:2]
-    corner = img[h // 2 :, : w // 2].astype(np.int16)
-    r, g, b = corner[..., 0], corner[..., 1], corner[..., 2]
-    return int(np.count_nonzero((r > 170) & (g > 140) & (b < 110) & (r - b > 100)))
-
-
 @pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (scripts/install-system-deps installs it)"
 )
 async def test_web_client_in_chromium(shared_voices: dict[Path, str], tmp_path: Path) -> None:
     from streamface.server.app import default_session_factory
 
-    voice = next(p for p in shared_voices if p.name == "flite_female_slt.wav")
+    voice = next(p for p in shared_voices if p.name == TEST_VOICE)
     fake_mic = write_fake_mic(voice, tmp_path / "mic.wav")
     profile = tmp_path / "profile"
     profile.mkdir()
@@ -245,47 +173,4 @@ async def test_web_client_in_chromium(shared_voices: dict[Path, str], tmp_path: 
         chromium(profile, fake_mic) as open_page,
     ):
         page = await open_page(srv.url + "/")
-        assert await page.js("document.getElementById('start').disabled") is True
-        assert "AI-generated face" in await page.js("document.getElementById('notice').textContent")
-        assert srv.hub.calls == {}  # nothing captured before consent and start
-
-        await page.js("document.getElementById('consent').click()")
-        assert await page.js("document.getElementById('start').disabled") is False
-        await page.js("document.getElementById('start').click()")
-        await page.until(
-            "window.streamface.pc && window.streamface.pc.connectionState === 'connected'",
-            20,
-            "connection",
-        )
-        await page.until("document.getElementById('face').videoWidth > 0", 20, "video")
-        placeholder = _image(await page.js(GRAB))
-
-        stats = await page.js(FPS)
-        assert stats["decoded"] >= 25, f"video plays at {stats}"
-
-        await page.until(
-            "window.streamface.stage && window.streamface.stage !== 'listening'", 30, "a face"
-        )
-        await page.until(
-            "document.getElementById('traits').textContent.includes('Confidence')", 20, "traits"
-        )
-        traits = await page.js("document.getElementById('traits').textContent")
-        assert "Perceived sex" in traits and "%" in traits
-        await asyncio.sleep(1.5)  # the face morphs in from the placeholder
-        face = _image(await page.js(GRAB))
-        assert face.shape == placeholder.shape
-        diff = float(np.abs(face.astype(np.int16) - placeholder.astype(np.int16)).mean())
-        assert diff > 3.0, f"the face looks like the placeholder (mean difference {diff:.2f})"
-        assert _label_pixels(face) > 20, "the visible label is missing from the frame"
-
-        (entry,) = (await _sessions(srv.url))["sessions"]
-        assert entry["stage"] != "listening" and entry["speech_seconds"] > 0
-
-        await page.js("document.getElementById('stop').click()")
-        assert await wait_for(lambda: not srv.hub.calls, 10.0), "stop did not end the session"
-
-
-async def _sessions(base: str) -> Any:
-    status, body = await get_json(f"{base}/sessions")
-    assert status == 200
-    return body
+        await check_web_call(page, srv)
