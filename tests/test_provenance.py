@@ -149,10 +149,26 @@ def change_png_pixel(path: Path) -> None:
     path.write_bytes(bytes(out))
 
 
+def _jpeg_scan_start(data: bytearray) -> int:
+    """Offset of the SOS marker, found by walking the segments.
+
+    A plain search for FF DA can hit those bytes inside the signed manifest (APP11), whose
+    signature differs on every run.
+    """
+    pos = 2  # after SOI
+    while data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:
+            return pos
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        pos += 2 + length
+    raise AssertionError(f"no start-of-scan marker found (bytes at {pos}: {bytes(data[pos:pos + 2])!r})")
+
+
 def change_jpeg_pixels(path: Path) -> None:
     """Flip one bit in the entropy-coded scan: the manifest (APP11) stays, pixels change."""
     data = bytearray(path.read_bytes())
-    sos = data.index(b"\xff\xda")
+    sos = _jpeg_scan_start(data)
     (header_len,) = struct.unpack(">H", data[sos + 2 : sos + 4])
     pos = sos + 2 + header_len + 8
     while data[pos] in (0xFF, 0xFE) or data[pos - 1] == 0xFF:
