@@ -10,6 +10,8 @@ browsers are held to exactly the same checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import wave
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,44 @@ async def _sessions(base: str) -> Any:
     status, body = await get_json(f"{base}/sessions")
     assert status == 200
     return body
+
+
+class JsonSocket:
+    """Request/reply plumbing shared by the CDP and BiDi clients: one WebSocket, ids, futures.
+
+    Subclasses build the messages (`_request`) and may watch events (`_event`).
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self._next = 0
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    def _event(self, msg: dict[str, Any]) -> bool:
+        """Handle a message that is not a reply; True when it was one of those."""
+        return False
+
+    async def _read(self) -> None:
+        async for raw in self._ws:
+            msg = json.loads(raw)
+            if self._event(msg):
+                continue
+            future = self._waiting.pop(msg.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(msg)
+
+    async def _request(self, msg: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
+        """Send ``msg`` with the next id and wait for the reply to it."""
+        self._next += 1
+        msg = {"id": self._next, **msg}
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[self._next] = future
+        await self._ws.send(json.dumps(msg))
+        return await asyncio.wait_for(future, timeout_s)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+        await self._ws.close()

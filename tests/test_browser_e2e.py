@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_util import TEST_VOICE, BrowserPage, check_web_call, write_fake_mic
+from browser_util import TEST_VOICE, BrowserPage, JsonSocket, check_web_call, write_fake_mic
 from server_util import running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,42 +29,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class Cdp:
+class Cdp(JsonSocket):
     """A minimal Chrome DevTools Protocol client (flattened sessions) over one WebSocket."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-        self._next = 0
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for raw in self._ws:
-            msg = json.loads(raw)
-            future = self._waiting.pop(msg.get("id", -1), None)
-            if future is not None and not future.done():
-                future.set_result(msg)
 
     async def send(
         self, method: str, params: dict[str, Any] | None = None, session: str | None = None
     ) -> Any:
-        self._next += 1
-        msg: dict[str, Any] = {"id": self._next, "method": method, "params": params or {}}
+        msg: dict[str, Any] = {"method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[self._next] = future
-        await self._ws.send(json.dumps(msg))
-        reply = await asyncio.wait_for(future, 30)
+        reply = await self._request(msg)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply["result"]
-
-    async def close(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader
-        await self._ws.close()
 
 
 class Page(BrowserPage):

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_util import TEST_VOICE, BrowserPage, check_web_call, write_fake_mic
+from browser_util import TEST_VOICE, BrowserPage, JsonSocket, check_web_call, write_fake_mic
 from server_util import running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -153,45 +153,27 @@ MIC_PRELOAD = """() => {
 }"""
 
 
-class Bidi:
+class Bidi(JsonSocket):
     """A minimal WebDriver BiDi client over one WebSocket; keeps the page's console log."""
 
     def __init__(self, ws: Any) -> None:
-        self._ws = ws
-        self._next = 0
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.log: list[str] = []
-        self._reader = asyncio.ensure_future(self._read())
+        super().__init__(ws)
 
-    async def _read(self) -> None:
-        async for raw in self._ws:
-            msg = json.loads(raw)
-            if msg.get("type") == "event":
-                if msg.get("method") == "log.entryAdded":
-                    entry = msg["params"]
-                    self.log.append(f"{entry.get('level')}: {entry.get('text')}")
-                    del self.log[:-20]
-                continue
-            future = self._waiting.pop(msg.get("id", -1), None)
-            if future is not None and not future.done():
-                future.set_result(msg)
+    def _event(self, msg: dict[str, Any]) -> bool:
+        if msg.get("type") != "event":
+            return False
+        if msg.get("method") == "log.entryAdded":
+            entry = msg["params"]
+            self.log.append(f"{entry.get('level')}: {entry.get('text')}")
+            del self.log[:-20]
+        return True
 
     async def send(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        self._next += 1
-        msg = {"id": self._next, "method": method, "params": params or {}}
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[self._next] = future
-        await self._ws.send(json.dumps(msg))
-        reply = await asyncio.wait_for(future, 30)
+        reply = await self._request({"method": method, "params": params or {}})
         if reply.get("type") == "error":
             raise RuntimeError(f"{method}: {reply.get('error')}: {reply.get('message')}")
         return reply["result"]
-
-    async def close(self) -> None:
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader
-        await self._ws.close()
 
 
 class FirefoxPage(BrowserPage):
