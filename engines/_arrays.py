@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -31,3 +33,18 @@ def match_batch(face_rows: np.ndarray, anim: np.ndarray, what: str = "params") -
         f"{what} batch {face_rows.shape[0]} does not match anim batch {anim.shape[0]} "
         "(give one face for all frames, or one per frame)"
     )
+
+
+def check_blendable(a: Any, b: Any, kind: type[Any]) -> None:
+    """Raise unless ``a`` and ``b`` are ``kind`` faces (``.prepared``, ``.params``) of one shape.
+
+    Raises:
+        TypeError: either was not prepared by this engine.
+        ValueError: their shapes differ.
+    """
+    if not isinstance(a, kind) or not isinstance(b, kind):
+        raise TypeError("blend takes faces prepared by this engine")
+    if a.prepared.shape != b.prepared.shape or a.params.shape != b.params.shape:
+        raise ValueError(
+            f"cannot blend faces of shapes {tuple(a.prepared.shape)} and {tuple(b.prepared.shape)}"
+        )

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engines._arrays import as_rows, match_batch
+from engines._arrays import as_rows, check_blendable, match_batch
 from engines.base import Engine
 from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_exported, run_session
 from streamface.errors import EngineUnavailableError
@@ -121,10 +121,7 @@ class OnnxRuntimeEngine(Engine):
         return True
 
     def blend(self, a: Any, b: Any, weight: float) -> OrtPrepared:
-        if not isinstance(a, OrtPrepared) or not isinstance(b, OrtPrepared):
-            raise TypeError("blend takes faces prepared by this engine")
-        if a.prepared.shape != b.prepared.shape or a.params.shape != b.params.shape:
-            raise ValueError(f"cannot blend faces of shapes {a.prepared.shape} and {b.prepared.shape}")
+        check_blendable(a, b, OrtPrepared)
         w = np.float32(weight)
         image = np.subtract(b.prepared, a.prepared)
         image *= w

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engines._arrays import as_rows, match_batch
+from engines._arrays import as_rows, check_blendable, match_batch
 from engines.base import Engine
 from engines.export import RendererFactory, default_renderer_factory, renderer_dims, to_uint8_hwc
 from streamface.errors import EngineUnavailableError
@@ -191,10 +191,7 @@ class TorchEngine(Engine):
         return True
 
     def blend(self, a: Any, b: Any, weight: float) -> TorchPrepared:
-        if not isinstance(a, TorchPrepared) or not isinstance(b, TorchPrepared):
-            raise TypeError("blend takes faces prepared by this engine")
-        if a.prepared.shape != b.prepared.shape or a.params.shape != b.params.shape:
-            raise ValueError(f"cannot blend faces of shapes {tuple(a.prepared.shape)} and {tuple(b.prepared.shape)}")
+        check_blendable(a, b, TorchPrepared)
         w = float(weight)
         with self._torch.inference_mode():
             return TorchPrepared(

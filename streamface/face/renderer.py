@@ -705,8 +705,9 @@ class FaceRenderer(nn.Module):
         # colour, with the skin showing through it towards its edges.
         col = (g["hair"] * (0.85 + 0.3 * crinkle) + 0.04 + 0.08 * g["skin"]) * lit
         a_stub = a * (0.4 + 0.6 * low) * stub * (0.25 + 0.35 * speck)
-        # A grown beard is dense (the skin shows only at its edge) with a crisp edge along the
-        # cheek line, and a moustache over the upper lip set off by a shadow under it.
+        # A grown beard lets some skin show through, with a soft edge along the cheek line
+        # (a hard one hid the jaw from face detectors), and a moustache over the upper lip
+        # set off by a shadow under it.
         edge = torch.sigmoid((y - cheek_line - 0.03) / 0.014)
         a_beard = a * edge * beard_grow * (0.45 + 0.3 * crinkle)
         must = sh.soft(sh.ellipse(x, y, 0.0, my - g["lip_t"] - 0.004, mw * 1.05, 0.022), 0.006) * beard_grow
@@ -716,10 +717,10 @@ class FaceRenderer(nn.Module):
         # Shaving shadow: the skin over the beard area greys and cools (less with fair hair).
         hair = g["hair"]
         dark = 1.0 - 0.7 * (hair[:, 0:1] + hair[:, 1:2] + hair[:, 2:3]) / 3.0
-        shadow = a * low * sh.smoothstep(0.02, 0.16, fh) * dark * (0.85 + 0.15 * speck)
-        img = img * (1.0 - shadow * _col(0.16, 0.13, 0.08).to(x))
-        # Beard follicles: a coarser skin texture wherever beard grows, even shaven.
-        follicles = a * low * sh.smoothstep(0.02, 0.16, fh) * (0.045 + 0.035 * g["tone"])
+        shaven = a * low * sh.smoothstep(0.02, 0.16, fh)  # where beard grows, even shaven
+        img = img * (1.0 - shaven * dark * (0.85 + 0.15 * speck) * _col(0.16, 0.13, 0.08).to(x))
+        # Beard follicles: a coarser skin texture there.
+        follicles = shaven * (0.045 + 0.035 * g["tone"])
         img = img * (1.0 + follicles * self._crop(self.grain, self.beard_box))
         out = sh.over(img, g["hair"] * 0.7, a_stub * 0.8)
         return sh.over(out, col, a_beard)
