@@ -21,7 +21,10 @@ so the run is bounded in count and time. Server RSS is sampled in every round: R
 added session is the slope of RSS against N.
 
 The callers run in this process on the same machine, so they take CPU (VP8 decoding,
-Opus encoding) from the server: on a small machine the knee is pessimistic.
+Opus encoding) from the server: on a small machine the knee is pessimistic. To tell the
+agent's cost from the callers', every round also reports the server process's own CPU
+time over the window per session-second (``agent_cpu_ms_per_session_s``; 1000 would be
+one full core per session) and per frame, next to the callers' CPU in this process.
 
 Usage: ``python -m benchmarks --only load`` or ``python -m benchmarks.load
 [--max-clients N] [--seconds S] [--quick]``.
@@ -74,9 +77,13 @@ async def measure_round(
     try:
         await asyncio.sleep(warmup)
         before = await _counters(base)
+        cpu_before = serving.cpu_seconds(srv.pid)
+        callers_cpu_before = time.process_time()
         since = time.monotonic()
         await asyncio.sleep(seconds)
         until = time.monotonic()
+        cpu_after = serving.cpu_seconds(srv.pid)
+        callers_cpu = time.process_time() - callers_cpu_before
         after = await _counters(base)
         window = await _server_window(base, {k: v["frames_handed"] for k, v in before.items()})
         rss = serving.rss_mb(srv.pid)
@@ -119,6 +126,10 @@ async def measure_round(
         return int(sum(r[key] or 0 for r in per_session))
 
     fps = [r["client_fps"] for r in per_session]
+    wall = until - since
+    agent_cpu = (
+        cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    )
     return {
         "clients": n,
         "sessions_sustained": sum(r["sustained"] for r in per_session),
@@ -133,6 +144,14 @@ async def measure_round(
         "frames_expected": int(round(n * seconds * 30)),
         "server_rss_mb": rss,
         "server_threads": threads,
+        "agent_cpu_share": round(agent_cpu / wall, 3) if agent_cpu is not None else None,
+        "agent_cpu_ms_per_session_s": (
+            round(1000.0 * agent_cpu / (wall * n), 1) if agent_cpu is not None else None
+        ),
+        "agent_cpu_ms_per_frame": (
+            round(1000.0 * agent_cpu / (wall * n * 30.0), 2) if agent_cpu is not None else None
+        ),
+        "callers_cpu_ms_per_session_s": round(1000.0 * callers_cpu / (wall * n), 1),
         "sessions": per_session,
     }
 
@@ -171,7 +190,8 @@ async def ramp(max_clients: int, seconds: float, warmup: float, budget_s: float)
                 f"end to end {r['sessions_sustained']}, "
                 f"p99 server {r['server_interval_ms_p99_worst']} / client "
                 f"{r['client_interval_ms_p99_worst']} ms, fps min {r['client_fps_min']}, "
-                f"RSS {r['server_rss_mb']} MiB",
+                f"RSS {r['server_rss_mb']} MiB, agent CPU {r['agent_cpu_ms_per_session_s']} ms "
+                f"per session-second",
                 file=sys.stderr,
                 flush=True,
             )
@@ -184,9 +204,14 @@ async def ramp(max_clients: int, seconds: float, warmup: float, budget_s: float)
         after_rss = serving.rss_mb(srv.pid)
         stats = await serving.internal_stats(srv.base)
     per_session = rss_per_session(rounds, idle_rss)
+    at_knee = next((r for r in rounds if r["clients"] == knee), None)
     return {
         "knee_sessions": knee,
         "knee_sessions_end_to_end": knee_e2e,
+        "agent_cpu_ms_per_session_s_at_knee": at_knee["agent_cpu_ms_per_session_s"] if at_knee else None,
+        "callers_cpu_ms_per_session_s_at_knee": (
+            at_knee["callers_cpu_ms_per_session_s"] if at_knee else None
+        ),
         "max_sessions_30fps": knee,
         "max_sessions_30fps_target": TARGET_SESSIONS,
         "meets_sessions_target": knee >= TARGET_SESSIONS,
@@ -260,7 +285,8 @@ def format_rounds(rounds: list[dict[str, Any]]) -> str:
     """Per-N rows as a fixed-width table."""
     head = (
         f"{'N':>3} {'agent ok':>8} {'e2e ok':>6} {'p99 srv ms':>10} {'p99 cli ms':>10} {'fps min':>7} "
-        f"{'resent':>6} {'late':>5} {'dropped':>7} {'RSS MiB':>8}"
+        f"{'resent':>6} {'late':>5} {'dropped':>7} {'RSS MiB':>8} {'agent ms/s':>10} "
+        f"{'callers ms/s':>12}"
     )
     lines = [head]
     for r in rounds:
@@ -269,7 +295,8 @@ def format_rounds(rounds: list[dict[str, Any]]) -> str:
             f"{r['server_interval_ms_p99_worst']!s:>10} {r['client_interval_ms_p99_worst']!s:>10} "
             f"{r['client_fps_min']:>7} {r['server_frames_resent']:>6} "
             f"{r['server_frames_late']:>5} {r['client_frames_dropped']:>7} "
-            f"{r['server_rss_mb']!s:>8}"
+            f"{r['server_rss_mb']!s:>8} {r.get('agent_cpu_ms_per_session_s')!s:>10} "
+            f"{r.get('callers_cpu_ms_per_session_s')!s:>12}"
         )
     return "\n".join(lines)
 

@@ -130,6 +130,17 @@ def os_threads(pid: int) -> int | None:
     return int(value) if value else None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far, in seconds (None without procfs)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields after the command name: state is index 0, utime 11 and stime 12 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def get_json(url: str) -> Any:
     """GET a JSON document."""
     async with aiohttp.ClientSession() as http, http.get(url) as resp:
