@@ -298,7 +298,8 @@ def source_files(module_name: str) -> list[Path]:
 
 def model_key(renderer: nn.Module, size: int) -> str:
     """Hex digest of everything the exported graphs depend on."""
-    import onnx
+    from importlib.metadata import version
+
     import torch
 
     digest = hashlib.sha256()
@@ -318,7 +319,7 @@ def model_key(renderer: nn.Module, size: int) -> str:
         add(f"tensor:{name}:{t.dtype}:{tuple(t.shape)}", t.numpy().tobytes())
     param_dim, anim_dim = renderer_dims(renderer)
     add("config", f"{type(renderer).__qualname__}|{size}|{param_dim}|{anim_dim}|{OPSET}".encode())
-    add("versions", f"torch={torch.__version__}|onnx={onnx.__version__}".encode())
+    add("versions", f"torch={torch.__version__}|onnx={version('onnx')}".encode())
     return digest.hexdigest()
 
 
