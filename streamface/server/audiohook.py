@@ -188,15 +188,17 @@ async def audiohook(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _receive(conn: _Connection, wait_s: float = IDLE_TIMEOUT_S) -> tuple[str, str | bytes] | None:
+async def _receive(conn: _Connection, wait_s: float | None = None) -> tuple[str, str | bytes] | None:
     """The next text or binary message; None when the peer closed.
 
-    This is where silence is detected: no message for ``wait_s`` seconds raises.
+    This is where silence is detected: no message for ``wait_s`` seconds (default
+    `IDLE_TIMEOUT_S`) raises.
 
     Raises:
         AudioHookError: nothing arrived in time (code 408).
     """
     ws = conn.ws
+    wait_s = IDLE_TIMEOUT_S if wait_s is None else wait_s
     while True:
         try:
             msg = await ws.receive(timeout=wait_s)

@@ -393,7 +393,9 @@ class AudioHookState:
             self.session_id = env.id
         elif env.id != self.session_id:
             raise AudioHookError("message id is not this session's id", ErrorCode.CONFLICT)
-        if env.seq != self.client_seq + 1:
+        # After a disconnect the client's close may follow a seq fault: any later seq will do.
+        resync = self.phase is Phase.DISCONNECTING and env.seq > self.client_seq
+        if env.seq != self.client_seq + 1 and not resync:
             raise AudioHookError(f"seq {env.seq} where {self.client_seq + 1} was expected")
         if env.serverseq > self.server_seq:
             raise AudioHookError(
