@@ -156,6 +156,14 @@ def test_connection_probe_needs_no_consent() -> None:
     state = AudioHookState()
     state.receive(open_msg(consent=None, conversationId="00000000-0000-0000-0000-000000000000"))
     assert state.open is not None and state.open.probe and state.phase is Phase.OPEN
+    assert json.loads(state.opened())["parameters"] == {"startPaused": False, "media": []}
+
+
+def test_server_pause_and_resume_requests_count_on() -> None:
+    state = opened_state()
+    assert [json.loads(m)["type"] for m in (state.opened(), state.pause(), state.resume())] == [
+        "opened", "pause", "resume"]
+    assert json.loads(state.resume())["seq"] == 4
 
 
 def test_messages_before_open_and_after_close() -> None:

@@ -125,6 +125,22 @@ async def test_mono_session_and_ping_pong() -> None:
             await ws.close()
 
 
+async def test_connection_probe_is_answered_without_a_session() -> None:
+    async with audiohook_server() as srv:
+        ws = await connect(ws_url(srv))
+        client = ah.Client()
+        try:
+            params = ah.open_parameters("00000000-0000-0000-0000-000000000000", True, {})
+            await ws.send(client.message("open", params))
+            opened = client.got(await ws.recv())
+            assert opened["type"] == "opened" and opened["parameters"]["media"] == []
+            assert srv.hub.calls == {}
+            await ws.send(client.message("close", {"reason": "end"}))
+            assert client.got(await ws.recv())["type"] == "closed"
+        finally:
+            await ws.close()
+
+
 async def test_whep_viewer_watches_an_audiohook_session() -> None:
     async with audiohook_server() as srv:
         call = asyncio.ensure_future(

@@ -239,13 +239,15 @@ async def _session(ws: ClientConnection, client: Client, result: Result, channel
     if reply["type"] != "opened":
         raise ClientError(f"expected opened, got {reply['type']}")
     result.opened = reply["parameters"]
-    chosen = reply["parameters"]["media"][0]["channels"]
-    send = [channels[0]] if len(chosen) == 1 else list(channels)
+    media = reply["parameters"].get("media") or []
+    if not media:  # the server wants no audio (e.g. answering a connection probe)
+        channels = []
+    send = [] if not media else [channels[0]] if len(media[0]["channels"]) == 1 else list(channels)
     reader = asyncio.ensure_future(_read(ws, client))
     try:
         last_ping = time.monotonic()
         start = time.monotonic()
-        for frame in frames(send):
+        for frame in frames(send) if send else []:
             if reader.done():
                 break
             await ws.send(frame)

@@ -67,7 +67,8 @@ CHANNELS: tuple[str, ...] = (EXTERNAL, INTERNAL)
 CONSENT_KEY = "consent"
 CONSENT_GRANTED = "granted"
 PROBE_CONVERSATION_ID = "00000000-0000-0000-0000-000000000000"
-"""The conversation id of Genesys Cloud's connection probe: answered, never analysed."""
+"""The conversation id of Genesys Cloud's connection probe: answered ``opened`` with no
+media (the server wants no audio), never analysed, no consent needed."""
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest accepted text message (an ``open`` is well under 4 KiB)."""
@@ -485,9 +486,10 @@ class AudioHookState:
         )
 
     def opened(self) -> str:
-        """``opened`` with the chosen media format."""
-        assert self.media is not None
-        return self.server_message("opened", {"startPaused": False, "media": [self.media.to_json()]})
+        """``opened`` with the chosen media format (none for a connection probe: no audio wanted)."""
+        assert self.media is not None and self.open is not None
+        media = [] if self.open.probe else [self.media.to_json()]
+        return self.server_message("opened", {"startPaused": False, "media": media})
 
     def pong(self) -> str:
         return self.server_message("pong")
