@@ -390,3 +390,23 @@ async def test_real_sessions_give_the_customer_and_the_agent_their_own_faces(
     assert set(traits) == {"external", "internal"}, traits
     assert traits["external"]["perceived_sex"]["label"] == "female"
     assert traits["internal"]["perceived_sex"]["label"] == "male"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--audiohook-key", "short"], "too short"),
+        (["--audiohook-secret", SECRET], "needs the API key"),
+        (["--audiohook-key", KEY, "--audiohook-secret", "not base64!"], "base64"),
+    ],
+)
+def test_serve_refuses_a_bad_audiohook_config_before_loading_anything(
+    args: list[str], words: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamface.cli import main
+
+    monkeypatch.delenv("STREAMFACE_AUDIOHOOK_KEY", raising=False)
+    monkeypatch.delenv("STREAMFACE_AUDIOHOOK_SECRET", raising=False)
+    assert main(["serve", "--port", "0", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1

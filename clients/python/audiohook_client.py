@@ -239,9 +239,7 @@ async def _session(ws: ClientConnection, client: Client, result: Result, channel
     if reply["type"] != "opened":
         raise ClientError(f"expected opened, got {reply['type']}")
     result.opened = reply["parameters"]
-    media = reply["parameters"].get("media") or []
-    if not media:  # the server wants no audio (e.g. answering a connection probe)
-        channels = []
+    media = reply["parameters"].get("media") or []  # none: the server wants no audio (a probe)
     send = [] if not media else [channels[0]] if len(media[0]["channels"]) == 1 else list(channels)
     reader = asyncio.ensure_future(_read(ws, client))
     try:
