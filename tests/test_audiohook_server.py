@@ -53,10 +53,12 @@ async def audiohook_server(
 ) -> Any:
     """The app on a free loopback port with small fake sessions (or ``make(n)``)."""
     made = itertools.count()
+    sessions: list[Any] = []
 
     def factory() -> Any:
         n = next(made)
-        return make(n) if make else FakeSession(size=64)
+        sessions.append(make(n) if make else FakeSession(size=64))
+        return sessions[-1]
 
     app = create_app(config or ServerConfig(port=0), factory, ah_config)
     runner = web.AppRunner(app, access_log=None)
@@ -65,7 +67,7 @@ async def audiohook_server(
     await site.start()
     port = runner.addresses[0][1]
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app, [])
+        yield RunningServer(f"http://127.0.0.1:{port}", app, sessions)
     finally:
         await runner.cleanup()
 
@@ -104,6 +106,7 @@ async def test_stereo_session_gets_a_session_per_party_listed_and_ended() -> Non
         assert [m["seq"] for m in result.messages] == list(range(1, len(result.messages) + 1))
         assert result.messages[-1]["type"] == "closed"
         assert await wait_for(lambda: not srv.hub.calls, 5.0)
+        assert len(srv.sessions) == 2 and all(s.rates == {8000} for s in srv.sessions)
 
 
 async def test_mono_session_and_ping_pong() -> None:
@@ -288,7 +291,7 @@ async def test_api_key_and_signature_are_checked_before_the_upgrade() -> None:
         ]:
             with pytest.raises(ClientError, match=f"HTTP 401.*{words}"):
                 await ah.run_session(url, [tone(0.3)], custom=GRANTED, realtime=False, **kwargs)
-        assert srv.hub.calls == {}
+        assert srv.hub.calls == {} and len(srv.sessions) == 1  # refusals made none
 
 
 async def test_a_replayed_signed_upgrade_is_refused() -> None:
