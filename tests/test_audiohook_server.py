@@ -251,6 +251,29 @@ async def test_bad_input_gets_disconnect_error_and_a_clean_close(steps: Any, wor
         assert result.closed and result.close_code == 1000
 
 
+async def test_a_client_that_vanishes_mid_call_ends_its_sessions() -> None:
+    async with audiohook_server() as srv:
+        ws = await connect(ws_url(srv))
+        client = ah.Client()
+        await ws.send(client.message("open", ah.open_parameters("c-gone", True, GRANTED)))
+        assert client.got(await ws.recv())["type"] == "opened"
+        for frame in ah.frames([tone(0.5), tone(0.5)]):
+            await ws.send(frame)
+        assert len(srv.hub.calls) == 2
+        ws.transport.abort()  # no close message, no close frame
+        assert await wait_for(lambda: not srv.hub.calls, 5.0)
+        assert all(s.closed for s in srv.sessions)
+
+
+async def test_a_server_at_its_session_limit_disconnects_and_keeps_nothing() -> None:
+    async with audiohook_server(config=ServerConfig(port=0, max_sessions=1)) as srv:
+        result = await ah.run_session(ws_url(srv), [tone(0.3), tone(0.3)], custom=GRANTED, realtime=False)
+        assert result.opened is None and result.disconnect is not None
+        assert result.disconnect["reason"] == "error" and "limit of 1 sessions" in result.disconnect["info"]
+        assert result.closed and result.close_code == 1000
+        assert await wait_for(lambda: not srv.hub.calls, 5.0)
+
+
 async def test_a_client_that_does_not_answer_disconnect_is_closed_with_the_faults_code() -> None:
     async with audiohook_server() as srv:
         ws = await connect(ws_url(srv))

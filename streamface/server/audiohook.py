@@ -179,6 +179,8 @@ async def audiohook(request: web.Request) -> web.StreamResponse:
     except asyncio.CancelledError:
         code, reason = CLOSE_GOING_AWAY, "server shutting down"
         raise
+    except ConnectionResetError:
+        code, reason = CLOSE_GOING_AWAY, "peer gone"
     except Exception:
         log.exception("audiohook session %s failed", state.session_id or "(no open)")
         code, reason = await _disconnect(conn, AudioHookError("internal error", ErrorCode.INTERNAL,
