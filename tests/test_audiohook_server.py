@@ -173,6 +173,7 @@ async def test_no_consent_disconnects_unauthorized_and_creates_nothing(custom: d
         assert result.opened is None
         assert result.disconnect is not None and result.disconnect["reason"] == "unauthorized"
         assert "consent" in result.disconnect["info"]
+        assert [m["type"] for m in result.messages] == ["disconnect", "closed"]
         assert result.closed and result.close_code == 1000
         assert srv.hub.calls == {} and srv.sessions == []
 
@@ -230,20 +231,22 @@ async def oversized_frame(ws: ClientConnection, client: ah.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("steps", "words"),
+    ("steps", "words", "code"),
     [
-        (malformed_json, "malformed JSON"),
-        (wrong_seq, "seq 5 where 2 was expected"),
-        (audio_before_open, "audio before open"),
-        (unsupported_format, "unsupported media"),
-        (oversized_frame, "over the 16000-byte limit"),
+        (malformed_json, "malformed JSON", 400),
+        (wrong_seq, "seq 5 where 2 was expected", 400),
+        (audio_before_open, "audio before open", 409),
+        (unsupported_format, "unsupported media", 415),
+        (oversized_frame, "over the 16000-byte limit", 413),
     ],
     ids=["malformed-json", "wrong-seq", "audio-before-open", "unsupported-format", "oversized-frame"],
 )
-async def test_bad_input_gets_disconnect_error_and_a_clean_close(steps: Any, words: str) -> None:
+async def test_bad_input_gets_error_disconnect_and_a_clean_close(steps: Any, words: str, code: int) -> None:
     async with audiohook_server() as srv:
-        params, _, ws = await raw(srv, steps)
+        params, client, ws = await raw(srv, steps)
         assert params["reason"] == "error" and words in params["info"], params
+        errors = [m["parameters"] for m in client.received if m["type"] == "error"]
+        assert len(errors) == 1 and errors[0]["code"] == code and words in errors[0]["message"]
         assert ws.close_code == 1000
         assert await wait_for(lambda: not srv.hub.calls, 5.0)
         # the server goes on
@@ -279,8 +282,8 @@ async def test_a_client_that_does_not_answer_disconnect_is_closed_with_the_fault
         ws = await connect(ws_url(srv))
         try:
             await ws.send(b"\xff" * 160)
-            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert message["type"] == "disconnect"
+            types = [json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] for _ in range(2)]
+            assert types == ["error", "disconnect"]
             with contextlib.suppress(ConnectionClosed):
                 async with asyncio.timeout(10):
                     await ws.recv()

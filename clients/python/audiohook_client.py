@@ -233,6 +233,8 @@ async def _session(ws: ClientConnection, client: Client, result: Result, channel
                    before_close: Callable[[], Awaitable[None]] | None) -> None:
     await ws.send(client.message("open", open_parameters(conversation_id, len(channels) == 2, custom)))
     reply = client.got(await ws.recv())
+    while reply["type"] == "error":  # the server reports a fault, then disconnects
+        reply = client.got(await ws.recv())
     if reply["type"] == "disconnect":
         await _answer_disconnect(ws, client, result, reply)
         return

@@ -14,8 +14,9 @@ the dashboard.
 * Consent: ``open`` must carry ``customConfig.consent = "granted"``; otherwise the server
   answers ``disconnect`` (reason ``unauthorized``) and no session is created.
 * Faults (malformed JSON, a wrong ``seq``, audio before ``open``, an unsupported format, an
-  oversized frame, silence for `IDLE_TIMEOUT_S`) get ``disconnect`` with reason ``error``
-  and what was wrong in ``info``; after the client's ``close`` the server answers
+  oversized frame, silence for `IDLE_TIMEOUT_S`) get ``error`` (``code`` 400, 408, 409, 413,
+  415, 500 or 503 and a ``message``) then ``disconnect`` with reason ``error`` and the same
+  text in ``info``; after the client's ``close`` the server answers
   ``closed`` and closes the socket (or closes with the fault's code if the client does
   not). The server and every other session go on.
 
@@ -41,6 +42,7 @@ from streamface.telephony.audiohook import (
     SAMPLE_RATE,
     AudioHookError,
     AudioHookState,
+    DisconnectReason,
     ErrorCode,
     OpenParameters,
     Phase,
@@ -300,6 +302,8 @@ async def _disconnect(conn: _Connection, exc: AudioHookError) -> tuple[int, str]
     if ws.closed:
         return exc.close_code, exc.info
     with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError, AudioHookError):
+        if exc.reason is DisconnectReason.ERROR:
+            await ws.send_str(state.error(exc.code, exc.info))
         await ws.send_str(state.disconnect(exc.reason, exc.info))
         async with asyncio.timeout(CLOSE_WAIT_S):
             while (received := await _receive(conn, CLOSE_WAIT_S)) is not None:

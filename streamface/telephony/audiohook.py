@@ -19,8 +19,9 @@ Client messages: ``open`` (the conversation, participant, the media formats offe
 ``customConfig``), ``ping``, ``paused``/``resumed`` (the client paused or resumed the
 stream, by itself or after the server's ``pause``/``resume``), ``update``, ``discarded``
 (audio the client dropped), ``error``, and ``close``. Server messages: ``opened`` (with the
-one media format chosen), ``pong``, ``pause``/``resume``, ``disconnect`` (``reason``
-``completed``, ``unauthorized`` or ``error``, with ``info``) and ``closed``.
+one media format chosen), ``pong``, ``pause``/``resume``, ``error`` (``code`` with HTTP
+semantics and ``message``), ``disconnect`` (``reason`` ``completed``, ``unauthorized`` or
+``error``, with ``info``) and ``closed``.
 
 Audio frames are PCMU (G.711 mu-law) at 8 kHz, one byte per sample, channels interleaved
 in the order of the chosen format's ``channels``: in stereo the external party (the
@@ -505,6 +506,10 @@ class AudioHookState:
     def resume(self) -> str:
         """Ask the client to resume a pause the server asked for (it answers ``resumed``)."""
         return self.server_message("resume")
+
+    def error(self, code: ErrorCode, message: str) -> str:
+        """Report a fault (``error.parameters``: ``code`` and ``message``)."""
+        return self.server_message("error", {"code": int(code), "message": clip_reason(message)})
 
     def disconnect(self, reason: DisconnectReason, info: str) -> str:
         """Ask the client to end the session; it answers ``close`` and gets ``closed``."""
