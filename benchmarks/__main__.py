@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 AREAS: tuple[str, ...] = (
-    "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load",
+    "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load", "vmc",
 )
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = ("soak",)
@@ -185,6 +185,9 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline CPU per frame (ms)", "vp8", "pipeline_cpu_ms_per_frame", None, "max"),
     ("VP8 encode CPU per frame (ms)", "vp8", "vp8_encode_cpu_ms_per_frame", None, "max"),
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
+    ("VMC: mouth closed after silence, worst at 60 Hz (ms)", "vmc", "mouth_close_ms_max_at_60hz",
+     "target_close_ms", "max"),
+    ("VMC: longest gap between blinks (s)", "vmc", "blink_interval_s_max", 10.0, "max"),
     ("soak RSS growth (%)", "soak", "rss_growth_pct", "rss_growth_pct_target", "max"),
     ("soak latency p95 change (ms)", "soak", "latency_p95_rise_ms", "latency_rise_ms_target", "max"),
 )

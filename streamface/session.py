@@ -38,10 +38,14 @@ from streamface.errors import NoSpeechError
 from streamface.face.animation import FaceAnimation
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
+from streamface.motion.animator import (  # noqa: F401 (re-exported)
+    SPEECH_NOD_DEG,
+    STALLED_AUDIO_S,
+    STALLED_RELAX_S,
+    Animator,
+)
 from streamface.motion.identity import IdentityTracker
-from streamface.motion.idle import HEAD_LIMIT_DEG, IdleMotion
 from streamface.motion.morph import Keyframes, ParamMorph
-from streamface.motion.mouth import MouthTracker
 from streamface.voice.profile import VoiceProfile
 
 logger = logging.getLogger(__name__)
@@ -60,10 +64,6 @@ CADENCE_FILLING_S = 0.75
 CADENCE_FULL_S = 1.0
 """New speech between analyses once it is full (keeps watching for a new speaker)."""
 LISTENING_BADGE = "listening…"
-STALLED_AUDIO_S = 0.25
-"""Frame time without new audio after which the mouth starts to relax..."""
-STALLED_RELAX_S = 0.2
-"""...over this long."""
 MORPH_STEP_FRAMES = 2
 """A morphing face advances (and is re-prepared by the engine) every this many frames
 (engines that cannot cross-fade prepared faces)."""
@@ -79,9 +79,6 @@ a little on every frame); and no frame is more than 2/255 mean off the face its 
 parameters would give (3.6/255 for the first face, where the steps were 4.6/255)."""
 PREPARED_CACHE = 4
 """Prepared faces kept: the keyframes around now and the last shown face."""
-SPEECH_NOD_DEG = 1.2
-"""Head pitch added at full mouth opening: a slight nod that follows emphasis."""
-
 ProfileMapper = Callable[[VoiceProfile], np.ndarray]
 
 
@@ -154,8 +151,8 @@ class Session:
         self._analyzer = analyzer
         self._mapper = mapper or _default_mapper
         self._audio = AudioIngest(buffer_seconds)
-        self._mouth = MouthTracker(history_s=2.0)
-        self._idle = IdleMotion(seed)
+        self._motion = Animator(seed, fps=self.fps)
+        self._mouth = self._motion.mouth
         self._identity = IdentityTracker(scale=PARAM_HIGH - PARAM_LOW)
         self._placeholder = neutral_params().to_vector()
         self._blends = bool(engine.blends)
@@ -170,7 +167,6 @@ class Session:
         self._profile: VoiceProfile | None = None
         self._next_analysis_s = FIRST_ANALYSIS_S
         self._last_t = 0.0
-        self._audio_seen = (0.0, 0.0)  # (newest audio time, frame time it was first seen at)
         self._closed = False
         self.analyses = 0
         self.timings = FrameTimings()
@@ -286,39 +282,11 @@ class Session:
     # ---- frames (executor) --------------------------------------------------------------
 
     def animation_at(self, t: float) -> FaceAnimation:
-        """The per-frame animation at media time ``t`` (mouth, blinks, head, breath)."""
-        audio_t = self._mouth.media_time
-        # The mouth never runs ahead of the audio and never trails the newest audio by
-        # more than one frame (a frame clock running behind the audio clock is caught up).
-        mouth_t = min(max(t, audio_t - 1.0 / self.fps), audio_t)
-        mouth = self._mouth.at(mouth_t)
-        # Audio that stops arriving (a dropped connection, a muted source) must not leave
-        # the mouth frozen mid-word: after a moment it relaxes as in silence.
-        with self._state_lock:
-            if audio_t != self._audio_seen[0]:
-                self._audio_seen = (audio_t, t)
-            stalled_s = t - self._audio_seen[1]
-        relax = min(1.0, max(0.0, (stalled_s - STALLED_AUDIO_S) / STALLED_RELAX_S))
-        keep = 1.0 - relax
-        opening = mouth.open * keep
-        rest, a, ei, ou, mbp = (keep * v for v in mouth.visemes)
-        idle = self._idle.at(t)
-        pitch = idle.pitch + SPEECH_NOD_DEG * opening
-        return FaceAnimation(
-            mouth_open=opening,
-            v_rest=rest + relax,
-            v_a=a,
-            v_ei=ei,
-            v_ou=ou,
-            v_mbp=mbp,
-            blink=idle.blink,
-            gaze_x=idle.gaze_x,
-            gaze_y=idle.gaze_y,
-            yaw=idle.yaw,
-            pitch=max(-HEAD_LIMIT_DEG, min(HEAD_LIMIT_DEG, pitch)),
-            roll=idle.roll,
-            breath=idle.breath,
-        )
+        """The per-frame animation at media time ``t`` (mouth, blinks, head, breath).
+
+        See `Animator`: the mouth follows the audio and relaxes when it stalls.
+        """
+        return self._motion.at(t)
 
     def params_at(self, t: float) -> np.ndarray:
         """Face-parameter vector shown at media time ``t`` (float32 [PARAM_DIM])."""

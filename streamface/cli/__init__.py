@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "gallery",
     "serve",
     "cam",
+    "vmc",
     "verify",
 )
 

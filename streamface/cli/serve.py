@@ -51,6 +51,20 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
     )
+    p.add_argument(
+        "--audiohook-key",
+        default=None,
+        metavar="KEY",
+        help="API key that Genesys Cloud AudioHook clients send as X-API-KEY on GET /audiohook "
+        "(default: $STREAMFACE_AUDIOHOOK_KEY)",
+    )
+    p.add_argument(
+        "--audiohook-secret",
+        default=None,
+        metavar="SECRET",
+        help="the AudioHook integration's client secret (base64); when set, the request's "
+        "HTTP message signature must verify (default: $STREAMFACE_AUDIOHOOK_SECRET)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from streamface.server.app import LIVE_SIZE, create_app, default_session_factory
+    from streamface.server.audiohook import AudioHookConfig
     from streamface.server.auth import ServerConfig
 
     config = ServerConfig(
@@ -67,14 +82,18 @@ def run(args: argparse.Namespace) -> int:
         allow_origins=tuple(args.allow_origin),
         max_sessions=args.max_sessions,
     ).with_env_token()
+    audiohook_config = AudioHookConfig(args.audiohook_key, args.audiohook_secret).with_env()
     config.validate()  # refuse an unsafe bind before loading anything heavy
+    audiohook_config.validate()
     try:
         import torch
 
         torch.set_num_threads(1)  # sessions run in parallel; one core per analysis is enough
     except ImportError:
         pass
-    app = create_app(config, default_session_factory(args.engine, args.size or LIVE_SIZE))
+    app = create_app(
+        config, default_session_factory(args.engine, args.size or LIVE_SIZE), audiohook_config
+    )
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)

@@ -8,6 +8,7 @@ Routes:
 * ``GET /sessions``, ``GET /sessions/{id}``: live sessions as JSON.
 * ``GET /sessions/{id}/events``: a WebSocket of the session's JSON events.
 * ``GET /media-stream``: telephony media streams (see `streamface.server.telephony`).
+* ``GET /audiohook``: Genesys Cloud AudioHook sessions (see `streamface.server.audiohook`).
 * ``GET /healthz``: liveness.
 * ``GET /internal/stats``: process counters for the soak and load benchmarks (asyncio
   tasks, threads, RSS, sessions); answered only to loopback clients (404 otherwise) and
@@ -28,7 +29,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from streamface import SYNTHETIC_NOTICE, __version__
-from streamface.server import telephony, whep, whip
+from streamface.server import audiohook, telephony, whep, whip
+from streamface.server.audiohook import AudioHookConfig
 from streamface.server.auth import (
     ServerConfig,
     add_disclosure,
@@ -47,17 +49,25 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _EVENT_QUEUE = 64  # events buffered per WebSocket before the oldest are dropped
 
 
-def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.Application:
+def create_app(
+    config: ServerConfig,
+    session_factory: SessionFactory,
+    audiohook_config: AudioHookConfig | None = None,
+) -> web.Application:
     """Build the server application.
 
     Args:
         config: Address, token and limits; validated here.
         session_factory: Makes one `Session` per call; it should share one engine.
+        audiohook_config: The AudioHook API key and client secret (validated here);
+            None keeps ``/audiohook`` behind the server's bearer token like other routes.
 
     Raises:
         StreamFaceError: the config is unsafe (non-loopback without a token).
     """
     config.validate()
+    if audiohook_config is not None:
+        audiohook_config.validate()
     app = web.Application(
         middlewares=[security_middleware(config)], client_max_size=config.max_body_bytes
     )
@@ -73,6 +83,7 @@ def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.App
     whip.add_routes(app)
     whep.add_routes(app)
     telephony.add_routes(app)
+    audiohook.add_routes(app, audiohook_config)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return app
 

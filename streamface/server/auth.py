@@ -40,7 +40,9 @@ _PUBLIC_PREFIXES = ("/static/",)
 _PUBLIC_PATHS = frozenset({"/", "/index.html", "/healthz", "/favicon.ico"})
 # Paths whose clients may prove the token inside the stream instead of a header: phone
 # platforms cannot add headers to their WebSocket upgrade (see `streamface.server.telephony`).
-IN_BAND_TOKEN_PATHS = frozenset({"/media-stream"})
+# ``/audiohook`` authenticates its clients itself (X-API-KEY and a signature, or the bearer
+# token when no AudioHook key is set; see `streamface.server.audiohook`).
+IN_BAND_TOKEN_PATHS = frozenset({"/media-stream", "/audiohook"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

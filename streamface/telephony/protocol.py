@@ -20,7 +20,9 @@ audio over a WebSocket as JSON text messages:
 ``stop``
     ``{"event": "stop", "sequenceNumber": "9", "streamSid": "MZ...", "stop": {...}}``
 
-`parse_message` turns one message into a typed event or raises `ProtocolError`;
+Each message's shape is declared as a pydantic model (`StartMessage`, `MediaMessage`, ...);
+`parse_message` validates one message against it and returns a typed event, or raises
+`ProtocolError`;
 `StreamState` enforces the order (connected → start → media/mark/dtmf* → stop), the
 stream id, the declared tracks, increasing chunk numbers and sequence numbers, and
 consent: a stream is processed only when ``start.customParameters.consent`` is
@@ -42,9 +44,20 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.audio.mulaw import decode_mulaw
@@ -205,7 +218,12 @@ class Stop:
 Event = Connected | Start | Media | Mark | Dtmf | Stop
 
 
-# --- field readers ----------------------------------------------------------------------
+# --- declared messages ------------------------------------------------------------------
+#
+# Each event's wire shape is a pydantic model; `_reason` turns pydantic's first error into
+# the one-line reason a stream is closed with. Checks that need a specific reason or close
+# code (media format, payload, repeated tracks) raise `ProtocolError` from their validator,
+# which pydantic lets through unchanged.
 
 
 def _reject_constant(name: str) -> Any:
@@ -221,76 +239,212 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _obj(parent: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if not isinstance(value, dict):
-        raise ProtocolError(f"{where}: '{key}' must be an object", CLOSE_INVALID_PAYLOAD)
-    return value
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
-def _str(
-    parent: Mapping[str, Any], key: str, where: str, *, required: bool = True, limit: int = MAX_ID_CHARS
-) -> str | None:
-    value = parent.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"{where}: '{key}' must be a non-empty string", CLOSE_INVALID_PAYLOAD)
-    if len(value) > limit:
-        raise ProtocolError(f"{where}: '{key}' is longer than {limit} characters", CLOSE_INVALID_PAYLOAD)
-    return value
-
-
-def _req_str(parent: Mapping[str, Any], key: str, where: str, *, limit: int = MAX_ID_CHARS) -> str:
-    value = _str(parent, key, where, limit=limit)
-    assert value is not None
-    return value
-
-
-def _int(parent: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> int | None:
+def _count(value: Any) -> int:
     """A non-negative integer, given as a JSON number or a decimal string (Twilio sends strings)."""
-    value = parent.get(key)
-    if value is None and not required:
-        return None
-    bad = ProtocolError(f"{where}: '{key}' must be a non-negative integer", CLOSE_INVALID_PAYLOAD)
     if isinstance(value, bool):
-        raise bad
+        raise ValueError("not a count")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and 0 < len(value) <= 18 and value.isascii() and value.isdecimal():
         number = int(value)
     else:
-        raise bad
+        raise ValueError("not a count")
     if number < 0 or number >= 2**63:
-        raise bad
+        raise ValueError("not a count")
     return number
 
 
-def _req_int(parent: Mapping[str, Any], key: str, where: str) -> int:
-    value = _int(parent, key, where)
-    assert value is not None
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("blank")
     return value
 
 
-def _track(value: Any, where: str) -> str:
+def _track_name(value: Any) -> str:
     # Twilio names tracks "inbound"/"outbound" in start.tracks and media.track, and
     # "inbound_track" in some events; both spellings are one track.
     if isinstance(value, str):
         name = value.removesuffix("_track")
         if name in TRACKS:
             return name
-    raise ProtocolError(
-        f"{where}: track must be one of {', '.join(TRACKS)}, got {_short(value)}", CLOSE_INVALID_PAYLOAD
-    )
+    raise ValueError("not a track")
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+def _none_is_empty(value: Any) -> Any:
+    return {} if value is None else value
 
 
-def _stream_sid(message: Mapping[str, Any], where: str) -> str:
-    return _req_str(message, "streamSid", where)
+Count = Annotated[int, BeforeValidator(_count)]
+Sid = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS), AfterValidator(_non_blank)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), AfterValidator(_non_blank)]
+Track = Annotated[str, BeforeValidator(_track_name)]
+Payload = Annotated[bytes, PlainValidator(lambda value: decode_payload(value))]
+CustomParameters = Annotated[
+    dict[
+        Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)],
+        Annotated[str, StringConstraints(max_length=MAX_PARAM_CHARS)],
+    ],
+    BeforeValidator(_none_is_empty),
+    Field(max_length=MAX_CUSTOM_PARAMETERS),
+]
+
+
+class _Wire(BaseModel):
+    # Unknown fields are ignored (platforms add their own); known ones are strictly typed.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+class ConnectedMessage(_Wire):
+    """``{"event": "connected", "protocol": ..., "version": ...}``."""
+
+    protocol: Sid | None = None
+    version: Sid | None = None
+
+
+class MediaFormatBody(_Wire):
+    """``start.mediaFormat``: only 8 kHz mono mu-law is accepted."""
+
+    encoding: Literal["audio/x-mulaw"]
+    sampleRate: Annotated[int, Field(ge=SAMPLE_RATE, le=SAMPLE_RATE)]  # noqa: N815 (wire names)
+    channels: Annotated[int, Field(ge=CHANNELS, le=CHANNELS)]
+
+
+class StartBody(_Wire):
+    """``start.start``."""
+
+    streamSid: Sid | None = None  # noqa: N815
+    tracks: Annotated[list[Track], Field(min_length=1, max_length=len(TRACKS))] = ["inbound"]  # noqa: RUF012
+    mediaFormat: MediaFormatBody  # noqa: N815
+    customParameters: CustomParameters = {}  # noqa: N815, RUF012
+    accountSid: Sid | None = None  # noqa: N815
+    callSid: Sid | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _tracks_once(self) -> StartBody:
+        if len(set(self.tracks)) != len(self.tracks):
+            raise ProtocolError("start: a track is listed twice", CLOSE_INVALID_PAYLOAD)
+        return self
+
+
+class StartMessage(_Wire):
+    """``{"event": "start", "streamSid": ..., "start": {...}, "sequenceNumber": ...}``."""
+
+    start: StartBody
+    streamSid: Sid  # noqa: N815
+    sequenceNumber: Count | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _same_sid(self) -> StartMessage:
+        if self.start.streamSid is not None and self.start.streamSid != self.streamSid:
+            raise ProtocolError("start: streamSid differs from start.streamSid", CLOSE_INVALID_PAYLOAD)
+        return self
+
+
+class MediaBody(_Wire):
+    """``media.media``."""
+
+    track: Track = "inbound"
+    chunk: Count
+    timestamp: Count
+    payload: Payload
+
+
+class MediaMessage(_Wire):
+    media: MediaBody
+    streamSid: Sid  # noqa: N815
+    sequenceNumber: Count | None = None  # noqa: N815
+
+
+class MarkBody(_Wire):
+    name: Name
+
+
+class MarkMessage(_Wire):
+    mark: MarkBody
+    streamSid: Sid  # noqa: N815
+    sequenceNumber: Count | None = None  # noqa: N815
+
+
+class DtmfBody(_Wire):
+    track: Track = "inbound"
+    digit: Annotated[str, StringConstraints(pattern=r"^[0-9*#A-D]$")]
+
+
+class DtmfMessage(_Wire):
+    dtmf: DtmfBody
+    streamSid: Sid  # noqa: N815
+    sequenceNumber: Count | None = None  # noqa: N815
+
+
+class StopBody(_Wire):
+    accountSid: Sid | None = None  # noqa: N815
+    callSid: Sid | None = None  # noqa: N815
+
+
+class StopMessage(_Wire):
+    stop: StopBody = StopBody()
+    streamSid: Sid  # noqa: N815
+    sequenceNumber: Count | None = None  # noqa: N815
+
+
+_OBJECTS = frozenset({"start", "media", "mark", "dtmf", "stop", "mediaFormat"})
+_COUNTS = frozenset({"sequenceNumber", "chunk", "timestamp"})
+_STRING_LIMITS = {"name": MAX_NAME_CHARS}
+
+
+def _reason(where: str, error: Mapping[str, Any]) -> ProtocolError:
+    """The `ProtocolError` for pydantic's first error in a ``where`` event."""
+    loc = [part for part in error["loc"] if isinstance(part, str | int)]
+    names = [part for part in loc if isinstance(part, str)]
+    value = None if error["type"] == "missing" else error.get("input")
+    if "customParameters" in names:
+        rest = loc[loc.index("customParameters") + 1 :]
+        if rest:
+            return ProtocolError(
+                f"start: custom parameter {_short(rest[0])} must be a string of at most {MAX_PARAM_CHARS} characters",
+                CLOSE_INVALID_PAYLOAD,
+            )
+        if error["type"] == "too_long":
+            return ProtocolError(f"start: more than {MAX_CUSTOM_PARAMETERS} custom parameters", CLOSE_INVALID_PAYLOAD)
+        return ProtocolError("start: 'customParameters' must be an object", CLOSE_INVALID_PAYLOAD)
+    if names and names[-1] == "tracks" and loc[-1] == "tracks":
+        return ProtocolError("start: 'tracks' must be a list of 1 or 2 track names", CLOSE_INVALID_PAYLOAD)
+    key = names[-1] if names else ""
+    if key == "tracks" or key == "track":
+        return ProtocolError(
+            f"{'start.tracks' if key == 'tracks' else where}: track must be one of {', '.join(TRACKS)}, "
+            f"got {_short(value)}",
+            CLOSE_INVALID_PAYLOAD,
+        )
+    if key == "encoding":
+        return ProtocolError(
+            f"unsupported encoding {_short(value)}: only {ENCODING} is accepted", CLOSE_UNSUPPORTED_DATA
+        )
+    if key == "sampleRate":
+        return ProtocolError(
+            f"unsupported sample rate {_short(value)}: only {SAMPLE_RATE} Hz is accepted", CLOSE_UNSUPPORTED_DATA
+        )
+    if key == "channels":
+        return ProtocolError(
+            f"unsupported channel count {_short(value)}: only mono is accepted", CLOSE_UNSUPPORTED_DATA
+        )
+    if key == "payload":  # only a missing payload gets here; the validator reports the rest
+        return ProtocolError(f"{where}: 'payload' must be a non-empty base64 string", CLOSE_INVALID_PAYLOAD)
+    if key == "digit":
+        return ProtocolError("dtmf: 'digit' must be one of 0-9 * # A-D", CLOSE_INVALID_PAYLOAD)
+    if key in _OBJECTS and loc[-1] == key:
+        return ProtocolError(f"{where}: '{key}' must be an object", CLOSE_INVALID_PAYLOAD)
+    if key in _COUNTS:
+        return ProtocolError(f"{where}: '{key}' must be a non-negative integer", CLOSE_INVALID_PAYLOAD)
+    if error["type"] == "string_too_long":
+        limit = _STRING_LIMITS.get(key, MAX_ID_CHARS)
+        return ProtocolError(f"{where}: '{key}' is longer than {limit} characters", CLOSE_INVALID_PAYLOAD)
+    return ProtocolError(f"{where}: '{key}' must be a non-empty string", CLOSE_INVALID_PAYLOAD)
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -347,78 +501,15 @@ def parse_object(message: Mapping[str, Any]) -> Event:
     kind = message.get("event")
     if not isinstance(kind, str):
         raise ProtocolError("message has no 'event' string", CLOSE_INVALID_PAYLOAD)
-    parser = _PARSERS.get(kind)
-    if parser is None:
+    entry = _MESSAGES.get(kind)
+    if entry is None:
         raise ProtocolError(f"unknown event {_short(kind)}", CLOSE_INVALID_PAYLOAD)
-    return parser(message)
-
-
-def _parse_connected(message: Mapping[str, Any]) -> Connected:
-    protocol = _str(message, "protocol", "connected", required=False) or "Call"
-    version = _str(message, "version", "connected", required=False) or ""
-    return Connected(protocol=protocol, version=version)
-
-
-def _parse_media_format(start: Mapping[str, Any]) -> MediaFormat:
-    fmt = _obj(start, "mediaFormat", "start")
-    encoding = fmt.get("encoding")
-    rate = fmt.get("sampleRate")
-    channels = fmt.get("channels")
-    if encoding != ENCODING:
-        raise ProtocolError(
-            f"unsupported encoding {_short(encoding)}: only {ENCODING} is accepted", CLOSE_UNSUPPORTED_DATA
-        )
-    if isinstance(rate, bool) or rate != SAMPLE_RATE:
-        raise ProtocolError(
-            f"unsupported sample rate {_short(rate)}: only {SAMPLE_RATE} Hz is accepted", CLOSE_UNSUPPORTED_DATA
-        )
-    if isinstance(channels, bool) or channels != CHANNELS:
-        raise ProtocolError(
-            f"unsupported channel count {_short(channels)}: only mono is accepted", CLOSE_UNSUPPORTED_DATA
-        )
-    return MediaFormat()
-
-
-def _parse_custom_parameters(start: Mapping[str, Any]) -> dict[str, str]:
-    params = start.get("customParameters", {})
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise ProtocolError("start: 'customParameters' must be an object", CLOSE_INVALID_PAYLOAD)
-    if len(params) > MAX_CUSTOM_PARAMETERS:
-        raise ProtocolError(f"start: more than {MAX_CUSTOM_PARAMETERS} custom parameters", CLOSE_INVALID_PAYLOAD)
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if not isinstance(value, str) or len(key) > MAX_ID_CHARS or len(value) > MAX_PARAM_CHARS:
-            raise ProtocolError(
-                f"start: custom parameter {_short(key)} must be a string of at most {MAX_PARAM_CHARS} characters",
-                CLOSE_INVALID_PAYLOAD,
-            )
-        out[key] = value
-    return out
-
-
-def _parse_start(message: Mapping[str, Any]) -> Start:
-    start = _obj(message, "start", "start")
-    sid = _stream_sid(message, "start")
-    inner_sid = _str(start, "streamSid", "start", required=False)
-    if inner_sid is not None and inner_sid != sid:
-        raise ProtocolError("start: streamSid differs from start.streamSid", CLOSE_INVALID_PAYLOAD)
-    raw_tracks = start.get("tracks", ["inbound"])
-    if not isinstance(raw_tracks, list) or not raw_tracks or len(raw_tracks) > len(TRACKS):
-        raise ProtocolError("start: 'tracks' must be a list of 1 or 2 track names", CLOSE_INVALID_PAYLOAD)
-    tracks = tuple(_track(t, "start.tracks") for t in raw_tracks)
-    if len(set(tracks)) != len(tracks):
-        raise ProtocolError("start: a track is listed twice", CLOSE_INVALID_PAYLOAD)
-    return Start(
-        stream_sid=sid,
-        tracks=tracks,
-        media_format=_parse_media_format(start),
-        custom_parameters=_parse_custom_parameters(start),
-        account_sid=_str(start, "accountSid", "start", required=False),
-        call_sid=_str(start, "callSid", "start", required=False),
-        sequence_number=_int(message, "sequenceNumber", "start", required=False),
-    )
+    model, convert = entry
+    try:
+        wire = model.model_validate(message)
+    except ValidationError as exc:
+        raise _reason(kind, exc.errors(include_url=False)[0]) from None
+    return convert(wire)
 
 
 def decode_payload(payload: Any, *, where: str = "media") -> bytes:
@@ -434,60 +525,48 @@ def decode_payload(payload: Any, *, where: str = "media") -> bytes:
     return data
 
 
-def _parse_media(message: Mapping[str, Any]) -> Media:
-    media = _obj(message, "media", "media")
-    return Media(
-        stream_sid=_stream_sid(message, "media"),
-        track=_track(media.get("track", "inbound"), "media"),
-        chunk=_req_int(media, "chunk", "media"),
-        timestamp_ms=_req_int(media, "timestamp", "media"),
-        payload=decode_payload(media.get("payload")),
-        sequence_number=_int(message, "sequenceNumber", "media", required=False),
+def _connected(w: Any) -> Event:
+    return Connected(protocol=w.protocol or "Call", version=w.version or "")
+
+
+def _start(w: Any) -> Event:
+    return Start(
+        stream_sid=w.streamSid,
+        tracks=tuple(w.start.tracks),
+        media_format=MediaFormat(),
+        custom_parameters=dict(w.start.customParameters),
+        account_sid=w.start.accountSid,
+        call_sid=w.start.callSid,
+        sequence_number=w.sequenceNumber,
     )
 
 
-def _parse_mark(message: Mapping[str, Any]) -> Mark:
-    mark = _obj(message, "mark", "mark")
-    return Mark(
-        stream_sid=_stream_sid(message, "mark"),
-        name=_req_str(mark, "name", "mark", limit=MAX_NAME_CHARS),
-        sequence_number=_int(message, "sequenceNumber", "mark", required=False),
-    )
+def _media(w: Any) -> Event:
+    m = w.media
+    return Media(w.streamSid, m.track, m.chunk, m.timestamp, m.payload, w.sequenceNumber)
 
 
-def _parse_dtmf(message: Mapping[str, Any]) -> Dtmf:
-    dtmf = _obj(message, "dtmf", "dtmf")
-    digit = dtmf.get("digit")
-    if not isinstance(digit, str) or len(digit) != 1 or digit not in "0123456789*#ABCD":
-        raise ProtocolError("dtmf: 'digit' must be one of 0-9 * # A-D", CLOSE_INVALID_PAYLOAD)
-    return Dtmf(
-        stream_sid=_stream_sid(message, "dtmf"),
-        track=_track(dtmf.get("track", "inbound"), "dtmf"),
-        digit=digit,
-        sequence_number=_int(message, "sequenceNumber", "dtmf", required=False),
-    )
+def _mark(w: Any) -> Event:
+    return Mark(w.streamSid, w.mark.name, w.sequenceNumber)
 
 
-def _parse_stop(message: Mapping[str, Any]) -> Stop:
-    stop = message.get("stop", {})
-    if not isinstance(stop, dict):
-        raise ProtocolError("stop: 'stop' must be an object", CLOSE_INVALID_PAYLOAD)
-    return Stop(
-        stream_sid=_stream_sid(message, "stop"),
-        account_sid=_str(stop, "accountSid", "stop", required=False),
-        call_sid=_str(stop, "callSid", "stop", required=False),
-        sequence_number=_int(message, "sequenceNumber", "stop", required=False),
-    )
+def _dtmf(w: Any) -> Event:
+    return Dtmf(w.streamSid, w.dtmf.track, w.dtmf.digit, w.sequenceNumber)
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
-    "connected": _parse_connected,
-    "start": _parse_start,
-    "media": _parse_media,
-    "mark": _parse_mark,
-    "dtmf": _parse_dtmf,
-    "stop": _parse_stop,
+def _stop(w: Any) -> Event:
+    return Stop(w.streamSid, w.stop.accountSid, w.stop.callSid, w.sequenceNumber)
+
+
+_MESSAGES: dict[str, tuple[type[_Wire], Callable[[Any], Event]]] = {
+    "connected": (ConnectedMessage, _connected),
+    "start": (StartMessage, _start),
+    "media": (MediaMessage, _media),
+    "mark": (MarkMessage, _mark),
+    "dtmf": (DtmfMessage, _dtmf),
+    "stop": (StopMessage, _stop),
 }
+"""Each event's declared message and how it becomes the typed event."""
 
 
 # --- the stream state machine -----------------------------------------------------------

@@ -19,20 +19,29 @@
   if (urlToken) { tokenInput.value = urlToken; history.replaceState(null, "", location.pathname + location.search); }
   const headers = () => authHeaders(tokenInput.value.trim());
 
-  const TRACK_NAMES = { inbound: "Caller (inbound)", outbound: "Agent (outbound)" };
+  const TRACK_NAMES = {
+    inbound: "Caller (inbound)", outbound: "Agent (outbound)",
+    external: "Customer (external)", internal: "Agent (internal)",
+  };
   const pct = (p) => (typeof p === "number" ? Math.round(100 * p) + "%" : "?");
 
   function callKey(entry) {
-    return entry.stream_sid ? "tel:" + entry.stream_sid : "session:" + entry.id;
+    if (entry.stream_sid) return "tel:" + entry.stream_sid;
+    if (entry.audiohook_session) return "audiohook:" + entry.audiohook_session;
+    return "session:" + entry.id;
   }
+
+  // A face's speaker: the telephony track or the AudioHook channel.
+  const speaker = (entry) => entry.track || entry.channel || "";
 
   function callTitle(entry) {
     if (entry.source === "telephony") return "Phone call " + entry.stream_sid;
+    if (entry.source === "audiohook") return "Contact-center call " + entry.conversation_id;
     return (entry.source === "webrtc" ? "Web call " : "Session ") + entry.id;
   }
 
   function faceTitle(entry) {
-    if (entry.track) return TRACK_NAMES[entry.track] || entry.track;
+    if (speaker(entry)) return TRACK_NAMES[speaker(entry)] || speaker(entry);
     return "Speaker";
   }
 
@@ -66,13 +75,13 @@
   function addFace(call, entry) {
     const el = faceTemplate.content.firstElementChild.cloneNode(true);
     el.dataset.sessionId = entry.id;
-    if (entry.track) el.dataset.track = entry.track;
+    if (speaker(entry)) el.dataset.track = speaker(entry);
     el.querySelector(".face-title").textContent = faceTitle(entry);
     const face = { el, video: el.querySelector("video"), viewer: null, entry, playing: false, gone: false };
     call.faces.set(entry.id, face);
-    // keep inbound before outbound
+    // keep inbound before outbound, external (customer) before internal (agent)
     const faces = call.el.querySelector(".faces");
-    const after = [...faces.children].find((c) => (c.dataset.track || "") > (entry.track || ""));
+    const after = [...faces.children].find((c) => (c.dataset.track || "") > speaker(entry));
     faces.insertBefore(el, after || null);
     face.video.addEventListener("playing", () => { if (!face.playing) { face.playing = true; state.playing += 1; } });
     connect(face);
