@@ -16,7 +16,10 @@ motion, `engine.animate`, then the visible label drawn into the pixels (and a
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
-face refines, holds, or morphs to a new speaker.
+face refines, holds, or morphs to a new speaker. What the voice cannot tell comes from
+an identity code (`face.identity`) chosen at the first face and held for the speaker:
+every later analysis is mapped with that code, so only perceived sex and age refine; a
+new speaker gets the code of their own voice. `set_look` rerolls it for the user.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from streamface import SYNTHETIC_NOTICE
 from streamface.audio.ingest import AudioIngest
 from streamface.errors import NoSpeechError
 from streamface.face.animation import FaceAnimation
+from streamface.face.identity import IdentityCode, identity_code
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
 from streamface.motion.identity import IdentityTracker
@@ -82,13 +86,14 @@ PREPARED_CACHE = 4
 SPEECH_NOD_DEG = 1.2
 """Head pitch added at full mouth opening: a slight nod that follows emphasis."""
 
-ProfileMapper = Callable[[VoiceProfile], np.ndarray]
+ProfileMapper = Callable[[VoiceProfile, IdentityCode, int], np.ndarray]
+"""(profile, identity code, look seed) -> face-parameter vector."""
 
 
-def _default_mapper(profile: VoiceProfile) -> np.ndarray:
+def _default_mapper(profile: VoiceProfile, identity: IdentityCode, look: int) -> np.ndarray:
     from streamface.face.mapping import params_for_profile
 
-    return params_for_profile(profile).to_vector()
+    return params_for_profile(profile, identity=identity, look=look).to_vector()
 
 
 @dataclass
@@ -122,7 +127,9 @@ class Session:
         buffer_seconds: Seconds of speech the profile is computed from.
         metadata: Extra JSON fields for `state()`.
         analyzer: A `VoiceAnalyzer`; None uses the process-wide shared one.
-        mapper: Profile -> face-parameter vector; None uses `face.mapping.params_for_profile`.
+        mapper: (profile, identity code, look) -> face-parameter vector; None uses
+            `face.mapping.params_for_profile`.
+        look: Seed of what the voice cannot tell (0: the voice's own look); see `set_look`.
     """
 
     def __init__(
@@ -138,6 +145,7 @@ class Session:
         metadata: dict[str, Any] | None = None,
         analyzer: Any | None = None,
         mapper: ProfileMapper | None = None,
+        look: int = 0,
     ) -> None:
         if size is not None and int(size) != int(engine.size):
             raise ValueError(f"session size {size} does not match the engine's {engine.size}")
@@ -153,6 +161,8 @@ class Session:
         self.fps = float(fps)
         self._analyzer = analyzer
         self._mapper = mapper or _default_mapper
+        self._look = int(look)
+        self._code: IdentityCode | None = None  # held from the first face of a speaker
         self._audio = AudioIngest(buffer_seconds)
         self._mouth = MouthTracker(history_s=2.0)
         self._idle = IdleMotion(seed)
@@ -180,7 +190,7 @@ class Session:
         self.prepares = 0
         """Faces prepared by the engine so far (a settled face once, a morph a few times)."""
         self.face_changes: list[tuple[float, str]] = []
-        """(media time, reason) of every face change: "first", "refine", "new_speaker"."""
+        """(media time, reason) of every face change: "first", "refine", "new_speaker", "look"."""
 
     # ---- audio (event loop) -------------------------------------------------------------
 
@@ -229,6 +239,7 @@ class Session:
             "source": self.source,
             "speech_seconds": round(self.speech_seconds, 2),
             "stage": self._stage,
+            "look": self._look,
             "traits": None if profile is None else profile.traits_json(),
             "synthetic": True,
             "notice": SYNTHETIC_NOTICE,
@@ -266,8 +277,13 @@ class Session:
                 return None
             finally:
                 speech[:] = 0.0
-            params = np.clip(np.asarray(self._mapper(profile), np.float32), PARAM_LOW, PARAM_HIGH)
-            target = self._identity.update(params, profile.embedding, total)
+            code = identity_code(profile.embedding)
+            held = code if self._code is None else self._code
+            params = self._map(profile, held)
+            fresh = None if code == held else self._map(profile, code)
+            target = self._identity.update(params, profile.embedding, total, fresh)
+            if target is not None and target.reason in ("first", "new_speaker"):
+                self._code = code
             with self._state_lock:
                 if self._closed:
                     return None
@@ -282,6 +298,42 @@ class Session:
                 self._next_analysis_s = total + (CADENCE_FULL_S if stable else CADENCE_FILLING_S)
                 self.analyses += 1
             return profile
+
+    def _map(self, profile: VoiceProfile, code: IdentityCode) -> np.ndarray:
+        row = np.asarray(self._mapper(profile, code, self._look), np.float32)
+        return np.clip(row, PARAM_LOW, PARAM_HIGH)
+
+    @property
+    def look(self) -> int:
+        """The look seed (0: the voice's own look)."""
+        return self._look
+
+    def set_look(self, look: int) -> bool:
+        """Reroll what the voice cannot tell: the face morphs to the same voice's other look.
+
+        Perceived sex and age stay; skin, hair, face shape and clothes are drawn anew
+        from the held identity code and ``look``. Blocks while an analysis runs (call it
+        off the event loop).
+
+        Returns:
+            Whether the face changed now (False before the first face: the look then
+            applies to it).
+        """
+        with self._analysis_lock:
+            if self._closed:
+                return False
+            self._look = int(look)
+            profile, code = self._profile, self._code
+            if profile is None or code is None:
+                return False
+            target = self._identity.restyle(self._map(profile, code))
+            if target is None:
+                return False
+            with self._state_lock:
+                t = self._last_t
+                self._morph.set_target(target.params, t, target.duration_s)
+                self.face_changes.append((t, target.reason))
+            return True
 
     # ---- frames (executor) --------------------------------------------------------------
 
@@ -389,6 +441,7 @@ class Session:
             self._audio.close()
             self._mouth.clear()
             self._identity.clear()
+            self._code = None
             profile, self._profile = self._profile, None
             if profile is not None and profile.embedding.flags.writeable:
                 profile.embedding[:] = 0.0
