@@ -39,6 +39,7 @@ from streamface import SYNTHETIC_NOTICE
 from streamface.audio.ingest import AudioIngest
 from streamface.errors import NoSpeechError
 from streamface.face.animation import FaceAnimation
+from streamface.face.framing import Framer, FrameSize
 from streamface.face.identity import IdentityCode, identity_code
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
@@ -130,6 +131,8 @@ class Session:
         mapper: (profile, identity code, look) -> face-parameter vector; None uses
             `face.mapping.params_for_profile`.
         look: Seed of what the voice cannot tell (0: the voice's own look); see `set_look`.
+        frame_size: Output frame size (square or wide, height = the engine's size; the
+            square render is framed by `face.framing`); None: the engine's square.
     """
 
     def __init__(
@@ -146,9 +149,12 @@ class Session:
         analyzer: Any | None = None,
         mapper: ProfileMapper | None = None,
         look: int = 0,
+        frame_size: FrameSize | None = None,
     ) -> None:
         if size is not None and int(size) != int(engine.size):
             raise ValueError(f"session size {size} does not match the engine's {engine.size}")
+        if frame_size is not None and frame_size.height != int(engine.size):
+            raise ValueError(f"frame height {frame_size.height} does not match the engine's {engine.size}")
         if analyzer is None:
             from streamface.voice.analyzer import default_analyzer
 
@@ -158,6 +164,9 @@ class Session:
         self.metadata = dict(metadata or {})
         self.engine = engine
         self.size = int(engine.size)
+        self.frame_size = frame_size or FrameSize(self.size, self.size)
+        """Size of the frames `render_frame` returns."""
+        self._framer = Framer(self.frame_size)
         self.fps = float(fps)
         self._analyzer = analyzer
         self._mapper = mapper or _default_mapper
@@ -377,7 +386,7 @@ class Session:
         return self._morph.at(t)[0]
 
     def render_frame(self, t: float) -> np.ndarray:
-        """The labelled RGB frame at media time ``t``: uint8 [size, size, 3]."""
+        """The labelled RGB frame at media time ``t``: uint8 [height, width, 3] of `frame_size`."""
         with self._state_lock:
             self._last_t = max(self._last_t, float(t))
             listening = self._stage == LISTENING
@@ -391,6 +400,7 @@ class Session:
         prepared = self._prepare(params) if keys is None or keys.weight == 0.0 else self._cross_fade(keys)
         t2, c2 = time.perf_counter(), time.thread_time()
         frame = np.array(self.engine.animate(prepared, anim)[0], dtype=np.uint8, copy=True)
+        frame = self._framer.compose(frame)
         t3, c3 = time.perf_counter(), time.thread_time()
         if listening:
             draw_badge(frame, LISTENING_BADGE)

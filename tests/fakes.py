@@ -246,6 +246,12 @@ class FakeSession:
         self.in_flight = 0
         self.max_in_flight = 0
         self.closed = False
+        self.look = 0
+
+    def set_look(self, look: int) -> bool:
+        """Record the look seed; the fake face does not change with it."""
+        self.look = int(look)
+        return False
 
     # -- audio and analysis -------------------------------------------------------------
 

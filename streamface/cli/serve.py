@@ -43,10 +43,10 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--size",
-        type=int,
         default=None,
-        help="face video width and height in pixels (default: 256, light enough for "
-        "several live sessions on a small CPU)",
+        metavar="N|WxH",
+        help="face video size: N for square or WIDTHxHEIGHT up to 2:1 for a wide call tile, "
+        "e.g. 640x360 (default: 256, light enough for several live sessions on a small CPU)",
     )
     p.add_argument(
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
@@ -68,13 +68,16 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
     ).with_env_token()
     config.validate()  # refuse an unsafe bind before loading anything heavy
+    from streamface.face.framing import parse_frame_size
+
+    size = parse_frame_size(args.size) if args.size is not None else LIVE_SIZE
     try:
         import torch
 
         torch.set_num_threads(1)  # sessions run in parallel; one core per analysis is enough
     except ImportError:
         pass
-    app = create_app(config, default_session_factory(args.engine, args.size or LIVE_SIZE))
+    app = create_app(config, default_session_factory(args.engine, size))
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
