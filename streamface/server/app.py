@@ -190,10 +190,10 @@ async def post_look(request: web.Request) -> web.StreamResponse:
             return error_response(400, "the body must be a JSON object like {\"look\": 3}")
         if "look" in body:
             look = whip.parse_look(body["look"])
-        if look is None:
-            return error_response(400, "look must be a whole number from 0 to 2147483647")
+    if look is None:
+        return error_response(400, "look must be a whole number from 0 to 2147483647")
     loop = asyncio.get_running_loop()
-    changed = await loop.run_in_executor(hub.analysis_pool, session.set_look, look)
+    changed = await loop.run_in_executor(hub.analysis_pool, session.set_look, int(look))
     return web.json_response({**call.snapshot(), "look": session.look, "changed": bool(changed)})
 
 
