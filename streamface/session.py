@@ -309,7 +309,10 @@ class Session:
             return profile
 
     def _map(self, profile: VoiceProfile, code: IdentityCode) -> np.ndarray:
-        row = np.asarray(self._mapper(profile, code, self._look), np.float32)
+        return self._look_map(profile, code, self._look)
+
+    def _look_map(self, profile: VoiceProfile, code: IdentityCode, look: int) -> np.ndarray:
+        row = np.asarray(self._mapper(profile, code, look), np.float32)
         return np.clip(row, PARAM_LOW, PARAM_HIGH)
 
     @property
@@ -331,11 +334,12 @@ class Session:
         with self._analysis_lock:
             if self._closed:
                 return False
-            self._look = int(look)
+            before, self._look = self._look, int(look)
             profile, code = self._profile, self._code
             if profile is None or code is None:
                 return False
-            target = self._identity.restyle(self._map(profile, code))
+            delta = self._map(profile, code) - self._look_map(profile, code, before)
+            target = self._identity.restyle(delta, PARAM_LOW, PARAM_HIGH)
             if target is None:
                 return False
             with self._state_lock:

@@ -149,11 +149,16 @@ class IdentityTracker:
         self._suspect = 0
         self.speakers += 1
 
-    def restyle(self, params: np.ndarray) -> FaceTarget | None:
-        """Replace the current face (same speaker, e.g. another look); None before a face."""
+    def restyle(self, delta: np.ndarray, low: np.ndarray, high: np.ndarray) -> FaceTarget | None:
+        """Move the current face by ``delta`` (same speaker, another look), within bounds.
+
+        Only what the look changes moves: the refined voice cues stay where they are.
+        Returns None before the first face.
+        """
         if self._params is None:
             return None
-        self._params = np.asarray(params, np.float32).reshape(-1).copy()
+        moved = self._params + np.asarray(delta, np.float32).reshape(-1)
+        self._params = np.clip(moved, low, high).astype(np.float32)
         return FaceTarget(self._params.copy(), FIRST_MORPH_S, "look")
 
     def settled(self, total_speech_s: float) -> bool:
