@@ -354,6 +354,7 @@ class LiveSession:
             "stage": self.stage,
             "speech_seconds": round(float(self.session.speech_seconds), 2),
             "traits": self.traits(),
+            "look": int(self.session.look),
             "started": round(self.created, 3),
             "synthetic": True,
             "notice": SYNTHETIC_NOTICE,
