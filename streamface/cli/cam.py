@@ -285,7 +285,7 @@ def _run(
     args: argparse.Namespace,
     *,
     camera_factory: Any = None,
-    session_factory: Callable[[int], Any] | None = None,
+    session_factory: Callable[[Any], Any] | None = None,
     pacer_factory: Callable[[float], Any] | None = None,
 ) -> int:
     from streamface import SYNTHETIC_NOTICE
@@ -303,11 +303,12 @@ def _run(
             mode=args.fit, factory=camera_factory,
         )
         try:
+            frame = camera_frame_size(width, height, args.face_size)
             if session_factory is None:
-                frame = camera_frame_size(width, height, args.face_size)
-                session = _default_session(args.engine, frame, args.seed, getattr(args, "look", 0))
+                session = _default_session(args.engine, frame, args.seed)
             else:
-                session = session_factory(args.face_size)
+                session = session_factory(frame)
+            session.set_look(args.look)  # before the first face: the look it will have
             try:
                 print(
                     f"streamface cam: sending to {camera.device} ({camera.backend}) {width}x{height} "
@@ -338,8 +339,8 @@ def camera_frame_size(width: int, height: int, face_size: int) -> Any:
     return FrameSize(face_size, face_size)
 
 
-def _default_session(engine_name: str, frame: Any, seed: int, look: int = 0) -> Any:
+def _default_session(engine_name: str, frame: Any, seed: int) -> Any:
     from engines.select import load_engine
     from streamface.session import Session
 
-    return Session(load_engine(engine_name, frame.face), seed=seed, look=look, frame_size=frame)
+    return Session(load_engine(engine_name, frame.face), seed=seed, frame_size=frame)
