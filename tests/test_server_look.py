@@ -66,3 +66,31 @@ async def test_bad_look_at_creation_is_refused() -> None:
             assert srv.sessions == []
         finally:
             await client.close()
+
+
+async def test_wide_frames_reach_the_caller() -> None:
+    """A server made with a 16:9 size sends the caller 16:9 frames over WebRTC."""
+    from streamface.face.framing import FrameSize
+
+    def wide() -> Session:
+        return Session(ShapesEngine(64), mapper=fake_mapper, analyzer=_QuickAnalyzer(), frame_size=FrameSize(114, 64))
+
+    async with running_server(session_factory=wide) as srv:
+        client = await whip_call(srv.url, VOICE)
+        try:
+            track = await asyncio.wait_for(client.video, 10)
+            frame = await asyncio.wait_for(track.recv(), 10)
+            assert (frame.width, frame.height) == (114, 64)
+        finally:
+            await client.close()
+
+
+def test_serve_refuses_a_tall_size() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamface", "serve", "--size", "360x640", "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2 and "square or wide" in proc.stderr
