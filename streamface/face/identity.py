@@ -33,8 +33,9 @@ import numpy as np
 
 CODE_BITS = 5
 """Bits of the identity code: 32 codes. More bits give different speakers different codes
-more often but one speaker the same code less often (held out by language: 4 bits
-agree 0.66-0.71 / collide 6 %, 5 bits 0.56-0.61 / 3 %, 6 bits 0.48-0.52 / 2 %)."""
+more often but one speaker the same code less often (held out by language, two clips of
+one speaker agree / different speakers collide: 4 bits 0.71-0.75 / 6-7 %, 5 bits
+0.61-0.67 / 3-4 %, 6 bits 0.50-0.59 / 2 %; benchmarks/results/identity_code.md)."""
 
 BASIS_PATH = Path(__file__).with_name("identity_basis.json")
 _HASH_KEY = b"streamface-identity-v1"
