@@ -94,3 +94,21 @@ def test_serve_refuses_a_tall_size() -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2 and "square or wide" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "streamface", "serve", "--look", "x"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "--look" in proc.stderr
+
+
+async def test_the_servers_look_holds_unless_a_call_asks_for_another() -> None:
+    def with_look() -> Session:
+        return Session(ShapesEngine(64), mapper=fake_mapper, analyzer=_QuickAnalyzer(), look=6)
+
+    async with running_server(session_factory=with_look) as srv:
+        plain = await whip_call(srv.url, VOICE)
+        asked = await whip_call(srv.url, VOICE, query="look=0")
+        try:
+            assert [s.look for s in srv.sessions] == [6, 0]
+        finally:
+            await plain.close()
+            await asked.close()

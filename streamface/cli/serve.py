@@ -51,6 +51,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
     )
+    from streamface.cli.render import add_look_argument
+
+    add_look_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(1)  # sessions run in parallel; one core per analysis is enough
     except ImportError:
         pass
-    app = create_app(config, default_session_factory(args.engine, size))
+    app = create_app(config, default_session_factory(args.engine, size, args.look))
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)

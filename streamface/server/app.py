@@ -249,12 +249,15 @@ LIVE_SIZE = 256
 """Default live frame size: small enough for several 30 fps sessions on two CPU cores."""
 
 
-def default_session_factory(engine_name: str = "auto", size: int | FrameSize = LIVE_SIZE) -> SessionFactory:
+def default_session_factory(
+    engine_name: str = "auto", size: int | FrameSize = LIVE_SIZE, look: int = 0
+) -> SessionFactory:
     """One engine for the whole server, one real `Session` per call.
 
     Args:
         engine_name: The engine to load.
         size: Frame size: an int for a square, or a `FrameSize` (wide: a call-tile framing).
+        look: The sessions' look unless a call asks for another (``?look=``).
 
     Raises:
         StreamFaceError: the engine cannot load here (its message has the install hint).
@@ -269,4 +272,4 @@ def default_session_factory(engine_name: str = "auto", size: int | FrameSize = L
     warm.render_frame(0.0)
     warm.close()
     log.info("engine %s loaded for the live server", getattr(engine, "name", engine_name))
-    return lambda: Session(engine, frame_size=frame)
+    return lambda: Session(engine, frame_size=frame, look=look)

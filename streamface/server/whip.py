@@ -43,7 +43,7 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
             "consent required: the speaker must agree before any audio is analysed "
             f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
         )
-    look = parse_look(request.query.get("look", "0"))
+    look = parse_look(request.query["look"]) if "look" in request.query else -1
     if look is None:
         return error_response(400, "look must be a whole number from 0 to 2147483647")
     offer = await read_offer(request)
@@ -51,7 +51,8 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         return offer
     try:
         call = hub.create("webrtc")
-        call.live.session.set_look(look)  # before the first face: only records the seed
+        if look >= 0:  # before the first face this only records the seed
+            call.live.session.set_look(look)
     except HubFullError as exc:
         return error_response(503, str(exc))
     except Exception:

@@ -104,7 +104,8 @@
       say("Connecting...");
       let resp;
       try {
-        resp = await fetch(`/whip?consent=true&look=${encodeURIComponent(state.look)}`, {
+        const look = state.look ? `&look=${encodeURIComponent(state.look)}` : "";  // else the server's
+        resp = await fetch(`/whip?consent=true${look}`, {
           method: "POST",
           headers: { "Content-Type": "application/sdp", ...authHeaders() },
           body: pc.localDescription.sdp,
