@@ -200,3 +200,24 @@ def test_lab_conversion_matches_reference_values() -> None:
     assert np.allclose(white, [100.0, 0.0, 0.0], atol=0.05)
     assert np.allclose(red, [53.24, 80.09, 67.20], atol=0.1)
     assert math.isclose(float(srgb_to_lab(np.array([0, 0, 0], np.uint8))[0]), 0.0, abs_tol=1e-9)
+
+
+@pytest.mark.slow
+def test_a_new_speaker_gets_a_new_code_and_face() -> None:
+    """Real analysis and mapping (shapes engine): one flite speaker, then another."""
+    voices = Path(__file__).parent / "data" / "voices"
+    parts = [load_audio(voices / name).samples for name in
+             ("flite_rms.flac", "flite_rms_b.flac", "flite_slt.flac", "flite_slt_b.flac")]
+    audio = Audio(np.concatenate(parts), 16_000)
+    session = Session(ShapesEngine(64), fps=FPS)
+    from streamface.offline import drive
+
+    codes = []
+    for _ in drive(session, audio, FPS):
+        code = session._code  # noqa: SLF001
+        if code is not None and (not codes or codes[-1] != code):
+            codes.append(code)
+    reasons = [reason for _, reason in session.face_changes]
+    assert reasons[0] == "first" and reasons.count("new_speaker") == 1
+    assert len(codes) == 2  # the first speaker's code held until the new speaker's
+    session.close()
