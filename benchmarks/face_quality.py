@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from streamface.face.identity import CODE_BITS, IdentityCode
 from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex, VoiceProfile
 
 SEXES = {"female": 0.95, "male": 0.05}
@@ -74,6 +75,15 @@ def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
     )
 
 
+def _identity(seed: int) -> IdentityCode:
+    """Seed -> identity code: every seed its own draws (random embeddings share few codes)."""
+    return IdentityCode(seed % (1 << CODE_BITS))
+
+
+def _look(seed: int) -> int:
+    return seed >> CODE_BITS
+
+
 def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:
     """Render every sex x band x seed case with the torch reference renderer."""
     import torch
@@ -84,7 +94,10 @@ def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:
 
     torch.set_num_threads(1)
     specs = [(sex, band, seed) for sex in SEXES for band in BANDS for seed in seeds]
-    faces = [params_for_profile(synthetic_profile(SEXES[s], b, seed)) for s, b, seed in specs]
+    faces = [
+        params_for_profile(synthetic_profile(SEXES[s], b, seed), identity=_identity(seed), look=_look(seed))
+        for s, b, seed in specs
+    ]
     params = np.stack([face.to_vector() for face in faces])
     anim = np.repeat(NEUTRAL.to_vector()[None], len(specs), axis=0)
     renderer = FaceRenderer(size)

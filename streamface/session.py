@@ -16,7 +16,10 @@ motion, `engine.animate`, then the visible label drawn into the pixels (and a
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
-face refines, holds, or morphs to a new speaker.
+face refines, holds, or morphs to a new speaker. What the voice cannot tell comes from
+an identity code (`face.identity`) chosen at the first face and held for the speaker:
+every later analysis is mapped with that code, so only perceived sex and age refine; a
+new speaker gets the code of their own voice. `set_look` rerolls it for the user.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from streamface import SYNTHETIC_NOTICE
 from streamface.audio.ingest import AudioIngest
 from streamface.errors import NoSpeechError
 from streamface.face.animation import FaceAnimation
+from streamface.face.framing import Framer, FrameSize
+from streamface.face.identity import IdentityCode, identity_code
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
 from streamface.motion.animator import (  # noqa: F401 (re-exported)
@@ -79,13 +84,14 @@ a little on every frame); and no frame is more than 2/255 mean off the face its 
 parameters would give (3.6/255 for the first face, where the steps were 4.6/255)."""
 PREPARED_CACHE = 4
 """Prepared faces kept: the keyframes around now and the last shown face."""
-ProfileMapper = Callable[[VoiceProfile], np.ndarray]
+ProfileMapper = Callable[[VoiceProfile, IdentityCode, int], np.ndarray]
+"""(profile, identity code, look seed) -> face-parameter vector."""
 
 
-def _default_mapper(profile: VoiceProfile) -> np.ndarray:
+def _default_mapper(profile: VoiceProfile, identity: IdentityCode, look: int) -> np.ndarray:
     from streamface.face.mapping import params_for_profile
 
-    return params_for_profile(profile).to_vector()
+    return params_for_profile(profile, identity=identity, look=look).to_vector()
 
 
 @dataclass
@@ -119,7 +125,11 @@ class Session:
         buffer_seconds: Seconds of speech the profile is computed from.
         metadata: Extra JSON fields for `state()`.
         analyzer: A `VoiceAnalyzer`; None uses the process-wide shared one.
-        mapper: Profile -> face-parameter vector; None uses `face.mapping.params_for_profile`.
+        mapper: (profile, identity code, look) -> face-parameter vector; None uses
+            `face.mapping.params_for_profile`.
+        look: Seed of what the voice cannot tell (0: the voice's own look); see `set_look`.
+        frame_size: Output frame size (square or wide, height = the engine's size; the
+            square render is framed by `face.framing`); None: the engine's square.
     """
 
     def __init__(
@@ -135,9 +145,13 @@ class Session:
         metadata: dict[str, Any] | None = None,
         analyzer: Any | None = None,
         mapper: ProfileMapper | None = None,
+        look: int = 0,
+        frame_size: FrameSize | None = None,
     ) -> None:
         if size is not None and int(size) != int(engine.size):
             raise ValueError(f"session size {size} does not match the engine's {engine.size}")
+        if frame_size is not None and frame_size.height != int(engine.size):
+            raise ValueError(f"frame height {frame_size.height} does not match the engine's {engine.size}")
         if analyzer is None:
             from streamface.voice.analyzer import default_analyzer
 
@@ -147,9 +161,14 @@ class Session:
         self.metadata = dict(metadata or {})
         self.engine = engine
         self.size = int(engine.size)
+        self.frame_size = frame_size or FrameSize(self.size, self.size)
+        """Size of the frames `render_frame` returns."""
+        self._framer = Framer(self.frame_size)
         self.fps = float(fps)
         self._analyzer = analyzer
         self._mapper = mapper or _default_mapper
+        self._look = int(look)
+        self._code: IdentityCode | None = None  # held from the first face of a speaker
         self._audio = AudioIngest(buffer_seconds)
         self._motion = Animator(seed, fps=self.fps)
         self._mouth = self._motion.mouth
@@ -176,7 +195,7 @@ class Session:
         self.prepares = 0
         """Faces prepared by the engine so far (a settled face once, a morph a few times)."""
         self.face_changes: list[tuple[float, str]] = []
-        """(media time, reason) of every face change: "first", "refine", "new_speaker"."""
+        """(media time, reason) of every face change: "first", "refine", "new_speaker", "look"."""
 
     # ---- audio (event loop) -------------------------------------------------------------
 
@@ -225,6 +244,7 @@ class Session:
             "source": self.source,
             "speech_seconds": round(self.speech_seconds, 2),
             "stage": self._stage,
+            "look": self._look,
             "traits": None if profile is None else profile.traits_json(),
             "synthetic": True,
             "notice": SYNTHETIC_NOTICE,
@@ -262,8 +282,13 @@ class Session:
                 return None
             finally:
                 speech[:] = 0.0
-            params = np.clip(np.asarray(self._mapper(profile), np.float32), PARAM_LOW, PARAM_HIGH)
-            target = self._identity.update(params, profile.embedding, total)
+            code = identity_code(profile.embedding)
+            held = code if self._code is None else self._code
+            params = self._map(profile, held)
+            fresh = None if code == held else self._map(profile, code)
+            target = self._identity.update(params, profile.embedding, total, fresh)
+            if target is not None and target.reason in ("first", "new_speaker"):
+                self._code = code
             with self._state_lock:
                 if self._closed:
                     return None
@@ -279,6 +304,46 @@ class Session:
                 self.analyses += 1
             return profile
 
+    def _map(self, profile: VoiceProfile, code: IdentityCode) -> np.ndarray:
+        return self._look_map(profile, code, self._look)
+
+    def _look_map(self, profile: VoiceProfile, code: IdentityCode, look: int) -> np.ndarray:
+        row = np.asarray(self._mapper(profile, code, look), np.float32)
+        return np.clip(row, PARAM_LOW, PARAM_HIGH)
+
+    @property
+    def look(self) -> int:
+        """The look seed (0: the voice's own look)."""
+        return self._look
+
+    def set_look(self, look: int) -> bool:
+        """Reroll what the voice cannot tell: the face morphs to the same voice's other look.
+
+        Perceived sex and age stay; skin, hair, face shape and clothes are drawn anew
+        from the held identity code and ``look``. Blocks while an analysis runs (call it
+        off the event loop).
+
+        Returns:
+            Whether the face changed now (False before the first face: the look then
+            applies to it).
+        """
+        with self._analysis_lock:
+            if self._closed:
+                return False
+            before, self._look = self._look, int(look)
+            profile, code = self._profile, self._code
+            if profile is None or code is None:
+                return False
+            delta = self._map(profile, code) - self._look_map(profile, code, before)
+            target = self._identity.restyle(delta, PARAM_LOW, PARAM_HIGH)
+            if target is None:
+                return False
+            with self._state_lock:
+                t = self._last_t
+                self._morph.set_target(target.params, t, target.duration_s)
+                self.face_changes.append((t, target.reason))
+            return True
+
     # ---- frames (executor) --------------------------------------------------------------
 
     def animation_at(self, t: float) -> FaceAnimation:
@@ -293,7 +358,7 @@ class Session:
         return self._morph.at(t)[0]
 
     def render_frame(self, t: float) -> np.ndarray:
-        """The labelled RGB frame at media time ``t``: uint8 [size, size, 3]."""
+        """The labelled RGB frame at media time ``t``: uint8 [height, width, 3] of `frame_size`."""
         with self._state_lock:
             self._last_t = max(self._last_t, float(t))
             listening = self._stage == LISTENING
@@ -307,6 +372,7 @@ class Session:
         prepared = self._prepare(params) if keys is None or keys.weight == 0.0 else self._cross_fade(keys)
         t2, c2 = time.perf_counter(), time.thread_time()
         frame = np.array(self.engine.animate(prepared, anim)[0], dtype=np.uint8, copy=True)
+        frame = self._framer.compose(frame)
         t3, c3 = time.perf_counter(), time.thread_time()
         if listening:
             draw_badge(frame, LISTENING_BADGE)
@@ -357,6 +423,7 @@ class Session:
             self._audio.close()
             self._mouth.clear()
             self._identity.clear()
+            self._code = None
             profile, self._profile = self._profile, None
             if profile is not None and profile.embedding.flags.writeable:
                 profile.embedding[:] = 0.0

@@ -157,6 +157,20 @@ async def check_web_call(page: BrowserPage, srv: RunningServer) -> None:
     (entry,) = (await _sessions(srv.url))["sessions"]
     assert entry["stage"] != "listening" and entry["speech_seconds"] > 0
 
+    # "Another look": the same voice, other skin, hair and features; kept for the next call.
+    assert await page.js("document.getElementById('look').disabled") is False
+    await page.js("document.getElementById('look').click()")
+    await page.until("document.getElementById('message').textContent.includes('Another look')", 10, "a new look")
+    look = await page.js("window.streamface.look")
+    assert isinstance(look, int) and look > 0
+    assert await page.js("localStorage.getItem('streamface.look')") == str(look)
+    (entry,) = (await _sessions(srv.url))["sessions"]
+    assert entry["look"] == look
+    await asyncio.sleep(1.5)  # the face morphs to the new look
+    other = image(await page.js(GRAB))
+    change = float(np.abs(other.astype(np.int16) - face.astype(np.int16)).mean())
+    assert change > 2.0, f"another look left the face as it was (mean difference {change:.2f})"
+
     await page.js("document.getElementById('stop').click()")
     assert await wait_for(lambda: not srv.hub.calls, 10.0), "stop did not end the session"
 

@@ -246,6 +246,12 @@ class FakeSession:
         self.in_flight = 0
         self.max_in_flight = 0
         self.closed = False
+        self.look = 0
+
+    def set_look(self, look: int) -> bool:
+        """Record the look seed; the fake face does not change with it."""
+        self.look = int(look)
+        return False
 
     # -- audio and analysis -------------------------------------------------------------
 
@@ -387,8 +393,12 @@ class ShapesEngine(Engine):
         return np.clip(img, 0, 255).astype(np.uint8)[None]
 
 
-def fake_mapper(profile: VoiceProfile) -> np.ndarray:
-    """Profile -> face row: sex and age cues from the traits, colours from the embedding."""
+def fake_mapper(profile: VoiceProfile, identity: object = None, look: int = 0) -> np.ndarray:
+    """Profile -> face row: sex and age cues from the traits, colours from the embedding.
+
+    ``look`` shifts the background hue (so a look change is visible); ``identity`` is
+    ignored (the colours follow the embedding, as a fake may).
+    """
     from streamface.face.params import PARAM_NAMES, neutral_params
 
     row = neutral_params().to_vector()
@@ -401,4 +411,6 @@ def fake_mapper(profile: VoiceProfile) -> np.ndarray:
     if emb.size >= 4 and np.any(emb):
         row[idx["skin_tone"]] = float(np.clip(0.5 + 4.0 * emb[0], 0.0, 1.0))
         row[idx["top_hue"]] = float(np.clip(0.5 + 4.0 * emb[1], 0.0, 1.0))
+    if look:
+        row[idx["bg_hue"]] = (row[idx["bg_hue"]] + 0.37 * look) % 1.0
     return row

@@ -124,8 +124,12 @@ async def whip_call(
     consent: bool = True,
     video: bool = True,
     headers: dict[str, str] | None = None,
+    query: str = "",
 ) -> ClientPeer:
-    """Send ``voice`` (looped) over WHIP; the face comes back on a recvonly video track."""
+    """Send ``voice`` (looped) over WHIP; the face comes back on a recvonly video track.
+
+    ``query`` is appended to the WHIP URL's query (e.g. ``"look=3"``).
+    """
     client = _peer()
     client.player = MediaPlayer(str(voice), loop=True)
     assert client.player.audio is not None
@@ -134,7 +138,8 @@ async def whip_call(
         client.pc.addTransceiver("video", direction="recvonly")
     channel = client.pc.createDataChannel("events")
     channel.on("message", lambda msg: client.events.append(json.loads(msg)))
-    await _post_offer(client, f"{base}/whip" + ("?consent=true" if consent else ""), headers or {})
+    params = "&".join(p for p in ("consent=true" if consent else "", query) if p)
+    await _post_offer(client, f"{base}/whip" + (f"?{params}" if params else ""), headers or {})
     return client
 
 

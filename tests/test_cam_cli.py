@@ -181,7 +181,7 @@ def test_cam_command_wires_input_session_and_camera(
         cams.append(FakeCamera(**kw))
         return cams[-1]
 
-    def session_factory(size: int) -> FakeSession:
+    def session_factory(frame: Any) -> FakeSession:
         sessions.append(FakeSession(size=64))
         return sessions[-1]
 
@@ -227,3 +227,42 @@ def test_run_live_with_the_real_session(shared_voices: dict[Path, str]) -> None:
         assert sent[0].shape == (64, 64, 3)
     finally:
         session.close()
+
+
+def test_wide_camera_gets_a_call_tile_frame_and_the_look(tmp_path: Path) -> None:
+    """A 16:9 camera: the real session frames the face wide (no letterbox) with --look."""
+    from fakes import ShapesEngine, fake_mapper
+
+    from streamface.cli.cam import camera_frame_size
+    from streamface.face.framing import FrameSize
+    from streamface.session import Session
+
+    assert camera_frame_size(1280, 720, 360) == FrameSize(640, 360)
+    assert camera_frame_size(640, 640, 256) == FrameSize(256, 256)
+    assert camera_frame_size(480, 640, 256) == FrameSize(256, 256)  # tall: square, fitted
+    wav = write_wav(tmp_path / "v.wav", seconds=1.0)
+    args = build_parser().parse_args(
+        ["cam", "--input", str(wav), "--size", "1280x720", "--face-size", "128", "--format", "rgb",
+         "--look", "3"]
+    )
+    cams: list[FakeCamera] = []
+    sessions: list[Session] = []
+
+    def camera_factory(**kw: Any) -> FakeCamera:
+        cams.append(FakeCamera(**kw))
+        return cams[-1]
+
+    def session_factory(frame: FrameSize) -> Session:
+        sessions.append(Session(ShapesEngine(frame.face), mapper=fake_mapper, frame_size=frame))
+        return sessions[-1]
+
+    assert _run(args, camera_factory=camera_factory, session_factory=session_factory, pacer_factory=FakePacer) == 0
+    (session,) = sessions
+    assert session.frame_size == FrameSize(228, 128) and session.look == 3
+    (camera,) = cams
+    last = np.asarray(camera.frames[-1]).reshape(720, 1280, 3)
+    # The sides are the background extended (each row one colour), not a letterbox bar.
+    band = last[150:450, :200].astype(int)  # between the badge (top) and the label (bottom)
+    assert np.abs(band - band[:, :1]).max() <= 2
+    right = last[150:450, -200:].astype(int)
+    assert np.abs(right - right[:, -1:]).max() <= 2

@@ -108,7 +108,7 @@ def test_portrait_writes_labelled_png_and_params(
     assert 0.0 <= data["traits"]["perceived_sex"]["p_female"] <= 1.0
     assert data["traits"]["age_band"]["label"]
     assert "embedding" not in data["traits"]
-    assert data["engine"] == "onnxruntime" and data["size"] == SIZE
+    assert data["engine"] == "onnxruntime" and data["size"] == f"{SIZE}x{SIZE}"
 
     monkeypatch.setenv("STREAMFACE_CACHE_DIR", env["STREAMFACE_CACHE_DIR"])
     plain = _face_only(data["params"], SIZE)

@@ -53,7 +53,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--device", default=None, metavar="/dev/videoN", help="the virtual camera device (default: the first one)")
     p.add_argument("--fps", type=_fps, default=30.0, help="frames per second (default: 30)")
-    p.add_argument("--size", default=DEFAULT_SIZE, metavar="WxH", help=f"camera size (default: {DEFAULT_SIZE})")
+    p.add_argument(
+        "--size", default=DEFAULT_SIZE, metavar="WxH",
+        help=f"camera size (default: {DEFAULT_SIZE}); a wide camera up to 2:1 gets a wide "
+        "call-tile framing (the background extended beside the face)",
+    )
     p.add_argument(
         "--engine", default="auto", metavar="E",
         help="generator engine: auto, onnxruntime, torch, tensorrt (default: auto)",
@@ -71,6 +75,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seconds", type=float, default=None, metavar="S", help="stop after S seconds (default: run until Ctrl+C or the file ends)")
     p.add_argument("--loop", action="store_true", help="play the input file again and again")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of blinks and head motion (default: 0)")
+    from streamface.cli.render import add_look_argument
+
+    add_look_argument(p)
 
 
 def _fps(text: str) -> float:
@@ -278,7 +285,7 @@ def _run(
     args: argparse.Namespace,
     *,
     camera_factory: Any = None,
-    session_factory: Callable[[int], Any] | None = None,
+    session_factory: Callable[[Any], Any] | None = None,
     pacer_factory: Callable[[float], Any] | None = None,
 ) -> int:
     from streamface import SYNTHETIC_NOTICE
@@ -296,10 +303,12 @@ def _run(
             mode=args.fit, factory=camera_factory,
         )
         try:
+            frame = camera_frame_size(width, height, args.face_size)
             if session_factory is None:
-                session = _default_session(args.engine, args.face_size, args.seed)
+                session = _default_session(args.engine, frame, args.seed)
             else:
-                session = session_factory(args.face_size)
+                session = session_factory(frame)
+            session.set_look(args.look)  # before the first face: the look it will have
             try:
                 print(
                     f"streamface cam: sending to {camera.device} ({camera.backend}) {width}x{height} "
@@ -320,8 +329,18 @@ def _run(
     return 0
 
 
-def _default_session(engine_name: str, size: int, seed: int) -> Any:
+def camera_frame_size(width: int, height: int, face_size: int) -> Any:
+    """The session's frame for a camera: the camera's aspect at the face's height when the
+    camera is wide (up to 2:1), else the square face (fitted by `fit_frame`)."""
+    from streamface.face.framing import MAX_ASPECT, FrameSize
+
+    if height < width <= MAX_ASPECT * height:
+        return FrameSize(2 * round(face_size * width / height / 2), face_size)
+    return FrameSize(face_size, face_size)
+
+
+def _default_session(engine_name: str, frame: Any, seed: int) -> Any:
     from engines.select import load_engine
     from streamface.session import Session
 
-    return Session(load_engine(engine_name, size), seed=seed)
+    return Session(load_engine(engine_name, frame.face), seed=seed, frame_size=frame)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from streamface.errors import StreamFaceError
+from streamface.face.framing import Framer, FrameSize, parse_frame_size
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +44,18 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("audio", type=Path, metavar="AUDIO", help="speech audio file (wav, mp3, ...)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="FACE.png",
                         help="output image; .png or .jpg")
-    parser.add_argument("--size", type=int, default=512, metavar="N",
-                        help=f"width and height in pixels ({MIN_SIZE}..{MAX_SIZE}, default 512)")
+    parser.add_argument("--size", default="512", metavar="N|WxH",
+                        help=f"N for a square image or WIDTHxHEIGHT up to 2:1 (e.g. 1280x720), "
+                        f"sides {MIN_SIZE}..{MAX_SIZE} (default 512)")
     parser.add_argument("--engine", choices=ENGINE_NAMES, default="auto",
                         help="generator backend (default auto: TensorRT, torch CUDA, ONNX Runtime)")
     parser.add_argument("--params-out", type=Path, metavar="FACE.json",
                         help="also write the face parameters and inferred traits as JSON")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a face parameter, e.g. --set hair_style=bun (repeatable)")
+    from streamface.cli.render import add_look_argument
+
+    add_look_argument(parser)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -64,11 +69,9 @@ def parse_overrides(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def check_size(size: int) -> int:
-    """The image size, or StreamFaceError when out of range."""
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise StreamFaceError(f"--size must be between {MIN_SIZE} and {MAX_SIZE}, got {size}")
-    return size
+def check_size(size: int | str) -> FrameSize:
+    """The image size (N or WxH), or StreamFaceError when malformed or out of range."""
+    return parse_frame_size(size)
 
 
 def image_format(path: Path) -> str:
@@ -169,14 +172,15 @@ def run(args: argparse.Namespace) -> int:
     from streamface.voice.analyzer import profile_file
 
     profile = profile_file(args.audio)
-    face = params_for_profile(profile).with_overrides(overrides)
-    engine = load_engine(args.engine, size)
+    face = params_for_profile(profile, look=args.look).with_overrides(overrides)
+    engine = load_engine(args.engine, size.face)
     try:
         signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
         frame = engine.render(face.to_vector()[None, :], NEUTRAL.to_vector()[None, :])[0]
     finally:
         engine.close()
-    image = draw_label(np.array(frame))  # the label is drawn into the pixels, always
+    framed = Framer(size).compose(np.array(frame, dtype=np.uint8))
+    image = draw_label(np.array(framed))  # the label is drawn into the pixels, always
 
     # Provenance: the file is signed (C2PA) before it appears under its name.
     save_image(image, args.output, finalize=signer)
@@ -186,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "notice": SYNTHETIC_NOTICE,
                 "image": str(args.output),
-                "size": size,
+                "size": str(size),
+                "look": args.look,
                 "engine": engine.name,
                 "params": face.to_dict(),
                 "hair_style_name": face.hair_style_name,
@@ -198,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     sex = traits["perceived_sex"]
     age = traits["age_band"]
     print(
-        f"wrote {args.output} ({size}x{size}, {engine.name}): perceived {sex['label']} "
+        f"wrote {args.output} ({size}, {engine.name}): perceived {sex['label']} "
         f"(p_female {sex['p_female']:.2f}), {age['label']}, confidence {traits['confidence']:.2f}; "
         f"{signer.summary()}"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamface.errors import StreamFaceError
+from streamface.face.framing import FrameSize, parse_frame_size
 
 if TYPE_CHECKING:
     from streamface.provenance import OutputSigner
@@ -47,7 +48,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="MP4 to write")
     parser.add_argument("--fps", type=_fps, default=30.0, help="frames per second (default: 30)")
     parser.add_argument(
-        "--size", type=_size, default=512, metavar="N", help="frame width and height (default: 512)"
+        "--size", type=_size, default=_size("512"), metavar="N|WxH",
+        help="frame size: N for square, or WIDTHxHEIGHT up to 2:1, e.g. 640x360, 1280x720 "
+        "(a call-tile framing; default: 512)",
     )
     parser.add_argument(
         "--engine",
@@ -58,6 +61,26 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, metavar="S", help="seed of blinks and head motion (default: 0)"
     )
+    add_look_argument(parser)
+
+
+def add_look_argument(parser: Any) -> None:
+    """``--look SEED``: reroll what the voice cannot tell (shared by the face commands)."""
+    parser.add_argument(
+        "--look", type=_look, default=0, metavar="SEED",
+        help="another look for the same voice: rerolls skin, hair, face shape and clothes, "
+        "keeping what the voice suggests (perceived sex, age); 0 is the voice's own look (default)",
+    )
+
+
+def _look(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError("must be from 0 to 2147483647")
+    return value
 
 
 def _fps(text: str) -> float:
@@ -70,14 +93,11 @@ def _fps(text: str) -> float:
     return value
 
 
-def _size(text: str) -> int:
+def _size(text: str) -> FrameSize:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 64 <= value <= 2048 or value % 2:
-        raise argparse.ArgumentTypeError("must be an even number from 64 to 2048")
-    return value
+        return parse_frame_size(text)
+    except StreamFaceError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--size {text}: ")) from None
 
 
 def _check_output(path: Path) -> Path:
@@ -109,10 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     one_core()  # and OpenBLAS: the render runs on one core
-    engine = load_engine(args.engine, args.size)
+    frame_size: FrameSize = args.size
+    engine = load_engine(args.engine, frame_size.face)
     try:
         signer = OutputSigner(output)  # bad signing credentials fail before rendering
-        session = Session(engine, seed=args.seed, fps=args.fps)
+        session = Session(engine, seed=args.seed, fps=args.fps, look=args.look, frame_size=frame_size)
         try:
             stats = render_to_file(
                 session, audio, output, fps=args.fps, size=args.size, signer=signer
@@ -125,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     note = "; no speech found, so only the listening placeholder is shown" if no_face else ""
     print(
         f"{output}: {stats['seconds']:.2f} s of audio, {stats['frames']} frames at "
-        f"{args.fps:g} fps, {args.size}x{args.size}, engine {engine.name}; rendered in "
+        f"{args.fps:g} fps, {frame_size}, engine {engine.name}; rendered in "
         f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime){note}; "
         f"{signer.summary()}"
     )
@@ -138,7 +159,7 @@ def render_to_file(
     output: Path,
     *,
     fps: float,
-    size: int,
+    size: int | FrameSize,
     progress: bool | None = None,
     signer: OutputSigner | None = None,
 ) -> dict[str, Any]:
@@ -149,7 +170,7 @@ def render_to_file(
         audio: `offline.Audio` to render.
         output: Final MP4 path; replaced only on success.
         fps: Frame rate.
-        size: Frame size (must match the engine's).
+        size: Frame size (the session's `frame_size`; an int is a square).
         progress: Show a progress bar on stderr; None: for inputs of at least
             `PROGRESS_MIN_SECONDS` when stderr is a terminal.
         signer: Signs the finished file (C2PA) before it is renamed into place; None:
@@ -168,6 +189,9 @@ def render_to_file(
         from streamface.provenance import OutputSigner
 
         signer = OutputSigner(output)
+    if isinstance(size, int):
+        size = FrameSize(size, size)
+    width, height = size.width, size.height
     n = frame_count(audio.seconds, fps)
     if progress is None:
         progress = audio.seconds >= PROGRESS_MIN_SECONDS and sys.stderr.isatty()
@@ -180,13 +204,13 @@ def render_to_file(
     start = time.perf_counter()
     try:
         with (
-            Mp4Writer(tmp, width=size, height=size, fps=fps, audio_rate=audio.rate) as writer,
+            Mp4Writer(tmp, width=width, height=height, fps=fps, audio_rate=audio.rate) as writer,
             tqdm(total=n, unit="frame", disable=not progress, file=sys.stderr, leave=False) as bar,
         ):
             for k, frame in drive(session, audio, fps):
-                if frame.shape[:2] != (size, size):
+                if frame.shape[:2] != (height, width):
                     raise StreamFaceError(
-                        f"engine made {frame.shape[1]}x{frame.shape[0]} frames, expected {size}x{size}"
+                        f"engine made {frame.shape[1]}x{frame.shape[0]} frames, expected {size}"
                     )
                 writer.write_frame(frame)
                 writer.write_audio(audio_slice(audio, k, fps))

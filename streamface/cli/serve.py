@@ -43,10 +43,10 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--size",
-        type=int,
         default=None,
-        help="face video width and height in pixels (default: 256, light enough for "
-        "several live sessions on a small CPU)",
+        metavar="N|WxH",
+        help="face video size: N for square or WIDTHxHEIGHT up to 2:1 for a wide call tile, "
+        "e.g. 640x360 (default: 256, light enough for several live sessions on a small CPU)",
     )
     p.add_argument(
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
@@ -65,6 +65,9 @@ def add_parser(subparsers: Any) -> None:
         help="the AudioHook integration's client secret (base64); when set, the request's "
         "HTTP message signature must verify (default: $STREAMFACE_AUDIOHOOK_SECRET)",
     )
+    from streamface.cli.render import add_look_argument
+
+    add_look_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
     audiohook_config = AudioHookConfig(args.audiohook_key, args.audiohook_secret).with_env()
     config.validate()  # refuse an unsafe bind before loading anything heavy
     audiohook_config.validate()
+    from streamface.face.framing import parse_frame_size
+
+    size = parse_frame_size(args.size) if args.size is not None else LIVE_SIZE
     try:
         import torch
 
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = create_app(
-        config, default_session_factory(args.engine, args.size or LIVE_SIZE), audiohook_config
+        config, default_session_factory(args.engine, size, args.look), audiohook_config
     )
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)

@@ -25,7 +25,7 @@ LABEL_LINES: tuple[str, ...] = ("AI-GENERATED FACE", "not the speaker's real app
 _LINE_COLORS: tuple[tuple[int, int, int], ...] = ((255, 214, 0), (255, 255, 255))
 _PANEL_ALPHA = 0.85  # the panel lets a hint of the frame through, the text is opaque
 _MIN_FONT_PX = 12  # smallest size that stays legible (cap height ~9 px)
-_FONT_FRACTION = 0.032  # font size as a fraction of the image width
+_FONT_FRACTION = 0.032  # font size as a fraction of the image's shorter side
 _MAX_WIDTH_FRACTION = 0.9  # the panel never takes more of the width than this
 
 
@@ -68,7 +68,8 @@ def _overlay(
     colors: tuple[tuple[int, int, int], ...] = _LINE_COLORS,
     top: bool = False,
 ) -> _Overlay:
-    size = max(_MIN_FONT_PX, round(width * _FONT_FRACTION))
+    # Sized by the shorter side, so a wide (16:9) frame gets the square frame's label.
+    size = max(_MIN_FONT_PX, round(min(width, height) * _FONT_FRACTION))
     font = _font(size)
     pad = max(3, size // 3)
     # Shrink the font if the widest line would not fit (only for tiny images).

@@ -6,12 +6,10 @@ Two sources feed the face:
   the sex- and age-linked parameters *in proportion* to the probabilities, so an
   uncertain voice gets an in-between face, never a coin flip.
 * What a voice cannot tell (skin tone, hair and eye colour, face shape and style within
-  the typical range, clothes, background) comes deterministically from the speaker
-  embedding: a fixed, seeded random projection of the 256-d embedding turns it into
-  uniform variables through the normal CDF. The same voice always gets the same face,
-  a slightly different embedding a slightly different face, different speakers visibly
-  different faces. Skin tone is drawn across the full range and never from traits,
-  accent or language.
+  the typical range, clothes, background) is drawn from uniform variables hashed from a
+  noise-robust code of the speaker embedding and a look seed (`face.identity`): one
+  code, one set of draws, statistically independent of language, accent and channel.
+  Skin tone is drawn across the full range and never from traits, accent or language.
 
 Users can override any parameter by name.
 """
@@ -19,18 +17,17 @@ Users can override any parameter by name.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from streamface.face.identity import IdentityCode, identity_code, identity_latents
 from streamface.face.params import HAIR_STYLES, FaceParams
-from streamface.voice.profile import EMBEDDING_DIM, VoiceProfile
+from streamface.voice.profile import VoiceProfile
 
 logger = logging.getLogger(__name__)
 
-_SEED = 0x5F4CE
 _LATENTS = (
     "skin_tone", "skin_undertone", "hair_lightness", "hair_red", "iris_hue", "iris_lightness",
     "face_width", "face_length", "jaw_width", "chin_length", "cheek_fullness",
@@ -39,32 +36,10 @@ _LATENTS = (
     "style_f", "style_m", "beard", "makeup", "grey", "top_hue", "top_saturation",
     "top_lightness", "bg_hue", "bg_lightness",
 )
-# Spreads projections of real (non-isotropic, centred) speaker embeddings over 0..1.
-_GAIN = 1.8
 
 # Most women's styles frame the face (long, bob, long curls); some are pulled back.
 _FEMALE_STYLES = ("long", "bob", "ponytail", "long_curly", "long", "bun", "bob", "long", "long_curly", "long")
 _MALE_STYLES = ("short", "side_part", "buzz", "curly", "short", "receding", "side_part", "short")
-
-
-def _projection() -> np.ndarray:
-    rng = np.random.default_rng(_SEED)
-    return rng.standard_normal((EMBEDDING_DIM, len(_LATENTS)))
-
-
-_W = _projection()
-
-
-def embedding_latents(embedding: np.ndarray) -> dict[str, float]:
-    """Uniform 0..1 variables from a speaker embedding (deterministic and continuous)."""
-    e = np.asarray(embedding, dtype=np.float64).reshape(-1)
-    if e.shape[0] != EMBEDDING_DIM or not np.all(np.isfinite(e)):
-        e = np.zeros(EMBEDDING_DIM)
-    e = e - e.mean()
-    norm = float(np.linalg.norm(e))
-    z = (e / norm) @ _W * _GAIN if norm > 1e-9 else np.zeros(len(_LATENTS))
-    u = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
-    return {name: float(v) for name, v in zip(_LATENTS, u, strict=True)}
 
 
 def _pick(u: float, styles: tuple[str, ...]) -> float:
@@ -76,12 +51,21 @@ def _mid(u: float, lo: float = 0.15, hi: float = 0.85) -> float:
     return lo + (hi - lo) * u
 
 
-def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | None = None) -> FaceParams:
+def params_for_profile(
+    profile: VoiceProfile,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    identity: IdentityCode | None = None,
+    look: int = 0,
+) -> FaceParams:
     """The representative face for a voice profile.
 
     Args:
         profile: The voice analysis (perceived sex, age band, speaker embedding).
         overrides: Parameter name -> value applied last (validated).
+        identity: The code whose draws choose what the voice cannot tell; None: the
+            code of ``profile.embedding`` (a session passes the code it holds).
+        look: Seed that rerolls what the voice cannot tell (0: the voice's own look).
 
     Returns:
         The face parameters.
@@ -89,7 +73,8 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
     Raises:
         StreamFaceError: when an override names an unknown parameter or is out of range.
     """
-    u = embedding_latents(profile.embedding)
+    code = identity_code(profile.embedding) if identity is None else identity
+    u = identity_latents(code, _LATENTS, look)
     pf = float(np.clip(profile.perceived_sex.p_female, 0.0, 1.0))
     pm = 1.0 - pf
     probs = {k: max(0.0, float(v)) for k, v in profile.age_band.probs.items()}

@@ -9,6 +9,12 @@ vector, every ~0.5-1 s of new speech) into face targets for `ParamMorph`:
   below a dead band (1 % of a parameter's range while filling, 3 % once full) are
   ignored, so one speaker's face settles instead of jittering with analysis noise (and
   the engine is not asked to re-prepare a face for changes no one would see).
+* What the voice cannot tell (skin, hairstyle, ...: `face.identity`) is chosen once, at
+  the first face, and held: the session maps every later analysis with the same
+  identity code, so refinements move only voice-inferred cues (perceived sex, age).
+  ``update`` takes the analysis's face under the held code and, where the analysis's
+  own code differs, its face under that new code (``fresh``), used only when a new
+  speaker starts.
 * A new speaker is declared when the cosine distance between the buffer's GE2E embedding
   and the current speaker's anchor embedding exceeds `SPEAKER_CHANGE_DISTANCE` in two
   analyses in a row (or once by half as much again); the face then morphs over 1.0 s to
@@ -90,28 +96,35 @@ class IdentityTracker:
         return self._params is not None
 
     def update(
-        self, params: np.ndarray, embedding: np.ndarray, total_speech_s: float
+        self,
+        params: np.ndarray,
+        embedding: np.ndarray,
+        total_speech_s: float,
+        fresh: np.ndarray | None = None,
     ) -> FaceTarget | None:
         """Fold in one analysis; returns where the face should go, or None to stay.
 
         Args:
-            params: Face-parameter vector of this analysis.
+            params: Face-parameter vector of this analysis (under the held identity).
             embedding: Its speaker embedding (L2-normalised).
             total_speech_s: Seconds of speech heard since the session began.
+            fresh: The analysis's face under its own identity, for a first face or a
+                new speaker; None: ``params``.
         """
         params = np.asarray(params, np.float32).reshape(-1)
+        start = params if fresh is None else np.asarray(fresh, np.float32).reshape(-1)
         emb = np.asarray(embedding, np.float32).reshape(-1)
         if self._params is None or self._anchor is None:
-            self._start_speaker(params, emb, total_speech_s)
-            return FaceTarget(params.copy(), FIRST_MORPH_S, "first")
+            self._start_speaker(start, emb, total_speech_s)
+            return FaceTarget(start.copy(), FIRST_MORPH_S, "first")
         heard = total_speech_s - self._speaker_start_s
         filling = heard < _FULL_SECONDS
         distance = cosine_distance(emb, self._anchor)
         if not filling and distance > self.change_distance:
             self._suspect += 1
             if self._suspect >= 2 or distance > 1.5 * self.change_distance:
-                self._start_speaker(params, emb, total_speech_s)
-                return FaceTarget(params.copy(), NEW_SPEAKER_MORPH_S, "new_speaker")
+                self._start_speaker(start, emb, total_speech_s)
+                return FaceTarget(start.copy(), NEW_SPEAKER_MORPH_S, "new_speaker")
             return None  # wait for a second analysis before changing the face
         self._suspect = 0
         if filling:
@@ -135,6 +148,18 @@ class IdentityTracker:
         self._speaker_start_s = total_speech_s
         self._suspect = 0
         self.speakers += 1
+
+    def restyle(self, delta: np.ndarray, low: np.ndarray, high: np.ndarray) -> FaceTarget | None:
+        """Move the current face by ``delta`` (same speaker, another look), within bounds.
+
+        Only what the look changes moves: the refined voice cues stay where they are.
+        Returns None before the first face.
+        """
+        if self._params is None:
+            return None
+        moved = self._params + np.asarray(delta, np.float32).reshape(-1)
+        self._params = np.clip(moved, low, high).astype(np.float32)
+        return FaceTarget(self._params.copy(), FIRST_MORPH_S, "look")
 
     def settled(self, total_speech_s: float) -> bool:
         """Whether this speaker's buffer is full (the face is then stable)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from streamface import SYNTHETIC_NOTICE, __version__
+from streamface.face.framing import FrameSize
 from streamface.server import audiohook, telephony, whep, whip
 from streamface.server.audiohook import AudioHookConfig
 from streamface.server.auth import (
@@ -80,6 +82,7 @@ def create_app(
     app.router.add_get("/sessions", list_sessions)
     app.router.add_get("/sessions/{session_id}", get_session)
     app.router.add_get("/sessions/{session_id}/events", session_events)
+    app.router.add_post("/sessions/{session_id}/look", post_look)
     whip.add_routes(app)
     whep.add_routes(app)
     telephony.add_routes(app)
@@ -177,6 +180,34 @@ async def get_session(request: web.Request) -> web.StreamResponse:
     return web.json_response(call.snapshot())
 
 
+async def post_look(request: web.Request) -> web.StreamResponse:
+    """Change a live session's look: JSON ``{"look": N}``, or no body for a random new one.
+
+    The face morphs to the same voice's other look (what the voice cannot tell is drawn
+    anew; perceived sex and age stay). Answers the session's state.
+    """
+    hub = request.app[HUB]
+    call = hub.get(request.match_info["session_id"])
+    if call is None:
+        return error_response(404, "no such session")
+    session = call.live.session
+    look: int | None = secrets.randbelow(2**31 - 1) + 1
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error_response(400, "the body must be JSON like {\"look\": 3}")
+        if not isinstance(body, dict):
+            return error_response(400, "the body must be a JSON object like {\"look\": 3}")
+        if "look" in body:
+            look = whip.parse_look(body["look"])
+    if look is None:
+        return error_response(400, "look must be a whole number from 0 to 2147483647")
+    loop = asyncio.get_running_loop()
+    changed = await loop.run_in_executor(hub.analysis_pool, session.set_look, int(look))
+    return web.json_response({**call.snapshot(), "look": session.look, "changed": bool(changed)})
+
+
 async def session_events(request: web.Request) -> web.StreamResponse:
     """A WebSocket carrying the session's JSON events until it ends."""
     hub = request.app[HUB]
@@ -229,8 +260,15 @@ LIVE_SIZE = 256
 """Default live frame size: small enough for several 30 fps sessions on two CPU cores."""
 
 
-def default_session_factory(engine_name: str = "auto", size: int = LIVE_SIZE) -> SessionFactory:
+def default_session_factory(
+    engine_name: str = "auto", size: int | FrameSize = LIVE_SIZE, look: int = 0
+) -> SessionFactory:
     """One engine for the whole server, one real `Session` per call.
+
+    Args:
+        engine_name: The engine to load.
+        size: Frame size: an int for a square, or a `FrameSize` (wide: a call-tile framing).
+        look: The sessions' look unless a call asks for another (``?look=``).
 
     Raises:
         StreamFaceError: the engine cannot load here (its message has the install hint).
@@ -238,10 +276,11 @@ def default_session_factory(engine_name: str = "auto", size: int = LIVE_SIZE) ->
     from engines.select import load_engine
     from streamface.session import Session
 
-    engine = load_engine(engine_name, size)
+    frame = FrameSize(size, size) if isinstance(size, int) else size
+    engine = load_engine(engine_name, frame.face)
     # Load the shared voice models and warm the engine now, not on the first caller's loop.
-    warm = Session(engine)
+    warm = Session(engine, frame_size=frame)
     warm.render_frame(0.0)
     warm.close()
     log.info("engine %s loaded for the live server", getattr(engine, "name", engine_name))
-    return lambda: Session(engine)
+    return lambda: Session(engine, frame_size=frame, look=look)

@@ -67,6 +67,11 @@ class SessionLike(Protocol):
 
     def close(self) -> None: ...
 
+    def set_look(self, look: int) -> bool: ...
+
+    @property
+    def look(self) -> int: ...
+
     @property
     def stage(self) -> str: ...
 
@@ -349,6 +354,7 @@ class LiveSession:
             "stage": self.stage,
             "speech_seconds": round(float(self.session.speech_seconds), 2),
             "traits": self.traits(),
+            "look": int(self.session.look),
             "started": round(self.created, 3),
             "synthetic": True,
             "notice": SYNTHETIC_NOTICE,

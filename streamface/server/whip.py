@@ -43,11 +43,16 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
             "consent required: the speaker must agree before any audio is analysed "
             f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
         )
+    look = parse_look(request.query["look"]) if "look" in request.query else -1
+    if look is None:
+        return error_response(400, "look must be a whole number from 0 to 2147483647")
     offer = await read_offer(request)
     if isinstance(offer, web.Response):
         return offer
     try:
         call = hub.create("webrtc")
+        if look >= 0:  # before the first face this only records the seed
+            call.live.session.set_look(look)
     except HubFullError as exc:
         return error_response(503, str(exc))
     except Exception:
@@ -78,6 +83,19 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         call.live.start_audio(track)
     location = f"/whip/{call.id}"
     return sdp_answer_response(answer, location, call.id)
+
+
+def parse_look(text: Any) -> int | None:
+    """A look seed from a query or JSON value, or None when it is not 0..2**31-1."""
+    if isinstance(text, bool):
+        return None
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(text, float) and text != value:
+        return None
+    return value if 0 <= value < 2**31 else None
 
 
 def _check_one_per_kind(peer: Peer) -> None:

@@ -6,13 +6,23 @@
   const $ = (id) => document.getElementById(id);
   const consent = $("consent"), start = $("start"), stop = $("stop");
   const video = $("face"), traitsBox = $("traits"), stageBox = $("stage"), message = $("message");
-  const tokenInput = $("token"), tokenBox = $("token-box");
+  const tokenInput = $("token"), tokenBox = $("token-box"), lookButton = $("look");
 
-  const state = { pc: null, mic: null, resource: null, stage: "idle", traits: null, events: 0, error: null };
+  const state = { pc: null, mic: null, resource: null, stage: "idle", traits: null, events: 0, error: null,
+                  look: savedLook() };
   window.streamface = state;
 
   const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
   if (hashToken) { tokenInput.value = hashToken; history.replaceState(null, "", location.pathname); }
+
+  // The look the user chose last (0: the voice's own) is kept in this browser for the next call.
+  function savedLook() {
+    try { return Number.parseInt(localStorage.getItem("streamface.look") || "0", 10) || 0; } catch { return 0; }
+  }
+  function saveLook(look) {
+    state.look = look;
+    try { localStorage.setItem("streamface.look", String(look)); } catch { /* storage off */ }
+  }
 
   function say(text, isError = false) {
     message.textContent = text;
@@ -94,7 +104,8 @@
       say("Connecting...");
       let resp;
       try {
-        resp = await fetch("/whip?consent=true", {
+        const look = state.look ? `&look=${encodeURIComponent(state.look)}` : "";  // else the server's
+        resp = await fetch(`/whip?consent=true${look}`, {
           method: "POST",
           headers: { "Content-Type": "application/sdp", ...authHeaders() },
           body: pc.localDescription.sdp,
@@ -113,6 +124,7 @@
       await pc.setRemoteDescription({ type: "answer", sdp: await resp.text() });
       showStage("listening");
       stop.disabled = false;
+      lookButton.disabled = false;
       say("Live. Speak: the face appears after a second or two of speech.");
     } catch (err) {
       say(err.message || String(err), true);
@@ -130,10 +142,30 @@
     if (state.mic) { for (const t of state.mic.getTracks()) t.stop(); state.mic = null; }
     video.srcObject = null;
     stop.disabled = true;
+    lookButton.disabled = true;
     start.disabled = !consent.checked;
   }
 
+  async function anotherLook() {
+    if (!state.resource) return;
+    const id = new URL(state.resource).pathname.split("/").pop();
+    lookButton.disabled = true;
+    try {
+      const resp = await fetch(`/sessions/${encodeURIComponent(id)}/look`, { method: "POST", headers: authHeaders() });
+      if (!resp.ok) throw new Error(`${resp.status}`);
+      const body = await resp.json();
+      saveLook(body.look);
+      say(body.changed ? "Another look: same voice, other skin, hair and features."
+                       : "Another look: it shows as soon as the face appears.");
+    } catch (err) {
+      say(`Could not change the look (${err.message || err}).`, true);
+    } finally {
+      lookButton.disabled = !state.resource;
+    }
+  }
+
   start.addEventListener("click", begin);
+  lookButton.addEventListener("click", anotherLook);
   stop.addEventListener("click", () => { teardown(true); say("Stopped. Nothing was kept."); showStage("idle"); });
   window.addEventListener("pagehide", () => teardown(true));
 })();

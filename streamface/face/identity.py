@@ -1,0 +1,129 @@
+"""What the voice cannot tell: chosen by hashing a noise-robust code of the speaker embedding.
+
+Skin tone, hairstyle, eye colour, face shape and the rest of what a voice carries no
+information about must not follow from a *smooth* function of the GE2E embedding:
+embeddings cluster by language, accent and recording channel, so a smooth projection
+gives one family of recordings one kind of face. Instead:
+
+1. `identity_code`: the embedding is reduced to a small, noise-robust code: the signs of
+   its first `CODE_BITS` linear discriminants (between-speaker over within-speaker
+   scatter, fitted on 144 synthetic speakers in 8 languages, each heard through two
+   texts and two channels; `benchmarks/identity_code.py` fits and measures it), each
+   against its median, so every bit splits speakers in half. Two clips of one speaker
+   usually give one code; different speakers usually different codes (the numbers are
+   in `benchmarks/results/identity_code.json` and docs/DESIGN.md).
+2. `identity_latents`: the code (and a user's ``look`` seed) is hashed with BLAKE2b,
+   once per latent name, into independent uniform draws in (0, 1). Whatever a code's
+   bits correlate with, the draws do not: two codes share nothing but chance.
+
+The code is a coarse summary of a voice, not an identifier: a handful of bits that many
+speakers share. It is never stored or logged by StreamFace.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CODE_BITS = 5
+"""Bits of the identity code: 32 codes. More bits give different speakers different codes
+more often but one speaker the same code less often (held out by language, two clips of
+one speaker agree / different speakers collide: 4 bits 0.71-0.75 / 6-7 %, 5 bits
+0.61-0.67 / 3-4 %, 6 bits 0.50-0.59 / 2 %; benchmarks/results/identity_code.md)."""
+
+BASIS_PATH = Path(__file__).with_name("identity_basis.json")
+_HASH_KEY = b"streamface-identity-v1"
+
+
+@dataclass(frozen=True, order=True)
+class IdentityCode:
+    """A noise-robust code of a speaker embedding (hashable, small).
+
+    Attributes:
+        value: The code, ``0 .. 2**bits - 1``.
+        bits: How many bits it has.
+    """
+
+    value: int
+    bits: int = CODE_BITS
+
+    def __post_init__(self) -> None:
+        if not 0 < self.bits <= 64 or not 0 <= self.value < 1 << self.bits:
+            raise ValueError(f"identity code {self.value} does not fit in {self.bits} bits")
+
+    def __str__(self) -> str:
+        return f"{self.value:0{self.bits}b}"
+
+
+@functools.lru_cache(maxsize=1)
+def load_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shipped basis: centre [256], axes [k, 256], thresholds [k] (float64)."""
+    data = json.loads(BASIS_PATH.read_text(encoding="utf-8"))
+    return (
+        np.asarray(data["centre"], np.float64),
+        np.asarray(data["axes"], np.float64),
+        np.asarray(data["thresholds"], np.float64),
+    )
+
+
+def save_basis(centre: np.ndarray, axes: np.ndarray, thresholds: np.ndarray) -> Path:
+    """Write a fitted basis to `BASIS_PATH` (used by `benchmarks/identity_code.py --fit`)."""
+    data = {
+        "about": "Identity-code basis: regularised LDA of GE2E embeddings of 144 espeak-ng "
+        "speakers in 8 languages, two texts and two channels each (benchmarks/identity_code.py).",
+        "centre": [round(float(v), 7) for v in centre],
+        "axes": [[round(float(v), 7) for v in row] for row in axes],
+        "thresholds": [round(float(v), 7) for v in thresholds],
+    }
+    BASIS_PATH.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    return BASIS_PATH
+
+
+def code_bits(embedding: np.ndarray, centre: np.ndarray, axes: np.ndarray, thresholds: np.ndarray) -> int:
+    """The signs of ``(embedding - centre) @ axes.T - thresholds`` as an integer (bit 0 first)."""
+    e = np.asarray(embedding, np.float64).reshape(-1)
+    above = (e - centre) @ axes.T > thresholds
+    return int(sum(1 << i for i, flag in enumerate(above) if flag))
+
+
+def identity_code(embedding: np.ndarray, bits: int = CODE_BITS) -> IdentityCode:
+    """The noise-robust code of a speaker embedding.
+
+    Args:
+        embedding: The 256-d GE2E embedding (any scale). A malformed, zero or
+            non-finite one gives code 0 rather than an error.
+        bits: Code length (at most the basis's size).
+    """
+    centre, axes, thresholds = load_basis()
+    if not 0 < bits <= len(axes):
+        raise ValueError(f"bits must be 1..{len(axes)}, got {bits}")
+    e = np.asarray(embedding, np.float64).reshape(-1)
+    norm = float(np.linalg.norm(e)) if e.shape == centre.shape and np.all(np.isfinite(e)) else 0.0
+    if norm <= 1e-9:
+        return IdentityCode(0, bits)
+    return IdentityCode(code_bits(e / norm, centre, axes[:bits], thresholds[:bits]), bits)
+
+
+def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
+    """One uniform draw in (0, 1) for ``name``, keyed by the code and the look seed."""
+    message = f"{code.bits}:{code.value}:{int(look)}:{name}".encode()
+    digest = hashlib.blake2b(message, key=_HASH_KEY, digest_size=8).digest()
+    return ((int.from_bytes(digest, "big") >> 11) + 0.5) / float(1 << 53)
+
+
+def identity_latents(code: IdentityCode, names: Iterable[str], look: int = 0) -> dict[str, float]:
+    """Independent uniform (0, 1) draws, one per name, for a code and a look seed.
+
+    Args:
+        code: The speaker's identity code.
+        names: Latent names (each draw depends only on code, look and its own name, so
+            adding a name never changes the others).
+        look: A user's seed: another value rerolls every draw ("another look").
+    """
+    return {name: uniform(code, name, look) for name in names}
