@@ -51,12 +51,18 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
     )
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run each session as a Ray actor on a cluster node with free "
+        "'streamface_session' capacity (ADDRESS: auto, host:port or ray://host:port); "
+        "this process is then only the front door (see docs/DEPLOY_RAY.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the server and serve until interrupted; sessions are closed on the way out."""
-    from aiohttp import web
-
     from streamface.server.app import LIVE_SIZE, create_app, default_session_factory
     from streamface.server.auth import ServerConfig
 
@@ -68,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
     ).with_env_token()
     config.validate()  # refuse an unsafe bind before loading anything heavy
+    if args.ray:
+        from streamface.cluster.front import create_ray_app
+
+        ray_app = create_ray_app(config, args.ray, engine=args.engine, size=args.size or LIVE_SIZE)
+        _serve(ray_app, config)
+        return 0
     try:
         import torch
 
@@ -75,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = create_app(config, default_session_factory(args.engine, args.size or LIVE_SIZE))
+    _serve(app, config)
+    return 0
+
+
+def _serve(app: Any, config: Any) -> None:
+    from aiohttp import web
+
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
-    return 0

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,22 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _EVENT_QUEUE = 64  # events buffered per WebSocket before the oldest are dropped
 
 
-def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.Application:
+def create_app(
+    config: ServerConfig,
+    session_factory: SessionFactory,
+    *,
+    hub: Hub | None = None,
+    media_routes: Callable[[web.Application], None] | None = None,
+) -> web.Application:
     """Build the server application.
 
     Args:
         config: Address, token and limits; validated here.
         session_factory: Makes one `Session` per call; it should share one engine.
+        hub: Where sessions are created, looked up and listed; by default a `Hub` running
+            them in this process (``streamface serve --ray`` passes a `RayHub`).
+        media_routes: Registers the WHIP and WHEP endpoints; by default the local ones
+            (`streamface.server.whip`, `streamface.server.whep`).
 
     Raises:
         StreamFaceError: the config is unsafe (non-loopback without a token).
@@ -61,8 +72,9 @@ def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.App
     app = web.Application(
         middlewares=[security_middleware(config)], client_max_size=config.max_body_bytes
     )
-    app[HUB] = Hub(config, session_factory)
+    app[HUB] = hub if hub is not None else Hub(config, session_factory)
     app.on_response_prepare.append(add_disclosure)
+    app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
@@ -70,11 +82,18 @@ def create_app(config: ServerConfig, session_factory: SessionFactory) -> web.App
     app.router.add_get("/sessions", list_sessions)
     app.router.add_get("/sessions/{session_id}", get_session)
     app.router.add_get("/sessions/{session_id}/events", session_events)
-    whip.add_routes(app)
-    whep.add_routes(app)
+    if media_routes is None:
+        whip.add_routes(app)
+        whep.add_routes(app)
+    else:
+        media_routes(app)
     telephony.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return app
+
+
+async def _startup(app: web.Application) -> None:
+    await app[HUB].start()
 
 
 async def _shutdown(app: web.Application) -> None:

@@ -1,0 +1,234 @@
+"""Sessions spread over a real local Ray cluster (a head and two worker nodes).
+
+The front door runs in the test process; each telephony track is a `SessionActor` on a
+worker node (light fake sessions, so two cores hold it). Telephony streams come from the
+example client's message builders over real WebSockets; viewers are real aiortc peers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from ray_util import REPO, front_door, local_cluster
+from server_util import get_json, read_frames, wait_for, whep_view
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(REPO / "clients" / "python"))
+import telephony_client as tc  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+PARAMS = {"consent": "granted", "events": "streamface"}
+CHUNK = tc.encode_mulaw(
+    (np.sin(2 * np.pi * 220 * np.arange(160) / 8000) * 0.3 * 32767).astype(np.int16)
+)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    pytest.importorskip("ray")
+    with local_cluster(workers=2, capacity=2) as c:
+        yield c
+
+
+class Call:
+    """One telephony stream (one inbound track) fed with a tone every 20 ms."""
+
+    def __init__(self, ws: ClientConnection, sid: str) -> None:
+        self.ws = ws
+        self.sid = sid
+        self.session_id: str | None = None
+        self.chunk = 1
+        self.closed: tuple[int | None, str] | None = None
+        self.stopped = False
+
+    async def feed(self) -> None:
+        """Send one media message; note the close if the server closed the stream."""
+        if self.closed is not None or self.stopped:
+            return
+        self.chunk += 1
+        msg = tc.media_message(self.sid, "inbound", self.chunk, CHUNK, self.chunk + 1)
+        try:
+            await self.ws.send(json.dumps(msg))
+        except ConnectionClosed:
+            await self.close_info()
+
+    async def close_info(self) -> tuple[int | None, str]:
+        if self.closed is None:
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                async with asyncio.timeout(15):
+                    while True:
+                        await self.ws.recv()
+            self.closed = (self.ws.close_code, self.ws.close_reason or "")
+        return self.closed
+
+
+async def open_call(url: str) -> Call:
+    """Open a stream; returns with ``session_id`` set, or ``closed`` when refused."""
+    ws = await connect(url)
+    call = Call(ws, tc.new_stream_sid())
+    await ws.send(json.dumps(tc.connected_message()))
+    await ws.send(json.dumps(tc.start_message(call.sid, ["inbound"], PARAMS)))
+    try:
+        async with asyncio.timeout(60):
+            first = json.loads(await ws.recv())
+        assert first["type"] == "session", first
+        call.session_id = first["session_id"]
+    except ConnectionClosed:
+        await call.close_info()
+    return call
+
+
+@contextlib.asynccontextmanager
+async def feeding(calls: list[Call]) -> Any:
+    """Keep every open call's audio flowing (real time) while the block runs."""
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        while not stop.is_set():
+            await asyncio.gather(*(c.feed() for c in list(calls)))
+            await asyncio.sleep(0.02)
+
+    task = asyncio.ensure_future(run())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def sessions(url: str) -> list[dict[str, Any]]:
+    status, body = await get_json(url + "/sessions")
+    assert status == 200 and body["synthetic"] is True
+    return list(body["sessions"])
+
+
+async def arrivals(track: Any, times: list[float]) -> None:
+    """Read a video track until it ends, noting each frame's arrival (loop time)."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(Exception):
+        while True:
+            await track.recv()
+            times.append(loop.time())
+
+
+def fps(times: list[float], start: float, end: float) -> float:
+    """Frames per second that arrived in [start, end)."""
+    return sum(1 for t in times if start <= t < end) / (end - start)
+
+
+async def test_sessions_spread_refuse_when_full_and_survive_a_dead_node(cluster: Any) -> None:
+    workers = {node.node_id: node for node in cluster.worker_nodes}
+    calls: list[Call] = []
+    viewers: list[Any] = []
+    async with front_door() as door, feeding(calls):
+        try:
+            for _ in range(4):
+                call = await open_call(door.ws_url)
+                assert call.session_id is not None, call.closed
+                calls.append(call)
+
+            listed = await sessions(door.url)
+            assert {s["id"] for s in listed} == {c.session_id for c in calls}
+            per_node: dict[str, list[str]] = {}
+            for s in listed:
+                assert s["source"] == "telephony"
+                per_node.setdefault(s["node"], []).append(s["id"])
+            assert set(per_node) == set(workers)  # the head has no session capacity
+            assert sorted(len(v) for v in per_node.values()) == [2, 2]
+
+            # a fifth session: no node has capacity, refused like a full server
+            fifth = await open_call(door.ws_url)
+            assert fifth.session_id is None
+            code, reason = await fifth.close_info()
+            assert code == 1013 and "limit of 4 sessions" in reason, (code, reason)
+            assert len(await sessions(door.url)) == 4
+
+            # a second front door sees the whole cluster; its WHEP is answered by the node
+            victim, survivor = sorted(per_node)
+            async with front_door() as other:
+                listed2 = {s["id"]: s["node"] for s in await sessions(other.url)}
+                assert listed2 == {s["id"]: s["node"] for s in listed}
+                for session_id in per_node[survivor]:
+                    viewer = await whep_view(other.url, session_id)
+                    assert viewer.response["status"] == 201, viewer.response
+                    viewers.append(viewer)
+                tracks = [await asyncio.wait_for(v.video, 20) for v in viewers]
+                for track in tracks:
+                    await read_frames(track, 10, within_s=20)
+                times: list[list[float]] = [[] for _ in tracks]
+                readers = [
+                    asyncio.ensure_future(arrivals(t, ts))
+                    for t, ts in zip(tracks, times, strict=True)
+                ]
+
+                # the node of two sessions dies
+                loop = asyncio.get_running_loop()
+                killed_at = loop.time()
+                cluster.remove_node(workers[victim], allow_graceful=False)
+                survivors = set(per_node[survivor])
+                assert await wait_for(
+                    lambda: set(door.hub.calls) == survivors and set(other.hub.calls) == survivors,
+                    within_s=10,
+                )
+                gone_s = loop.time() - killed_at
+                assert {s["id"] for s in await sessions(door.url)} == survivors
+                assert {s["id"] for s in await sessions(other.url)} == survivors
+                # the others keep their frame rate meanwhile (and after)
+                await asyncio.sleep(max(0.0, killed_at + gone_s + 2.0 - loop.time()))
+                end = loop.time()
+                rates = [round(fps(ts, killed_at, end), 1) for ts in times]
+                for reader in readers:
+                    reader.cancel()
+                await asyncio.gather(*readers, return_exceptions=True)
+                assert min(rates) >= 25.0, rates
+                # the dead node's callers see their streams end with the reason
+                for call in calls:
+                    if call.session_id in per_node[victim]:
+                        code, reason = await call.close_info()
+                        assert code == 1011 and "session ended" in reason, (code, reason)
+                print(f"dead node's sessions dropped after {gone_s:.1f} s; fps {rates}")
+
+            # a call on the surviving node hangs up; a new session then lands there
+            leaving = next(c for c in calls if c.session_id in survivors)
+            leaving.stopped = True
+            await leaving.ws.send(json.dumps(tc.stop_message(leaving.sid, leaving.chunk + 2)))
+            assert (await leaving.close_info())[0] == 1000
+            assert await wait_for(lambda: _free_slots() >= 1, within_s=15)
+            new = await open_call(door.ws_url)
+            calls.append(new)
+            assert new.session_id is not None, new.closed
+            placed = {s["id"]: s["node"] for s in await sessions(door.url)}
+            assert placed[new.session_id] == survivor
+        finally:
+            for viewer in viewers:
+                await viewer.close()
+            for call in calls:
+                with contextlib.suppress(ConnectionClosed):
+                    await call.ws.close()
+    # every session ended with its stream: no actor is left holding capacity
+    assert await wait_for(lambda: _free_slots() == 2, within_s=15)
+
+
+def _free_slots() -> int:
+    from streamface.cluster.hub import cluster_capacity
+
+    return cluster_capacity()[0]
+
+
+def test_the_server_does_not_import_ray_without_ray() -> None:
+    code = (
+        "import sys, streamface.server.app, streamface.cli.serve, streamface.cli;"
+        "streamface.cli.build_parser();"
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
