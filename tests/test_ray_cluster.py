@@ -13,12 +13,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 from ray_util import REPO, front_door, local_cluster
-from server_util import get_json, read_frames, wait_for, whep_view
+from server_util import get_json, read_frames, wait_for, whep_view, whip_call
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -217,6 +219,42 @@ async def test_sessions_spread_refuse_when_full_and_survive_a_dead_node(cluster:
                     await call.ws.close()
     # every session ended with its stream: no actor is left holding capacity
     assert await wait_for(lambda: _free_slots() == 2, within_s=15)
+
+
+@pytest.fixture
+def voice(shared_voices: dict[Path, str]) -> Path:
+    return next(p for p in shared_voices if p.name == "flite_female_slt.wav")
+
+
+async def test_whip_session_on_a_node_outlives_its_front_door(cluster: Any, voice: Path) -> None:
+    free_before = _free_slots()
+    client = None
+    try:
+        async with front_door() as door:
+            client = await whip_call(door.url, voice)
+            assert client.response["status"] == 201, client.response
+            session_id = client.location.rsplit("/", 1)[-1]
+            node = (await get_json(f"{door.url}/sessions/{session_id}"))[1]["node"]
+            assert node in {n.node_id for n in cluster.worker_nodes}
+            track = await asyncio.wait_for(client.video, 20)
+            await read_frames(track, 10, within_s=20)
+            assert await wait_for(lambda: any(e.get("type") == "hello" for e in client.events), 10)
+        # the front door is gone; the caller's media never went through it
+        frames = await read_frames(track, 30, within_s=10)
+        assert len(frames) == 30
+        async with front_door() as door2:  # a restarted front door finds the session
+            listed = {s["id"]: s for s in await sessions(door2.url)}
+            assert listed[session_id]["node"] == node and listed[session_id]["source"] == "webrtc"
+            async with aiohttp.ClientSession() as http:
+                async with http.delete(f"{door2.url}/whip/{session_id}") as resp:
+                    assert resp.status == 200
+                async with http.delete(f"{door2.url}/whip/{session_id}") as resp:
+                    assert resp.status == 404
+            assert session_id not in {s["id"] for s in await sessions(door2.url)}
+    finally:
+        if client is not None:
+            await client.close()
+    assert await wait_for(lambda: _free_slots() == free_before, within_s=15)
 
 
 def _free_slots() -> int:
