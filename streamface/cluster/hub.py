@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -57,7 +58,19 @@ def connect(address: str) -> None:
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     if ray.is_initialized():
         return
+    _check_reachable(address)
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto" and ray:// addresses are Ray's to resolve
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({exc})") from None
 
 
 def cluster_capacity() -> tuple[int, int]:
