@@ -9,7 +9,9 @@ the default engine at the given face size.
 * ``signalling``: for alternate WHIP calls to each server (the shared voice, aiortc
   caller), the time from the POST to the SDP answer and to the first face frame received,
   and the server's first-speech-to-first-face time; the Ray numbers include placing the
-  actor and loading the engine in its new process, which is what a new call pays.
+  actor and loading the engine in its new process, which is what a new call pays. Then a
+  WHEP viewer of that running session: POST to answer and to first frame, which over Ray
+  is the forwarding alone (front door to the session's actor and back).
 * ``placement``: ``2 x CAPACITY`` callers one after another over Ray; the node of each
   session (from ``GET /sessions``), whether one more is refused (503), and the frame rate
   each caller received over a window while all of them ran.
@@ -30,6 +32,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from benchmarks.serving import Caller, pct, server, sessions, stop_callers, wait_healthy
 
@@ -81,6 +85,51 @@ async def _timed_call(base: str) -> tuple[Caller, dict[str, Any]]:
     }
 
 
+async def _timed_view(base: str, session_id: str) -> dict[str, Any]:
+    """One WHEP viewer of a running session: POST to answer, POST to first frame."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    first = asyncio.get_running_loop().create_future()
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        async def read() -> None:
+            await track.recv()
+            if not first.done():
+                first.set_result(time.monotonic())
+
+        reader.append(asyncio.ensure_future(read()))
+
+    reader: list[asyncio.Future[None]] = []
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        t0 = time.monotonic()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{base}/whep/{session_id}", data=pc.localDescription.sdp,
+                headers={"Content-Type": "application/sdp"},
+            ) as resp,
+        ):
+            if resp.status != 201:
+                raise RuntimeError(f"WHEP {resp.status}: {await resp.text()}")
+            answer = await resp.text()
+            location = resp.headers["Location"]
+        answered = time.monotonic() - t0
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        first_frame = await asyncio.wait_for(first, 30) - t0
+        async with aiohttp.ClientSession() as http, http.delete(base + location):
+            pass
+        return {"post_to_answer_s": round(answered, 4), "post_to_first_frame_s": round(first_frame, 3)}
+    finally:
+        await pc.close()
+        for task in reader:
+            task.cancel()
+        await asyncio.gather(*reader, return_exceptions=True)
+
+
 async def _speech_to_face(base: str, session_id: str, within_s: float = 30.0) -> float | None:
     end = time.monotonic() + within_s
     while time.monotonic() < end:
@@ -98,11 +147,17 @@ async def _signalling(local: str, remote: str, rounds: int) -> dict[str, Any]:
             caller, timing = await _timed_call(base)
             assert caller.session_id is not None
             timing["speech_to_face_s"] = await _speech_to_face(base, caller.session_id)
+            view = await _timed_view(base, caller.session_id)
+            timing["whep_post_to_answer_s"] = view["post_to_answer_s"]
+            timing["whep_post_to_first_frame_s"] = view["post_to_first_frame_s"]
             await stop_callers(base, [caller])
             out[mode].append(timing)
             await asyncio.sleep(3.0)  # let the ended actor give its slot back
     summary: dict[str, Any] = {"rounds": out}
-    for key in ("post_to_answer_s", "post_to_first_frame_s", "speech_to_face_s"):
+    for key in (
+        "post_to_answer_s", "post_to_first_frame_s", "speech_to_face_s",
+        "whep_post_to_answer_s", "whep_post_to_first_frame_s",
+    ):
         for mode in ("local", "ray"):
             values = [r[key] for r in out[mode] if r[key] is not None]
             summary[f"{mode}_{key}_p50"] = pct(values, 50)
@@ -170,6 +225,8 @@ def _markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
         ("WHIP POST to SDP answer, p50 (s)", "post_to_answer_s"),
         ("WHIP POST to first face frame, p50 (s)", "post_to_first_frame_s"),
         ("first speech to first face, p50 (s)", "speech_to_face_s"),
+        ("WHEP viewer: POST to SDP answer, p50 (s)", "whep_post_to_answer_s"),
+        ("WHEP viewer: POST to first frame, p50 (s)", "whep_post_to_first_frame_s"),
     ]
     lines = [
         f"Measured {info['when']} on {info['cpu']} ({info['cpu_count']} cores, load average "

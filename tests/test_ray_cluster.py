@@ -18,10 +18,13 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
-from ray_util import REPO, front_door, local_cluster
-from server_util import get_json, read_frames, wait_for, whep_view, whip_call
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+
+pytest.importorskip("ray")
+
+from ray_util import REPO, front_door, local_cluster  # noqa: E402
+from server_util import get_json, read_frames, wait_for, whep_view, whip_call  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 sys.path.insert(0, str(REPO / "clients" / "python"))
 import telephony_client as tc  # noqa: E402
@@ -36,7 +39,6 @@ CHUNK = tc.encode_mulaw(
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    pytest.importorskip("ray")
     with local_cluster(workers=2, capacity=2) as c:
         yield c
 

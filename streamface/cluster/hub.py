@@ -293,9 +293,12 @@ class RayHub(Hub):
                 )
             except (TimeoutError, GetTimeoutError):
                 continue  # liveness is the discovery loop's call
-            except RayActorError:
-                self._drop(remote.id, "the session's node or actor is gone")
+            except ActorDiedError:
+                self._drop(remote.id, "the session's actor died", kill=False)
                 return
+            except RayActorError:  # unreachable for now: the probes decide
+                await asyncio.sleep(self.probe_interval_s / 2)
+                continue
             cursor = reply["cursor"]
             for event in reply["events"]:
                 if event.get("type") == "end":
