@@ -206,7 +206,7 @@ async def test_sessions_spread_refuse_when_full_and_survive_a_dead_node(cluster:
             leaving.stopped = True
             await leaving.ws.send(json.dumps(tc.stop_message(leaving.sid, leaving.chunk + 2)))
             assert (await leaving.close_info())[0] == 1000
-            assert await wait_for(lambda: _free_slots() >= 1, within_s=15)
+            assert await wait_for(lambda: door.hub.capacity()[0] >= 1, within_s=15)
             new = await open_call(door.ws_url)
             calls.append(new)
             assert new.session_id is not None, new.closed
@@ -232,9 +232,13 @@ async def test_whip_session_on_a_node_outlives_its_front_door(cluster: Any, voic
     client = None
     try:
         async with front_door() as door:
+            # the front door warms a spare actor; the call starts in it
+            assert await wait_for(lambda: bool(door.hub.spare_ids), within_s=30)
+            spares = door.hub.spare_ids
             client = await whip_call(door.url, voice)
             assert client.response["status"] == 201, client.response
             session_id = client.location.rsplit("/", 1)[-1]
+            assert session_id in spares
             node = (await get_json(f"{door.url}/sessions/{session_id}"))[1]["node"]
             assert node in {n.node_id for n in cluster.worker_nodes}
             track = await asyncio.wait_for(client.video, 20)

@@ -90,23 +90,26 @@ def _limit_threads() -> None:
 class SessionActor:
     """A live session hosted by a Ray actor (used as ``ray.remote(SessionActor)``).
 
+    An actor is either started at once (`start`) or first warmed as a *spare*
+    (`warm`: the engine loaded, no session yet, its slot held) and started when a front
+    door claims it; `start` succeeds for one caller only.
+
     Args:
         session_id: Public id; the actor's name is derived from it.
-        source: Where the audio comes from ("webrtc", "telephony", ...).
-        info: Extra ``GET /sessions`` fields (a telephony stream's sid and track).
         spec: How to build the session.
     """
 
-    def __init__(self, session_id: str, source: str, info: dict[str, Any], spec: SessionSpec):
+    def __init__(self, session_id: str, spec: SessionSpec):
         context = ray.get_runtime_context()
         self.session_id = session_id
-        self.source = source
-        self.info = dict(info)
         self.spec = spec
         self.node_id = context.get_node_id()
         self.node_ip = ray.util.get_node_ip_address()
         self._hub: Hub | None = None
         self._call: Call | None = None
+        self._claimed = False
+        self._factory: SessionFactory | None = None
+        self._loading: asyncio.Lock | None = None
         self._events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=_EVENT_WINDOW)
         self._seq = 0
         self._wake: asyncio.Event | None = None
@@ -116,22 +119,50 @@ class SessionActor:
 
     # ---- life cycle ----------------------------------------------------------------------
 
-    async def start(self) -> dict[str, Any]:
-        """Load the engine (once per process) and start the session; returns its snapshot."""
-        _limit_threads()
-        factory = await asyncio.to_thread(load_session_factory, self.spec)
+    async def _load(self) -> SessionFactory:
+        if self._loading is None:
+            self._loading = asyncio.Lock()
+        async with self._loading:
+            if self._factory is None:
+                _limit_threads()
+                self._factory = await asyncio.to_thread(load_session_factory, self.spec)
+        return self._factory
+
+    async def warm(self, ttl_s: float) -> None:
+        """Become a spare: load the engine now; exit if nobody claims it within ``ttl_s``."""
+        await self._load()
+        self._spawn(self._expire_unclaimed(ttl_s))
+
+    async def _expire_unclaimed(self, ttl_s: float) -> None:
+        await asyncio.sleep(ttl_s)
+        if not self._claimed:
+            self._claimed = True  # nobody may claim it while it goes
+            log.info("spare %s: unclaimed for %g s, exits", self.session_id, ttl_s)
+            ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+
+    async def start(self, source: str, info: dict[str, Any]) -> dict[str, Any] | None:
+        """Start the session (once); returns its snapshot, or None when already claimed.
+
+        Args:
+            source: Where the audio comes from ("webrtc", "telephony", ...).
+            info: Extra ``GET /sessions`` fields (a telephony stream's sid and track).
+        """
+        if self._claimed:
+            return None
+        self._claimed = True  # before any await: one claimer wins
+        factory = await self._load()
         config = ServerConfig(
             port=0, max_sessions=1, max_viewers=self.spec.max_viewers,
             ice_grace_s=self.spec.ice_grace_s,
         )
         self._wake = asyncio.Event()
+        self._last_audio = time.monotonic()
         self._hub = Hub(config, factory)
         self._call = self._hub.create(
-            self.source, call_id=self.session_id, node=self.node_id, node_ip=self.node_ip,
-            **self.info,
+            source, call_id=self.session_id, node=self.node_id, node_ip=self.node_ip, **info
         )
         self._call.live.add_listener(self._record)
-        if self.source != "webrtc":  # a WebRTC session watches its own audio track
+        if source != "webrtc":  # a WebRTC session watches its own audio track
             self._spawn(self._watch_audio())
         log.info("session %s started on node %s", self.session_id, self.node_id)
         return self.snapshot_now()
@@ -195,7 +226,12 @@ class SessionActor:
         return {"cursor": self._seq, "events": events, "ended": self._ended}
 
     async def snapshot(self) -> dict[str, Any] | None:
-        """The ``GET /sessions`` entry (with its node), or None once the session ended."""
+        """The ``GET /sessions`` entry (with its node), or None once the session ended.
+
+        An unclaimed spare answers ``{"spare": True, "node": ...}``.
+        """
+        if self._call is None:
+            return None if self._claimed else {"spare": True, "node": self.node_id}
         return None if self._ended else self.snapshot_now()
 
     def snapshot_now(self) -> dict[str, Any]:

@@ -196,6 +196,9 @@ class RayHub(Hub):
         probe_interval_s: How often the cluster's sessions are listed and probed.
         probe_timeout_s: How long one probe may take.
         probe_strikes: Failed probes in a row after which a session counts as dead.
+        spares: Warm actors (engine loaded, no session yet) this front door keeps in free
+            slots, so a new call starts without loading an engine; 0 for none.
+        spare_ttl_s: A spare nobody claims for this long exits (its slot comes back).
     """
 
     def __init__(
@@ -208,6 +211,8 @@ class RayHub(Hub):
         probe_interval_s: float = 1.0,
         probe_timeout_s: float = 2.0,
         probe_strikes: int = 2,
+        spares: int = 1,
+        spare_ttl_s: float = 600.0,
     ) -> None:
         super().__init__(config, _no_local_sessions)
         self.spec = spec
@@ -218,6 +223,11 @@ class RayHub(Hub):
         self.probe_strikes = probe_strikes
         self._dropped: set[str] = set()  # names of dead actors Ray may still list a while
         self._placing: set[str] = set()  # ids being opened here: not for discovery to adopt
+        self._spares: dict[str, Any] = {}  # warm unclaimed actors known here (any door's)
+        self._own_spares: set[str] = set()  # those this front door warmed
+        self._warming: asyncio.Task[None] | None = None
+        self.spares = spares
+        self.spare_ttl_s = spare_ttl_s
         self._discovery: asyncio.Task[None] | None = None
         self.discovered = asyncio.Event()
         """Set after the first full pass over the cluster's sessions."""
@@ -228,7 +238,8 @@ class RayHub(Hub):
         raise RuntimeError("RayHub places sessions asynchronously: use open()")
 
     async def open(self, source: str, **info: Any) -> Call:
-        """Place a new session on a node with capacity and start it there.
+        """Start a new session: in a warm spare actor if there is one, else in a new actor
+        placed on a node with a free slot.
 
         Raises:
             HubFullError: no node has a free session slot (or shutting down).
@@ -236,17 +247,29 @@ class RayHub(Hub):
         """
         if self.closed:
             raise HubFullError("the server is shutting down")
-        free, total = await asyncio.to_thread(cluster_capacity)
-        if free < 1:
-            raise HubFullError(_full_message(total))
-        call_id = secrets.token_urlsafe(12)
-        self._placing.add(call_id)
-        try:
-            return await self._place(call_id, source, info, total)
-        finally:
-            self._placing.discard(call_id)
+        call = await self._claim_spare(source, info)
+        if call is None:
+            free, total = await asyncio.to_thread(cluster_capacity)
+            if free < 1:
+                raise HubFullError(_full_message(total))
+            call_id = secrets.token_urlsafe(12)
+            self._placing.add(call_id)
+            try:
+                actor = await self._new_actor(call_id, total)
+                call = await self._start(call_id, actor, source, info, self.start_timeout_s)
+            finally:
+                self._placing.discard(call_id)
+            if call is None:
+                raise RuntimeError("the session's new actor was taken by another front door")
+        self._replenish()
+        return call
 
-    async def _place(self, call_id: str, source: str, info: dict[str, Any], total: int) -> Call:
+    async def _new_actor(self, call_id: str, total: int) -> Any:
+        """A session actor placed on a node with a free slot (not started).
+
+        Raises:
+            HubFullError: Ray could not place it within ``placement_timeout_s``.
+        """
         actor: Any = RemoteSessionActor.options(
             name=ACTOR_PREFIX + call_id,
             namespace=NAMESPACE,
@@ -255,7 +278,7 @@ class RayHub(Hub):
             resources={RESOURCE: 1},
             max_restarts=0,
             scheduling_strategy="SPREAD",
-        ).remote(call_id, source, info, self.spec)
+        ).remote(call_id, self.spec)
         try:
             await asyncio.wait_for(actor.__ray_ready__.remote(), self.placement_timeout_s)
         except TimeoutError:
@@ -263,14 +286,82 @@ class RayHub(Hub):
             raise HubFullError(_full_message(total)) from None
         except RayActorError as exc:
             raise RuntimeError(f"the session's actor died while starting: {exc}") from exc
+        return actor
+
+    async def _start(
+        self, call_id: str, actor: Any, source: str, info: dict[str, Any], timeout_s: float
+    ) -> Call | None:
+        """Start the session in its actor; None when another front door claimed it first."""
         try:
-            snapshot = await asyncio.wait_for(actor.start.remote(), self.start_timeout_s)
+            snapshot: dict[str, Any] | None = await asyncio.wait_for(
+                actor.start.remote(source, info), timeout_s
+            )
         except Exception as exc:
             ray.kill(actor, no_restart=True)
             raise RuntimeError(f"the session could not start on its node: {exc!r}") from exc
-        call = self._adopt(call_id, actor, snapshot)
-        log.info("session %s (%s) placed on node %s", call_id, source, snapshot.get("node"))
-        return call
+        if snapshot is None:
+            return None
+        log.info("session %s (%s) started on node %s", call_id, source, snapshot.get("node"))
+        return self._adopt(call_id, actor, snapshot)
+
+    # ---- warm spares ----------------------------------------------------------------------
+
+    async def _claim_spare(self, source: str, info: dict[str, Any]) -> Call | None:
+        if not self._spares and self._warming is not None:
+            # a spare is warming in a slot of its own: wait for it rather than refuse
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._warming), self.start_timeout_s)
+        while self._spares:
+            spare_id, actor = self._spares.popitem()
+            self._placing.add(spare_id)
+            try:
+                # a warm spare starts at once; one still warming (another front door's)
+                # may need a while: its engine is loading
+                call = await self._start(spare_id, actor, source, info, self.start_timeout_s)
+            except RuntimeError:
+                call = None  # its node went: try the next
+            finally:
+                self._placing.discard(spare_id)
+            if call is not None:
+                return call
+        return None
+
+    def _replenish(self) -> None:
+        """Warm spares up to ``spares`` in the background, in free slots only."""
+        if self.spares <= 0 or self._warming is not None or self.closed:
+            return
+        if len(self._own_spares & set(self._spares)) >= self.spares:
+            return
+        self._warming = asyncio.get_running_loop().create_task(self._warm_spare())
+        self._tasks.add(self._warming)
+        self._warming.add_done_callback(self._task_done)
+
+    async def _warm_spare(self) -> None:
+        try:
+            free, total = await asyncio.to_thread(cluster_capacity)
+            if free < 1:
+                return  # every slot is busy: no spare; a freed slot is used cold
+            spare_id = secrets.token_urlsafe(12)
+            self._placing.add(spare_id)
+            try:
+                actor = await self._new_actor(spare_id, total)
+                try:
+                    await asyncio.wait_for(actor.warm.remote(self.spare_ttl_s), self.start_timeout_s)
+                except Exception:
+                    ray.kill(actor, no_restart=True)
+                    raise
+            finally:
+                self._placing.discard(spare_id)
+            if self.closed:
+                ray.kill(actor, no_restart=True)
+                return
+            self._spares[spare_id] = actor
+            self._own_spares.add(spare_id)
+            log.info("spare session actor %s warm", spare_id)
+        except Exception:  # noqa: BLE001 - a spare is an optimisation: log and go on
+            log.warning("could not warm a spare session actor", exc_info=True)
+        finally:
+            self._warming = None
 
     def _adopt(self, call_id: str, actor: Any, snapshot: dict[str, Any]) -> Call:
         remote = RemoteLive(call_id, actor, snapshot)
@@ -334,6 +425,7 @@ class RayHub(Hub):
             except Exception:  # noqa: BLE001 - a failed pass is retried next interval
                 log.exception("listing the cluster's sessions failed")
             self.discovered.set()
+            self._replenish()
             await asyncio.sleep(self.probe_interval_s)
 
     async def discover(self) -> None:
@@ -341,6 +433,8 @@ class RayHub(Hub):
         names = await asyncio.to_thread(ray.util.list_named_actors)
         listed = {n for n in names if n.startswith(ACTOR_PREFIX)}
         self._dropped &= listed  # Ray forgot them: no need to remember
+        for gone in [i for i in self._spares if ACTOR_PREFIX + i not in listed]:
+            del self._spares[gone]
         fresh = [
             n[len(ACTOR_PREFIX):] for n in listed - self._dropped
             if n[len(ACTOR_PREFIX):] not in self.calls and n[len(ACTOR_PREFIX):] not in self._placing
@@ -382,6 +476,11 @@ class RayHub(Hub):
             snapshot: dict[str, Any] | None = await asyncio.wait_for(actor.snapshot.remote(), self.probe_timeout_s)
         except (ValueError, TimeoutError, GetTimeoutError, RayActorError):
             return  # not (or no longer) reachable: it is not listed
+        if snapshot is not None and snapshot.get("spare"):
+            if call_id not in self._placing:
+                self._spares.setdefault(call_id, actor)
+            return
+        self._spares.pop(call_id, None)
         if (
             snapshot is not None and call_id not in self.calls
             and call_id not in self._placing and not self.closed
@@ -390,6 +489,19 @@ class RayHub(Hub):
             log.info("found session %s on node %s", call_id, snapshot.get("node"))
 
     # ---- lookup, listing, ending ----------------------------------------------------------
+
+    @property
+    def spare_ids(self) -> frozenset[str]:
+        """Ids of the warm spare actors this front door knows (a new call takes one)."""
+        return frozenset(self._spares)
+
+    def capacity(self) -> tuple[int, int]:
+        """Sessions the cluster can take now (free slots and warm spares) and its total.
+
+        Blocking (asks Ray): call it from a thread on the event loop.
+        """
+        free, total = cluster_capacity()
+        return free + len(self._spares), total
 
     def remote(self, call_id: str) -> RemoteLive | None:
         """The live remote session with this id, or None."""
@@ -438,6 +550,9 @@ class RayHub(Hub):
         self.closed = True
         for ws in list(self.websockets):
             await ws.close(code=1001, message=b"server shutting down")
+        for spare_id in self._own_spares & set(self._spares):
+            with contextlib.suppress(Exception):  # its slot comes back
+                ray.kill(self._spares.pop(spare_id), no_restart=True)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         tasks = [c.remote.poller for c in self.calls.values() if isinstance(c, RemoteCall)
