@@ -11,7 +11,10 @@ the default engine at the given face size.
   and the server's first-speech-to-first-face time; the Ray numbers include placing the
   actor and loading the engine in its new process, which is what a new call pays. Then a
   WHEP viewer of that running session: POST to answer and to first frame, which over Ray
-  is the forwarding alone (front door to the session's actor and back).
+  is the forwarding alone (front door to the session's actor and back). Ray is measured
+  twice: a front door with ``--ray-spares 0`` (each call places a new actor, which loads
+  the engine) and one with a warm spare (the default: the call starts in an actor that
+  loaded it beforehand).
 * ``placement``: ``2 x CAPACITY`` callers one after another over Ray; the node of each
   session (from ``GET /sessions``), whether one more is refused (503), and the frame rate
   each caller received over a window while all of them ran.
@@ -34,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 
-from benchmarks.serving import Caller, pct, server, sessions, stop_callers, wait_healthy
+from benchmarks.serving import Caller, server, sessions, stop_callers, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -140,30 +144,53 @@ async def _speech_to_face(base: str, session_id: str, within_s: float = 30.0) ->
     return None
 
 
-async def _signalling(local: str, remote: str, rounds: int) -> dict[str, Any]:
-    out: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
-    for _ in range(rounds):
-        for mode, base in (("local", local), ("ray", remote)):
-            caller, timing = await _timed_call(base)
-            assert caller.session_id is not None
-            timing["speech_to_face_s"] = await _speech_to_face(base, caller.session_id)
-            view = await _timed_view(base, caller.session_id)
-            timing["whep_post_to_answer_s"] = view["post_to_answer_s"]
-            timing["whep_post_to_first_frame_s"] = view["post_to_first_frame_s"]
-            await stop_callers(base, [caller])
-            out[mode].append(timing)
-            await asyncio.sleep(3.0)  # let the ended actor give its slot back
+MODES = ("local", "ray_cold", "ray_spare")
+"""Local sessions; Ray with a new actor per call (``--ray-spares 0``); Ray with a spare."""
+KEYS = (
+    "post_to_answer_s", "post_to_first_frame_s", "speech_to_face_s",
+    "whep_post_to_answer_s", "whep_post_to_first_frame_s",
+)
+
+
+async def _wait_spare(base: str, within_s: float = 90.0) -> None:
+    """Wait until a Ray front door has a warm spare (``/sessions`` says how many)."""
+    end = time.monotonic() + within_s
+    while time.monotonic() < end:
+        async with aiohttp.ClientSession() as http, http.get(base + "/sessions") as resp:
+            body = await resp.json()
+        if body.get("cluster", {}).get("spares", 0) >= 1:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("no warm spare within 90 s")
+
+
+async def _measure(base: str, mode: str) -> dict[str, Any]:
+    if mode == "ray_spare":
+        await _wait_spare(base)
+    caller, timing = await _timed_call(base)
+    assert caller.session_id is not None
+    timing["speech_to_face_s"] = await _speech_to_face(base, caller.session_id)
+    view = await _timed_view(base, caller.session_id)
+    timing["whep_post_to_answer_s"] = view["post_to_answer_s"]
+    timing["whep_post_to_first_frame_s"] = view["post_to_first_frame_s"]
+    await stop_callers(base, [caller])
+    await asyncio.sleep(3.0)  # let an ended actor give its slot back
+    return timing
+
+
+def _summary(out: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"rounds": out}
-    for key in (
-        "post_to_answer_s", "post_to_first_frame_s", "speech_to_face_s",
-        "whep_post_to_answer_s", "whep_post_to_first_frame_s",
-    ):
-        for mode in ("local", "ray"):
-            values = [r[key] for r in out[mode] if r[key] is not None]
-            summary[f"{mode}_{key}_p50"] = pct(values, 50)
-        local_p50, ray_p50 = summary[f"local_{key}_p50"], summary[f"ray_{key}_p50"]
-        if local_p50 is not None and ray_p50 is not None:
-            summary[f"ray_overhead_{key}_p50"] = round(ray_p50 - local_p50, 3)
+    for key in KEYS:
+        for mode in MODES:
+            values = [r[key] for r in out.get(mode, []) if r[key] is not None]
+            summary[f"{mode}_{key}_p50"] = (
+                round(float(np.median(values)), 4) if values else None
+            )
+        local_p50 = summary[f"local_{key}_p50"]
+        for mode in MODES[1:]:
+            p50 = summary[f"{mode}_{key}_p50"]
+            if local_p50 is not None and p50 is not None:
+                summary[f"{mode}_overhead_{key}_p50"] = round(p50 - local_p50, 4)
     return summary
 
 
@@ -200,18 +227,27 @@ async def _placement(base: str, workers: list[str], window_s: float) -> dict[str
 
 
 async def _run_async(quick: bool, size: int) -> dict[str, Any]:
+    rounds = 1 if quick else 3
+    out: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     with local_cluster() as cluster:
         workers = [n.node_id for n in cluster.worker_nodes]
         size_args = ("--size", str(size))
-        with (
-            server(extra=size_args) as local,
-            server(extra=(*size_args, "--ray", cluster.address)) as remote,
-        ):
-            await asyncio.gather(wait_healthy(local), wait_healthy(remote))
-            signalling = await _signalling(local.base, remote.base, 1 if quick else 3)
-            placement = await _placement(remote.base, workers, 5.0 if quick else 10.0)
+        ray_args = (*size_args, "--ray", cluster.address)
+        with server(extra=size_args) as local:
+            # a cold front door alone: another door's spares would serve its calls
+            with server(extra=(*ray_args, "--ray-spares", "0")) as cold:
+                await asyncio.gather(wait_healthy(local), wait_healthy(cold))
+                for _ in range(rounds):
+                    out["local"].append(await _measure(local.base, "local"))
+                    out["ray_cold"].append(await _measure(cold.base, "ray_cold"))
+            with server(extra=ray_args) as warm:
+                await wait_healthy(warm)
+                for _ in range(rounds):
+                    out["local"].append(await _measure(local.base, "local"))
+                    out["ray_spare"].append(await _measure(warm.base, "ray_spare"))
+                placement = await _placement(warm.base, workers, 5.0 if quick else 10.0)
     return {"size": size, "capacity_per_node": CAPACITY, "workers": len(workers),
-            "signalling": signalling, "placement": placement}
+            "signalling": _summary(out), "placement": placement}
 
 
 def run(quick: bool = False, size: int = 128) -> dict[str, Any]:
@@ -222,11 +258,11 @@ def run(quick: bool = False, size: int = 128) -> dict[str, Any]:
 def _markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
     sig, pl = result["signalling"], result["placement"]
     rows = [
-        ("WHIP POST to SDP answer, p50 (s)", "post_to_answer_s"),
-        ("WHIP POST to first face frame, p50 (s)", "post_to_first_frame_s"),
-        ("first speech to first face, p50 (s)", "speech_to_face_s"),
-        ("WHEP viewer: POST to SDP answer, p50 (s)", "whep_post_to_answer_s"),
-        ("WHEP viewer: POST to first frame, p50 (s)", "whep_post_to_first_frame_s"),
+        ("WHIP POST to SDP answer (s)", "post_to_answer_s"),
+        ("WHIP POST to first face frame (s)", "post_to_first_frame_s"),
+        ("first speech to first face (s)", "speech_to_face_s"),
+        ("WHEP viewer: POST to SDP answer (s)", "whep_post_to_answer_s"),
+        ("WHEP viewer: POST to first frame (s)", "whep_post_to_first_frame_s"),
     ]
     lines = [
         f"Measured {info['when']} on {info['cpu']} ({info['cpu_count']} cores, load average "
@@ -234,13 +270,14 @@ def _markdown(result: dict[str, Any], info: dict[str, Any]) -> str:
         f"local cluster: head (0 sessions) + {result['workers']} workers x "
         f"{result['capacity_per_node']} sessions, all on this machine.",
         "",
-        "| measured | local | Ray | Ray adds |",
-        "|---|---:|---:|---:|",
+        "| measured (p50) | local | Ray, new actor | adds | Ray, warm spare | adds |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, key in rows:
         lines.append(
-            f"| {label} | {sig.get(f'local_{key}_p50')} | {sig.get(f'ray_{key}_p50')} | "
-            f"{sig.get(f'ray_overhead_{key}_p50')} |"
+            f"| {label} | {sig.get(f'local_{key}_p50')} | {sig.get(f'ray_cold_{key}_p50')} | "
+            f"{sig.get(f'ray_cold_overhead_{key}_p50')} | {sig.get(f'ray_spare_{key}_p50')} | "
+            f"{sig.get(f'ray_spare_overhead_{key}_p50')} |"
         )
     lines += [
         "",

@@ -59,6 +59,14 @@ def add_parser(subparsers: Any) -> None:
         "'streamface_session' capacity (ADDRESS: auto, host:port or ray://host:port); "
         "this process is then only the front door (see docs/DEPLOY_RAY.md)",
     )
+    p.add_argument(
+        "--ray-spares",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --ray: keep N warm session actors (engine loaded) in free slots so a "
+        "new call starts at once (default: 1; 0 for none)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
     if args.ray:
         from streamface.cluster.front import create_ray_app
 
-        ray_app = create_ray_app(config, args.ray, engine=args.engine, size=args.size or LIVE_SIZE)
+        ray_app = create_ray_app(
+            config, args.ray, engine=args.engine, size=args.size or LIVE_SIZE,
+            spares=max(0, args.ray_spares),
+        )
         _serve(ray_app, config)
         return 0
     try:

@@ -16,6 +16,7 @@ def create_ray_app(
     engine: str = "auto",
     size: int = 256,
     placement_timeout_s: float = 10.0,
+    spares: int = 1,
 ) -> web.Application:
     """Join the Ray cluster at ``address`` and build the front door's application.
 
@@ -26,6 +27,7 @@ def create_ray_app(
         engine: Generator engine the session actors load.
         size: Face video width and height in pixels.
         placement_timeout_s: Longest wait for Ray to place a new session's actor.
+        spares: Warm actors to keep in free slots (a new call then starts at once).
 
     Raises:
         StreamFaceError: Ray is not installed, or there is no cluster at ``address``.
@@ -48,7 +50,7 @@ def create_ray_app(
     spec = SessionSpec(
         engine=engine, size=size, max_viewers=config.max_viewers, ice_grace_s=config.ice_grace_s
     )
-    hub = RayHub(config, spec, placement_timeout_s=placement_timeout_s)
+    hub = RayHub(config, spec, placement_timeout_s=placement_timeout_s, spares=spares)
     return create_app(config, _no_session, hub=hub, media_routes=routes.add_routes)
 
 

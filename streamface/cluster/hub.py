@@ -15,6 +15,9 @@ It is a `Hub` (the server's session registry) whose sessions live elsewhere:
   answer ``probe_strikes`` probes in a row (its node died), is dropped and its actor
   killed, so no zombie entry stays; callers attached through this front door see it end.
 * A restarted front door finds the running sessions again by their names.
+* Warm spares: ``spares`` actors placed and with their engine loaded but no session yet,
+  in free slots; ``open`` claims one first (any front door's; the first claim wins), so
+  a new call does not wait for an engine to load.
 
 Audio of telephony streams goes to the owning actor as one Ray call per chunk, in order;
 events come back by long-polls (`SessionActor.events`).
@@ -313,6 +316,7 @@ class RayHub(Hub):
                 await asyncio.wait_for(asyncio.shield(self._warming), self.start_timeout_s)
         while self._spares:
             spare_id, actor = self._spares.popitem()
+            self._own_spares.discard(spare_id)
             self._placing.add(spare_id)
             try:
                 # a warm spare starts at once; one still warming (another front door's)
@@ -435,6 +439,7 @@ class RayHub(Hub):
         self._dropped &= listed  # Ray forgot them: no need to remember
         for gone in [i for i in self._spares if ACTOR_PREFIX + i not in listed]:
             del self._spares[gone]
+        self._own_spares &= set(self._spares) | self._placing
         fresh = [
             n[len(ACTOR_PREFIX):] for n in listed - self._dropped
             if n[len(ACTOR_PREFIX):] not in self.calls and n[len(ACTOR_PREFIX):] not in self._placing
@@ -480,7 +485,8 @@ class RayHub(Hub):
             if call_id not in self._placing:
                 self._spares.setdefault(call_id, actor)
             return
-        self._spares.pop(call_id, None)
+        self._spares.pop(call_id, None)  # claimed meanwhile (by another front door)
+        self._own_spares.discard(call_id)
         if (
             snapshot is not None and call_id not in self.calls
             and call_id not in self._placing and not self.closed
@@ -511,7 +517,7 @@ class RayHub(Hub):
     def snapshot(self) -> dict[str, Any]:
         """The ``GET /sessions`` body: every live session of the cluster, with its node."""
         out = super().snapshot()
-        out["cluster"] = True
+        out["cluster"] = {"spares": len(self._spares)}
         return out
 
     async def end(self, call_id: str, reason: str) -> bool:
