@@ -32,6 +32,7 @@ import os
 import secrets
 import socket
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -232,6 +233,7 @@ class RayHub(Hub):
         self.spares = spares
         self.spare_ttl_s = spare_ttl_s
         self._discovery: asyncio.Task[None] | None = None
+        self._probes: dict[str, asyncio.Task[None]] = {}  # one probe or adoption per id
         self.discovered = asyncio.Event()
         """Set after the first full pass over the cluster's sessions."""
 
@@ -425,33 +427,48 @@ class RayHub(Hub):
     async def _discover_forever(self) -> None:
         while not self.closed:
             try:
-                await self.discover()
+                started = await self.discover()
+                if not self.discovered.is_set():  # the first pass completes before "discovered"
+                    await asyncio.gather(*started, return_exceptions=True)
             except Exception:  # noqa: BLE001 - a failed pass is retried next interval
                 log.exception("listing the cluster's sessions failed")
             self.discovered.set()
             self._replenish()
             await asyncio.sleep(self.probe_interval_s)
 
-    async def discover(self) -> None:
-        """One pass: adopt new sessions, refresh snapshots, drop dead ones."""
+    async def discover(self) -> list[asyncio.Task[None]]:
+        """One pass: adopt new sessions, probe known ones, drop those Ray no longer lists.
+
+        Probes and adoptions run in the background, one at a time per session, so a
+        session that does not answer never delays the others' probes; returns the tasks
+        this pass started.
+        """
         names = await asyncio.to_thread(ray.util.list_named_actors)
         listed = {n for n in names if n.startswith(ACTOR_PREFIX)}
         self._dropped &= listed  # Ray forgot them: no need to remember
         for gone in [i for i in self._spares if ACTOR_PREFIX + i not in listed]:
             del self._spares[gone]
         self._own_spares &= set(self._spares) | self._placing
-        fresh = [
-            n[len(ACTOR_PREFIX):] for n in listed - self._dropped
-            if n[len(ACTOR_PREFIX):] not in self.calls and n[len(ACTOR_PREFIX):] not in self._placing
-        ]
-        known = [c for c in self.calls.values() if isinstance(c, RemoteCall)]
-        await asyncio.gather(
-            *(self._probe(c) for c in known), *(self._adopt_named(i) for i in fresh),
-            return_exceptions=True,
-        )
-        for call in known:  # gone from Ray's list: its actor has ended
-            if ACTOR_PREFIX + call.id not in listed and call.id in self.calls:
+        started: list[asyncio.Task[None]] = []
+        for call in [c for c in self.calls.values() if isinstance(c, RemoteCall)]:
+            if ACTOR_PREFIX + call.id not in listed:  # its actor has ended
                 self._drop(call.id, "the session's actor has ended", kill=False)
+            else:
+                started += self._background(call.id, self._probe(call))
+        for name in listed - self._dropped:
+            call_id = name[len(ACTOR_PREFIX):]
+            if call_id not in self.calls and call_id not in self._placing:
+                started += self._background(call_id, self._adopt_named(call_id))
+        return started
+
+    def _background(self, key: str, coro: Coroutine[Any, Any, None]) -> list[asyncio.Task[None]]:
+        if key in self._probes:  # the last one has not finished: skip this round
+            coro.close()
+            return []
+        task = asyncio.get_running_loop().create_task(coro)
+        self._probes[key] = task
+        task.add_done_callback(lambda _: self._probes.pop(key, None))
+        return [task]
 
     async def _probe(self, call: RemoteCall) -> None:
         remote = call.remote
@@ -565,6 +582,7 @@ class RayHub(Hub):
                  and c.remote is not None and c.remote.poller is not None]
         if self._discovery is not None:
             tasks.append(self._discovery)
+        tasks += list(self._probes.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
