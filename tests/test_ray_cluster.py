@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,6 +270,51 @@ async def test_whip_session_on_a_node_outlives_its_front_door(cluster: Any, voic
         if client is not None:
             await client.close()
     assert await wait_for(lambda: _free_slots() == free_before, within_s=15)
+
+
+async def test_streamface_serve_ray_front_door_lists_and_serves_the_clusters_sessions(
+    cluster: Any,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "streamface", "serve", "--port", str(port),
+           "--ray", cluster.address, "--ray-spares", "0"]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    cli_url = f"http://127.0.0.1:{port}"
+    viewer = None
+    try:
+        async with front_door() as door:
+            call = await open_call(door.ws_url)
+            assert call.session_id is not None, call.closed
+            async with feeding([call]):
+
+                async def listed() -> dict[str, Any]:
+                    with contextlib.suppress(aiohttp.ClientError):
+                        return {s["id"]: s for s in await sessions(cli_url)}
+                    return {}
+
+                deadline = asyncio.get_running_loop().time() + 60
+                found: dict[str, Any] = {}
+                while call.session_id not in found:
+                    assert asyncio.get_running_loop().time() < deadline, "not listed in 60 s"
+                    assert proc.returncode is None, await proc.stderr.read()  # type: ignore[union-attr]
+                    await asyncio.sleep(0.5)
+                    found = await listed()
+                entry = found[call.session_id]
+                assert entry["source"] == "telephony"
+                assert entry["node"] in {n.node_id for n in cluster.worker_nodes}
+                viewer = await whep_view(cli_url, call.session_id)
+                assert viewer.response["status"] == 201, viewer.response
+                await read_frames(await asyncio.wait_for(viewer.video, 20), 10, within_s=20)
+            await call.ws.close()
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        proc.terminate()
+        await proc.wait()
 
 
 def _free_slots() -> int:
