@@ -32,16 +32,24 @@ def local_cluster(workers: int = 2, capacity: int = 2) -> Iterator[Any]:
     import ray
     from ray.cluster_utils import Cluster
 
-    # Workers import this tree (not an installed copy) and the test factories.
-    paths = [str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]
+    # Workers import this tree (not an installed copy) and the test factories; Ray's
+    # processes inherit the environment when they start, so it is restored afterwards.
+    saved = os.environ.get("PYTHONPATH")
+    paths = [str(REPO), str(TESTS), saved or ""]
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "resources": {RESOURCE: 0}, "include_dashboard": False},
-    )
     try:
+        cluster = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 0, "resources": {RESOURCE: 0}, "include_dashboard": False},
+        )
         for _ in range(workers):
             cluster.add_node(num_cpus=1, resources={RESOURCE: capacity})
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    try:
         cluster.wait_for_nodes()
         connect(cluster.address)
         assert ray.get_runtime_context().namespace == NAMESPACE

@@ -157,6 +157,24 @@ async def test_sessions_spread_refuse_when_full_and_survive_a_dead_node(cluster:
             assert code == 1013 and "limit of 4 sessions" in reason, (code, reason)
             assert len(await sessions(door.url)) == 4
 
+            # Ray's view said a slot was free but none is (another front door took it):
+            # the actor Ray cannot place is withdrawn after the placement timeout, the
+            # session refused; nothing stays queued
+            import ray
+
+            from streamface.cluster import hub as ray_hub
+            from streamface.server.hub import HubFullError
+
+            spares, timeout = door.hub.spares, door.hub.placement_timeout_s
+            door.hub.spares, door.hub.placement_timeout_s = 0, 1.0
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(ray_hub, "cluster_capacity", lambda: (1, 4))
+                with pytest.raises(HubFullError, match="limit of 4 sessions"):
+                    await door.hub.open("telephony")
+            door.hub.spares, door.hub.placement_timeout_s = spares, timeout
+            named = [n for n in ray.util.list_named_actors() if n.startswith("streamface-")]
+            assert sorted(named) == sorted(f"streamface-session-{c.session_id}" for c in calls)
+
             # a second front door sees the whole cluster; its WHEP is answered by the node
             victim, survivor = sorted(per_node)
             async with front_door() as other:
