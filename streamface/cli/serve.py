@@ -68,12 +68,26 @@ def add_parser(subparsers: Any) -> None:
     from streamface.cli.render import add_look_argument
 
     add_look_argument(p)
+    p.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run each session as a Ray actor on a cluster node with free "
+        "'streamface_session' capacity (ADDRESS: auto, host:port or ray://host:port); "
+        "this process is then only the front door (see docs/DEPLOY_RAY.md)",
+    )
+    p.add_argument(
+        "--ray-spares",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --ray: keep N warm session actors (engine loaded) in free slots so a "
+        "new call starts at once (default: 1; 0 for none)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the server and serve until interrupted; sessions are closed on the way out."""
-    from aiohttp import web
-
     from streamface.server.app import LIVE_SIZE, create_app, default_session_factory
     from streamface.server.audiohook import AudioHookConfig
     from streamface.server.auth import ServerConfig
@@ -91,6 +105,15 @@ def run(args: argparse.Namespace) -> int:
     from streamface.face.framing import parse_frame_size
 
     size = parse_frame_size(args.size) if args.size is not None else LIVE_SIZE
+    if args.ray:
+        from streamface.cluster.front import create_ray_app
+
+        ray_app = create_ray_app(
+            config, args.ray, engine=args.engine, size=_square(size),
+            spares=max(0, args.ray_spares),
+        )
+        _serve(ray_app, config)
+        return 0
     try:
         import torch
 
@@ -100,7 +123,24 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(
         config, default_session_factory(args.engine, size, args.look), audiohook_config
     )
+    _serve(app, config)
+    return 0
+
+
+def _square(size: Any) -> int:
+    """The face size a Ray cluster serves: square frames only for now."""
+    from streamface.errors import StreamFaceError
+
+    if isinstance(size, int):
+        return size
+    if size.width != size.height:
+        raise StreamFaceError("--ray serves square faces for now: use --size N")
+    return int(size.width)
+
+
+def _serve(app: Any, config: Any) -> None:
+    from aiohttp import web
+
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
-    return 0

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ def create_app(
     config: ServerConfig,
     session_factory: SessionFactory,
     audiohook_config: AudioHookConfig | None = None,
+    *,
+    hub: Hub | None = None,
+    media_routes: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     """Build the server application.
 
@@ -63,6 +67,10 @@ def create_app(
         session_factory: Makes one `Session` per call; it should share one engine.
         audiohook_config: The AudioHook API key and client secret (validated here);
             None keeps ``/audiohook`` behind the server's bearer token like other routes.
+        hub: Where sessions are created, looked up and listed; by default a `Hub` running
+            them in this process (``streamface serve --ray`` passes a `RayHub`).
+        media_routes: Registers the WHIP and WHEP endpoints; by default the local ones
+            (`streamface.server.whip`, `streamface.server.whep`).
 
     Raises:
         StreamFaceError: the config is unsafe (non-loopback without a token).
@@ -73,8 +81,9 @@ def create_app(
     app = web.Application(
         middlewares=[security_middleware(config)], client_max_size=config.max_body_bytes
     )
-    app[HUB] = Hub(config, session_factory)
+    app[HUB] = hub if hub is not None else Hub(config, session_factory)
     app.on_response_prepare.append(add_disclosure)
+    app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
@@ -83,12 +92,19 @@ def create_app(
     app.router.add_get("/sessions/{session_id}", get_session)
     app.router.add_get("/sessions/{session_id}/events", session_events)
     app.router.add_post("/sessions/{session_id}/look", post_look)
-    whip.add_routes(app)
-    whep.add_routes(app)
+    if media_routes is None:
+        whip.add_routes(app)
+        whep.add_routes(app)
+    else:
+        media_routes(app)
     telephony.add_routes(app)
     audiohook.add_routes(app, audiohook_config)
     app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
     return app
+
+
+async def _startup(app: web.Application) -> None:
+    await app[HUB].start()
 
 
 async def _shutdown(app: web.Application) -> None:
@@ -190,7 +206,9 @@ async def post_look(request: web.Request) -> web.StreamResponse:
     call = hub.get(request.match_info["session_id"])
     if call is None:
         return error_response(404, "no such session")
-    session = call.live.session
+    session = getattr(call.live, "session", None)
+    if session is None or not hasattr(session, "set_look"):
+        return error_response(409, "this session's look cannot be changed here (a cluster session)")
     look: int | None = secrets.randbelow(2**31 - 1) + 1
     if request.can_read_body:
         try:

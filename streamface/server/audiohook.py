@@ -248,7 +248,7 @@ async def _open(conn: _Connection, params: OpenParameters) -> None:
     if not params.probe:
         for channel in state.channels:
             try:
-                call = conn.hub.create(
+                call = await conn.hub.open(
                     SOURCE,
                     conversation_id=params.conversationId,
                     channel=channel,

@@ -77,15 +77,38 @@ class Hub:
         """Background tasks still running (peer clean-ups, scheduled ends)."""
         return frozenset(self._tasks)
 
-    def create(self, source: str, **info: Any) -> Call:
+    async def start(self) -> None:
+        """Start background work (called once the application starts); none here.
+
+        The seam for other hubs: `streamface.cluster.hub.RayHub` discovers the cluster's
+        sessions here.
+        """
+
+    async def open(self, source: str, **info: Any) -> Call:
+        """Start a new call: how the transports create sessions.
+
+        Here it is `create`; a hub whose sessions live elsewhere (`RayHub`: a Ray actor on
+        a node with capacity) places and starts the session before returning.
+
+        Raises:
+            HubFullError: no capacity for another session, or shutting down.
+        """
+        return self.create(source, **info)
+
+    def create(self, source: str, *, call_id: str | None = None, **info: Any) -> Call:
         """Register a new call with a fresh session.
+
+        Args:
+            source: Where the audio comes from ("webrtc", "telephony", ...).
+            call_id: The session's id; a fresh random one by default.
+            **info: Extra ``GET /sessions`` fields.
 
         Raises:
             HubFullError: at the session limit, or while shutting down.
         """
         if self.closed or len(self.calls) >= self.config.max_sessions:
             raise HubFullError(f"the server is at its limit of {self.config.max_sessions} sessions")
-        call_id = secrets.token_urlsafe(12)
+        call_id = call_id or secrets.token_urlsafe(12)
         live = LiveSession(
             call_id,
             self.session_factory(),

@@ -156,7 +156,7 @@ async def _start_calls(stream: _Stream, start: Start) -> None:
         stream.sender = asyncio.get_running_loop().create_task(_send_events(stream))
     for track in start.tracks:
         try:
-            call = hub.create(SOURCE, stream_sid=start.stream_sid, track=track)
+            call = await hub.open(SOURCE, stream_sid=start.stream_sid, track=track)
         except HubFullError as exc:
             raise ProtocolError(str(exc), CLOSE_TRY_AGAIN_LATER) from None
         stream.calls[track] = call

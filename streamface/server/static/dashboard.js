@@ -77,6 +77,10 @@
     el.dataset.sessionId = entry.id;
     if (speaker(entry)) el.dataset.track = speaker(entry);
     el.querySelector(".face-title").textContent = faceTitle(entry);
+    if (entry.node) {  // a Ray front door: the cluster node that runs this session
+      el.dataset.node = entry.node;
+      el.querySelector(".face-title").title = "runs on Ray node " + entry.node;
+    }
     const face = { el, video: el.querySelector("video"), viewer: null, entry, playing: false, gone: false };
     call.faces.set(entry.id, face);
     // keep inbound before outbound, external (customer) before internal (agent)
