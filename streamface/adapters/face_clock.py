@@ -216,6 +216,16 @@ class FaceClock:
             frame = fit_frame(frame, self.size)
         return frame, time.perf_counter() - started
 
+    async def render(self, t: float) -> np.ndarray:
+        """One frame at media time ``t``, rendered off the loop, for callers that pace frames
+        themselves (e.g. LiveKit's `AVSynchronizer`); counted in `stats` like `run`'s."""
+        token = list(self._pending_audio)
+        self._pending_audio.clear()
+        frame, took = await asyncio.get_running_loop().run_in_executor(self._render_executor, self._render, t)
+        self._render_times.append(took)
+        self._handed(token, time.perf_counter())
+        return frame
+
     async def run(self, emit: Emit) -> None:
         """Push frames to ``emit`` at ``fps`` until `stop` (or cancellation).
 
