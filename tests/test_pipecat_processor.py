@@ -5,6 +5,7 @@ Sessions are `FakeSession`s here (the real session runs in test_pipecat_webrtc_e
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -154,3 +155,50 @@ async def test_late_renders_repeat_the_last_frame_and_never_stall_the_pipeline()
     # the clock kept its rate although each render took two frame periods
     assert len(images) >= 0.6 * 30 * 0.6, (len(images), elapsed)
     assert session.frames < len(images)
+
+
+async def test_cancel_frame_stops_the_face_and_zeroes_the_session() -> None:
+    from pipecat.frames.frames import CancelFrame
+
+    session = RecordingSession(size=32)
+    processor = make(session, size=(32, 32))
+    down, _ = await run_test(
+        processor,
+        frames_to_send=[*tone_chunks(0.4), SleepFrame(sleep=0.3), CancelFrame()],
+        send_end_frame=False,
+    )
+    assert any(isinstance(f, CancelFrame) for f in down)  # passed on
+    assert session.closed and processor.clock is not None and processor.clock.closed
+
+
+async def test_withdrawn_consent_stops_analysis_mid_call() -> None:
+    session = RecordingSession(size=32)
+    processor = make(session, size=(32, 32))
+    audio_before, audio_after = tone_chunks(0.6), tone_chunks(0.6)
+
+    async def withdraw_later() -> None:
+        await asyncio.sleep(0.5)
+        await processor.withdraw_consent()
+
+    task = asyncio.ensure_future(withdraw_later())
+    down, _ = await run_test(
+        processor, frames_to_send=[*audio_before, SleepFrame(sleep=0.8), *audio_after, SleepFrame(sleep=0.3)]
+    )
+    await task
+    assert session.closed and not processor.consent
+    assert session.audio_s == pytest.approx(0.6, abs=0.03)  # nothing after the withdrawal
+    assert [f for f in down if isinstance(f, InputAudioRawFrame)] == audio_before + audio_after
+
+
+def test_the_core_never_imports_pipecat_or_livekit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, streamface, streamface.session, streamface.cli, streamface.server.app, "
+        "streamface.adapters.face_clock\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pipecat', 'livekit'))\n"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
