@@ -27,7 +27,7 @@ AREAS: tuple[str, ...] = (
     "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak",)
+OPT_IN: tuple[str, ...] = ("soak", "pipecat")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -181,6 +181,12 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline CPU per frame (ms)", "vp8", "pipeline_cpu_ms_per_frame", None, "max"),
     ("VP8 encode CPU per frame (ms)", "vp8", "vp8_encode_cpu_ms_per_frame", None, "max"),
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
+    ("Pipecat bot over SmallWebRTC: frames received (fps)", "pipecat", "fps_received",
+     "target_fps_received", "min"),
+    ("Pipecat: audio to mouth p95 in the processor (ms)", "pipecat", "audio_to_frame_ms_p95",
+     "target_audio_to_frame_ms_p95", "max"),
+    ("Pipecat: first speech to first face (s)", "pipecat", "speech_to_face_s",
+     "target_speech_to_face_s", "max"),
     ("soak RSS growth (%)", "soak", "rss_growth_pct", "rss_growth_pct_target", "max"),
     ("soak latency p95 change (ms)", "soak", "latency_p95_rise_ms", "latency_rise_ms_target", "max"),
 )
