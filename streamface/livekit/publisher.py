@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable
 
+import numpy as np
 from livekit import rtc
 
 from streamface.adapters.face_clock import FaceClock
@@ -42,8 +43,8 @@ async def run_face(audio: AsyncIterable[rtc.AudioFrame], source: rtc.VideoSource
     The face session is closed (its buffers zeroed) when this returns or is cancelled.
     """
 
-    async def emit(rgb: object, _fresh: bool) -> None:
-        source.capture_frame(rgb_to_video_frame(rgb))  # type: ignore[arg-type]
+    async def emit(rgb: np.ndarray, _fresh: bool) -> None:
+        source.capture_frame(rgb_to_video_frame(rgb))
 
     frames = asyncio.get_running_loop().create_task(clock.run(emit))
     try:
