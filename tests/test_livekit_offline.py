@@ -233,3 +233,78 @@ async def test_avatar_takes_over_the_agents_audio_output_in_a_fake_job() -> None
         await avatar.aclose()
     assert load.active == 0
     assert avatar.generator is not None and avatar.generator.clock.closed
+
+
+def mock_room_with_caller(attributes: dict[str, str]) -> Any:
+    """LiveKit's own mock room (what its console mode runs jobs in), fresh per test."""
+    from livekit.agents.ipc.mock_room import create_mock_room
+
+    room = create_mock_room.__wrapped__()  # uncached: each test gets its own
+    (caller,) = room.remote_participants.values()
+    caller.attributes = attributes
+    return room, caller
+
+
+class SpyClock(FaceClock):
+    made: list[FaceClock] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        SpyClock.made.append(self)
+
+
+async def test_worker_job_publishes_the_consenting_callers_face_in_the_mock_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's real `entrypoint` in LiveKit's mock room and fake job context: only the
+    microphone is a stand-in (a voice in real time; a mock participant has no audio track)."""
+    from streamface.livekit import FACE_LOAD, publisher, worker
+
+    room, caller = mock_room_with_caller({"streamface.consent": "granted"})
+    monkeypatch.setattr(worker, "shared_session_factory", lambda *_: lambda: CountingSession(size=32))
+    monkeypatch.setattr(worker, "FACE_SIZE", 32)
+    monkeypatch.setattr(worker, "FaceClock", SpyClock)
+    loads: list[float] = []
+
+    async def microphone(participant: Any) -> AsyncIterator[rtc.AudioFrame]:
+        assert participant is caller
+        async for frame in realtime(tone(1.0, rate=16000)):
+            loads.append(FACE_LOAD.load())
+            yield frame
+
+    monkeypatch.setattr(publisher, "microphone", microphone)
+    SpyClock.made.clear()
+    with fake_job_context(room=room, job_metadata='{"participant": "mock_user"}') as ctx:
+        await asyncio.wait_for(worker.entrypoint(ctx), 10.0)
+    (clock,) = SpyClock.made
+    assert clock.closed and clock.session.closed  # the microphone ended: zeroed
+    assert clock.frames_emitted >= 25 and clock.session.speech_seconds >= 0.9
+    assert loads and min(loads) == pytest.approx(1 / FACE_LOAD.capacity)  # counted while live
+    assert FACE_LOAD.active == 0
+    local = room.local_participant
+    track, options = local.publish_track.await_args.args
+    assert isinstance(track, rtc.LocalVideoTrack) and track.name == "streamface-face-mock_user"
+    assert options.source == rtc.TrackSource.SOURCE_CAMERA
+    attributes = local.set_attributes.await_args.args[0]
+    assert attributes["lk.publish_on_behalf"] == "mock_user" and attributes["streamface.synthetic"] == "true"
+    local.unpublish_track.assert_awaited_once()
+
+
+async def test_worker_job_without_consent_subscribes_to_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamface.livekit import publisher, worker
+
+    room, _ = mock_room_with_caller({})
+    made: list[Any] = []
+    monkeypatch.setattr(worker, "shared_session_factory", lambda *_: made.append(1) or (lambda: FakeSession(size=32)))
+
+    async def microphone(participant: Any) -> AsyncIterator[rtc.AudioFrame]:
+        made.append(participant)
+        yield tone(0.02, rate=16000)[0]
+
+    monkeypatch.setattr(publisher, "microphone", microphone)
+    with fake_job_context(room=room, job_metadata='{"participant": "mock_user"}') as ctx:
+        job = asyncio.ensure_future(worker.entrypoint(ctx))
+        await asyncio.sleep(0.3)
+        assert not job.done()  # waiting for consent
+        job.cancel()
+        await asyncio.gather(job, return_exceptions=True)
+    assert made == []
+    room.local_participant.publish_track.assert_not_awaited()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 
 import numpy as np
 from livekit import rtc
@@ -58,9 +58,19 @@ async def run_face(audio: AsyncIterable[rtc.AudioFrame], source: rtc.VideoSource
         await clock.close()
 
 
-async def _microphone(stream: rtc.AudioStream) -> AsyncIterable[rtc.AudioFrame]:
-    async for event in stream:
-        yield event.frame
+async def microphone(participant: rtc.RemoteParticipant) -> AsyncIterator[rtc.AudioFrame]:
+    """The participant's microphone as 16 kHz mono frames, until the track ends."""
+    stream = rtc.AudioStream.from_participant(
+        participant=participant,
+        track_source=rtc.TrackSource.SOURCE_MICROPHONE,
+        sample_rate=AUDIO_RATE,
+        num_channels=1,
+    )
+    try:
+        async for event in stream:
+            yield event.frame
+    finally:
+        await stream.aclose()
 
 
 async def publish_participant_face(
@@ -79,16 +89,9 @@ async def publish_participant_face(
         )
     except Exception as exc:  # noqa: BLE001 - a token without the permission: the track still goes out
         log.warning("could not set the on-behalf attributes (%s)", exc)
-    stream = rtc.AudioStream.from_participant(
-        participant=participant,
-        track_source=rtc.TrackSource.SOURCE_MICROPHONE,
-        sample_rate=AUDIO_RATE,
-        num_channels=1,
-    )
     try:
-        await run_face(_microphone(stream), source, clock)
+        await run_face(microphone(participant), source, clock)
     finally:
-        await stream.aclose()
         if room.isconnected():
             await room.local_participant.unpublish_track(publication.sid)
         await source.aclose()
