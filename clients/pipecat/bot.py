@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from typing import Any
 
 from aiohttp import web
 
@@ -53,7 +52,7 @@ def face_bot(
     worker = PipelineWorker(Pipeline([transport.input(), face, transport.output()]))
 
     @transport.event_handler("on_client_disconnected")
-    async def _disconnected(_transport: Any, _client: Any) -> None:
+    async def _disconnected(_transport: object, _client: object) -> None:
         await worker.cancel()
 
     return worker, face
