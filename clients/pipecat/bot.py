@@ -12,7 +12,9 @@ Run it (``pip install 'streamface[pipecat]'``)::
 
 then POST a WebRTC offer to ``/api/offer`` as JSON ``{"sdp": ..., "type": "offer",
 "consent": true}``; the answer comes back as JSON. Without ``"consent": true`` the offer
-is refused (403) and nothing is analysed.
+is refused (403) and nothing is analysed. ``GET /api/stats`` gives each call's timing
+(audio-to-mouth latency, frame intervals, first face; no audio, no traits);
+``GET /api/health`` is 200 once the engine is loaded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections import deque
+from typing import Any
 
 from aiohttp import web
 
@@ -60,14 +64,26 @@ def face_bot(
 
 
 log = logging.getLogger("streamface.pipecat.bot")
-BOTS = web.AppKey("bots", list)
-"""The app's running bots: (connection, worker, face) each."""
+BOTS = web.AppKey("bots", dict)
+"""The app's live calls: peer connection id -> (connection, worker, face)."""
+ENDED = web.AppKey("ended", deque)
+"""Timing summaries of the last calls that ended (bounded)."""
 TASKS = web.AppKey("tasks", set)
 SIZE = web.AppKey("size", int)
+READY = web.AppKey("ready", asyncio.Event)
 
 
-async def run_bot(connection: SmallWebRTCConnection, worker: PipelineWorker) -> None:
-    """Run one bot's pipeline until the call ends, then close its peer connection."""
+def call_summary(pc_id: str, face: StreamFaceProcessor) -> dict[str, Any]:
+    """One call's timing (no audio, no traits): stage, latency, frame rate, first face."""
+    clock = face.clock
+    out: dict[str, Any] = {"pc_id": pc_id, "stage": None if clock is None else clock.session.stage}
+    if clock is not None:
+        out.update(clock.stats.summary())
+    return out
+
+
+async def run_bot(app: web.Application, connection: SmallWebRTCConnection, worker: PipelineWorker) -> None:
+    """Run one call's pipeline until it ends, then close its peer connection."""
     from pipecat.workers.runner import WorkerRunner
 
     runner = WorkerRunner(handle_sigint=False)
@@ -76,6 +92,9 @@ async def run_bot(connection: SmallWebRTCConnection, worker: PipelineWorker) -> 
         await runner.run()
     finally:
         await connection.disconnect()
+        entry = app[BOTS].pop(connection.pc_id, None)
+        if entry is not None:
+            app[ENDED].append(call_summary(connection.pc_id, entry[2]))
 
 
 async def offer(request: web.Request) -> web.Response:
@@ -90,16 +109,39 @@ async def offer(request: web.Request) -> web.Response:
     connection = SmallWebRTCConnection()
     await connection.initialize(sdp=sdp, type=kind)
     worker, face = face_bot(connection, consent=True, size=request.app[SIZE])
-    entry = (connection, worker, face)
-    request.app[BOTS].append(entry)
-    task = asyncio.get_running_loop().create_task(run_bot(connection, worker))
+    request.app[BOTS][connection.pc_id] = (connection, worker, face)
+    task = asyncio.get_running_loop().create_task(run_bot(request.app, connection, worker))
     request.app[TASKS].add(task)
     task.add_done_callback(request.app[TASKS].discard)
     return web.json_response(connection.get_answer())
 
 
+async def stats(request: web.Request) -> web.Response:
+    """``GET /api/stats``: timing of the live calls and of the last ones that ended."""
+    live = [call_summary(pc_id, entry[2]) for pc_id, entry in request.app[BOTS].items()]
+    return web.json_response({"live": live, "ended": list(request.app[ENDED])})
+
+
+async def health(request: web.Request) -> web.Response:
+    """``GET /api/health``: 200 once the engine is loaded, 503 before."""
+    ready = request.app[READY].is_set()
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+async def _preload(app: web.Application) -> None:
+    from streamface.adapters.sessions import shared_session_factory
+
+    async def load() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, shared_session_factory, "auto", app[SIZE])
+        app[READY].set()
+
+    task = asyncio.get_running_loop().create_task(load())
+    app[TASKS].add(task)
+    task.add_done_callback(app[TASKS].discard)
+
+
 async def _shutdown(app: web.Application) -> None:
-    for _, worker, _ in app[BOTS]:
+    for _, worker, _ in list(app[BOTS].values()):
         await worker.cancel()
     tasks = list(app[TASKS])
     if tasks:
@@ -107,12 +149,17 @@ async def _shutdown(app: web.Application) -> None:
 
 
 def make_app(size: int = 256) -> web.Application:
-    """The bot's HTTP app: ``POST /api/offer``."""
+    """The bot's HTTP app: ``POST /api/offer``, ``GET /api/stats``, ``GET /api/health``."""
     app = web.Application(client_max_size=256 * 1024)
-    app[BOTS] = []
+    app[BOTS] = {}
+    app[ENDED] = deque(maxlen=32)
     app[TASKS] = set()
     app[SIZE] = size
+    app[READY] = asyncio.Event()
     app.router.add_post("/api/offer", offer)
+    app.router.add_get("/api/stats", stats)
+    app.router.add_get("/api/health", health)
+    app.on_startup.append(_preload)
     app.on_shutdown.append(_shutdown)
     return app
 
