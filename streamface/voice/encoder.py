@@ -1,11 +1,13 @@
-"""The GE2E speaker encoder: our own network definition, the weights shipped by `resemblyzer`.
+"""The GE2E speaker encoder: our own network definition, resemblyzer's weights as package data.
 
 The network is the one Resemblyzer's `VoiceEncoder` defines (Wan et al. 2018, "Generalized
 end-to-end loss for speaker verification"): a 3-layer LSTM over 40 mel bands (hidden 256),
 a linear layer 256 -> 256 on the last layer's final hidden state, ReLU, L2 normalisation.
-The weights file `pretrained.pt` ships inside the `resemblyzer` package; we locate it with
-`importlib.util.find_spec` and never import `resemblyzer` (its librosa dependency is not
-installed). Nothing is fetched at run time.
+The weights are resemblyzer 0.1.4's `pretrained.pt` (Apache-2.0, see
+``voice/assets/LICENSE`` and ``NOTICE``), reduced to the LSTM and linear layers and stored
+float32, unchanged, as ``voice/assets/ge2e_encoder.npz`` (``scripts/convert_ge2e_weights.py``
+made it). They ship inside this package, so a plain ``pip install streamface`` can embed
+voices; `resemblyzer` is never imported or needed. Nothing is fetched at run time.
 
 An utterance is embedded like `VoiceEncoder.embed_utterance`: 160-frame (1.6 s) partials
 at 1.3 partials per second (about 50 % overlap), the last one kept when at least 75 %
@@ -14,7 +16,6 @@ covered, their embeddings averaged and L2-normalised.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from pathlib import Path
@@ -41,7 +42,9 @@ LAYERS = 3
 PARTIAL_FRAMES = 160  # 1.6 s
 PARTIAL_RATE = 1.3  # partials per second (resemblyzer's default)
 MIN_COVERAGE = 0.75
-INSTALL_HINT = "pip install --no-deps resemblyzer==0.1.4"
+ASSETS = Path(__file__).resolve().parent / "assets"
+WEIGHTS_FILE = "ge2e_encoder.npz"
+INSTALL_HINT = "reinstall streamface (pip install --force-reinstall streamface)"
 
 
 class SpeakerEncoder(nn.Module):
@@ -67,44 +70,43 @@ class SpeakerEncoder(nn.Module):
         return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def weights_path(package: str = "resemblyzer") -> Path:
-    """Where the installed `resemblyzer` package keeps `pretrained.pt` (without importing it).
+def weights_path() -> Path:
+    """The GE2E weights file that ships inside this package (``voice/assets``).
 
     Raises:
-        StreamFaceError: the package is not installed or has no weights file.
+        StreamFaceError: the file is missing (a broken install).
     """
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        spec = None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "pretrained.pt"
-        if candidate.is_file():
-            return candidate
-    raise StreamFaceError(
-        f"speaker-encoder weights not found (they ship inside resemblyzer): {INSTALL_HINT}"
-    )
+    path = ASSETS / WEIGHTS_FILE
+    if not path.is_file():
+        raise StreamFaceError(f"speaker-encoder weights missing at {path}: {INSTALL_HINT}")
+    return path
 
 
 def load_weights(path: str | Path) -> SpeakerEncoder:
-    """A new encoder in eval mode with the GE2E weights from `path` (a resemblyzer checkpoint).
+    """A new encoder in eval mode with the GE2E weights from `path`.
+
+    Args:
+        path: A ``.npz`` of the LSTM and linear layers (as shipped, see
+            ``scripts/convert_ge2e_weights.py``), or resemblyzer's own ``pretrained.pt``.
 
     Raises:
-        StreamFaceError: the file is missing, unreadable or not a GE2E checkpoint.
+        StreamFaceError: the file is missing, unreadable or not GE2E weights.
     """
     path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        state = checkpoint["model_state"]
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                state = {k: torch.from_numpy(arrays[k].copy()) for k in arrays.files}
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
         model = SpeakerEncoder()
-        # The checkpoint also carries GE2E's similarity scale and bias, unused here.
+        # resemblyzer's checkpoint also carries GE2E's similarity scale and bias, unused here.
         wanted = {k: v for k, v in state.items() if k.split(".")[0] in ("lstm", "linear")}
         model.load_state_dict(wanted, strict=True)
     except Exception as exc:  # noqa: BLE001 - any failure means unusable weights
         raise StreamFaceError(
             f"speaker-encoder weights at {path} are unreadable ({type(exc).__name__}); "
-            f"reinstall them: {INSTALL_HINT}"
+            f"{INSTALL_HINT}"
         ) from exc
     model.eval()
     for p in model.parameters():
