@@ -14,6 +14,8 @@ speaker), and writes
 * ``<out>/wide/<speaker>_<n>.flac``: 16 kHz mono 16-bit (the native band: 8 kHz sources
   stay telephone-band audio at a 16 kHz rate; ``native_rate`` says which);
 * ``<out>/tel/<speaker>_<n>.wav``: the same clip as an 8 kHz G.711 mu-law telephone copy;
+* ``<out>/words/<speaker>_digits.flac``: the digits 0-9 read one by one, 1.5 s of
+  silence between them (a caller reading a number), for the speech-with-pauses tests;
 * ``<out>/manifest.json``: per clip the speaker, documented sex, language, band, native
   rate, source package and split (``tune`` or ``heldout``, by speaker).
 
@@ -47,6 +49,10 @@ CLIP_SECONDS = 6.0
 MAX_CLIPS = 4
 GAP_SECONDS = 0.25
 RATE = 16_000
+DIGITS = {  # speaker -> folder of single-digit prompts 0.g722 .. 9.g722
+    "allison": "usr/share/asterisk/sounds/en_US_f_Allison/digits",
+    "carlo": "usr/share/asterisk/sounds/it_IT_m_Carlo/digits",
+}
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -166,8 +172,8 @@ def build(out: Path) -> dict[str, object]:
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
-        if old.get("speakers_sha") == digest and all(
-            (out / c["file"]).exists() for c in old["clips"]
+        if old.get("speakers_sha") == digest and "words" in old and all(
+            (out / c["file"]).exists() for c in old["clips"] + old["words"]
         ):
             return old
     root = fetch(table["sources"], out / "cache")
@@ -212,7 +218,16 @@ def build(out: Path) -> dict[str, object]:
                 n += 1
         if n == 0:
             raise SystemExit(f"no clip for speaker {spk['id']}: are its packages unchanged?")
-    manifest: dict[str, object] = {"speakers_sha": digest, "clips": clips}
+    words: list[dict[str, object]] = []
+    (out / "words").mkdir(exist_ok=True)
+    gap = np.zeros(int(1.5 * RATE), np.float32)
+    for speaker, folder in DIGITS.items():
+        digits = [trim(decode(root / folder / f"{d}.g722")) for d in range(10)]
+        x = _norm(np.concatenate([gap] + [np.concatenate([w, gap]) for w in digits]))
+        sf.write(out / "words" / f"{speaker}_digits.flac", x, RATE, subtype="PCM_16")
+        words.append({"file": f"words/{speaker}_digits.flac", "speaker": speaker,
+                      "words": 10, "pause_s": 1.5})
+    manifest: dict[str, object] = {"speakers_sha": digest, "clips": clips, "words": words}
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
