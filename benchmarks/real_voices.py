@@ -134,7 +134,16 @@ def run(quick: bool = False, split: str = "heldout") -> dict[str, Any]:
             and (s["female_right_pct"] or 0) >= TARGET_PER_SEX_PCT
             and (s["male_right_pct"] or 0) >= TARGET_PER_SEX_PCT
         )
+    flat: dict[str, Any] = {}
+    for band, key in (("16k", "16k"), ("8k-mulaw", "8k_mulaw")):
+        s = summary[band]
+        flat[f"{split}_{key}_right_pct"] = s["right_pct"]
+        flat[f"{split}_{key}_female_right_pct"] = s["female_right_pct"]
+        flat[f"{split}_{key}_male_right_pct"] = s["male_right_pct"]
     return {
+        **flat,
+        "target_right_pct": TARGET_PCT,
+        "target_per_sex_pct": TARGET_PER_SEX_PCT,
         "split": split,
         "speakers": len({r["speaker"] for r in rows}),
         "female_speakers": len({r["speaker"] for r in rows if r["sex"] == "female"}),
