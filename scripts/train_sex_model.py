@@ -24,7 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,37 @@ def synthetic_items() -> list[dict[str, Any]]:
                 for bandpass in (False, True):
                     items.append({"path": folder / name, "sex": v["sex"], "speaker": speaker,
                                   "band": "8k-mulaw", "telephone": True, "bandpass": bandpass})
+    return items
+
+
+PITCH_MEN = ("Adam", "Alex", "Benjamin", "Boris", "Caleb", "David", "Ed", "Gustave", "John",
+             "Max", "Paul", "Zac")
+PITCH_WOMEN = ("anika", "Steph2", "Steph3", "Auntie")
+PITCH_TEXT = "Please call Stella. Ask her to bring these things with her from the store."
+
+
+def pitch_items(folder: Path) -> list[dict[str, Any]]:
+    """Voices whose F0 crosses into the other sex's range with their own formants kept.
+
+    espeak-ng's ``-p`` moves F0 only: men at pitch 92 of 99, women at 5, each also at its
+    default pitch. Without them every synthetic voice's F0 gives its sex away and the fit
+    learns pitch instead of timbre. espeak-ng variants not used by the evaluation sets
+    (those use f1-f5 / m1-m7 and the named voices of tests/data/voices).
+    """
+    if shutil.which("espeak-ng") is None:
+        raise SystemExit("espeak-ng is needed to train (bash scripts/install-system-deps)")
+    items = []
+    for sex, variants, pitch in (("male", PITCH_MEN, 92), ("female", PITCH_WOMEN, 5)):
+        for variant in variants:
+            for p in (pitch, None):
+                path = folder / f"{variant}_{p}.wav"
+                flags = [] if p is None else ["-p", str(p)]
+                subprocess.run(["espeak-ng", "-v", f"en-us+{variant}", "-s", "160", *flags,
+                                "-w", str(path), PITCH_TEXT], check=True)
+                speaker = f"synthetic-pitch:{variant}"
+                items.append({"path": path, "sex": sex, "speaker": speaker, "band": "16k"})
+                items.append({"path": path, "sex": sex, "speaker": speaker,
+                              "band": "8k-mulaw", "telephone": True})
     return items
 
 
@@ -106,12 +140,13 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> np.ndarray:
 
 
 def train() -> dict[str, Any]:
-    items = synthetic_items() + real_items("tune")
-    rows, labels, speakers = [], [], []
-    for it in items:
-        rows.append([float(v) for v in embedding_of(it)])
-        labels.append(1.0 if it["sex"] == "female" else 0.0)
-        speakers.append(it["speaker"])
+    with tempfile.TemporaryDirectory() as tmp:
+        items = synthetic_items() + pitch_items(Path(tmp)) + real_items("tune")
+        rows, labels, speakers = [], [], []
+        for it in items:
+            rows.append([float(v) for v in embedding_of(it)])
+            labels.append(1.0 if it["sex"] == "female" else 0.0)
+            speakers.append(it["speaker"])
     x = np.array([r + [1.0] for r in rows])
     y = np.array(labels)
     counts: dict[str, int] = {}
@@ -131,6 +166,8 @@ def train() -> dict[str, Any]:
         "l2": L2,
         "trained_on": {
             "synthetic_voices": len({s for s in speakers if s.startswith("synthetic:")}),
+            "synthetic_pitch_crossed_voices": len(
+                {s for s in speakers if s.startswith("synthetic-pitch:")}),
             "real_tune_speakers": [s.split(":", 1)[1] for s in real],
             "clips": len(items),
             "speaker_weighted_training_accuracy": round(right, 4),
