@@ -85,8 +85,10 @@ def fetch(sources: dict[str, dict[str, object]], cache: Path) -> Path:
             pkg, version = name.split("==")
             sdist = pips / f"{pkg}-{version}.tar.gz"
             if not sdist.exists():
+                # The sdist (where the audio is); only this package from source, so pip's
+                # metadata step may use wheels for its build requirements.
                 _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                      "--no-binary", ":all:", name, "-d", str(pips)], cache)
+                      "--no-binary", pkg, name, "-d", str(pips)], cache)
             stamp = root / f".{sdist.name}.done"
             if not stamp.exists():
                 with tarfile.open(sdist) as tar:
