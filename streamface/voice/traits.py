@@ -1,7 +1,12 @@
-"""Perceived sex and age band from acoustic cues: a small, published-acoustics model.
+"""Perceived sex and age band from acoustic cues and the speaker embedding.
 
-Nothing here is fitted to our test voices; every constant comes from the literature on
-adult and child speech, and accuracy is meant to carry over to real voices:
+Perceived sex, when the analyzer passes the GE2E embedding (it always does), comes from a
+logistic regression over that embedding (`sex_model.json`, fitted by
+scripts/train_sex_model.py on synthetic voices, pitch-crossed synthetic voices and the
+*tune* speakers of the real-speech set; see `embedding_logit`), with F0 as a check: when
+the two disagree the probability falls back toward 0.5 and confidence drops. Without an
+embedding, and for the age band, the model below uses published acoustics only; none of
+its constants is fitted to our test voices:
 
 - F0 (Peterson & Barney 1952; Hillenbrand et al. 1995; Traunmüller & Eriksson 1995):
   adult men speak around 85-180 Hz (mean ~120-135), women around 165-255 Hz (mean
