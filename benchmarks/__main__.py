@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 AREAS: tuple[str, ...] = (
-    "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load", "vmc",
+    "ingest", "profile", "real_voices", "praat_compare", "render", "face_quality", "talk",
+    "vp8", "live", "load", "vmc",
 )
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = ("soak", "ray_cluster", "pipecat")
@@ -150,6 +151,12 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("voice profile, 5 s buffer, p95 (ms)", "profile", "profile_5s_p95_ms", "target_profile_ms", "max"),
     ("perceived sex accuracy, shared voices (%)", "profile", "sex_accuracy_shared_wideband_pct",
      "target_sex_accuracy_pct", "min"),
+    ("perceived sex, held-out real speakers, 16 kHz (%)", "real_voices", "heldout_16k_right_pct",
+     "target_right_pct", "min"),
+    ("  women (%)", "real_voices", "heldout_16k_female_right_pct", "target_per_sex_pct", "min"),
+    ("  men (%)", "real_voices", "heldout_16k_male_right_pct", "target_per_sex_pct", "min"),
+    ("perceived sex, held-out real speakers, 8 kHz mu-law (%)", "real_voices",
+     "heldout_8k_mulaw_right_pct", "target_right_pct", "min"),
     ("ingest per 20 ms frame, 48 kHz p95 (ms)", "ingest", "frame_48k_stereo_int16_p95_ms",
      "target_frame_ms", "max"),
     ("ONNX Runtime 1 core, full frame b1 (ms)", "render", "onnxruntime_1t_full_b1_ms_per_frame",

@@ -20,6 +20,7 @@ from streamface.audio import (
     decode_file,
     resample_array,
 )
+from streamface.audio.isolated_words import IsolatedWords
 from streamface.errors import BadAudioError
 
 
@@ -74,11 +75,19 @@ def test_buffer_holds_the_most_recent_speech(voice: np.ndarray) -> None:
     ingest = AudioIngest(buffer_seconds=1.0)
     _push_all(ingest, voice, 16000, 320)
     frames = voice[: len(voice) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
-    # Rebuild what the flags say was speech; the buffer is its last second.
+    # Rebuild the speech: what the flags say, plus isolated words recovered at their end,
+    # in arrival order; the buffer is its last second.
     ref = AudioIngest(buffer_seconds=1.0)
     flags = np.concatenate([r.speech_flags for r in _push_all(ref, voice, 16000, 320)])
-    np.testing.assert_array_equal(ingest.buffer.snapshot(), frames[flags].reshape(-1)[-16000:])
-    assert ingest.buffer.total_speech_seconds == pytest.approx(flags.sum() * 0.02)
+    words = IsolatedWords(ref.vad.config, ref.vad.config.aggressiveness)
+    speech = []
+    for frame, flag in zip(frames, flags, strict=True):
+        if flag:
+            speech.append(frame)
+        speech.extend(words.process(frame[None], np.array([flag])))
+    expected = np.concatenate(speech)
+    np.testing.assert_array_equal(ingest.buffer.snapshot(), expected[-16000:])
+    assert ingest.buffer.total_speech_seconds == pytest.approx(expected.size / 16000)
 
 
 @pytest.mark.parametrize(("rate", "channels"), [(48000, 2), (44100, 1), (8000, 1), (22050, 2)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from streamface.voice.profile import AGE_BANDS
@@ -159,3 +160,47 @@ def test_an_implausible_tract_length_counts_no_more_than_a_long_one() -> None:
 def test_adult_women_with_high_f0_stay_adult() -> None:
     for f0, vtl in ((240.0, 14.8), (260.0, 14.0), (255.0, 13.6)):
         assert infer(cues(f0, vtl)).age_band.label != "child"
+
+
+# --- fusion with the fitted embedding cue (sex_model.json) ------------------------------
+
+
+def _embedding_with_logit(target: float) -> np.ndarray:
+    """A 256-d vector whose fitted-model log-odds is `target` (along the weight vector)."""
+    from streamface.voice import traits
+
+    weights, bias = traits._sex_model()
+    return weights * ((target - bias) / float(weights @ weights))
+
+
+def test_embedding_logit_is_the_fitted_linear_model() -> None:
+    from streamface.voice.traits import embedding_logit
+
+    for target in (-3.0, 0.0, 2.5):
+        assert embedding_logit(_embedding_with_logit(target)) == pytest.approx(target, abs=1e-9)
+    with pytest.raises(ValueError):
+        embedding_logit(_embedding_with_logit(1.0)[:10])
+
+
+def test_the_anatomical_cue_outweighs_a_high_f0() -> None:
+    # A man who speaks high: F0 190 Hz reads female on its own, the timbre reads male.
+    male_timbre = _embedding_with_logit(-3.0)
+    high_man = infer(cues(190.0, vtl=16.2), male_timbre)
+    assert high_man.perceived_sex.p_female < 0.4
+    assert infer(cues(190.0, vtl=16.2)).perceived_sex.p_female > 0.5  # F0 + formants alone
+
+
+def test_pitch_against_anatomy_is_flagged_as_ambiguous() -> None:
+    male_timbre = _embedding_with_logit(-3.0)
+    agreeing = infer(cues(110.0), male_timbre)
+    disagreeing = infer(cues(230.0), male_timbre)
+    assert disagreeing.confidence < agreeing.confidence - 0.2
+    assert abs(disagreeing.perceived_sex.p_female - 0.5) < abs(
+        agreeing.perceived_sex.p_female - 0.5
+    )
+    assert disagreeing.vtl_logit == pytest.approx(-3.0) and disagreeing.f0_logit > 0
+
+
+def test_clear_voices_stay_clear_with_the_embedding() -> None:
+    assert infer(cues(110.0), _embedding_with_logit(-4.0)).perceived_sex.p_female < 0.1
+    assert infer(cues(220.0), _embedding_with_logit(4.0)).perceived_sex.p_female > 0.9

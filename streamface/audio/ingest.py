@@ -3,7 +3,8 @@
 One ingest serves one audio stream (one speaker). Each `push` checks the chunk,
 converts it to 16 kHz mono float32 with a stateful resampler, cuts it into 20 ms frames
 (keeping the partial frame for the next push), runs voice activity detection and appends
-the speech frames to the `SpeechBuffer`. A bad chunk is counted and raised as
+the speech frames to the `SpeechBuffer`, plus the frames of words spoken between silences
+that the causal VAD missed (`isolated_words`, appended when the word ends). A bad chunk is counted and raised as
 `BadAudioError`, and leaves the ingest exactly as it was, ready for the next chunk.
 
 Thread safety: `push` holds the ingest's lock; the buffer has its own, so another thread
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from streamface.audio.isolated_words import IsolatedWords
 from streamface.audio.resample import TARGET_RATE, BadChunkError, StreamResampler, prepare_chunk
 from streamface.audio.speech_buffer import SpeechBuffer
 from streamface.audio.vad import FRAME_SAMPLES, FRAME_SECONDS, VadConfig, VoiceActivityDetector
@@ -91,6 +93,7 @@ class AudioIngest:
     ) -> None:
         self.buffer = SpeechBuffer(buffer_seconds, TARGET_RATE)
         self.vad = VoiceActivityDetector(vad_aggressiveness, vad_config)
+        self.words = IsolatedWords(self.vad.config, self.vad.config.aggressiveness)
         self.stats = IngestStats()
         self._resampler = StreamResampler(TARGET_RATE)
         self._rest = np.zeros(FRAME_SAMPLES, dtype=np.float32)  # partial frame
@@ -151,6 +154,7 @@ class AudioIngest:
             self._rest_len = 0
             self._resampler.reset()
             self.vad.reset()
+            self.words.reset()
 
     def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, float]:
         """Frame the new 16 kHz samples (after the held remainder), run VAD, fill buffer."""
@@ -172,6 +176,12 @@ class AudioIngest:
         n_speech = int(flags.sum())
         if n_speech:
             self.buffer.append(frames[flags].reshape(-1))
+        # Words between silences that the causal VAD missed, recovered at the word's end
+        # (for analysis only: `flags` stay the live decision).
+        recovered = self.words.process(frames, flags)
+        if recovered.size:
+            self.buffer.append(recovered.reshape(-1))
+            n_speech += recovered.shape[0]
         self.stats.frames += n
         self.stats.speech_frames += n_speech
         return flags, n_speech * FRAME_SECONDS

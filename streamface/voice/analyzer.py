@@ -96,31 +96,13 @@ class VoiceAnalyzer:
         if loudness < SILENCE_DBFS:
             raise NoSpeechError(f"the speech buffer is silent ({loudness:.0f} dBFS)")
 
-        track = pitch.track(x)
-        voiced_idx = np.flatnonzero(track.voiced)
-        # Pitch frame i covers 16 kHz samples [160 i, 160 i + 724); its YIN window is the
-        # first 400 of them, centred at 160 i + 200.
-        f0_median = track.median()
-        fe = formants.estimate(
-            x,
-            voiced_idx * 160 + 200,
-            short_tract=f0_median is not None and f0_median >= SHORT_TRACT_F0_HZ,
-        )
-        cues = traits.Cues(
-            speech_seconds=seconds,
-            voiced_seconds=track.voiced_seconds,
-            f0_median_hz=f0_median,
-            vtl_cm=fe.vtl_cm,
-            band_limited=fe.band_limited,
-            hnr_db=track.hnr_db(),
-            jitter=track.jitter(),
-        )
-        inferred = traits.infer(cues)
+        track, fe, cues = measure(x)
         from streamface.voice import encoder  # torch loads on first use, not on import
 
         embedding = encoder.embed_utterance(
             x, rate=self.partial_rate, level_dbfs=EMBEDDING_LEVEL_DBFS
         )
+        inferred = traits.infer(cues, embedding)
         # Counts only: logs never carry traits or voice measurements (docs/PRIVACY.md).
         logger.debug(
             "profile of %.2f s of speech (%d voiced frames)", seconds, int(track.voiced.sum())
@@ -137,6 +119,30 @@ class VoiceAnalyzer:
             confidence=inferred.confidence,
             embedding=embedding,
         )
+
+
+def measure(x: np.ndarray) -> tuple[pitch.PitchTrack, formants.FormantEstimate, traits.Cues]:
+    """The acoustic cues of 16 kHz float32 speech: pitch track, formants, and `traits.Cues`."""
+    track = pitch.track(x)
+    voiced_idx = np.flatnonzero(track.voiced)
+    # Pitch frame i covers 16 kHz samples [160 i, 160 i + 724); its YIN window is the
+    # first 400 of them, centred at 160 i + 200.
+    f0_median = track.median()
+    fe = formants.estimate(
+        x,
+        voiced_idx * 160 + 200,
+        short_tract=f0_median is not None and f0_median >= SHORT_TRACT_F0_HZ,
+    )
+    cues = traits.Cues(
+        speech_seconds=x.size / SAMPLE_RATE,
+        voiced_seconds=track.voiced_seconds,
+        f0_median_hz=f0_median,
+        vtl_cm=fe.vtl_cm,
+        band_limited=fe.band_limited,
+        hnr_db=track.hnr_db(),
+        jitter=track.jitter(),
+    )
+    return track, fe, cues
 
 
 def _dbfs(x: np.ndarray) -> float:

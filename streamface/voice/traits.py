@@ -1,7 +1,12 @@
-"""Perceived sex and age band from acoustic cues: a small, published-acoustics model.
+"""Perceived sex and age band from acoustic cues and the speaker embedding.
 
-Nothing here is fitted to our test voices; every constant comes from the literature on
-adult and child speech, and accuracy is meant to carry over to real voices:
+Perceived sex, when the analyzer passes the GE2E embedding (it always does), comes from a
+logistic regression over that embedding (`sex_model.json`, fitted by
+scripts/train_sex_model.py on synthetic voices, pitch-crossed synthetic voices and the
+*tune* speakers of the real-speech set; see `embedding_logit`), with F0 as a check: when
+the two disagree the probability falls back toward 0.5 and confidence drops. Without an
+embedding, and for the age band, the model below uses published acoustics only; none of
+its constants is fitted to our test voices:
 
 - F0 (Peterson & Barney 1952; Hillenbrand et al. 1995; Traunmüller & Eriksson 1995):
   adult men speak around 85-180 Hz (mean ~120-135), women around 165-255 Hz (mean
@@ -30,8 +35,13 @@ mixed with a coin flip as far as the two cues conflict.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
 
 from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex
 
@@ -50,6 +60,10 @@ VTL_CLIP = 3.0  # tract alone never moves p_female beyond ~0.05 .. 0.95
 VTL_DEVIATION_CLIP_CM = 2.0  # beyond ~1 SD past either sex's mean: likely a measurement error
 LOGIT_CLIP = 5.0  # p_female stays within [0.007, 0.993]
 CONFLICT_SCALE = 3.0  # opposing cues of 1 / 2 / 3 log-odds keep 72 / 51 / 37 % of the call
+
+SEX_MODEL_PATH = Path(__file__).with_name("sex_model.json")
+"""Logistic regression over the GE2E embedding, fitted by scripts/train_sex_model.py on the
+synthetic voices and the *tune* speakers of the real set (held-out speakers never)."""
 
 # --- age ------------------------------------------------------------------------------
 CHILD_PRIOR = 0.05
@@ -165,17 +179,48 @@ def support(lf0: float, lvtl: float) -> float:
     return 0.85 + 0.15 * min(1.0, min(abs(lf0), abs(lvtl)))
 
 
-def perceived_sex(cues: Cues) -> tuple[PerceivedSex, float, float]:
-    """Probability of a female percept, and the F0 and VTL log-odds behind it.
+@lru_cache(maxsize=1)
+def _sex_model() -> tuple[np.ndarray, float]:
+    model = json.loads(SEX_MODEL_PATH.read_text())
+    return np.asarray(model["weights"], dtype=np.float64), float(model["bias"])
 
-    The two cues' log-odds add (independent evidence), then the result is mixed with a
-    coin flip in proportion to their conflict: a voice whose F0 and tract point to
-    different sexes is not typical of either, so the model falls back toward 0.5.
+
+def embedding_logit(embedding: np.ndarray) -> float:
+    """Log-odds of a female percept from the speaker embedding (the fitted timbre cue).
+
+    The GE2E embedding summarises the whole spectral envelope, so it carries the vocal
+    tract (and voice quality) that a single formant-spacing number measures noisily; on
+    recorded speech it keeps high-voiced men male where F0 alone reads them as women.
+    """
+    weights, bias = _sex_model()
+    e = np.asarray(embedding, dtype=np.float64).reshape(-1)
+    if e.shape != weights.shape or not np.all(np.isfinite(e)):
+        raise ValueError(f"embedding must be {weights.size} finite values, got shape {e.shape}")
+    return float(e @ weights + bias)
+
+
+def perceived_sex(
+    cues: Cues, embedding: np.ndarray | None = None
+) -> tuple[PerceivedSex, float, float]:
+    """Probability of a female percept, and the F0 and anatomical log-odds behind it.
+
+    Without an embedding, F0's and the tract's log-odds add (independent evidence). With
+    one, the anatomical cue is the fitted embedding model (`embedding_logit`), which on
+    real voices outranks formant spacing, and F0 is not added again (the model already
+    saw it through the spectrum). Either way the result is mixed with a coin flip in
+    proportion to the conflict between F0 and the anatomical cue: a voice whose pitch and
+    tract point to different sexes is not typical of either, so the model falls back
+    toward 0.5 and `confidence` drops.
     """
     voiced_weight = _clip(cues.voiced_seconds / 0.5, 0.0, 1.0)
     lf0 = f0_logit(cues.f0_median_hz) * voiced_weight
-    lvtl = vtl_logit(cues.vtl_cm, cues.band_limited, cues.f0_median_hz)
-    logit = _clip(lf0 + lvtl, -LOGIT_CLIP, LOGIT_CLIP) * evidence_factor(cues.speech_seconds)
+    if embedding is None:
+        lvtl = vtl_logit(cues.vtl_cm, cues.band_limited, cues.f0_median_hz)
+        logit = lf0 + lvtl
+    else:
+        lvtl = _clip(embedding_logit(embedding), -LOGIT_CLIP, LOGIT_CLIP)
+        logit = lvtl
+    logit = _clip(logit, -LOGIT_CLIP, LOGIT_CLIP) * evidence_factor(cues.speech_seconds)
     trust = agreement(lf0, lvtl)
     p_female = trust * _sigmoid(logit) + (1.0 - trust) * 0.5
     return PerceivedSex(p_female=p_female), lf0, lvtl
@@ -220,7 +265,7 @@ def age_band(cues: Cues, p_female: float) -> AgeBand:
     return AgeBand(probs={band: float(probs[band]) for band in AGE_BANDS})
 
 
-def confidence(cues: Cues, lf0: float, lvtl: float) -> float:
+def confidence(cues: Cues, lf0: float, lvtl: float, *, has_embedding: bool = False) -> float:
     """0..1: grows with seconds of speech, falls when cues are missing or disagree."""
     c_time = 1.0 - math.exp(-max(0.0, cues.speech_seconds) / SPEECH_TIME_CONSTANT_S)
     if cues.f0_median_hz is None:
@@ -228,18 +273,22 @@ def confidence(cues: Cues, lf0: float, lvtl: float) -> float:
     else:
         voiced_share = cues.voiced_seconds / max(cues.speech_seconds, 1e-6)
         c_data = _clip(voiced_share / 0.35, 0.3, 1.0)
-    c_agree = 0.85 if cues.vtl_cm is None else support(lf0, lvtl)
+    c_agree = 0.85 if cues.vtl_cm is None and not has_embedding else support(lf0, lvtl)
     return float(_clip(c_time * c_data * c_agree, 0.0, 1.0))
 
 
-def infer(cues: Cues) -> Traits:
-    """Perceived sex, age band and confidence from acoustic cues."""
-    sex, lf0, lvtl = perceived_sex(cues)
+def infer(cues: Cues, embedding: np.ndarray | None = None) -> Traits:
+    """Perceived sex, age band and confidence from acoustic cues (and the speaker embedding).
+
+    `vtl_logit` of the result is the anatomical cue's log-odds: from formant spacing
+    without an embedding, from the fitted embedding model with one.
+    """
+    sex, lf0, lvtl = perceived_sex(cues, embedding)
     age = age_band(cues, sex.p_female)
     return Traits(
         perceived_sex=sex,
         age_band=age,
-        confidence=confidence(cues, lf0, lvtl),
+        confidence=confidence(cues, lf0, lvtl, has_embedding=embedding is not None),
         f0_logit=lf0,
         vtl_logit=lvtl,
     )
