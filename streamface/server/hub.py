@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import os
 import secrets
@@ -25,6 +26,10 @@ from streamface.server.peer import Peer
 log = logging.getLogger(__name__)
 
 
+COLLECT_AFTER_END_S = 2.0
+"""A cyclic garbage collection runs this long after the last call ended (see `Hub`)."""
+
+
 class HubFullError(RuntimeError):
     """The server already runs its maximum number of sessions (HTTP 503)."""
 
@@ -37,6 +42,8 @@ class Call:
     caller: Peer | None = None
     viewers: dict[str, Peer] = field(default_factory=dict)
     ending: bool = False
+    subscribers: int = 0
+    """Open ``/sessions/{id}/events`` WebSockets."""
 
     @property
     def id(self) -> str:
@@ -52,6 +59,14 @@ class Call:
 class Hub:
     """Live calls of one server, their worker pools and their background tasks.
 
+    A call's objects (aiortc peers with their DTLS/SRTP contexts, codec and swscale
+    contexts, the session's buffers) form reference cycles that only the cyclic garbage
+    collector frees, and with a large heap (torch, ONNX Runtime) Python runs a full
+    collection rarely: under churn, native memory and threads of ended calls would pile
+    up. So `COLLECT_AFTER_END_S` after calls end the hub runs ``gc.collect()`` once; with
+    the start-up heap frozen (``gc.freeze()`` in `default_session_factory`) that takes
+    about a millisecond instead of hundreds.
+
     Args:
         config: Limits (sessions, viewers, grace periods).
         session_factory: Makes the `Session` of each new call (shares the server's engine).
@@ -63,6 +78,9 @@ class Hub:
         self.calls: dict[str, Call] = {}
         self.websockets: set[web.WebSocketResponse] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._collect: asyncio.TimerHandle | None = None
+        self.collections = 0
+        """Garbage collections run after calls ended."""
         cpus = os.cpu_count() or 2
         self.render_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=cpus + 2, thread_name_prefix="sf-render"
@@ -122,6 +140,18 @@ class Hub:
         await self._close_peers(call)
         return True
 
+    def _collect_soon(self) -> None:
+        """Run one cyclic garbage collection a little after calls ended (at most one queued)."""
+        if self._collect is not None or self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._collect = loop.call_later(COLLECT_AFTER_END_S, self._run_collect)
+
+    def _run_collect(self) -> None:
+        self._collect = None
+        gc.collect()
+        self.collections += 1
+
     def end_soon(self, call_id: str, reason: str) -> None:
         """Schedule `end` from a callback (peer gone, timer)."""
         self.spawn(self.end(call_id, reason))
@@ -149,6 +179,7 @@ class Hub:
         if call.caller is not None:
             peers.append(call.caller)
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+        self._collect_soon()
 
     async def end_viewer(self, call_id: str, viewer_id: str) -> bool:
         """Disconnect one WHEP viewer; False when there is no such viewer."""
@@ -170,6 +201,9 @@ class Hub:
             await ws.close(code=1001, message=b"server shutting down")
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._collect is not None:
+            self._collect.cancel()
+            self._collect = None
         self.render_pool.shutdown(wait=False, cancel_futures=True)
         self.analysis_pool.shutdown(wait=False, cancel_futures=True)
 
