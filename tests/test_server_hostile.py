@@ -87,6 +87,7 @@ def test_twice_real_time_is_trimmed_but_not_closed() -> None:
     for _ in range(10 * 60 * 100):  # ten minutes of 20 ms chunks every 10 ms: 2x real time
         clock.t += 0.01
         budget.admit(0.02)
+        budget.check()  # never raises: trimmed, not closed
     assert budget.dropped_s > 0.0
     assert budget.accepted_s == pytest.approx(1.25 * 600 + 3.0, rel=0.01)
 
@@ -98,6 +99,7 @@ def test_a_flood_closes_within_a_second() -> None:
         for _ in range(100):  # 6 s chunks every 10 ms: 600x real time
             clock.t += 0.01
             budget.admit(6.0)
+            budget.check()
     assert clock.t - 100.0 < 1.0
 
 
@@ -108,6 +110,7 @@ def test_three_times_real_time_closes_in_the_end() -> None:
         for _ in range(60 * 150):
             clock.t += 0.02 / 3
             budget.admit(0.02)
+            budget.check()
     assert 10.0 < clock.t - 100.0 < 60.0
 
 
@@ -195,7 +198,7 @@ async def test_flooding_caller_is_trimmed_counted_and_closed_while_others_go_on(
         flood, flood_sid = await open_stream(ws_url(srv))
         try:
             assert await wait_for(lambda: len(srv.hub.calls) == 2, 5.0)
-            lives = {c.info["stream_sid"]: c.live for c in srv.hub.calls.values()}
+            lives = {c.live.info["stream_sid"]: c.live for c in srv.hub.calls.values()}
             flooded, victim = lives[flood_sid], lives[calm_sid]
             health: list[int] = []
 
@@ -229,11 +232,12 @@ async def test_flooding_caller_is_trimmed_counted_and_closed_while_others_go_on(
             code, reason = await close_of(flood, 5.0)
             elapsed = time.monotonic() - started
             assert code == 1008 and "audio flood" in reason
-            assert sent < 400  # closed before the flooder gave up
+            assert sent > 0
             # what was kept is bounded by the budget; the excess was dropped and counted
             kept = flooded.session._speech  # type: ignore[attr-defined]  # FakeSession
             assert flooded.closed and flooded.stats.audio_over_budget_s > 15.0
-            assert flooded.stats.audio_over_budget_chunks >= 3
+            # closed after a handful of its messages, not after what it went on sending
+            assert 3 <= flooded.stats.audio_over_budget_chunks <= 10
             assert kept <= 3.0 + 1.25 * elapsed + 0.5
             assert health == [200] * 10
             # the calm call was never touched: all its audio in, still live

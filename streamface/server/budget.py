@@ -129,17 +129,23 @@ class AudioBudget:
     def admit(self, seconds: float) -> float:
         """Seconds of a chunk of ``seconds`` that may be used (a prefix; 0 when none).
 
-        Raises:
-            FloodError: the caller has been over its budget for too long; close it.
+        The rest counts as dropped; check `flooding` afterwards.
         """
-        granted = self._bucket.take(seconds)
+        return self._bucket.take(seconds)
+
+    @property
+    def flooding(self) -> bool:
+        """Whether the caller has been over its budget for too long: close it."""
+        return self._bucket.flooding
+
+    def check(self) -> None:
+        """Raise `FloodError` when `flooding`."""
         if self._bucket.flooding:
             p = self._bucket.policy
             raise FloodError(
                 f"audio flood: arriving faster than {p.rate:g}x real time; "
                 f"{self._bucket.dropped:.0f} s of audio dropped"
             )
-        return granted
 
     @property
     def accepted_s(self) -> float:

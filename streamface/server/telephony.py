@@ -250,10 +250,11 @@ async def _push_media(stream: _Stream, media: Media) -> None:
             )
         return
     duration = media.duration_s
-    granted = stream.budgets[media.track].admit(duration)
-    keep = min(len(media.payload), int(round(granted * SAMPLE_RATE)))
+    budget = stream.budgets[media.track]
+    keep = min(len(media.payload), int(round(budget.admit(duration) * SAMPLE_RATE)))
     if keep < len(media.payload):
         call.live.count_over_budget(duration - keep / SAMPLE_RATE)
+    budget.check()  # a persistent flood closes the stream
     if keep <= 0:
         return
     samples = decode_mulaw(media.payload[:keep]).astype(np.float32) / 32768.0
