@@ -118,6 +118,8 @@ async def _read(srv: serving.ServerProcess, t0: float, label: str) -> dict[str, 
         "threads": stats.get("threads"),
         "tasks": stats.get("tasks"),
         "sessions": stats.get("sessions"),
+        "collections": stats.get("collections"),
+        "last_collect_ms": stats.get("last_collect_ms"),
     }
 
 

@@ -142,6 +142,10 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
             "sessions": len(hub.calls),
             "websockets": len(hub.websockets),
             "background_tasks": len(hub.tasks),
+            "collections": hub.collections,
+            "last_collect_ms": None
+            if hub.last_collect_ms is None
+            else round(hub.last_collect_ms, 2),
             "synthetic": True,
         }
     )

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,8 @@ class Hub:
         self._collect: asyncio.TimerHandle | None = None
         self.collections = 0
         """Garbage collections run after calls ended."""
+        self.last_collect_ms: float | None = None
+        """How long the last of them held the event loop."""
         cpus = os.cpu_count() or 2
         self.render_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=cpus + 2, thread_name_prefix="sf-render"
@@ -149,8 +152,10 @@ class Hub:
 
     def _run_collect(self) -> None:
         self._collect = None
+        started = time.perf_counter()
         gc.collect()
         self.collections += 1
+        self.last_collect_ms = (time.perf_counter() - started) * 1000.0
 
     def end_soon(self, call_id: str, reason: str) -> None:
         """Schedule `end` from a callback (peer gone, timer)."""
