@@ -46,7 +46,6 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from streamface.audio.mulaw import decode_mulaw
 from streamface.server.auth import bearer_ok, token_ok
 from streamface.server.budget import AudioBudget, FloodError, MessageBudget
 from streamface.server.hub import HUB, Call, Hub, HubFullError
@@ -251,13 +250,14 @@ async def _push_media(stream: _Stream, media: Media) -> None:
         return
     duration = media.duration_s
     budget = stream.budgets[media.track]
-    keep = min(len(media.payload), int(round(budget.admit(duration) * SAMPLE_RATE)))
-    if keep < len(media.payload):
-        call.live.count_over_budget(duration - keep / SAMPLE_RATE)
+    granted = budget.admit(duration)
+    if granted < duration:
+        call.live.count_over_budget(duration - granted)
     budget.check()  # a persistent flood closes the stream
+    keep = int(round(granted * SAMPLE_RATE))
     if keep <= 0:
         return
-    samples = decode_mulaw(media.payload[:keep]).astype(np.float32) / 32768.0
+    samples = media.samples()[:keep].astype(np.float32) / 32768.0
     step = int(SLICE_S * SAMPLE_RATE)
     for start in range(0, samples.size, step):
         if start:
