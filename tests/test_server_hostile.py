@@ -482,3 +482,29 @@ async def test_churn_with_killed_callers_returns_threads_and_frees_sessions() ->
         assert [type(t).__name__ for t in srv.hub.tasks] == []
         status, body = await get_json(srv.url + "/sessions")
         assert status == 200 and body["sessions"] == []
+
+
+async def test_feed_audio_lets_the_loop_run_between_slices() -> None:
+    from streamface.server.live import LiveSession
+
+    fake = FakeSession(size=64)
+    live = LiveSession("feed", fake, source="test")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    samples = tone(6.0).astype(np.float32) / 32768.0
+    await live.feed_audio(samples, 8000, slice_s=0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert ticks >= 29  # the loop ran between every two of the 30 slices
+    assert fake._speech == pytest.approx(6.0)
+    assert live.stats.audio_frames == 30
+    await live.close("test over")

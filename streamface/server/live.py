@@ -255,6 +255,20 @@ class LiveSession:
             return
         self._analysis = self._spawn(self._analyze())
 
+    async def feed_audio(self, samples: np.ndarray, sample_rate: int, slice_s: float = 0.2) -> None:
+        """`push_audio` a long chunk in slices of ``slice_s``, yielding to the loop between.
+
+        Ingest (resampling, VAD, the mouth's features) of one slice costs a few ms at
+        most, so a burst of seconds of audio never holds the event loop for long.
+        """
+        step = max(1, int(slice_s * sample_rate))
+        for start in range(0, samples.size, step):
+            if start:
+                await asyncio.sleep(0)
+            if self.closed:
+                return
+            self.push_audio(samples[start : start + step], sample_rate)
+
     def count_over_budget(self, seconds: float) -> None:
         """Count audio a transport dropped for arriving faster than its budget."""
         self.stats.audio_over_budget_s += max(0.0, seconds)

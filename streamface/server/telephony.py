@@ -258,13 +258,7 @@ async def _push_media(stream: _Stream, media: Media) -> None:
     if keep <= 0:
         return
     samples = media.samples()[:keep].astype(np.float32) / 32768.0
-    step = int(SLICE_S * SAMPLE_RATE)
-    for start in range(0, samples.size, step):
-        if start:
-            await asyncio.sleep(0)
-            if call.live.closed:
-                return
-        call.live.push_audio(samples[start : start + step], SAMPLE_RATE)
+    await call.live.feed_audio(samples, SAMPLE_RATE, SLICE_S)
 
 
 async def _send_events(stream: _Stream) -> None:
