@@ -508,3 +508,28 @@ async def test_feed_audio_lets_the_loop_run_between_slices() -> None:
     assert fake._speech == pytest.approx(6.0)
     assert live.stats.audio_frames == 30
     await live.close("test over")
+
+
+@pytest.mark.slow
+async def test_whip_caller_that_goes_silent_but_stays_connected_is_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from server_util import whip_call
+
+    from streamface.server import live as live_module
+
+    monkeypatch.setattr(live_module, "AUDIO_TIMEOUT_S", 2.0)
+    voice = REPO / "tests" / "data" / "voices" / "espeak_alicia_us.flac"
+    async with running_server(session_factory=lambda: FakeSession(size=64)) as srv:
+        client = await whip_call(srv.url, voice)
+        try:
+            assert await wait_for(lambda: len(srv.hub.calls) == 1, 5.0)
+            live = next(iter(srv.hub.calls.values())).live
+            assert await wait_for(lambda: live.stats.audio_frames > 20, 10.0)
+            assert client.player is not None and client.player.audio is not None
+            client.player.audio.stop()  # RTP stops; ICE and DTLS stay up (consent checks go on)
+            assert await wait_for(lambda: live.closed, 10.0)
+            assert live.close_reason == "no audio for 2 s"
+            assert srv.hub.calls == {}
+        finally:
+            await client.close()
