@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
 import gc
 import logging
 import os
 import secrets
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,27 @@ log = logging.getLogger(__name__)
 
 COLLECT_AFTER_END_S = 2.0
 """A cyclic garbage collection runs this long after the last call ended (see `Hub`)."""
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _trim_heap() -> None:
+    """Give memory freed by ended calls back to the OS (glibc keeps it in its arenas)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class HubFullError(RuntimeError):
@@ -64,9 +88,10 @@ class Hub:
     contexts, the session's buffers) form reference cycles that only the cyclic garbage
     collector frees, and with a large heap (torch, ONNX Runtime) Python runs a full
     collection rarely: under churn, native memory and threads of ended calls would pile
-    up. So `COLLECT_AFTER_END_S` after calls end the hub runs ``gc.collect()`` once; with
-    the start-up heap frozen (``gc.freeze()`` in `default_session_factory`) that takes
-    about a millisecond instead of hundreds.
+    up. So `COLLECT_AFTER_END_S` after calls end the hub runs ``gc.collect()`` once (and
+    glibc's ``malloc_trim``, which returns the freed pages to the OS); with the start-up
+    heap frozen (``gc.freeze()`` in `default_session_factory`) that takes about a
+    millisecond instead of hundreds.
 
     Args:
         config: Limits (sessions, viewers, grace periods).
@@ -154,6 +179,7 @@ class Hub:
         self._collect = None
         started = time.perf_counter()
         gc.collect()
+        _trim_heap()
         self.collections += 1
         self.last_collect_ms = (time.perf_counter() - started) * 1000.0
 
