@@ -10,7 +10,8 @@ floods again, for ``--seconds``. Meanwhile ``/healthz`` is probed every 100 ms.
 Measured for a quiet window before the flood and for the flood window: the honest
 session's frame intervals as the server hands them out (``/internal/stats``), the
 caller's received fps, and ``/healthz`` latency; plus how many flooding connections the
-server closed and with what reason. Targets (issue 19): under the flood the other
+server closed for flooding (its log) and what the flooder saw (a client that never
+reads its socket often sees 1006 rather than the close frame). Targets (issue 19): under the flood the other
 session's frame-interval p99 stays at most 100 ms and ``/healthz`` answers within 250 ms.
 
 Usage: ``python -m benchmarks.flood [--seconds 20]``; writes
@@ -162,7 +163,7 @@ async def flood(seconds: float, voice: Path) -> dict[str, Any]:
     checks = {
         "interval_ok": p99 is not None and p99 <= INTERVAL_P99_MS,
         "healthz_ok": worst is not None and worst <= HEALTHZ_MS and flooded["healthz_failed"] == 0,
-        "flooder_closed_ok": any("audio flood" in k for k in flooded.get("flooder", {}).get("close_reasons", {})),
+        "flooder_closed_ok": log.count("audio flood") >= 1,
         "honest_session_untouched_ok": timing.get("audio_over_budget_s") == 0.0,
     }
     return {
@@ -172,7 +173,7 @@ async def flood(seconds: float, voice: Path) -> dict[str, Any]:
         "healthz_ms_target": HEALTHZ_MS,
         "quiet": quiet,
         "flood": flooded,
-        "flood_closes_logged": log.count("audio flood"),
+        "flood_closes_logged": log.count("audio flood"),  # the server's own count
     }
 
 

@@ -73,6 +73,8 @@ SOURCE = "telephony"
 SLICE_S = 0.2
 """Most audio fed to a session between two yields to the event loop (about 2 ms of work)."""
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_WAIT_S = 1.0
+"""How long closing waits for the client's close frame before dropping the connection."""
 TOKEN_PARAM = "token"
 """``start.customParameters`` key of the server's token, for platforms without headers."""
 _EVENT_QUEUE = 64  # events queued per stream before the oldest are dropped
@@ -106,7 +108,9 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     """The telephony WebSocket: one call (one or two tracks) per connection."""
     hub: Hub = request.app[HUB]
     limit = hub.config.max_ws_message_bytes
-    ws = web.WebSocketResponse(max_msg_size=limit, heartbeat=20.0)
+    # timeout: how long a close waits for the client's close frame, reading (and
+    # discarding) whatever else it sends meanwhile; a flooder is not given 10 s of that.
+    ws = web.WebSocketResponse(max_msg_size=limit, heartbeat=20.0, timeout=CLOSE_WAIT_S)
     await ws.prepare(request)
     hub.websockets.add(ws)
     token = hub.config.token
