@@ -153,8 +153,9 @@ async def flood(seconds: float, voice: Path) -> dict[str, Any]:
             await asyncio.sleep(5.0)  # the caller's face settles
             quiet = await _window(srv, callers[0], 10.0, None)
             flooded = await _window(srv, callers[0], seconds, seconds)
-            timing = next(s["timing"] for s in await serving.sessions(srv.base)
-                          if s["id"] == callers[0].session_id)
+            # None when the flood ended the honest session too
+            timing = next((s["timing"] for s in await serving.sessions(srv.base)
+                           if s["id"] == callers[0].session_id), None)
         finally:
             await serving.stop_callers(srv.base, callers)
         log = srv.log_tail(20000)
@@ -164,7 +165,8 @@ async def flood(seconds: float, voice: Path) -> dict[str, Any]:
         "interval_ok": p99 is not None and p99 <= INTERVAL_P99_MS,
         "healthz_ok": worst is not None and worst <= HEALTHZ_MS and flooded["healthz_failed"] == 0,
         "flooder_closed_ok": log.count("audio flood") >= 1,
-        "honest_session_untouched_ok": timing.get("audio_over_budget_s") == 0.0,
+        "honest_session_untouched_ok": timing is not None
+        and timing.get("audio_over_budget_s", 0.0) == 0.0,
     }
     return {
         "passed": all(checks.values()),
