@@ -5,8 +5,9 @@ Usage: ``python -m benchmarks [--quick] [--only NAME ...] [--out DIR]``.
 Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry units
 (``*_ms``, ``*_fps``, ``*_x``) and targets are reported beside what was measured. After
 the areas a summary table of the headline numbers is printed and written beside the JSON
-as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``) runs only when
-asked for: ``python -m benchmarks --only soak``.
+as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn`` (10
+minutes; 2 with ``--quick``) and ``flood`` run only when asked for:
+``python -m benchmarks --only soak``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ AREAS: tuple[str, ...] = (
     "ingest", "profile", "render", "face_quality", "talk", "vp8", "live", "load",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak",)
+OPT_IN: tuple[str, ...] = ("soak", "churn", "flood")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 

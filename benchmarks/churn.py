@@ -216,6 +216,13 @@ async def churn(
     }
 
 
+def run(quick: bool = False, minutes: float | None = None) -> dict[str, Any]:
+    """The churn soak as a benchmark area: 10 minutes (2 with ``quick``)."""
+    if not serving.VOICE.exists():
+        return {"skipped": f"voice not found: {serving.VOICE}"}
+    return asyncio.run(churn(minutes or (2.0 if quick else 10.0), 3, 0.5, serving.VOICE))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks.churn``: run, print the verdict, write JSON; exit 1 on fail."""
     from benchmarks import __main__ as bench
