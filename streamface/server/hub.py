@@ -90,8 +90,9 @@ class Hub:
     collection rarely: under churn, native memory and threads of ended calls would pile
     up. So `COLLECT_AFTER_END_S` after calls end the hub runs ``gc.collect()`` once (and
     glibc's ``malloc_trim``, which returns the freed pages to the OS); with the start-up
-    heap frozen (``gc.freeze()`` in `default_session_factory`) that takes about a
-    millisecond instead of hundreds.
+    heap frozen (``gc.freeze()`` in `default_session_factory`) it holds the loop for
+    about 10 ms with calls live (8-16 ms measured on two busy cores) instead of 200 ms or
+    more, and runs at most once per `COLLECT_AFTER_END_S`.
 
     Args:
         config: Limits (sessions, viewers, grace periods).
