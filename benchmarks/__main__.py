@@ -5,8 +5,9 @@ Usage: ``python -m benchmarks [--quick] [--only NAME ...] [--out DIR]``.
 Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry units
 (``*_ms``, ``*_fps``, ``*_x``) and targets are reported beside what was measured. After
 the areas a summary table of the headline numbers is printed and written beside the JSON
-as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``) and ``ray_cluster``
-(a local Ray cluster, see its module) run only when asked for:
+as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn`` (10
+minutes; 2 with ``--quick``), ``flood``, ``ray_cluster`` (a local Ray cluster, see its
+module) and ``pipecat`` run only when asked for:
 ``python -m benchmarks --only soak``.
 """
 
@@ -29,7 +30,7 @@ AREAS: tuple[str, ...] = (
     "vp8", "live", "load", "vmc",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak", "ray_cluster", "pipecat")
+OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -230,6 +230,13 @@ async def oversized_frame(ws: ClientConnection, client: ah.Client) -> None:
     await ws.send(b"\xff" * 20000)
 
 
+async def audio_flood(ws: ClientConnection, client: ah.Client) -> None:
+    """40 s of stereo audio at once: far past the budget's jitter allowance and flood limit."""
+    await _open(ws, client)
+    for _ in range(40):
+        await ws.send(b"\xff" * 16000)  # 1 s of stereo PCMU each
+
+
 @pytest.mark.parametrize(
     ("steps", "words", "code"),
     [
@@ -238,8 +245,12 @@ async def oversized_frame(ws: ClientConnection, client: ah.Client) -> None:
         (audio_before_open, "audio before open", 409),
         (unsupported_format, "unsupported media", 415),
         (oversized_frame, "over the 16000-byte limit", 413),
+        (audio_flood, "audio flood", 429),
     ],
-    ids=["malformed-json", "wrong-seq", "audio-before-open", "unsupported-format", "oversized-frame"],
+    ids=[
+        "malformed-json", "wrong-seq", "audio-before-open", "unsupported-format",
+        "oversized-frame", "audio-flood",
+    ],
 )
 async def test_bad_input_gets_error_disconnect_and_a_clean_close(steps: Any, words: str, code: int) -> None:
     async with audiohook_server() as srv:

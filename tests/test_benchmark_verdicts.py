@@ -87,3 +87,14 @@ def test_summary_rows_give_verdicts_against_targets() -> None:
     assert rows["sessions at 30 fps, p99 <= 50 ms (knee)"] == (5, "ok")
     assert rows["render onnxruntime_1t full b4 (fps)"] == (40.0, "")
     assert "MISSED" in format_summary(summary_rows(report))
+
+
+def test_churn_verdict_compares_the_final_quiet_point_with_the_first() -> None:
+    from benchmarks.churn import evaluate as churn_evaluate
+
+    first = {"os_threads": 10, "rss_mb": 560.0, "tasks": 3, "sessions": 0}
+    good = churn_evaluate(first, {"os_threads": 12, "rss_mb": 585.0, "tasks": 3, "sessions": 0})
+    assert good["passed"] and good["rss_change_pct"] == 4.46
+    leaky = churn_evaluate(first, {"os_threads": 40, "rss_mb": 600.0, "tasks": 9, "sessions": 1})
+    assert not leaky["passed"]
+    assert not any(leaky[k] for k in ("threads_ok", "rss_ok", "tasks_ok", "sessions_ok"))

@@ -335,7 +335,9 @@ async def test_engine_failing_mid_call_falls_back_to_cpu_and_calls_go_on(
                 assert await wait_for(lambda: engine.fell_back, within_s=10.0)
                 assert await wait_for(lambda: len(made) == 2, within_s=1.0)
                 cpu = made[1]
-                assert gpu.closed and gpu.failures == 1 and engine.name == "onnxruntime"
+                # the two sessions render at once: each may hit the failing engine once
+                # before the switch, never more
+                assert gpu.closed and 1 <= gpu.failures <= 2 and engine.name == "onnxruntime"
                 rendered = [c.live.stats.frames_rendered for c in srv.hub.calls.values()]
                 animated = cpu.calls.count("animate")
                 fps = await asyncio.gather(*(w.fps(2.0) for w in seen))

@@ -403,12 +403,11 @@ async def test_stream_closes_when_its_only_session_fails() -> None:
             await ws.close()
 
 
-async def test_quiet_stream_times_out_and_ends_its_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telephony, "IDLE_TIMEOUT_S", 0.5)
-    async with telephony_server() as srv:
+async def test_quiet_stream_times_out_and_ends_its_session() -> None:
+    async with telephony_server(ServerConfig(port=0, audio_timeout_s=0.5)) as srv:
         ws, _ = await open_stream(srv, {"consent": "granted"})
         code, reason = await closed_with(ws)
-        assert code == 1001 and "no message" in reason
+        assert code == 1001 and "no audio for 0.5 s" in reason
         assert srv.hub.calls == {} and all(s.closed for s in srv.sessions)
 
 

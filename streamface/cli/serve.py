@@ -42,6 +42,15 @@ def add_parser(subparsers: Any) -> None:
         help="allow cross-origin requests from ORIGIN (scheme://host:port); repeatable",
     )
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also answer requests whose Host header is HOST (a name or address; "
+        "repeatable). By default only loopback names and the bound address are "
+        "answered (DNS-rebinding protection); other Hosts get 421",
+    )
+    p.add_argument(
         "--size",
         default=None,
         metavar="N|WxH",
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         token=args.token,
         allow_origins=tuple(args.allow_origin),
+        allow_hosts=tuple(args.allow_host),
         max_sessions=args.max_sessions,
     ).with_env_token()
     audiohook_config = AudioHookConfig(args.audiohook_key, args.audiohook_secret).with_env()

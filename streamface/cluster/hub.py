@@ -90,6 +90,8 @@ class RemoteStats:
 
     frames_handed: int = 0
     frame_interval_ms: deque[float] = field(default_factory=lambda: deque(maxlen=30))
+    audio_over_budget_s: float = 0.0
+    audio_over_budget_chunks: int = 0
 
 
 class RemoteLive:
@@ -97,7 +99,7 @@ class RemoteLive:
 
     It implements what the shared transports use (`streamface.server.telephony`, the
     session list and events routes): ``id``, ``closed``, ``close_reason``, ``push_audio``,
-    listeners, ``snapshot`` and ``stats``.
+    ``feed_audio``, ``count_over_budget``, listeners, ``snapshot`` and ``stats``.
     """
 
     def __init__(self, session_id: str, actor: Any, snapshot: dict[str, Any]):
@@ -131,6 +133,15 @@ class RemoteLive:
         """Send one audio chunk to the actor (in order, without waiting)."""
         if not self.closed:
             self.actor.push_audio.remote(samples, sample_rate)
+
+    async def feed_audio(self, samples: np.ndarray, sample_rate: int, slice_s: float = 0.2) -> None:
+        """`push_audio` for the transports that feed long chunks (the actor slices them)."""
+        self.push_audio(samples, sample_rate)
+
+    def count_over_budget(self, seconds: float) -> None:
+        """Count audio the front door dropped for arriving faster than its budget."""
+        self.stats.audio_over_budget_s += max(0.0, seconds)
+        self.stats.audio_over_budget_chunks += 1
 
     def hello_event(self) -> dict[str, Any]:
         return {

@@ -6,7 +6,8 @@ Routes:
 * ``POST /whip``, ``DELETE /whip/{id}``: a caller's session (see `streamface.server.whip`).
 * ``POST /whep/{id}``, ``DELETE /whep/{id}/{viewer}``: viewers (see `streamface.server.whep`).
 * ``GET /sessions``, ``GET /sessions/{id}``: live sessions as JSON.
-* ``GET /sessions/{id}/events``: a WebSocket of the session's JSON events.
+* ``GET /sessions/{id}/events``: a WebSocket of the session's JSON events (at most
+  ``max_event_subscribers`` per session; more get 503 with the reason).
 * ``GET /media-stream``: telephony media streams (see `streamface.server.telephony`).
 * ``GET /audiohook``: Genesys Cloud AudioHook sessions (see `streamface.server.audiohook`).
 * ``GET /healthz``: liveness.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import threading
@@ -38,10 +40,11 @@ from streamface.server.auth import (
     ServerConfig,
     add_disclosure,
     error_response,
+    host_middleware,
     is_loopback,
     security_middleware,
 )
-from streamface.server.hub import HUB, Hub
+from streamface.server.hub import HUB, Call, Hub
 from streamface.server.live import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,8 @@ def create_app(
     if audiohook_config is not None:
         audiohook_config.validate()
     app = web.Application(
-        middlewares=[security_middleware(config)], client_max_size=config.max_body_bytes
+        middlewares=[host_middleware(config), security_middleware(config)],
+        client_max_size=config.max_body_bytes,
     )
     app[HUB] = hub if hub is not None else Hub(config, session_factory)
     app.on_response_prepare.append(add_disclosure)
@@ -168,6 +172,10 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
             "sessions": len(hub.calls),
             "websockets": len(hub.websockets),
             "background_tasks": len(hub.tasks),
+            "collections": hub.collections,
+            "last_collect_ms": None
+            if hub.last_collect_ms is None
+            else round(hub.last_collect_ms, 2),
             "synthetic": True,
         }
     )
@@ -232,6 +240,20 @@ async def session_events(request: web.Request) -> web.StreamResponse:
     call = hub.get(request.match_info["session_id"])
     if call is None:
         return error_response(404, "no such session")
+    if call.subscribers >= hub.config.max_event_subscribers:
+        return error_response(
+            503,
+            f"this session has its limit of {hub.config.max_event_subscribers} event "
+            "subscribers; close one first",
+        )
+    call.subscribers += 1
+    try:
+        return await _serve_events(request, hub, call)
+    finally:
+        call.subscribers -= 1
+
+
+async def _serve_events(request: web.Request, hub: Hub, call: Call) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=hub.config.max_ws_message_bytes, heartbeat=20.0)
     await ws.prepare(request)
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_EVENT_QUEUE)
@@ -254,7 +276,10 @@ async def session_events(request: web.Request) -> web.StreamResponse:
                     await getter
                 break
             event = getter.result()
-            await ws.send_json(event)
+            try:
+                await ws.send_json(event)
+            except (ConnectionError, RuntimeError):  # the subscriber left mid-stream
+                break
             if event.get("type") == "end":
                 break
     finally:
@@ -263,7 +288,8 @@ async def session_events(request: web.Request) -> web.StreamResponse:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-        await ws.close()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close()
     return ws
 
 
@@ -300,5 +326,9 @@ def default_session_factory(
     warm = Session(engine, frame_size=frame)
     warm.render_frame(0.0)
     warm.close()
+    # Everything loaded so far lives as long as the server: keep it out of the cyclic
+    # collector's scans, so the collection after each call ends (see Hub) stays cheap.
+    gc.collect()
+    gc.freeze()
     log.info("engine %s loaded for the live server", getattr(engine, "name", engine_name))
     return lambda: Session(engine, frame_size=frame, look=look)

@@ -20,8 +20,10 @@ the dashboard.
   ``closed`` and closes the socket (or closes with the fault's code if the client does
   not). The server and every other session go on.
 
-Audio enters in one place, `_accept_audio`, and silence is detected in one place,
-`_receive`: per-connection budgets and liveness policies belong there.
+Audio enters in one place, `_accept_audio`, where the connection's audio budget
+(`streamface.server.budget`: 1.25x real time plus a jitter allowance) drops and counts
+the excess and closes a persistent flood with error 429; silence is detected in one
+place, `_receive`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from aiohttp import WSMsgType, web
 
 from streamface.errors import StreamFaceError
 from streamface.server.auth import bearer_ok, error_response, token_ok
+from streamface.server.budget import AudioBudget, FloodError
 from streamface.server.hub import HUB, Call, Hub, HubFullError
 from streamface.telephony.audiohook import (
     SAMPLE_RATE,
@@ -47,7 +50,12 @@ from streamface.telephony.audiohook import (
     OpenParameters,
     Phase,
 )
-from streamface.telephony.protocol import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, clip_reason
+from streamface.telephony.protocol import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NORMAL,
+    CLOSE_POLICY_VIOLATION,
+    clip_reason,
+)
 from streamface.telephony.signature import (
     NonceCache,
     Request,
@@ -120,6 +128,7 @@ class _Connection:
     state: AudioHookState
     calls: dict[str, Call] = field(default_factory=dict)
     dropped: set[str] = field(default_factory=set)
+    budget: AudioBudget = field(default_factory=AudioBudget)
 
 
 def authenticate(request: web.Request) -> str | None:
@@ -270,6 +279,21 @@ def _accept_audio(conn: _Connection, frame: bytes) -> None:
     """
     samples = conn.state.audio(frame)
     if samples is None or not conn.calls:
+        return
+    # One budget per connection: the channels of a frame are the same stretch of time.
+    duration = samples.shape[1] / SAMPLE_RATE
+    granted = conn.budget.admit(duration)
+    if granted < duration:
+        for each in conn.calls.values():
+            each.live.count_over_budget(duration - granted)
+    try:
+        conn.budget.check()
+    except FloodError as exc:
+        raise AudioHookError(
+            exc.reason, ErrorCode.TOO_MANY_REQUESTS, close_code=CLOSE_POLICY_VIOLATION
+        ) from None
+    samples = samples[:, : int(round(granted * SAMPLE_RATE))]
+    if samples.shape[1] == 0:
         return
     for index, channel in enumerate(conn.state.channels):
         call = conn.calls.get(channel)

@@ -98,6 +98,8 @@ class LiveStats:
         self.last_handed: float | None = None
         self.audio_frames = 0
         self.audio_rejected = 0
+        self.audio_over_budget_s = 0.0
+        self.audio_over_budget_chunks = 0
         self.frames_rendered = 0
         self.frames_handed = 0
         self.frames_resent = 0
@@ -124,6 +126,8 @@ class LiveStats:
             else round(self.speech_to_face_s, 3),
             "audio_frames": self.audio_frames,
             "audio_rejected": self.audio_rejected,
+            "audio_over_budget_s": round(self.audio_over_budget_s, 3),
+            "audio_over_budget_chunks": self.audio_over_budget_chunks,
             "frames_rendered": self.frames_rendered,
             "frames_handed": self.frames_handed,
             "frames_resent": self.frames_resent,
@@ -255,6 +259,26 @@ class LiveSession:
             self.stats.analyses_dropped += 1  # one in flight already: drop, never queue
             return
         self._analysis = self._spawn(self._analyze())
+
+    async def feed_audio(self, samples: np.ndarray, sample_rate: int, slice_s: float = 0.2) -> None:
+        """`push_audio` a long chunk in slices of ``slice_s``, yielding to the loop between.
+
+        Ingest (resampling, VAD, the mouth's features) of one slice costs a few ms at
+        most, so a burst of seconds of audio never holds the event loop for long.
+        """
+        step = max(1, int(slice_s * sample_rate))
+        for start in range(0, samples.size, step):
+            if start:
+                await asyncio.sleep(0)
+            if self.closed:
+                return
+            self.push_audio(samples[start : start + step], sample_rate)
+
+    def count_over_budget(self, seconds: float) -> None:
+        """Count audio a transport dropped for arriving faster than its budget."""
+        self.stats.audio_over_budget_s += max(0.0, seconds)
+        self.stats.audio_over_budget_chunks += 1
+        self._last_audio = time.monotonic()  # it did arrive: the caller is not gone
 
     async def _analyze(self) -> None:
         loop = asyncio.get_running_loop()

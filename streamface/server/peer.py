@@ -49,7 +49,11 @@ class Peer:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:  # aiortc raises several types for malformed SDP
-            raise BadOfferError(f"unusable SDP offer: {exc}") from exc
+            # The parser's own message stays in the log: it is internal detail, not for clients.
+            log.info("unusable SDP offer: %s: %s", type(exc).__name__, exc)
+            raise BadOfferError(
+                "unusable SDP offer: it could not be parsed as a WebRTC offer"
+            ) from exc
         if not self.pc.getTransceivers() and not self.pc.sctp:
             raise BadOfferError("the SDP offer has no media")
 

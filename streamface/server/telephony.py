@@ -15,8 +15,18 @@ over WHEP like any other.
 * A stream that breaks the protocol (malformed JSON, bad base64, a wrong media format,
   media before start, ...) is closed with a clear reason and its sessions end; the server
   and every other call go on.
-* Sessions end on ``stop``, on disconnect, on a protocol error, or when no message has
-  arrived for `IDLE_TIMEOUT_S` (platforms send silence, so quiet means gone). A track
+* Liveness (`streamface.server.liveness`): a socket that has not sent ``connected`` and
+  ``start`` within ``ServerConfig.handshake_timeout_s`` (5 s) is closed with 1008, and
+  one that sends no ``media`` for ``ServerConfig.audio_timeout_s`` (10 s) with 1001,
+  whatever WebSocket pings it sends (platforms send silence, so quiet means gone).
+* Budgets (`streamface.server.budget`): each track's audio is accepted at most at
+  1.25x real time plus a 3 s jitter allowance; the excess is dropped and counted in the
+  session's timing (``audio_over_budget_s``), and a caller that keeps flooding (or
+  sends hundreds of messages a second) is closed with 1008 and the reason. Accepted
+  audio is fed to the session in slices of at most `SLICE_S`, yielding to the event
+  loop between slices, so a burst never holds the loop for long.
+* Sessions end on ``stop``, on disconnect, on a protocol error or a liveness or budget
+  failure. A track
   whose session fails by itself is dropped while the call's other track goes on; with
   no track left the stream closes with 1011 and the reason.
 * When ``customParameters.events == "streamface"`` the server sends ``streamface`` JSON
@@ -37,7 +47,9 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from streamface.server.auth import bearer_ok, token_ok
+from streamface.server.budget import AudioBudget, FloodError, MessageBudget
 from streamface.server.hub import HUB, Call, Hub, HubFullError
+from streamface.server.liveness import Liveness, LivenessError
 from streamface.telephony.protocol import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
@@ -58,9 +70,11 @@ log = logging.getLogger(__name__)
 
 PATH = "/media-stream"
 SOURCE = "telephony"
-IDLE_TIMEOUT_S = 10.0
-"""A stream with no message for this long is taken as gone (platforms send silence)."""
+SLICE_S = 0.2
+"""Most audio fed to a session between two yields to the event loop (about 2 ms of work)."""
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_WAIT_S = 1.0
+"""How long closing waits for the client's close frame before dropping the connection."""
 TOKEN_PARAM = "token"
 """``start.customParameters`` key of the server's token, for platforms without headers."""
 _EVENT_QUEUE = 64  # events queued per stream before the oldest are dropped
@@ -77,6 +91,8 @@ class _Stream:
     calls: dict[str, Call] = field(default_factory=dict)
     listeners: list[tuple[Call, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    budgets: dict[str, AudioBudget] = field(default_factory=dict)
+    messages: MessageBudget = field(default_factory=MessageBudget)
     events: asyncio.Queue[str | None] | None = None
     sender: asyncio.Task[None] | None = None
 
@@ -92,18 +108,28 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     """The telephony WebSocket: one call (one or two tracks) per connection."""
     hub: Hub = request.app[HUB]
     limit = hub.config.max_ws_message_bytes
-    ws = web.WebSocketResponse(max_msg_size=limit, heartbeat=20.0)
+    # timeout: how long a close waits for the client's close frame, reading (and
+    # discarding) whatever else it sends meanwhile; a flooder is not given 10 s of that.
+    ws = web.WebSocketResponse(max_msg_size=limit, heartbeat=20.0, timeout=CLOSE_WAIT_S)
     await ws.prepare(request)
     hub.websockets.add(ws)
     token = hub.config.token
     stream = _Stream(ws, hub, authenticated=not token or bearer_ok(request, token))
     state = StreamState(max_bytes=limit)
+    liveness = Liveness(
+        handshake_s=hub.config.handshake_timeout_s,
+        audio_s=hub.config.audio_timeout_s,
+        what="'connected' and 'start'",
+    )
     code, reason = CLOSE_NORMAL, "stream stopped"
     try:
-        code, reason = await _serve(stream, state)
-    except ProtocolError as exc:
+        code, reason = await _serve(stream, state, liveness)
+    except (ProtocolError, LivenessError) as exc:
         code, reason = exc.close_code, exc.reason
         log.info("media stream %s refused: %s", state.stream_sid or "(no start)", exc.reason)
+    except FloodError as exc:
+        code, reason = CLOSE_POLICY_VIOLATION, exc.reason
+        log.warning("media stream %s closed: %s", state.stream_sid or "(no start)", exc.reason)
     except asyncio.CancelledError:
         code, reason = 1001, "server shutting down"
         raise
@@ -115,14 +141,18 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _serve(stream: _Stream, state: StreamState) -> tuple[int, str]:
-    """Read messages until stop, disconnect or error; returns the close code and reason."""
+async def _serve(stream: _Stream, state: StreamState, liveness: Liveness) -> tuple[int, str]:
+    """Read messages until stop, disconnect or error; returns the close code and reason.
+
+    Raises:
+        ProtocolError, LivenessError, FloodError: close with the error's reason.
+    """
     ws = stream.ws
     while True:
-        try:
-            msg = await ws.receive(timeout=IDLE_TIMEOUT_S)
-        except TimeoutError:
-            return 1001, f"no message for {IDLE_TIMEOUT_S:g} s"
+        # Buffered messages are returned without suspending: yield once per message so
+        # that a client sending in a tight loop cannot starve every other session.
+        await asyncio.sleep(0)
+        msg = await liveness.receive(ws)
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             return CLOSE_NORMAL, "peer closed"
         if msg.type == WSMsgType.ERROR:
@@ -132,11 +162,14 @@ async def _serve(stream: _Stream, state: StreamState) -> tuple[int, str]:
             raise ProtocolError("binary frames are not part of the protocol: send JSON text", CLOSE_UNSUPPORTED_DATA)
         if msg.type != WSMsgType.TEXT:
             continue
+        stream.messages.admit()  # raises FloodError on a persistent message flood
         event = state.feed(msg.data)
         if isinstance(event, Start):
             await _start_calls(stream, event)
+            liveness.opened()
         elif isinstance(event, Media):
-            _push_media(stream, event)
+            liveness.heard()
+            await _push_media(stream, event)
         elif isinstance(event, Stop):
             return CLOSE_NORMAL, "stream stopped"
 
@@ -160,6 +193,7 @@ async def _start_calls(stream: _Stream, start: Start) -> None:
         except HubFullError as exc:
             raise ProtocolError(str(exc), CLOSE_TRY_AGAIN_LATER) from None
         stream.calls[track] = call
+        stream.budgets[track] = AudioBudget()
         log.info("media stream %s: %s track is session %s", start.stream_sid, track, call.id)
         if stream.events is not None:
             stream.queue_event(
@@ -194,7 +228,13 @@ def _forwarder(stream: _Stream, sid: str, track: str, session_id: str) -> Callab
     return forward
 
 
-def _push_media(stream: _Stream, media: Media) -> None:
+async def _push_media(stream: _Stream, media: Media) -> None:
+    """Feed a media chunk within its track's budget, a slice at a time.
+
+    Raises:
+        FloodError: the track has been over its audio budget for too long.
+        ProtocolError: every track's session has ended.
+    """
     call = stream.calls.get(media.track)
     if call is None:
         return
@@ -212,8 +252,17 @@ def _push_media(stream: _Stream, media: Media) -> None:
                 CLOSE_INTERNAL_ERROR,
             )
         return
-    samples = media.samples().astype(np.float32) / 32768.0
-    call.live.push_audio(samples, SAMPLE_RATE)
+    duration = media.duration_s
+    budget = stream.budgets[media.track]
+    granted = budget.admit(duration)
+    if granted < duration:
+        call.live.count_over_budget(duration - granted)
+    budget.check()  # a persistent flood closes the stream
+    keep = int(round(granted * SAMPLE_RATE))
+    if keep <= 0:
+        return
+    samples = media.samples()[:keep].astype(np.float32) / 32768.0
+    await call.live.feed_audio(samples, SAMPLE_RATE, SLICE_S)
 
 
 async def _send_events(stream: _Stream) -> None:

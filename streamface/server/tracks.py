@@ -193,7 +193,11 @@ def _render_yuv(
     h, w = rgb.shape[:2]
     if h % 2 or w % 2:  # yuv420p needs even sizes
         rgb = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
-    frame = reformatter.reformat(VideoFrame.from_ndarray(rgb, format="rgb24"), format="yuv420p")
+    # threads=1: PyAV's default (0, "automatic") gives every swscale context its own pool
+    # of native threads, which live as long as the track; at 256 px one thread is enough.
+    frame = reformatter.reformat(
+        VideoFrame.from_ndarray(rgb, format="rgb24"), format="yuv420p", threads=1
+    )
     return frame, time.perf_counter() - started
 
 
