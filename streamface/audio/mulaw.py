@@ -12,7 +12,6 @@ carry and brings it back to 16 kHz, for telephone-band accuracy tests.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 from streamface.audio.resample import resample_array
 
@@ -77,6 +76,8 @@ def telephone_band(x16k: np.ndarray, *, bandpass: bool = False) -> np.ndarray:
     x = np.asarray(x16k, dtype=np.float32).reshape(-1)
     x8 = resample_array(x, 16000, 8000)
     if bandpass and x8.size > 30:
+        from scipy.signal import butter, sosfiltfilt  # only here: a second of import time
+
         sos = butter(4, [300.0, 3400.0], btype="bandpass", fs=8000, output="sos")
         x8 = sosfiltfilt(sos, x8).astype(np.float32)
     pcm = np.clip(np.round(x8 * 32768.0), -32768, 32767).astype(np.int16)

@@ -18,8 +18,8 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from scipy.signal import resample_poly
 
+from streamface.audio.polyphase import resample_poly
 from streamface.errors import BadAudioError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import resample_poly
+
+from streamface.audio.polyphase import resample_poly
 
 SPEED_OF_SOUND_CM_S = 35_000.0  # warm, humid air in the vocal tract
 MAX_FRAMES = 60

@@ -25,7 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
-from scipy.signal import resample_poly
+
+from streamface.audio.polyphase import resample_poly
 
 FS = 8_000
 HOP = 80  # 10 ms at 8 kHz
