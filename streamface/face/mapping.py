@@ -80,7 +80,7 @@ def _pick(u: float, styles: tuple[str, ...]) -> float:
     return float(HAIR_STYLES.index(styles[i]))
 
 
-def _mid(u: float, lo: float = 0.15, hi: float = 0.85) -> float:
+def _mid(u: float, lo: float = 0.02, hi: float = 0.98) -> float:
     return lo + (hi - lo) * u
 
 
@@ -127,7 +127,7 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
     # Continuous in the latent: about a third show only the shadow, a quarter stubble, the
     # rest a grown beard in one of the styles.
     b = u["beard"]
-    beard = 0.12 + 0.06 * min(b, 0.35) / 0.35
+    beard = 0.2 + 0.1 * min(b, 0.35) / 0.35
     beard += 0.2 * float(np.clip((b - 0.35) / 0.25, 0.0, 1.0)) + 1.6 * max(0.0, b - 0.6)
     facial_hair = pm**2 * grown * beard
 

@@ -31,7 +31,7 @@ MONK_SKIN_TONES: tuple[str, ...] = (
 SKIN_CHROMA = 1.35
 """How much the swatches' colourfulness is raised for the lit skin colour."""
 
-SKIN_LIFT = 0.5
+SKIN_LIFT = 0.9
 """How much the darkest swatches are lightened for the lit skin (factor 1 + lift * (1 - L)^2),
 so that their shadow side, not their lit side, sits at the swatch."""
 

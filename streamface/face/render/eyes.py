@@ -60,7 +60,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0).to(x))
     out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
-    lash_t = 0.0032 + 0.0022 * g["fem"] + 0.0025 * g["makeup"]
+    lash_t = 0.0026 + 0.0028 * g["fem"] + 0.0025 * g["makeup"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
     lash_line = lash_line * sh.smoothstep(1.08, 0.95, torch.abs(t))
     flick_len = 0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]
@@ -68,7 +68,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     flick = sh.fill(torch.abs(fv) - 0.0025 * (1.0 - sh.smoothstep(w * 0.8, w + flick_len, u)), px)
     flick = flick * sh.smoothstep(w * 0.7, w * 0.85, u) * sh.smoothstep(w + flick_len, w + flick_len * 0.7, u)
     flick = flick * (y < g["eye_y"]).to(x.dtype)
-    lash = torch.maximum(lash_line, flick * (0.4 + 0.6 * g["fem"]))
+    lash = torch.maximum(lash_line, flick * g["fem"])
     out = sh.over(out, col(0.07, 0.05, 0.05).to(x), lash)
     # Lower lid: a fine line, fading when closed.
     low = torch.exp(-(((v - v_low - 0.0015) / 0.0022) ** 2)) * s * (1.0 - blink)
@@ -89,7 +89,7 @@ def brows(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, lift: Tenso
     ends = torch.maximum(u0 - u, u - u1)
     d = torch.maximum(d, ends)
     # The inner end is rounder and lighter.
-    alpha = sh.fill(d, px) * (0.55 + 0.45 * sh.smoothstep(0.0, 0.25, t))
+    alpha = sh.fill(d, px) * (0.55 + 0.25 * g["masc"] + (0.45 - 0.25 * g["masc"]) * sh.smoothstep(0.0, 0.25, t))
     return sh.over(img, g["brow_col"], alpha * 0.95)
 
 

@@ -55,14 +55,14 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # Shaving shadow and stubble: a flat, cool darkening (fairer hair shows less).
     hair = g["hair"]
     dark = (1.0 - 0.75 * hair.mean(dim=1, keepdim=True)) * (1.0 - 0.6 * g["tone"])
-    shadow = sh.smoothstep(0.03, 0.18, fh) * 0.10 + sh.smoothstep(0.18, 0.42, fh) * 0.16
-    img = img * (1.0 - area * shadow * dark * col(0.9, 0.85, 0.75).to(x))
+    shadow = sh.smoothstep(0.03, 0.18, fh) * 0.20 + sh.smoothstep(0.18, 0.42, fh) * 0.20
+    img = img * (1.0 - area * shadow * dark * col(0.95, 0.85, 0.72).to(x))
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)
-    ext = (0.006 + 0.05 * g["b_length"]) * grown
+    ext = (0.004 + 0.035 * g["b_length"]) * grown
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
     shape = sh.fill(below, px)
-    cheek = g["b_cheek"] * torch.sigmoid((y - line - 0.02) / 0.008)
+    cheek = g["b_cheek"] * torch.sigmoid((y - line - 0.045) / 0.012)
     chin_zone = sh.fill(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.035 + 0.5 * ext, mw * 0.85, 0.075 + ext), px)
     chin_zone = chin_zone * torch.sigmoid((y - my - g["lip_t"] - 0.006) / 0.004)
     strap = g["b_strap"] * sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * sh.smoothstep(my - 0.06, my, y)
@@ -75,5 +75,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
     tex = 1.0 + 0.08 * torch.relu(torch.cos(x * 90.0 + torch.sin(y * 40.0) * 2.0)) ** 4
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03)
-    colour = hair * 0.9 * lit * (1.0 - 0.2 * rim) * tex + 0.03 + 0.08 * sheen
+    colour = (hair * 1.05 + 0.07) * lit * (1.0 - 0.2 * rim) * tex + 0.06 * sheen
+    # A grown beard is dense in the middle and lets the skin through towards its edges.
+    a = a * (0.62 + 0.28 * sh.smoothstep(0.0, 0.04, -(face_d - ext)))
     return sh.over(img, colour, a)

@@ -73,6 +73,9 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
     neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
     neck_col = neck_col * (1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x))
+    # An Adam's apple on a masculine neck: a small lit bump with a shadow under it.
+    apple = sh.soft(sh.ellipse(x, y, -0.004, g["chin_y"] + 0.09, 0.018, 0.02), 0.01)
+    neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
     top_d = sh.superellipse(x, y, 0.0, 1.16, sw, 0.70, 2.6)
@@ -110,15 +113,24 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     # Soft sockets above the eyes, a shadow under the nose and the lower lip's shadow.
     sock = sh.soft(sh.ellipse(ax, y, edx, ey - 0.01, g["eye_w"] * 1.45, g["eye_h"] * 1.6 + 0.01), 0.02)
     k = k * (1.0 - (0.06 + 0.06 * g["masc"] + 0.08 * g["sag"]) * sock)
-    # Nose: shadow beside the bridge (shadow side), under the tip, and nostrils.
-    along = sh.smoothstep(ey, ey + 0.06, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.03, y)
-    side = torch.exp(-(((x - nw * 0.75) / 0.014) ** 2)) * along
-    under = sh.soft(sh.ellipse(x, y, 0.004, ny_ + 0.016, nw * 1.15, 0.012), 0.01)
-    wings = sh.soft(sh.ellipse(ax, y, nw * 0.9, ny_ - 0.002, nw * 0.42, 0.016), 0.006)
-    k = k * (1.0 - 0.22 * side) * (1.0 - 0.30 * under) * (1.0 - 0.10 * wings)
+    # Nose: a shadow down the bridge's shadow side, a rounded tip, wings and nostrils.
+    along = sh.smoothstep(ey - 0.02, ey + 0.05, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.02, y)
+    side = torch.exp(-(((x - nw * 0.6 - 0.004) / (0.012 + 0.006 * g["masc"])) ** 2)) * along
+    under = sh.soft(sh.ellipse(x, y, 0.004, ny_ + 0.016, nw * 1.2, 0.013), 0.01)
+    wing_d = sh.ellipse(ax, y, nw * 0.85, ny_ - 0.002, nw * 0.45, 0.017)
+    wings = sh.soft(wing_d, 0.006)
+    crease = torch.exp(-((wing_d / 0.0035) ** 2)) * sh.smoothstep(ny_ - 0.02, ny_ + 0.004, y)
+    crease = crease * sh.smoothstep(nw * 0.6, nw * 1.0, ax)
+    strength = 0.75 + 0.5 * g["masc"]
+    k = k * (1.0 - 0.28 * strength * side) * (1.0 - 0.32 * strength * under) * (1.0 - 0.10 * wings)
+    k = k * (1.0 - 0.30 * strength * crease)
     my, mw = g["mouth_y"], g["mouth_w"]
     below = sh.soft(sh.ellipse(x, y, 0.0, my + g["lip_t"] * 1.3 + 0.02, mw * 0.6, 0.012), 0.01)
     k = k * (1.0 - 0.16 * below)
+    # A masculine face: hollows under the cheekbones and a shaded, angular jaw line.
+    hollow = sh.soft(sh.ellipse(ax, y, g["rx"] * 0.72, ny_ + 0.03, 0.04, 0.07), 0.03)
+    jaw_line = torch.exp(torch.clamp(face_d, max=0.0) / 0.02) * sh.smoothstep(my - 0.05, my + 0.04, y)
+    k = k * (1.0 - g["masc"] * (0.10 * hollow + 0.16 * jaw_line))
     out = g["skin_shadow"] + (g["skin"] - g["skin_shadow"]) * k
     # A warm bounce light along the shadow-side cheek keeps darker faces modelled.
     bounce = sh.soft(sh.ellipse(x, y, g["rx"] * 0.62, g["cy"] + 0.16, 0.07, 0.14), 0.05) * (1.0 - ao)
