@@ -61,8 +61,12 @@ IRIS = ((0.24, 0.13, 0.07), (0.43, 0.25, 0.11), (0.55, 0.44, 0.18), (0.30, 0.52,
 # Layout in normalised coordinates (x0, x1, y0, y1).
 EYE_BOX = (-0.32, 0.32, -0.38, 0.04)  # eyes, brows and glasses: redrawn every frame
 MOUTH_BOX = (-0.22, 0.22, 0.0, 0.32)  # lips, teeth, tongue: redrawn every frame
-WARP_BOX = (-0.62, 0.62, -1.0, 0.52)  # what turns with the head
-HEAD_BOX = (-0.54, 0.54, -0.96, 0.46)  # where the static head layers are drawn
+WARP_BOX = (-0.60, 0.60, -1.0, 0.52)  # what turns with the head
+HEAD_BOX = (-0.54, 0.54, -0.96, 0.46)  # ears and front hair
+FACE_BOX = (-0.40, 0.40, -0.62, 0.40)  # the face: skin, shading, lines, glasses arms
+BEARD_BOX = (-0.40, 0.40, -0.14, 0.40)  # where facial hair can grow
+BACK_BOX = (-0.60, 0.60, -0.98, 0.98)  # the hair behind the head and beside the neck
+BODY_BOX = (-1.0, 1.0, 0.10, 1.0)  # neck and shoulders
 PIVOT = (0.0, 0.30)  # the head rotates about the top of the neck
 LIGHT = (-0.45, -0.55, 0.70)  # key light from the upper left, in front
 

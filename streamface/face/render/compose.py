@@ -28,7 +28,11 @@ from streamface.face.animation import ANIM_FIELDS
 from streamface.face.render import eyes as eye_layer
 from streamface.face.render import facial_hair, hair, skin
 from streamface.face.render.common import (
+    BACK_BOX,
+    BEARD_BOX,
+    BODY_BOX,
     EYE_BOX,
+    FACE_BOX,
     HAIR,
     HAIR_RED,
     HEAD_BOX,
@@ -98,6 +102,10 @@ class FaceRenderer(nn.Module):
         self.mouth_box = self._box(MOUTH_BOX)
         self.warp_box = self._box(WARP_BOX)
         self.head_box = self._box(HEAD_BOX)
+        self.face_box = self._box(FACE_BOX)
+        self.beard_box = self._box(BEARD_BOX)
+        self.back_box = self._box(BACK_BOX)
+        self.body_box = self._box(BODY_BOX)
         self.freckle_box = self._box(skin.FRECKLE_BOX)
         self.register_buffer("freckle_dots", skin.freckle_field(size, self.freckle_box), persistent=False)
         self._init_warp()
@@ -160,31 +168,36 @@ class FaceRenderer(nn.Module):
     def prepare(self, params: Tensor) -> Tensor:
         """Static layers of B faces: [B, PARAM_DIM] -> [B, 3, S, S] (eyes, brows and mouth bare)."""
         g = self._geometry(params)
-        x, y, px = self.xs, self.ys, self.px
-        img = skin.background(g, x, y, params.shape[0], self.size)
-        img, back_a = hair.back_hair(g, img, x, y, px)
-        back = img
-        img = skin.body(g, img, x, y, px)
-        # Long hair falls in front of the shoulders, beside the neck.
-        beside = torch.sigmoid((torch.abs(x) - g["neck_w"] - 0.025) / 0.01) * torch.sigmoid((y - 0.2) / 0.01)
-        img = img + (back - img) * back_a * beside
+        px = self.px
+        img = skin.background(g, self.xs, self.ys, params.shape[0], self.size)
+        # Each layer works in the box it can reach, which keeps the full frame cheap.
+        img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
+        img = paste(img, self.back_box, hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px))
         head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box))
         return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0)
 
     def _head_layers(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
         px = self.px
         img = skin.ears(g, img, x, y, px)
+        face_local = inner(self.face_box, self.head_box)
+        fx, fy = self._grid(self.face_box)
         face_d = skin.face_sdf(g, x, y)
         face_a = sh.fill(face_d, px)
-        face = skin.shading(g, x, y, face_d)
-        face = skin.age_lines(g, face, x, y)
-        img = sh.over(img, face, face_a)
-        fbox = inner(self.freckle_box, self.head_box)
-        fx, fy = self._grid(self.freckle_box)
-        img = paste(img, fbox, skin.marks(g, crop(img, fbox), fx, fy, px, self.freckle_dots))
-        img = facial_hair.beard(g, img, x, y, px, face_d)
-        img = eye_layer.glasses_arms(g, img, x, y, px)
+        face_img = self._face(g, crop(img, face_local), fx, fy, crop(face_d, face_local))
+        img = paste(img, face_local, face_img)
         return hair.front_hair(g, img, x, y, px, face_a)
+
+    def _face(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
+        """Skin, shading, lines, marks, facial hair and glasses arms within the face box."""
+        px = self.px
+        face = skin.age_lines(g, skin.shading(g, x, y, face_d), x, y)
+        img = sh.over(img, face, sh.fill(face_d, px))
+        fbox = inner(self.freckle_box, self.face_box)
+        img = paste(img, fbox, skin.marks(g, crop(img, fbox), *self._grid(self.freckle_box), px, self.freckle_dots))
+        bbox = inner(self.beard_box, self.face_box)
+        bx, by = self._grid(self.beard_box)
+        img = paste(img, bbox, facial_hair.beard(g, crop(img, bbox), bx, by, px, crop(face_d, bbox)))
+        return eye_layer.glasses_arms(g, img, x, y, px)
 
     # ------------------------------------------------------------------ animate
 
@@ -217,7 +230,7 @@ class FaceRenderer(nn.Module):
         out = eye_layer.eyes(g, base, x, y, px, a)
         out = eye_layer.brows(g, out, x, y, px, eye_layer.brow_lift(g, a))
         # Hair in front (a fringe, curtains) stays in front of the brows and eyes.
-        cover = hair.front(g, x, y, px)["a"]
+        cover = hair.front(g, x, y, px, full=False)["a"]
         out = out + (base - out) * cover
         return eye_layer.glasses(g, out, x, y, px)
 

@@ -56,7 +56,9 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     hair = g["hair"]
     dark = (1.0 - 0.75 * hair.mean(dim=1, keepdim=True)) * (1.0 - 0.6 * g["tone"])
     shadow = sh.smoothstep(0.03, 0.18, fh) * 0.20 + sh.smoothstep(0.18, 0.42, fh) * 0.20
-    img = img * (1.0 - area * shadow * dark * col(0.95, 0.85, 0.72).to(x))
+    k = area * shadow * dark
+    img = img * (1.0 - k)
+    img = img + (img.mean(dim=1, keepdim=True) * col(0.97, 0.99, 1.04).to(x) - img) * (1.6 * k)
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)
     ext = (0.004 + 0.035 * g["b_length"]) * grown

@@ -58,8 +58,12 @@ assert tuple(STYLES) == HAIR_STYLES, "hair STYLES rows != params.HAIR_STYLES"
 assert all(len(row) == len(STYLE_COLUMNS) for row in STYLES.values())
 
 
-def silhouette(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry)."""
+def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry).
+
+    ``full=False`` leaves out the bun and ponytail, which never reach the face (a cheaper
+    shape for the per-frame fringe mask).
+    """
     top, side, curl = g["h_top"], g["h_side"], g["h_curl"]
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
     hcy = cy - 0.015 - 0.04 * top
@@ -76,6 +80,8 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tenso
     d = sh.smin(d, long_d + 0.3 * (1.0 - has_long), 0.05)
     bumps = curl * (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
     d = d + bumps
+    if not full:
+        return d, hcy, hrx, hry
     # A bun (or an afro puff) on top; a ponytail's tie at the crown and its tail at one side.
     bun = g["h_bun"]
     size = (0.55 + 0.45 * bun) * (1.0 + 0.45 * curl)
@@ -117,27 +123,30 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     return base * strands * curls + (gloss - base * 0.5) * band * 0.55
 
 
-def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> tuple[Tensor, Tensor]:
-    """The hair mass behind the head and neck: (image with it, its coverage).
+def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """The hair mass behind the head, drawn after the shoulders.
 
-    Where curtains of longer hair hang beside the face it has the front hair's colour (so
-    the front layer, drawn only round the head, joins it without a seam); between them,
-    behind the neck, it is in shadow.
+    It is hidden behind the neck and the top (below the jaw, between the shoulders) and
+    falls in front of the shoulders beside the neck. Where curtains of longer hair hang
+    beside the face it has the front hair's colour (so the front layer, drawn only round
+    the head, joins it without a seam); between them, behind the neck, it is in shadow.
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
     a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
+    behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
+    a = a * (1.0 - behind_neck)
     behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
     shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - 0.5 * behind)
-    return sh.over(img, shaded, a), a
+    return sh.over(img, shaded, a)
 
 
-def front(g: Geometry, x: Tensor, y: Tensor, px: float) -> dict[str, Tensor]:
+def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
     """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
     shading needs. Also used every frame to keep the fringe over the brows."""
     ax = torch.abs(x)
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
-    d, hcy, hrx, hry = silhouette(g, x, y)
+    d, hcy, hrx, hry = silhouette(g, x, y, full)
     top = cy - ry
     rec, fringe, part, hdir = g["h_recede"], g["h_fringe"], g["h_part"], g["h_dir"]
     temples = torch.exp(-(((ax - 0.15) / 0.06) ** 2))
