@@ -31,7 +31,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     s = torch.clamp(1.0 - t * t, 0.0, 1.0)
     skew = 1.0 - 0.15 * t  # the upper lid peaks towards the inner corner
     v_up_open = -h * s ** (0.75 - 0.3 * g["eye_round"]) * skew
-    v_low = h * 0.70 * s**0.8
+    v_low = h * 0.58 * s**0.8  # a relaxed lower lid, lifted a little as in a smile
     blink = torch.clamp(a("blink"), 0.0, 1.0)
     v_up = v_up_open + (v_low - v_up_open) * torch.clamp(blink + g["lid_droop"], 0.0, 1.0)
     inside = torch.sigmoid((v - v_up) / (px * 0.6)) * torch.sigmoid((v_low - v) / (px * 0.6)) * (s > 0).to(x.dtype)

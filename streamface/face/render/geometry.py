@@ -63,8 +63,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # Eyes at the middle of the head; large, as in illustrated portraits.
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
-    g["eye_w"] = 0.046 + 0.022 * p("eye_size") + 0.008 * fem + 0.008 * child
-    g["eye_h"] = g["eye_w"] * (0.50 + 0.20 * p("eye_shape") + 0.08 * fem + 0.06 * child)
+    g["eye_w"] = 0.043 + 0.016 * p("eye_size") + 0.008 * fem + 0.008 * child
+    g["eye_h"] = g["eye_w"] * (0.44 + 0.14 * p("eye_shape") + 0.06 * fem + 0.06 * child)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
@@ -75,8 +75,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
 
     # Nose (tip height), mouth, ears.
-    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.02 * masc + 0.010 * old
-    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.012 * masc - 0.005 * child
+    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.010 * old
+    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.018 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
@@ -96,7 +96,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum
     lip = skin * col(0.90, 0.64, 0.66).to(skin) + col(0.06, 0.0, 0.02).to(skin) * (1.0 - 0.6 * masc)
-    lip = lip + (skin * 0.92 - lip) * (0.4 * masc + 0.3 * sag)
+    lip = lip + (skin * 0.88 - lip) * (0.3 * masc + 0.3 * sag)
     # On darker skin the lips read through a lighter, rosier tone than the skin.
     lip = lip + col(0.10, 0.03, 0.05).to(skin) * torch.clamp(1.0 - 2.0 * lum, 0.0, 1.0)
     lipstick = col(0.74, 0.20, 0.28).to(skin) * (0.65 + 0.35 * lum)

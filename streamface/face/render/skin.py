@@ -195,8 +195,8 @@ def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: T
     """
     ax = torch.abs(x)
     zone = sh.soft(sh.ellipse(ax, y, g["eye_dx"] * 0.55, g["nose_y"] - 0.05, g["eye_dx"] + 0.06, 0.07), 0.03)
-    a = freckles * zone * torch.clamp(g["freckles"] * 1.2, 0.0, 1.0) * 0.55
-    img = img * (1.0 - a * col(0.32, 0.45, 0.55).to(x))
+    a = freckles * zone * torch.clamp(g["freckles"] * 1.2, 0.0, 1.0) * 0.4
+    img = img * (1.0 - a * col(0.30, 0.40, 0.48).to(x))
     # Beauty mark: the spot is a blend of candidate spots along mole_pos.
     spots = (
         (-0.9, g["nose_y"] + 0.0, g["eye_dx"]),
