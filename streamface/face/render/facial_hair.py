@@ -75,7 +75,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # Shading: a rounded volume, darker under the chin and on the shadow side, soft highlights.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
-    tex = 1.0 + 0.08 * torch.relu(torch.cos(x * 90.0 + torch.sin(y * 40.0) * 2.0)) ** 4
+    tex = 1.0 - 0.06 * torch.relu(torch.cos(x * 90.0 + torch.sin(y * 40.0) * 2.0)) ** 4
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03)
     colour = (hair * 1.05 + 0.07) * lit * (1.0 - 0.2 * rim) * tex + 0.06 * sheen
     # A grown beard is dense in the middle and lets the skin through towards its edges.

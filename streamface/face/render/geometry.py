@@ -55,7 +55,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.14 * masc - 0.04 * child + 0.06 * sag)
     g["jaw_cy"] = g["cy"] + 0.15
     g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
-    g["jaw_n"] = 2.0 + 1.4 * jaw * (0.3 + 0.7 * masc) + 0.9 * masc
+    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 0.6 * masc
     g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.04 * masc
     g["cheek"] = p("cheek_fullness") + 0.4 * child
     g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]

@@ -113,7 +113,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
     strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
     ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
-    curls = 1.0 + curl * (0.22 * ring * ring - 0.08)
+    curls = 1.0 - curl * 0.12 * (1.0 - ring) ** 2  # soft shadows between the curls
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)

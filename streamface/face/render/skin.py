@@ -165,25 +165,26 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
     fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
     win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.002 * lines) * win * (0.45 * lines + 0.1 * sag) * sh.smoothstep(0.0, 0.25, lines)
+    fold = stroke(ax - fold_x, 0.0035 + 0.004 * lines) * win * (0.7 * lines + 0.15 * sag) * sh.smoothstep(0.0, 0.25, lines)
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
-    fore = (stroke(fy, 0.0035) + 0.8 * stroke(fy - 0.035, 0.0032)) * fwin * 0.32 * sh.smoothstep(0.25, 0.8, lines)
+    fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
+    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
     # Crow's feet: three short rays from the outer eye corners.
     cu = ax - edx - ew - 0.012
     cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
     crow = (stroke(y - ey + 0.25 * cu, 0.0025) + stroke(y - ey - 0.012 - 0.45 * cu, 0.0025) + stroke(y - ey + 0.014 + 0.6 * cu, 0.0025))
-    crow = crow * cwin * 0.35 * sh.smoothstep(0.35, 0.85, lines)
+    crow = crow * cwin * 0.5 * sh.smoothstep(0.35, 0.85, lines)
     # Under-eye: one soft arc (bags with sagging).
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
-    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.003) * uwin * (0.06 + 0.3 * sag)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.04 + 0.5 * sag)
     # Marionette lines down from the mouth corners.
     mx = mw * 1.08 + 0.01 + (y - my) * 0.15
     mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
-    mar = mar * 0.35 * sh.smoothstep(0.3, 0.9, sag)
-    dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.6)
+    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
     return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
 
