@@ -142,6 +142,10 @@ def _right(case: Case, verdict: Verdict) -> bool:
     return verdict.p_female is not None and (verdict.p_female >= 0.5) == (case.sex == "female")
 
 
+def _in_tone(lo: float, hi: float) -> Callable[[Case], bool]:
+    return lambda case: lo <= case.skin_tone < hi
+
+
 def summarise(cases: list[Case], verdicts: list[Verdict]) -> dict[str, Any]:
     """Detection, sex agreement (overall, per sex, per skin tone) and read ages per band."""
     pairs = list(zip(cases, verdicts, strict=True))
@@ -151,7 +155,7 @@ def summarise(cases: list[Case], verdicts: list[Verdict]) -> dict[str, Any]:
         return round(float(np.mean(sel)), 3) if sel else None
 
     ages = {band: [v.age for c, v in pairs if c.band == band and v.age is not None] for band in BANDS}
-    per_tone = [agreement(lambda c, lo=lo, hi=hi: lo <= c.skin_tone < hi) for _, lo, hi in TONES]
+    per_tone = [agreement(_in_tone(lo, hi)) for _, lo, hi in TONES]
     misses = [
         f"{c.sex}/{c.band}/{c.seed}: " + ("no face" if not v.detected else f"read p_female={v.p_female:.2f}")
         for c, v in pairs
