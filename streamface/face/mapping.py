@@ -127,7 +127,7 @@ def params_for_profile(profile: VoiceProfile, overrides: Mapping[str, Any] | Non
     # Continuous in the latent: about a third show only the shadow, a quarter stubble, the
     # rest a grown beard in one of the styles.
     b = u["beard"]
-    beard = 0.2 + 0.1 * min(b, 0.35) / 0.35
+    beard = 0.24 + 0.1 * min(b, 0.35) / 0.35
     beard += 0.2 * float(np.clip((b - 0.35) / 0.25, 0.0, 1.0)) + 1.6 * max(0.0, b - 0.6)
     facial_hair = pm**2 * grown * beard
 

@@ -7,6 +7,7 @@ Drawn as clean shapes with soft shading, never as noise.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -40,8 +41,38 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     return torch.maximum(d, torch.abs(x) - mw * 1.15)
 
 
-def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
-    """Shadow, stubble or a grown beard over the lower face."""
+def stubble_field(size: int, box: tuple[int, int, int, int], seed: int = 0x57BB1E) -> Tensor:
+    """[1, 1, h, w] coverage of short hairs as small clean dots on a jittered grid."""
+    x0, x1, y0, y1 = box
+    px = 2.0 / size
+    rng = np.random.default_rng(seed)
+    step = 0.0105
+    gx, gy = np.meshgrid(np.arange(-0.45, 0.45, step), np.arange(-0.2, 0.45, step))
+    cx = (gx + rng.uniform(-0.35, 0.35, gx.shape) * step).ravel()
+    cy = (gy + rng.uniform(-0.35, 0.35, gy.shape) * step).ravel()
+    coords = (np.arange(size, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
+    xs, ys = coords[x0:x1], coords[y0:y1]
+    field = np.zeros((y1 - y0, x1 - x0))
+    r = max(0.0022, 0.6 * px)
+    # Splat each dot into the few pixels it covers.
+    ix = np.searchsorted(xs, cx)
+    iy = np.searchsorted(ys, cy)
+    for i in range(cx.shape[0]):
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                u, v = ix[i] + dx, iy[i] + dy
+                if 0 <= u < xs.shape[0] and 0 <= v < ys.shape[0]:
+                    d = np.hypot(xs[u] - cx[i], ys[v] - cy[i]) - r
+                    field[v, u] = max(field[v, u], 1.0 / (1.0 + np.exp(d * 1.7 / px)))
+    return torch.tensor(field, dtype=torch.float32).reshape(1, 1, y1 - y0, x1 - x0)
+
+
+def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor, stubble: Tensor) -> Tensor:
+    """Shadow, stubble (short hairs drawn as clean dots) or a grown beard over the lower face.
+
+    Args:
+        stubble: `stubble_field` of this box.
+    """
     fh = g["facial_hair"]
     ax = torch.abs(x)
     my, mw, ny_ = g["mouth_y"], g["mouth_w"], g["nose_y"]
@@ -58,7 +89,9 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shadow = sh.smoothstep(0.03, 0.18, fh) * 0.20 + sh.smoothstep(0.18, 0.42, fh) * 0.20
     k = area * shadow * dark
     img = img * (1.0 - k)
-    img = img + (img.mean(dim=1, keepdim=True) * col(0.97, 0.99, 1.04).to(x) - img) * (1.6 * k)
+    img = img + (img.mean(dim=1, keepdim=True) * col(0.97, 0.99, 1.04).to(x) - img) * (1.0 * k)
+    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.42
+    img = sh.over(img, hair * 0.8, dots)
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)
     ext = (0.004 + 0.035 * g["b_length"]) * grown

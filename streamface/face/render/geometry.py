@@ -68,10 +68,10 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
-    g["lid_droop"] = 0.20 * sag + 0.02 * masc
+    g["lid_droop"] = 0.26 * sag + 0.02 * masc
     # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
-    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.018 - 0.026 * p("brow_height") - 0.014 * fem + 0.004 * old
-    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.018 * masc
+    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem + 0.004 * old
+    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.022 * masc
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
 
     # Nose (tip height), mouth, ears.
@@ -96,7 +96,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum
     lip = skin * col(0.90, 0.64, 0.66).to(skin) + col(0.06, 0.0, 0.02).to(skin) * (1.0 - 0.6 * masc)
-    lip = lip + (skin * 0.88 - lip) * (0.3 * masc + 0.3 * sag)
+    lip = lip + (skin * 0.82 - lip) * (0.3 * masc + 0.3 * sag)
     # On darker skin the lips read through a lighter, rosier tone than the skin.
     lip = lip + col(0.10, 0.03, 0.05).to(skin) * torch.clamp(1.0 - 2.0 * lum, 0.0, 1.0)
     lipstick = col(0.74, 0.20, 0.28).to(skin) * (0.65 + 0.35 * lum)

@@ -11,7 +11,7 @@ from streamface.face import shapes as sh
 from streamface.face.render.common import AnimGetter, Geometry, col
 from streamface.face.render.facial_hair import moustache_d
 
-SMILE = 0.016
+SMILE = 0.024
 """How far the mouth corners sit above the centre of the lips at rest (normalised units)."""
 
 
