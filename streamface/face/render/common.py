@@ -59,8 +59,10 @@ HAIR_RED = ((0.20, 0.07, 0.05), (0.42, 0.15, 0.08), (0.62, 0.25, 0.11), (0.78, 0
 IRIS = ((0.24, 0.13, 0.07), (0.43, 0.25, 0.11), (0.55, 0.44, 0.18), (0.30, 0.52, 0.30), (0.28, 0.52, 0.80), (0.55, 0.62, 0.68))
 
 # Layout in normalised coordinates (x0, x1, y0, y1).
-EYE_BOX = (-0.32, 0.32, -0.38, 0.04)  # eyes, brows and glasses: redrawn every frame
-MOUTH_BOX = (-0.22, 0.22, 0.0, 0.32)  # lips, teeth, tongue: redrawn every frame
+# Sized for the extremes of every parameter (a lifted brow, the widest glasses, the lowest
+# open mouth); kept small because they are drawn every frame.
+EYE_BOX = (-0.30, 0.30, -0.32, 0.0)  # eyes, brows and glasses: redrawn every frame
+MOUTH_BOX = (-0.17, 0.17, 0.0, 0.36)  # lips, teeth, tongue: redrawn every frame
 WARP_BOX = (-0.60, 0.60, -1.0, 0.52)  # what turns with the head
 HEAD_BOX = (-0.54, 0.54, -0.96, 0.46)  # ears and front hair
 FACE_BOX = (-0.40, 0.40, -0.62, 0.40)  # the face: skin, shading, lines, glasses arms
