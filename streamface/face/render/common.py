@@ -26,7 +26,8 @@ MONK_SKIN_TONES: tuple[str, ...] = (
     "#a07e56", "#825c43", "#604134", "#3a312a", "#292420",
 )
 """Reference swatches; the rendered lit skin is each swatch with its chroma raised
-(`SKIN_CHROMA`), which reads as living skin under the soft shading rather than paper."""
+(`SKIN_CHROMA`) and a warm cast on the light ones, which reads as living skin under the
+soft shading rather than paper."""
 
 SKIN_CHROMA = 1.35
 """How much the swatches' colourfulness is raised for the lit skin colour."""
@@ -47,7 +48,9 @@ def skin_palette() -> tuple[tuple[float, float, float], ...]:
         r, g, b = _hex(code)
         m = (r + g + b) / 3.0
         lift = 1.0 + SKIN_LIFT * (1.0 - m) ** 2
-        lit = [min(1.0, max(0.0, (m + (c - m) * SKIN_CHROMA) * lift)) for c in (r, g, b)]
+        # The light swatches are nearly neutral; a warm (peach) cast keeps them reading as skin.
+        warm = (1.0, 1.0 - 0.07 * m, 1.0 - 0.13 * m)
+        lit = [min(1.0, max(0.0, (m + (c - m) * SKIN_CHROMA) * lift * w)) for c, w in zip((r, g, b), warm, strict=True)]
         out.append((lit[0], lit[1], lit[2]))
     return tuple(out)
 
