@@ -80,7 +80,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # Where beard can grow: below a line from the sideburns to beside the mouth.
     line = (ny_ + 0.01) + (g["eye_y"] + 0.05 - ny_ - 0.01) * sh.smoothstep(mw * 1.0, rx * 0.95, ax)
     line = line + 0.05 * sh.smoothstep(mw * 1.2, mw * 2.0, ax) * (1.0 - sh.smoothstep(rx * 0.7, rx * 0.95, ax))
-    area = torch.sigmoid((y - line - 0.01) / 0.016) * sh.fill(face_d, px)
+    area = torch.sigmoid((y - line - 0.015) / 0.026) * sh.fill(face_d, px)
     lips = sh.soft(sh.ellipse(x, y, 0.0, my + 0.002, mw * 0.95, g["lip_t"] * 0.8), 0.003)
     area = area * (1.0 - lips)
     # Shaving shadow and stubble: a flat, cool darkening (fairer hair shows less).

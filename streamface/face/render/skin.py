@@ -141,7 +141,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     hi = 0.03 + 0.16 * g["tone"]
     fore = sh.soft(sh.ellipse(x, y, -0.07, g["cy"] - 0.12, 0.10, 0.06), 0.05)
     tip = sh.soft(sh.ellipse(x, y, -0.006, ny_ - 0.012, nw * (0.45 + 0.25 * g["nose_tip"]), 0.011 + 0.004 * g["nose_tip"]), 0.007)
-    bridge = torch.exp(-(((x + 0.008) / 0.008) ** 2)) * along
+    bridge = torch.exp(-(((x + 0.008) / 0.006) ** 2)) * along * 0.5
     cheekbone = sh.soft(sh.ellipse(x, y, -edx - 0.01, ey + 0.085, 0.06, 0.03), 0.03)
     chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.05, 0.05, 0.03), 0.025)
     out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
