@@ -64,7 +64,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
     g["eye_w"] = 0.043 + 0.016 * p("eye_size") + 0.008 * fem + 0.008 * child
-    g["eye_h"] = g["eye_w"] * (0.44 + 0.14 * p("eye_shape") + 0.06 * fem + 0.06 * child)
+    g["eye_h"] = g["eye_w"] * (0.40 + 0.12 * p("eye_shape") + 0.06 * fem + 0.06 * child)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
