@@ -1,7 +1,8 @@
 """The second independent judge for `face_quality`: face-api (tfjs) beside dlib.
 
 `@vladmandic/face-api` (SSD MobileNet v1 detector, 68-point landmarks for alignment,
-ageGenderNet trained on photographs) runs in node on the tfjs WebAssembly backend via
+ageGenderNet, faceExpressionNet and the 128-d faceRecognitionNet descriptor, all trained
+on photographs) runs in node on the tfjs WebAssembly backend via
 `benchmarks/faceapi/judge.mjs`. Its weights ship inside the npm package; nothing is
 downloaded at run time. Install once with ``npm ci --prefix benchmarks/faceapi`` (the
 Makefile's ``judge`` target; ``make test`` runs it).
@@ -65,5 +66,14 @@ def read_faces(cases: list[Case], timeout_s: float = 900.0) -> list[Verdict]:
             verdicts.append(Verdict(detected=False, p_female=None, age=None))
             continue
         p = float(row["gender_probability"])
-        verdicts.append(Verdict(True, p if row["gender"] == "female" else 1.0 - p, float(row["age"])))
+        descriptor = row.get("descriptor")
+        verdicts.append(
+            Verdict(
+                True,
+                p if row["gender"] == "female" else 1.0 - p,
+                float(row["age"]),
+                expression=row.get("expression"),
+                descriptor=tuple(float(v) for v in descriptor) if descriptor else None,
+            )
+        )
     return verdicts

@@ -1,65 +1,101 @@
-"""Dev tool: render a contact sheet of faces for synthetic voice profiles.
+"""Dev tool: contact sheets of faces for synthetic voice profiles, and before/after sheets.
 
-Usage: python scripts/face_contact_sheet.py [-o OUT.png] [--n 24] [--size 256]
+Usage:
+    python scripts/face_contact_sheet.py [-o OUT.png] [--seeds 6] [--size 256]
+    python scripts/face_contact_sheet.py --before /work/main -o docs/before_after.png
 
-Profiles get random (seeded) speaker embeddings and a spread of perceived sex and age
-bands, so the sheet shows what the mapping and renderer do across voices. The official
-gallery for real voices is `streamface gallery`.
+Profiles are confident (perceived sex x age band) with seeded random speaker embeddings,
+so a sheet shows what the mapping and renderer do across voices. With ``--before TREE``
+the same profiles are also rendered by the renderer of another checkout (run in a
+subprocess with that tree first on the path) and each face is shown beside its old one.
+The official gallery for real voices is ``streamface gallery``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
+SEXES = (("female", 0.95), ("male", 0.05))
+BANDS = ("young_adult", "adult", "senior")
+
+# Renders a list of (p_female, band, seed) with whatever streamface is first on the path;
+# uses only API that every version of the renderer has.
+_RENDER = r"""
+import json, sys
+import numpy as np
+import torch
 from streamface.face.animation import NEUTRAL
 from streamface.face.mapping import params_for_profile
 from streamface.face.params import params_matrix
 from streamface.face.renderer import FaceRenderer
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
+specs, size, out = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+torch.set_num_threads(1)
+faces = []
+for p_female, band, seed in specs:
+    rng = np.random.default_rng(seed)
+    emb = rng.standard_normal(EMBEDDING_DIM).astype(np.float32)
+    emb /= np.linalg.norm(emb)
+    probs = {b: (0.85 if b == band else 0.05) for b in AGE_BANDS}
+    profile = VoiceProfile(5.0, 150.0, None, None, None, -20.0, PerceivedSex(p_female), AgeBand(probs), 0.9, emb)
+    faces.append(params_for_profile(profile))
+anim = torch.from_numpy(np.stack([NEUTRAL.to_vector()] * len(faces)))
+with torch.no_grad():
+    imgs = FaceRenderer(size)(torch.from_numpy(params_matrix(faces)), anim)
+np.save(out, (imgs.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
+"""
 
-def _profile(i: int, rng: np.random.Generator) -> VoiceProfile:
-    emb = np.abs(rng.standard_normal(EMBEDDING_DIM))
-    p_female = [0.02, 0.98, 0.2, 0.8, 0.5][i % 5]
-    band = AGE_BANDS[(i // 5) % 4] if i % 7 else "young_adult"
-    probs = {b: (0.7 if b == band else 0.1) for b in AGE_BANDS}
-    return VoiceProfile(5.0, 150.0, None, None, None, -20.0, PerceivedSex(p_female), AgeBand(probs), 0.8,
-                        (emb / np.linalg.norm(emb)).astype(np.float32))
+
+def render(tree: Path, specs: list[tuple[float, str, int]], size: int, out: Path) -> np.ndarray:
+    """Render the profiles with the checkout at ``tree``; [N, size, size, 3] uint8."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    subprocess.run([sys.executable, "-c", _RENDER, json.dumps(specs), str(size), str(out)], env=env, check=True, cwd=tree)
+    return np.load(out)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--out", default="out/face_contact_sheet.png")
-    ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=4, help="speakers per sex and age band")
+    ap.add_argument("--first-seed", type=int, default=300)
+    ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--before", type=Path, help="another checkout whose renderer gives the 'before' faces")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(args.seed)
-    profiles = [_profile(i, rng) for i in range(args.n)]
-    faces = [params_for_profile(p) for p in profiles]
-    renderer = FaceRenderer(args.size)
-    anim = torch.from_numpy(np.stack([NEUTRAL.to_vector()] * len(faces)))
-    with torch.no_grad():
-        imgs = renderer(torch.from_numpy(params_matrix(faces)), anim)
-    arr = (imgs.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
-    cols = 6
-    rows = (len(arr) + cols - 1) // cols
+    here = Path(__file__).resolve().parent.parent
+    specs = [(p, band, args.first_seed + i) for band in BANDS for _, p in SEXES for i in range(args.seeds)]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".npy").resolve()
+    after = render(here, specs, args.size, tmp)
+    before = render(args.before.resolve(), specs, args.size, tmp) if args.before else None
+    tmp.unlink(missing_ok=True)
     s = args.size
-    sheet = Image.new("RGB", (cols * s, rows * s), "white")
+    per_face = 2 if before is not None else 1
+    cols = len(SEXES) * args.seeds
+    label_h = 18
+    rows = len(BANDS)
+    sheet = Image.new("RGB", (cols * per_face * s + (cols - 1) * 6, rows * (s + label_h) + 30), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
-    for i, (img, prof) in enumerate(zip(arr, profiles, strict=True)):
-        x, y = (i % cols) * s, (i // cols) * s
-        sheet.paste(Image.fromarray(img), (x, y))
-        draw.text((x + 4, y + 4), f"pF={prof.perceived_sex.p_female:.2f} {prof.age_band.label}", fill="black")
-    from pathlib import Path
-
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out)
+    title = "before (left of each pair) / after" if before is not None else "faces for synthetic profiles"
+    draw.text((6, 8), f"StreamFace - {title}; rows: {', '.join(BANDS)}; left half female, right half male", fill=(230, 230, 230))
+    for i, (p, band, seed) in enumerate(specs):
+        row, col = BANDS.index(band), i % cols
+        x, y = col * (per_face * s + 6), 30 + row * (s + label_h)
+        tiles = [before[i], after[i]] if before is not None else [after[i]]
+        for j, tile in enumerate(tiles):
+            sheet.paste(Image.fromarray(tile), (x + j * s, y))
+        draw.text((x + 4, y + s + 2), f"p_female {p:.2f}, {band.replace('_', ' ')}, #{seed}", fill=(170, 170, 170))
+    sheet.save(out)
+    print(out)
 
 
 if __name__ == "__main__":

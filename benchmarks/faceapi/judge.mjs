@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Second independent face judge: @vladmandic/face-api (SSD MobileNet v1 detector,
-// 68-point landmarks for alignment, ageGenderNet) on the tfjs WebAssembly backend.
+// 68-point landmarks for alignment, ageGenderNet, faceExpressionNet and the 128-d
+// faceRecognitionNet descriptor) on the tfjs WebAssembly backend.
 // Everything - code, wasm binaries, model weights - comes from node_modules; nothing is
 // fetched at run time.
 //
 // Usage: node judge.mjs IMAGE.png|DIR [...]
 // Prints one JSON line per image on stdout:
-//   {"path", "detected", "gender", "gender_probability", "age", "score"}
+//   {"path", "detected", "gender", "gender_probability", "age", "score",
+//    "expression" (the top one), "expressions" {name: probability}, "descriptor" [128]}
 // Logs go to stderr. Env: FACEAPI_BACKEND=wasm|cpu (default wasm),
 // FACEAPI_MIN_CONFIDENCE (SSD threshold, default 0.5).
 import fs from 'node:fs';
@@ -48,6 +50,22 @@ function pngToTensor(file) {
   return tf.tensor3d(rgb, [height, width, 3], 'int32');
 }
 
+function topExpression(expressions) {
+  let best = null;
+  for (const [name, p] of Object.entries(expressions)) {
+    if (typeof p === 'number' && (best === null || p > expressions[best])) best = name;
+  }
+  return best;
+}
+
+function roundAll(expressions) {
+  const out = {};
+  for (const [name, p] of Object.entries(expressions)) {
+    if (typeof p === 'number') out[name] = Math.round(p * 1e4) / 1e4;
+  }
+  return out;
+}
+
 async function main() {
   const files = listImages(process.argv.slice(2));
   if (files.length === 0) {
@@ -61,6 +79,8 @@ async function main() {
   await faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir);
   await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
   await faceapi.nets.ageGenderNet.loadFromDisk(modelDir);
+  await faceapi.nets.faceExpressionNet.loadFromDisk(modelDir);
+  await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
   const options = new faceapi.SsdMobilenetv1Options({
     minConfidence: Number(process.env.FACEAPI_MIN_CONFIDENCE || 0.5),
   });
@@ -70,7 +90,12 @@ async function main() {
     const input = pngToTensor(file);
     let faces = [];
     try {
-      faces = await faceapi.detectAllFaces(input, options).withFaceLandmarks().withAgeAndGender();
+      faces = await faceapi
+        .detectAllFaces(input, options)
+        .withFaceLandmarks()
+        .withFaceExpressions()
+        .withAgeAndGender()
+        .withFaceDescriptors();
     } finally {
       input.dispose();
     }
@@ -83,8 +108,21 @@ async function main() {
           gender_probability: best.genderProbability,
           age: best.age,
           score: best.detection.score,
+          expression: topExpression(best.expressions),
+          expressions: roundAll(best.expressions),
+          descriptor: Array.from(best.descriptor, (v) => Math.round(v * 1e5) / 1e5),
         }
-      : { path: file, detected: false, gender: null, gender_probability: null, age: null, score: null };
+      : {
+          path: file,
+          detected: false,
+          gender: null,
+          gender_probability: null,
+          age: null,
+          score: null,
+          expression: null,
+          expressions: null,
+          descriptor: null,
+        };
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
 }

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from streamface.face.identity import IdentityCode, identity_code, identity_latents
-from streamface.face.params import HAIR_STYLES, FaceParams
+from streamface.face.params import (
+    BEARD_STYLES,
+    FEMALE_HAIR_STYLES,
+    HAIR_STYLES,
+    MALE_HAIR_STYLES,
+    FaceParams,
+)
 from streamface.voice.profile import VoiceProfile
 
 logger = logging.getLogger(__name__)
@@ -35,11 +41,13 @@ _LATENTS = (
     "nose_length", "nose_width", "lip_fullness", "lip_width", "ear_size", "neck_width",
     "style_f", "style_m", "beard", "makeup", "grey", "top_hue", "top_saturation",
     "top_lightness", "bg_hue", "bg_lightness",
+    "chin_width", "eye_shape", "eye_tilt", "lid_fold", "nose_tip", "freckles", "mole", "mole_pos",
+    "hair_side", "hairline", "balding", "beard_style", "glasses", "glasses_shape", "glasses_tint",
 )
 
-# Most women's styles frame the face (long, bob, long curls); some are pulled back.
-_FEMALE_STYLES = ("long", "bob", "ponytail", "long_curly", "long", "bun", "bob", "long", "long_curly", "long")
-_MALE_STYLES = ("short", "side_part", "buzz", "curly", "short", "receding", "side_part", "short")
+# Every style of each presentation is equally likely (13 each, see params.py).
+_FEMALE_STYLES = FEMALE_HAIR_STYLES
+_MALE_STYLES = MALE_HAIR_STYLES
 
 
 def _pick(u: float, styles: tuple[str, ...]) -> float:
@@ -47,7 +55,7 @@ def _pick(u: float, styles: tuple[str, ...]) -> float:
     return float(HAIR_STYLES.index(styles[i]))
 
 
-def _mid(u: float, lo: float = 0.15, hi: float = 0.85) -> float:
+def _mid(u: float, lo: float = 0.02, hi: float = 0.98) -> float:
     return lo + (hi - lo) * u
 
 
@@ -96,21 +104,16 @@ def params_for_profile(
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)
-    # Older women less often wear their hair pulled back: a ponytail or bun moves towards a
-    # bob (which frames the face) in proportion to the senior probability.
-    if HAIR_STYLES[int(style_f)] in ("ponytail", "bun"):
-        style_f = style_f + (HAIR_STYLES.index("bob") - style_f) * 0.8 * senior
-    # Older men's hair recedes more often.
-    bald_pull = senior * pm * max(0.0, u["style_m"] - 0.4) / 0.6
-    style_m = style_m + (HAIR_STYLES.index("receding") - style_m) * min(1.0, bald_pull * 1.4)
-    style_m = style_m - 2.0 * max(0.0, bald_pull - 0.6) * senior
+    # Hair thins and recedes with age, more on men; continuous in the probabilities, so
+    # a refining age estimate moves it smoothly rather than switching styles.
+    thinning = (senior + 0.25 * adult) * pm * max(0.0, u["balding"] - 0.35) / 0.65
 
-    beard_base = u["beard"]  # 0..1: none, stubble, beard
     # Clean-shaven men still show a shaving shadow (~0.15); some have stubble or a beard.
-    # Continuous in the latent: about half show only the shadow, a quarter stubble, the
-    # rest a growing beard (a full one for few).
-    beard = 0.12 + 0.06 * min(beard_base, 0.5) / 0.5
-    beard += 0.22 * float(np.clip((beard_base - 0.5) / 0.25, 0.0, 1.0)) + 2.4 * max(0.0, beard_base - 0.75)
+    # Continuous in the latent: about a third show only the shadow, a quarter stubble, the
+    # rest a grown beard in one of the styles.
+    b = u["beard"]
+    beard = 0.24 + 0.1 * min(b, 0.35) / 0.35
+    beard += 0.2 * float(np.clip((b - 0.35) / 0.25, 0.0, 1.0)) + 1.6 * max(0.0, b - 0.6)
     facial_hair = pm**2 * grown * beard
 
     face = FaceParams(
@@ -119,29 +122,46 @@ def params_for_profile(
         jaw_width=_mid(u["jaw_width"], 0.1, 0.8) * (0.6 + 0.4 * pm) + 0.2 * pm,
         chin_length=_mid(u["chin_length"]),
         cheek_fullness=_mid(u["cheek_fullness"]) + 0.1 * child,
+        chin_width=_mid(u["chin_width"], 0.05, 0.95),
         brow_thickness=_mid(u["brow_thickness"], 0.1, 0.7) * (0.6 + 0.4 * pm) + 0.25 * pm,
         brow_height=_mid(u["brow_height"]) * (0.7 + 0.3 * pf) + 0.1 * pf,
         brow_arch=_mid(u["brow_arch"], 0.1, 0.6) + 0.35 * pf,
         eye_size=_mid(u["eye_size"], 0.2, 0.8),
         eye_spacing=_mid(u["eye_spacing"]),
+        eye_shape=_mid(u["eye_shape"], 0.0, 1.0),
+        eye_tilt=_mid(u["eye_tilt"], 0.1, 0.9),
+        lid_fold=_mid(u["lid_fold"], 0.0, 1.0),
         iris_hue=float(np.clip(iris_hue, 0.0, 1.0)),
         iris_lightness=_mid(u["iris_lightness"], 0.2, 0.8),
         nose_length=_mid(u["nose_length"]) * (1.0 - 0.3 * child),
         nose_width=_mid(u["nose_width"], 0.1, 0.9),
+        nose_tip=_mid(u["nose_tip"], 0.0, 1.0),
         lip_fullness=_mid(u["lip_fullness"], 0.1, 0.7) + 0.25 * pf,
         lip_width=_mid(u["lip_width"]),
         ear_size=_mid(u["ear_size"]) + 0.1 * senior,
         skin_tone=tone,
         skin_undertone=_mid(u["skin_undertone"], 0.1, 0.9),
+        # Freckles are common only on fair skin; a beauty mark on about one face in four.
+        freckles=float(np.clip((u["freckles"] - 0.8) / 0.15, 0.0, 1.0)) * (1.0 - tone) ** 2,
+        mole=float(np.clip((u["mole"] - 0.72) / 0.08, 0.0, 1.0)),
+        mole_pos=u["mole_pos"],
         # The two picks are blended by the probability (not averaged as indices, which
         # would land on whatever style sits between them in the table).
         hair_style=float(np.clip(style_m, 0.0, len(HAIR_STYLES) - 1)),
         hair_style_alt=float(np.clip(style_f, 0.0, len(HAIR_STYLES) - 1)),
         hair_mix=pf,
+        hair_side=float(u["hair_side"] >= 0.5),
+        hairline=_mid(u["hairline"], 0.1, 0.9),
+        hair_thinning=float(np.clip(thinning, 0.0, 1.0)),
         hair_lightness=float(np.clip(hair_light, 0.0, 1.0)),
         hair_red=float(np.clip(hair_red, 0.0, 1.0)),
         hair_grey=float(np.clip(grey, 0.0, 1.0)),
         facial_hair=float(np.clip(facial_hair, 0.0, 1.0)),
+        facial_hair_style=float(min(int(u["beard_style"] * len(BEARD_STYLES)), len(BEARD_STYLES) - 1)),
+        # About one face in five wears glasses (whatever the voice).
+        glasses=float(u["glasses"] < 0.2),
+        glasses_shape=u["glasses_shape"],
+        glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
         age_lines=float(np.clip(0.02 + 0.40 * adult + 1.05 * senior, 0.0, 1.0)),
         age_sag=float(np.clip(0.02 + 0.28 * adult + 1.0 * senior, 0.0, 1.0)),

@@ -1,8 +1,8 @@
 """`FaceParams`: the named, bounded description of one synthetic face.
 
 Every parameter is a float with a range and a default (`PARAM_SPECS`). Most are in 0..1;
-`hair_style` is an index over `HAIR_STYLES` whose fractional values blend two
-neighbouring styles, so the whole description stays continuous (and differentiable in
+`hair_style` is an index over `HAIR_STYLES` (13 masculine then 13 feminine styles) whose
+fractional values blend two neighbouring styles, so the whole description stays continuous (and differentiable in
 the renderer); `hair_style_alt` and `hair_mix` blend in a second, unrelated style, so an
 in-between face can show hair between two chosen styles rather than the styles that
 happen to sit between them in the table. A face travels between components as a float32 row of `PARAM_DIM` values
@@ -31,20 +31,45 @@ class ParamSpec(NamedTuple):
     doc: str
 
 
-HAIR_STYLES: tuple[str, ...] = (
+MALE_HAIR_STYLES: tuple[str, ...] = (
     "bald",
     "buzz",
     "receding",
-    "short",
+    "crew",
     "side_part",
-    "curly",
+    "quiff",
+    "undercut",
+    "slick_back",
+    "curly_top",
+    "short_afro",
+    "fringe_crop",
+    "man_bun",
+    "surfer",
+)
+"""Hair styles typical of a masculine presentation (13)."""
+
+FEMALE_HAIR_STYLES: tuple[str, ...] = (
+    "pixie",
     "bob",
+    "bob_bangs",
+    "lob_waves",
+    "long",
+    "long_bangs",
+    "long_waves",
+    "side_swept",
     "ponytail",
     "bun",
-    "long",
-    "long_curly",
+    "curly_shoulder",
+    "afro",
+    "afro_puff",
 )
-"""Hair styles in `hair_style` index order; a fractional index blends two neighbours."""
+"""Hair styles typical of a feminine presentation (13)."""
+
+HAIR_STYLES: tuple[str, ...] = MALE_HAIR_STYLES + FEMALE_HAIR_STYLES
+"""All hair styles in `hair_style` index order; a fractional index blends two neighbours."""
+
+BEARD_STYLES: tuple[str, ...] = ("full", "short_boxed", "goatee", "circle", "moustache", "chin_strap", "horseshoe")
+"""Facial hair styles in `facial_hair_style` index order (how much grows is `facial_hair`)."""
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     # Face shape
@@ -53,6 +78,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("jaw_width", 0.0, 1.0, 0.5, "jaw: narrow and tapered .. wide and square"),
     ParamSpec("chin_length", 0.0, 1.0, 0.5, "chin: short .. long"),
     ParamSpec("cheek_fullness", 0.0, 1.0, 0.5, "cheeks: hollow .. full"),
+    ParamSpec("chin_width", 0.0, 1.0, 0.5, "chin: pointed .. broad"),
     # Brows
     ParamSpec("brow_thickness", 0.0, 1.0, 0.5, "eyebrows: thin .. thick"),
     ParamSpec("brow_height", 0.0, 1.0, 0.5, "eyebrows: low .. high above the eyes"),
@@ -60,11 +86,15 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     # Eyes
     ParamSpec("eye_size", 0.0, 1.0, 0.5, "eyes: small .. large"),
     ParamSpec("eye_spacing", 0.0, 1.0, 0.5, "eyes: close-set .. wide-set"),
+    ParamSpec("eye_shape", 0.0, 1.0, 0.5, "eye opening: narrow almond .. round"),
+    ParamSpec("eye_tilt", 0.0, 1.0, 0.5, "outer eye corners: down-turned .. up-turned"),
+    ParamSpec("lid_fold", 0.0, 1.0, 0.5, "upper lid: monolid (no crease) .. deep double fold"),
     ParamSpec("iris_hue", 0.0, 1.0, 0.15, "iris colour: dark brown .. brown .. hazel .. green .. blue .. grey"),
     ParamSpec("iris_lightness", 0.0, 1.0, 0.4, "iris: dark .. light"),
     # Nose
     ParamSpec("nose_length", 0.0, 1.0, 0.5, "nose: short .. long"),
     ParamSpec("nose_width", 0.0, 1.0, 0.5, "nose: narrow .. wide"),
+    ParamSpec("nose_tip", 0.0, 1.0, 0.5, "nose tip: small and pointed .. round button"),
     # Lips
     ParamSpec("lip_fullness", 0.0, 1.0, 0.5, "lips: thin .. full"),
     ParamSpec("lip_width", 0.0, 1.0, 0.5, "mouth: narrow .. wide"),
@@ -73,14 +103,24 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     # Skin
     ParamSpec("skin_tone", 0.0, 1.0, 0.4, "skin: very light .. very dark (full range of human skin tones)"),
     ParamSpec("skin_undertone", 0.0, 1.0, 0.5, "skin undertone: cool/pink .. warm/golden-olive"),
+    ParamSpec("freckles", 0.0, 1.0, 0.0, "freckles over nose and cheeks: none .. many"),
+    ParamSpec("mole", 0.0, 1.0, 0.0, "a beauty mark: none .. clearly visible"),
+    ParamSpec("mole_pos", 0.0, 1.0, 0.5, "where the beauty mark sits (one of several spots on the face)"),
     # Hair
-    ParamSpec("hair_style", 0.0, float(len(HAIR_STYLES) - 1), 3.0, "index over HAIR_STYLES (fractions blend neighbours)"),
-    ParamSpec("hair_style_alt", 0.0, float(len(HAIR_STYLES) - 1), 3.0, "a second style, blended in by hair_mix"),
+    ParamSpec("hair_style", 0.0, float(len(HAIR_STYLES) - 1), 4.0, "index over HAIR_STYLES (fractions blend neighbours)"),
+    ParamSpec("hair_style_alt", 0.0, float(len(HAIR_STYLES) - 1), 4.0, "a second style, blended in by hair_mix"),
     ParamSpec("hair_mix", 0.0, 1.0, 0.0, "share of hair_style_alt: 0 hair_style alone .. 1 hair_style_alt alone"),
+    ParamSpec("hair_side", 0.0, 1.0, 1.0, "side of the parting / sweep: left .. right"),
+    ParamSpec("hairline", 0.0, 1.0, 0.5, "hairline: low .. high forehead"),
+    ParamSpec("hair_thinning", 0.0, 1.0, 0.0, "age-related recession and thinning on top: none .. bald on top"),
     ParamSpec("hair_lightness", 0.0, 1.0, 0.25, "hair colour: black .. brown .. blonde"),
     ParamSpec("hair_red", 0.0, 1.0, 0.1, "hair colour: no red .. auburn/ginger"),
     ParamSpec("hair_grey", 0.0, 1.0, 0.0, "hair greying: none .. white"),
-    ParamSpec("facial_hair", 0.0, 1.0, 0.0, "facial hair: none .. shaving shadow (~0.15) .. stubble (~0.35) .. full beard"),
+    ParamSpec("facial_hair", 0.0, 1.0, 0.0, "facial hair: none .. shaving shadow (~0.15) .. stubble (~0.35) .. grown (> 0.5)"),
+    ParamSpec("facial_hair_style", 0.0, float(len(BEARD_STYLES) - 1), 0.0, "index over BEARD_STYLES: what grows"),
+    ParamSpec("glasses", 0.0, 1.0, 0.0, "glasses: none (0) .. worn (1)"),
+    ParamSpec("glasses_shape", 0.0, 1.0, 0.5, "glasses frames: round .. rectangular"),
+    ParamSpec("glasses_tint", 0.0, 1.0, 0.2, "glasses frames: black .. tortoise .. light metal"),
     # Age and sex-linked shape cues
     ParamSpec("age", 0.0, 1.0, 0.45, "age proportions: child (0) .. young adult .. adult .. senior (1)"),
     ParamSpec("age_lines", 0.0, 1.0, 0.1, "wrinkles: smooth .. deep lines"),
@@ -119,27 +159,42 @@ class FaceParams:
     jaw_width: float = 0.5
     chin_length: float = 0.5
     cheek_fullness: float = 0.5
+    chin_width: float = 0.5
     brow_thickness: float = 0.5
     brow_height: float = 0.5
     brow_arch: float = 0.5
     eye_size: float = 0.5
     eye_spacing: float = 0.5
+    eye_shape: float = 0.5
+    eye_tilt: float = 0.5
+    lid_fold: float = 0.5
     iris_hue: float = 0.15
     iris_lightness: float = 0.4
     nose_length: float = 0.5
     nose_width: float = 0.5
+    nose_tip: float = 0.5
     lip_fullness: float = 0.5
     lip_width: float = 0.5
     ear_size: float = 0.5
     skin_tone: float = 0.4
     skin_undertone: float = 0.5
-    hair_style: float = 3.0
-    hair_style_alt: float = 3.0
+    freckles: float = 0.0
+    mole: float = 0.0
+    mole_pos: float = 0.5
+    hair_style: float = 4.0
+    hair_style_alt: float = 4.0
     hair_mix: float = 0.0
+    hair_side: float = 1.0
+    hairline: float = 0.5
+    hair_thinning: float = 0.0
     hair_lightness: float = 0.25
     hair_red: float = 0.1
     hair_grey: float = 0.0
     facial_hair: float = 0.0
+    facial_hair_style: float = 0.0
+    glasses: float = 0.0
+    glasses_shape: float = 0.5
+    glasses_tint: float = 0.2
     age: float = 0.45
     age_lines: float = 0.1
     age_sag: float = 0.1
@@ -179,7 +234,8 @@ class FaceParams:
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> FaceParams:
         """A copy with some values replaced.
 
-        `hair_style` and `hair_style_alt` also accept a style name from `HAIR_STYLES`. Setting
+        `hair_style` and `hair_style_alt` also accept a style name from `HAIR_STYLES`,
+        `facial_hair_style` one from `BEARD_STYLES`. Setting
         `hair_style` alone also sets `hair_mix` to 0, so the face shows that style.
 
         Raises:
@@ -218,6 +274,8 @@ class FaceParams:
 def _parse_value(name: str, raw: Any) -> float:
     if name in ("hair_style", "hair_style_alt") and isinstance(raw, str) and raw in HAIR_STYLES:
         return float(HAIR_STYLES.index(raw))
+    if name == "facial_hair_style" and isinstance(raw, str) and raw in BEARD_STYLES:
+        return float(BEARD_STYLES.index(raw))
     if isinstance(raw, bool):
         raise StreamFaceError(f"face parameter {name} must be a number, got {raw!r}")
     try:

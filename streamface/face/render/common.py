@@ -1,0 +1,145 @@
+"""Shared pieces of the face layers: palettes, layout boxes, crop/paste, bilinear sampling.
+
+Coordinates are normalised: x and y run from -1 to 1 across the image (y downwards).
+A box is ``(x0, x1, y0, y1)`` in those units, or in pixels once converted by the renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+Box = tuple[int, int, int, int]
+"""A pixel box ``(x0, x1, y0, y1)``: columns x0..x1-1, rows y0..y1-1."""
+
+Geometry = dict[str, Tensor]
+"""Per-face scalars and colours ([B, 1, 1, 1] or [B, 3, 1, 1]) from `geometry.geometry`."""
+
+AnimGetter = Callable[[str], Tensor]
+"""Animation input by field name, as [B, 1, 1, 1]."""
+
+# The Monk Skin Tone scale (Ellis Monk, 2019; the swatches Google publishes), MST-1 .. MST-10.
+MONK_SKIN_TONES: tuple[str, ...] = (
+    "#f6ede4", "#f3e7db", "#f7ead0", "#eadaba", "#d7bd96",
+    "#a07e56", "#825c43", "#604134", "#3a312a", "#292420",
+)
+"""Reference swatches; the rendered lit skin is each swatch with its chroma raised
+(`SKIN_CHROMA`) and a warm cast on the light ones, which reads as living skin under the
+soft shading rather than paper."""
+
+SKIN_CHROMA = 1.35
+"""How much the swatches' colourfulness is raised for the lit skin colour."""
+
+SKIN_LIFT = 0.9
+"""How much the darkest swatches are lightened for the lit skin (factor 1 + lift * (1 - L)^2),
+so that their shadow side, not their lit side, sits at the swatch."""
+
+
+def _hex(code: str) -> tuple[float, float, float]:
+    return (int(code[1:3], 16) / 255.0, int(code[3:5], 16) / 255.0, int(code[5:7], 16) / 255.0)
+
+
+def skin_palette() -> tuple[tuple[float, float, float], ...]:
+    """Lit skin colours, one per Monk swatch (same lightness order)."""
+    out: list[tuple[float, float, float]] = []
+    for code in MONK_SKIN_TONES:
+        r, g, b = _hex(code)
+        m = (r + g + b) / 3.0
+        lift = 1.0 + SKIN_LIFT * (1.0 - m) ** 2
+        # The light swatches are nearly neutral; a warm (peach) cast keeps them reading as skin.
+        warm = (1.0, 1.0 - 0.07 * m, 1.0 - 0.13 * m)
+        lit = [min(1.0, max(0.0, (m + (c - m) * SKIN_CHROMA) * lift * w)) for c, w in zip((r, g, b), warm, strict=True)]
+        out.append((lit[0], lit[1], lit[2]))
+    return tuple(out)
+
+
+# Hair from black to platinum blonde, and the red variant of each.
+HAIR = ((0.07, 0.06, 0.06), (0.18, 0.12, 0.09), (0.33, 0.22, 0.14), (0.52, 0.37, 0.23), (0.72, 0.57, 0.36), (0.90, 0.80, 0.58))
+HAIR_RED = ((0.20, 0.07, 0.05), (0.42, 0.15, 0.08), (0.62, 0.25, 0.11), (0.78, 0.38, 0.16), (0.86, 0.54, 0.27), (0.93, 0.70, 0.44))
+# Iris: dark brown, brown, hazel, green, blue, grey.
+IRIS = ((0.24, 0.13, 0.07), (0.43, 0.25, 0.11), (0.55, 0.44, 0.18), (0.30, 0.52, 0.30), (0.28, 0.52, 0.80), (0.55, 0.62, 0.68))
+
+# Layout in normalised coordinates (x0, x1, y0, y1).
+# Sized for the extremes of every parameter (a lifted brow, the widest glasses, the lowest
+# open mouth); kept small because they are drawn every frame.
+EYE_BOX = (-0.30, 0.30, -0.32, 0.0)  # eyes, brows and glasses: redrawn every frame
+MOUTH_BOX = (-0.17, 0.17, 0.0, 0.36)  # lips, teeth, tongue: redrawn every frame
+WARP_BOX = (-0.60, 0.60, -1.0, 0.52)  # what turns with the head
+HEAD_BOX = (-0.54, 0.54, -0.96, 0.46)  # ears and front hair
+FACE_BOX = (-0.40, 0.40, -0.62, 0.40)  # the face: skin, shading, lines, glasses arms
+BEARD_BOX = (-0.40, 0.40, -0.14, 0.40)  # where facial hair can grow
+BACK_BOX = (-0.60, 0.60, -0.98, 0.98)  # the hair behind the head and beside the neck
+BODY_BOX = (-1.0, 1.0, 0.10, 1.0)  # neck and shoulders
+PIVOT = (0.0, 0.30)  # the head rotates about the top of the neck
+LIGHT = (-0.45, -0.55, 0.70)  # key light from the upper left, in front
+
+
+def col(*rgb: float) -> Tensor:
+    """A constant colour as [1, 3, 1, 1]."""
+    return torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1)
+
+
+def crop(img: Tensor, box: Box) -> Tensor:
+    """``img[..., box]`` for a pixel box."""
+    x0, x1, y0, y1 = box
+    return img[:, :, y0:y1, x0:x1]
+
+
+def paste(img: Tensor, box: Box, patch: Tensor) -> Tensor:
+    """``img`` with ``patch`` in place of the box (by concatenation, which exports cleanly)."""
+    x0, x1, y0, y1 = box
+    mid = torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
+    return torch.cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+
+
+def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
+    """`paste` of several patches, in one copy of ``img`` when their rows do not overlap."""
+    order = sorted(patches, key=lambda item: item[0][2])
+    if any(a[0][3] > b[0][2] for a, b in zip(order, order[1:], strict=False)):
+        for box, patch in patches:
+            img = paste(img, box, patch)
+        return img
+    bands: list[Tensor] = []
+    row = 0
+    for (x0, x1, y0, y1), patch in order:
+        bands.append(img[:, :, row:y0])
+        bands.append(torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
+        row = y1
+    bands.append(img[:, :, row:])
+    return torch.cat(bands, dim=2)
+
+
+def inner(box: Box, outer: Box) -> Box:
+    """A pixel box expressed relative to the corner of an enclosing one."""
+    return box[0] - outer[0], box[1] - outer[0], box[2] - outer[2], box[3] - outer[2]
+
+
+def bilinear(img: Tensor, fx: Tensor, fy: Tensor, width: int, height: int) -> Tensor:
+    """Sample ``img`` [B, C, height, width] at pixel coordinates ``fx``, ``fy`` [B, height, width].
+
+    Bilinear, clamped to the border: the same as ``F.grid_sample(mode="bilinear",
+    padding_mode="border", align_corners=False)`` on the equivalent grid, but written as
+    four element gathers, which ONNX Runtime runs several times faster on the CPU than its
+    GridSample kernel. Differentiable in the image and in the coordinates.
+    """
+    fx = torch.clamp(fx, 0.0, width - 1.0)
+    fy = torch.clamp(fy, 0.0, height - 1.0)
+    cx = torch.clamp(torch.floor(fx), max=width - 2.0)
+    cy = torch.clamp(torch.floor(fy), max=height - 2.0)
+    wx = (fx - cx).flatten(1).unsqueeze(1)
+    wy = (fy - cy).flatten(1).unsqueeze(1)
+    w11 = wx * wy
+    w01, w10 = wx - w11, wy - w11
+    w00 = 1.0 - wx - w10
+    i00 = (cy * width + cx).to(torch.int64).flatten(1).unsqueeze(1)
+    channels = img.shape[1]
+    flat = img.flatten(2)
+
+    def tap(offset: int, weight: Tensor) -> Tensor:
+        index = (i00 + offset if offset else i00).expand(-1, channels, -1)
+        return torch.gather(flat, 2, index) * weight
+
+    out = tap(0, w00) + tap(1, w01) + tap(width, w10) + tap(width + 1, w11)
+    return out.unflatten(2, (height, width))

@@ -1,0 +1,148 @@
+"""From parameter rows to per-face geometry and colours: the one place that turns the
+named `FaceParams` into the numbers every layer draws with.
+
+Proportions follow the stylised look in docs/STYLE.md: a large, rounded head, eyes at
+the middle of the head, a small nose, a short neck and broad shoulders.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from streamface.face import shapes as sh
+from streamface.face.params import PARAM_NAMES
+from streamface.face.render.common import Geometry, col
+from streamface.face.render.facial_hair import BEARD_COLUMNS
+from streamface.face.render.hair import STYLE_COLUMNS
+
+P = {name: i for i, name in enumerate(PARAM_NAMES)}
+
+
+def triangle_weights(pos: Tensor, count: int) -> Tensor:
+    """[B] positions along 0..count-1 -> [B, count] weights blending the two nearest rows."""
+    idx = torch.arange(count, dtype=pos.dtype, device=pos.device).reshape(1, -1)
+    return torch.relu(1.0 - torch.abs(torch.clamp(pos, 0.0, count - 1.0).reshape(-1, 1) - idx))
+
+
+def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
+    """Per-face scalars [B, 1, 1, 1] and colours [B, 3, 1, 1] of the parameter rows.
+
+    Args:
+        params: [B, PARAM_DIM] rows.
+        bufs: The renderer's palettes and style tables (``skin_pal``, ``hair_pal``,
+            ``hair_red_pal``, ``iris_pal``, ``hair_styles``, ``beard_styles``).
+    """
+
+    def p(name: str) -> Tensor:
+        return params[:, P[name]].reshape(-1, 1, 1, 1)
+
+    g: Geometry = {}
+    masc = torch.clamp(p("masculinity"), 0.0, 1.0)
+    fem = 1.0 - masc
+    age = torch.clamp(p("age"), 0.0, 1.0)
+    child = torch.clamp((0.3 - age) / 0.3, 0.0, 1.0)
+    old = torch.clamp((age - 0.55) / 0.4, 0.0, 1.0)
+    lines, sag = p("age_lines"), p("age_sag")
+    g.update(masc=masc, fem=fem, age=age, child=child, old=old, lines=lines, sag=sag, makeup=p("makeup"))
+    g["tone"] = p("skin_tone")
+
+    # Head: a cranium ellipse and a jaw superellipse, smoothly united.
+    g["cy"] = torch.full_like(masc, -0.17)
+    g["rx"] = 0.25 + 0.07 * p("face_width") + 0.025 * masc + 0.01 * child
+    g["ry"] = 0.34 + 0.07 * p("face_length") + 0.01 * masc - 0.02 * child
+    jaw = p("jaw_width")
+    g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.14 * masc - 0.04 * child + 0.06 * sag)
+    g["jaw_cy"] = g["cy"] + 0.15
+    g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
+    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 0.6 * masc
+    g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.04 * masc
+    g["cheek"] = p("cheek_fullness") + 0.4 * child
+    g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]
+
+    # Eyes at the middle of the head; large, as in illustrated portraits.
+    g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
+    g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
+    g["eye_w"] = 0.043 + 0.016 * p("eye_size") + 0.008 * fem + 0.008 * child
+    g["eye_h"] = g["eye_w"] * (0.40 + 0.12 * p("eye_shape") + 0.06 * fem + 0.06 * child)
+    g["eye_round"] = p("eye_shape")
+    g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
+    g["lid_fold"] = p("lid_fold")
+    g["lid_droop"] = 0.26 * sag + 0.02 * masc
+    # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
+    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem + 0.004 * old
+    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.022 * masc
+    g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
+
+    # Nose (tip height), mouth, ears.
+    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.010 * old
+    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.018 * masc - 0.005 * child
+    g["nose_tip"] = p("nose_tip")
+    g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
+    g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
+    g["lip_t"] = 0.010 + 0.020 * p("lip_fullness") + 0.012 * fem - 0.004 * sag
+    g["ear_s"] = 0.85 + 0.35 * p("ear_size")
+    g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.05 * masc - 0.015 * child
+    g["shoulder_w"] = 0.76 + 0.14 * masc - 0.1 * child
+
+    # Skin: the Monk palette, an undertone shift, duller with age.
+    skin = sh.palette(p("skin_tone").reshape(-1), bufs["skin_pal"])
+    under = p("skin_undertone")
+    shift = col(0.015, -0.005, -0.03).to(skin) * (under - 0.5) * 2.0 + col(0.02, -0.01, 0.005).to(skin) * (0.5 - under)
+    skin = torch.clamp(skin + shift * (0.4 + 0.6 * skin), 0.0, 1.0)
+    skin = skin + (skin.mean(dim=1, keepdim=True) - skin) * (0.18 * sag)
+    g["skin"] = skin
+    g["skin_shadow"] = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
+    lum = skin.mean(dim=1, keepdim=True)
+    g["lum"] = lum
+    lip = skin * col(0.90, 0.64, 0.66).to(skin) + col(0.06, 0.0, 0.02).to(skin) * (1.0 - 0.6 * masc)
+    lip = lip + (skin * 0.82 - lip) * (0.3 * masc + 0.3 * sag)
+    # On darker skin the lips read through a lighter, rosier tone than the skin.
+    lip = lip + col(0.10, 0.03, 0.05).to(skin) * torch.clamp(1.0 - 2.0 * lum, 0.0, 1.0)
+    lipstick = col(0.74, 0.20, 0.28).to(skin) * (0.65 + 0.35 * lum)
+    g["lip"] = lip + (lipstick - lip) * (0.7 * g["makeup"])
+
+    # Hair colour: black .. blonde, red, greying towards white.
+    hl = p("hair_lightness").reshape(-1)
+    hair = sh.palette(hl, bufs["hair_pal"])
+    hair = hair + (sh.palette(hl, bufs["hair_red_pal"]) - hair) * p("hair_red")
+    grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
+    grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
+    g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
+    g["brow_col"] = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
+    g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
+
+    # Clothes and background.
+    g["top"] = sh.hsv(p("top_hue"), 0.1 + 0.55 * p("top_saturation"), 0.18 + 0.72 * p("top_lightness"))
+    g["bg"] = sh.hsv(p("bg_hue"), 0.10 + 0.22 * (1.0 - p("bg_lightness")), 0.42 + 0.55 * p("bg_lightness"))
+
+    # Hair style: two styles (hair_style, hair_style_alt) mixed by hair_mix.
+    table = bufs["hair_styles"]
+    mix = torch.clamp(params[:, P["hair_mix"]], 0.0, 1.0).reshape(-1, 1)
+    n = table.shape[0]
+    w = (1.0 - mix) * triangle_weights(params[:, P["hair_style"]], n) + mix * triangle_weights(params[:, P["hair_style_alt"]], n)
+    style = w @ table
+    for i, name in enumerate(STYLE_COLUMNS):
+        g["h_" + name] = style[:, i].reshape(-1, 1, 1, 1)
+    thin = torch.clamp(p("hair_thinning"), 0.0, 1.0)
+    g["h_recede"] = torch.maximum(g["h_recede"], thin)
+    g["h_cover"] = g["h_cover"] * (1.0 - 0.95 * sh.smoothstep(0.5, 1.0, thin))
+    g["h_dir"] = 2.0 * p("hair_side") - 1.0
+    g["hairline"] = p("hairline")
+
+    beard = triangle_weights(params[:, P["facial_hair_style"]], bufs["beard_styles"].shape[0]) @ bufs["beard_styles"]
+    for i, name in enumerate(BEARD_COLUMNS):
+        g["b_" + name] = beard[:, i].reshape(-1, 1, 1, 1)
+    g["facial_hair"] = p("facial_hair")
+
+    # Marks and accessories.
+    g["freckles"] = p("freckles")
+    g["mole"] = p("mole")
+    g["mole_pos"] = p("mole_pos")
+    g["glasses"] = torch.clamp(p("glasses"), 0.0, 1.0)
+    g["glasses_shape"] = p("glasses_shape")
+    gt = p("glasses_tint")
+    g["glasses_tint"] = gt
+    frame = col(0.06, 0.05, 0.05).to(skin) + (col(0.45, 0.26, 0.12).to(skin) - col(0.06, 0.05, 0.05).to(skin)) * torch.clamp(gt * 2.0, 0.0, 1.0)
+    g["glasses_col"] = frame + (col(0.78, 0.74, 0.66).to(skin) - frame) * torch.clamp(gt * 2.0 - 1.0, 0.0, 1.0)
+    return g

@@ -1,0 +1,187 @@
+"""Hair: 13 masculine and 13 feminine styles described by a few continuous attributes.
+
+Each style is a row of `STYLE_COLUMNS`; a face's style is a blend of rows (two chosen
+styles mixed by `hair_mix`), so hair stays a continuous function of the parameters. The
+hair is drawn as clean shapes: a silhouette (with volume, curls, buns, tails and long
+lengths), a hairline (fringe, parting, recession), curtains that frame the face, soft
+shading, a glossy highlight band and a few strand lines.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from streamface.face import shapes as sh
+from streamface.face.params import HAIR_STYLES
+from streamface.face.render.common import Geometry
+
+STYLE_COLUMNS: tuple[str, ...] = (
+    "cover", "top", "side", "length", "recede", "curl", "fringe", "part", "bun", "tail", "undercut", "quiff", "tuck",
+    "density",
+)
+"""cover: hair on top (0 bald); top/side: volume; length: 0 above the ears .. 0.35 chin ..
+1 long; recede: hairline recession; curl: 0 straight .. 0.5 wavy .. 1 curly; fringe: bangs;
+part: side sweep; bun: a bun or puff on top; tail: a ponytail; undercut: clipped sides;
+quiff: lifted front; tuck: long hair behind the ears; density: 1 opaque .. buzz-cut."""
+
+STYLES: dict[str, tuple[float, ...]] = {
+    #                cover top   side  len   rec   curl  fr    part  bun   tail  under quiff tuck  dens
+    "bald":         (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.9),
+    "buzz":         (1.0, 0.0, 0.0, 0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0, 1.0, 0.55),
+    "receding":     (0.75, 0.15, 0.05, 0.0, 0.85, 0.0, 0.0, 0.3, 0.0, 0.0, 0.2, 0.0, 1.0, 1.0),
+    "crew":         (1.0, 0.30, 0.05, 0.0, 0.2, 0.0, 0.15, 0.2, 0.0, 0.0, 0.3, 0.2, 1.0, 1.0),
+    "side_part":    (1.0, 0.45, 0.12, 0.0, 0.12, 0.0, 0.2, 1.0, 0.0, 0.0, 0.1, 0.3, 1.0, 1.0),
+    "quiff":        (1.0, 0.60, 0.05, 0.0, 0.15, 0.1, 0.0, 0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0),
+    "undercut":     (1.0, 0.55, 0.0, 0.0, 0.1, 0.0, 0.45, 0.9, 0.0, 0.0, 1.0, 0.4, 1.0, 1.0),
+    "slick_back":   (1.0, 0.40, 0.10, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.5, 1.0, 1.0),
+    "curly_top":    (1.0, 0.70, 0.15, 0.0, 0.1, 1.0, 0.35, 0.0, 0.0, 0.0, 0.7, 0.2, 1.0, 1.0),
+    "short_afro":   (1.0, 0.75, 0.45, 0.0, 0.05, 1.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
+    "fringe_crop":  (1.0, 0.35, 0.12, 0.0, 0.1, 0.2, 0.8, 0.2, 0.0, 0.0, 0.4, 0.0, 1.0, 1.0),
+    "man_bun":      (1.0, 0.20, 0.05, 0.0, 0.1, 0.0, 0.0, 0.0, 0.6, 0.0, 0.0, 0.0, 1.0, 1.0),
+    "surfer":       (1.0, 0.45, 0.35, 0.32, 0.05, 0.55, 0.35, 0.6, 0.0, 0.0, 0.0, 0.0, 0.3, 1.0),
+    "pixie":        (1.0, 0.45, 0.15, 0.0, 0.0, 0.2, 0.6, 1.0, 0.0, 0.0, 0.2, 0.2, 1.0, 1.0),
+    "bob":          (1.0, 0.45, 0.40, 0.36, 0.0, 0.0, 0.2, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "bob_bangs":    (1.0, 0.45, 0.40, 0.36, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "lob_waves":    (1.0, 0.50, 0.50, 0.55, 0.0, 0.5, 0.1, 0.7, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "long":         (1.0, 0.40, 0.30, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "long_bangs":   (1.0, 0.40, 0.30, 0.9, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "long_waves":   (1.0, 0.50, 0.50, 0.95, 0.0, 0.5, 0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+    "side_swept":   (1.0, 0.45, 0.35, 0.8, 0.0, 0.1, 0.55, 1.0, 0.0, 0.0, 0.0, 0.0, 0.3, 1.0),
+    "ponytail":     (1.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0),
+    "bun":          (1.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0),
+    "curly_shoulder": (1.0, 0.65, 0.65, 0.55, 0.0, 1.0, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.4, 1.0),
+    "afro":         (1.0, 1.0, 1.0, 0.28, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
+    "afro_puff":    (1.0, 0.25, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0),
+}
+assert tuple(STYLES) == HAIR_STYLES, "hair STYLES rows != params.HAIR_STYLES"
+assert all(len(row) == len(STYLE_COLUMNS) for row in STYLES.values())
+
+
+def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry).
+
+    ``full=False`` leaves out the bun and ponytail, which never reach the face (a cheaper
+    shape for the per-frame fringe mask).
+    """
+    top, side, curl = g["h_top"], g["h_side"], g["h_curl"]
+    cy, rx, ry = g["cy"], g["rx"], g["ry"]
+    hcy = cy - 0.015 - 0.04 * top
+    hrx = rx + 0.014 + (0.03 * top + 0.17 * side) * (1.0 - 0.8 * g["h_undercut"])
+    hry = ry + 0.018 + 0.075 * top + 0.05 * side
+    d = sh.ellipse(x, y, 0.0, hcy, hrx, hry)
+    quiff = sh.ellipse(x - 0.05 * g["h_dir"], y, 0.0, cy - ry + 0.01, 0.15, 0.05 + 0.04 * g["h_quiff"])
+    d = sh.smin(d, quiff + 0.15 * (1.0 - g["h_quiff"]), 0.05)
+    length = g["h_length"]
+    has_long = sh.smoothstep(0.08, 0.25, length)
+    y_end = g["chin_y"] - 0.30 + 0.9 * length
+    half_w = rx + 0.03 + 0.13 * side + 0.04 * length
+    long_d = sh.superellipse(x, y, 0.0, (hcy + y_end) * 0.5, half_w, (y_end - hcy) * 0.5 + 1e-3, 3.2)
+    d = sh.smin(d, long_d + 0.3 * (1.0 - has_long), 0.05)
+    bumps = curl * (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
+    d = d + bumps
+    if not full:
+        return d, hcy, hrx, hry
+    # A bun (or an afro puff) on top; a ponytail's tie at the crown and its tail at one side.
+    bun = g["h_bun"]
+    size = (0.55 + 0.45 * bun) * (1.0 + 0.45 * curl)
+    bun_d = sh.ellipse(x, y, 0.0, cy - ry - 0.06 * bun * size, 0.10 * size, 0.08 * size) + bumps
+    d = torch.minimum(d, bun_d + 0.3 * (1.0 - torch.clamp(bun * 3.0, 0.0, 1.0)))
+    tail = g["h_tail"]
+    tail_d = sh.ellipse(x - g["h_dir"] * (rx + 0.03), y, 0.0, cy + 0.22, 0.055, 0.24)
+    crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, 0.09, 0.055)
+    d = torch.minimum(d, torch.minimum(tail_d, crown) + 0.3 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0)))
+    return d, hcy, hrx, hry
+
+
+def curtain_edge(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """How far from the centre the curtains of longer hair begin at each height."""
+    sweep = 0.5 + 0.5 * torch.tanh(x * g["h_dir"] / 0.08)  # 1 on the side the hair is swept to
+    reach = sh.smoothstep(g["cy"] - g["ry"] + 0.05, g["eye_y"], y)
+    return g["rx"] * (0.78 - 0.05 * g["h_side"]) * torch.sqrt(reach + 1e-4) - 0.07 * g["h_part"] * sweep * (1.0 - reach)
+
+
+def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Tensor) -> Tensor:
+    """Shaded hair colour: lit from the upper left, a glossy band, strand lines or curls."""
+    nx = x / hrx
+    ny = (y - hcy) / hry
+    lit = sh.smoothstep(-0.3, 0.7, -0.6 * nx - 0.7 * ny + 0.2)
+    shade = 0.58 + 0.52 * lit
+    xp = 0.09 * g["h_part"] * g["h_dir"]
+    yp = g["cy"] - g["ry"] - 0.08
+    q = (x - xp) / (torch.abs(y - yp) + 0.12)
+    curl = torch.clamp(g["h_curl"], 0.0, 1.0)
+    strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
+    ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
+    curls = 1.0 - curl * 0.12 * (1.0 - ring) ** 2  # soft shadows between the curls
+    r = torch.sqrt(nx * nx + ny * ny + 1e-6)
+    band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
+    band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
+    hair = g["hair"]
+    base = hair * shade
+    gloss = hair * 0.55 + 0.26
+    return base * strands * curls + (gloss - base * 0.5) * band * 0.55
+
+
+def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """The hair mass behind the head, drawn after the shoulders.
+
+    It is hidden behind the neck and the top (below the jaw, between the shoulders) and
+    falls in front of the shoulders beside the neck. Where curtains of longer hair hang
+    beside the face it has the front hair's colour (so the front layer, drawn only round
+    the head, joins it without a seam); between them, behind the neck, it is in shadow.
+    """
+    d, hcy, hrx, hry = silhouette(g, x, y)
+    a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
+    behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
+    a = a * (1.0 - behind_neck)
+    behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
+    behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
+    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - 0.5 * behind)
+    return sh.over(img, shaded, a)
+
+
+def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
+    """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
+    shading needs. Also used every frame to keep the fringe over the brows."""
+    ax = torch.abs(x)
+    cy, rx, ry = g["cy"], g["rx"], g["ry"]
+    d, hcy, hrx, hry = silhouette(g, x, y, full)
+    top = cy - ry
+    rec, fringe, part, hdir = g["h_recede"], g["h_fringe"], g["h_part"], g["h_dir"]
+    temples = torch.exp(-(((ax - 0.15) / 0.06) ** 2))
+    y_hl = top + 0.165 - 0.06 * g["hairline"] + 0.02 * g["child"] - rec * (0.10 + 0.08 * temples)
+    sweep = 0.5 + 0.5 * torch.tanh(x * hdir / 0.08)
+    y_fr = g["brow_y"] - 0.022 + 0.007 * torch.sin(x * 48.0) + part * (0.045 * sweep - 0.03)
+    y_hl = y_hl + (y_fr - y_hl) * fringe
+    # A side parting lifts the hairline a little on the side away from the sweep.
+    y_hl = y_hl - 0.02 * part * (1.0 - sweep) * (1.0 - fringe)
+    side = sh.smoothstep(rx * 0.55, rx * 0.9, ax)
+    ear_top = g["eye_y"] - 0.02
+    y_line = y_hl + (ear_top - y_hl) * side
+    inside = sh.fill(d, px)
+    cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
+    horseshoe = sh.smoothstep(rx * 0.62, rx * 0.85, ax) * sh.smoothstep(cy - 0.12, cy - 0.03, y)
+    cover = torch.clamp(g["h_cover"], 0.0, 1.0)
+    cap = cap * (cover + (1.0 - cover) * horseshoe)
+    clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
+    cap = cap * (1.0 - 0.7 * clip)
+    # Curtains of longer hair framing the face (not when tucked behind the ears).
+    long_front = sh.smoothstep(0.15, 0.35, g["h_length"]) * (1.0 - g["h_tuck"])
+    x_in = curtain_edge(g, x, y)
+    y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
+    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px) * long_front
+    a = torch.maximum(cap, curtain) * g["h_density"]
+    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry}
+
+
+def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor) -> Tensor:
+    """Draw the front hair (and its soft shadow on the forehead) over the head layers."""
+    f = front(g, x, y, px)
+    a = f["a"]
+    root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018)
+    shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
+    # The hair's soft shadow on the forehead, just under the hairline.
+    below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
+    img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"] * g["h_density"])
+    return sh.over(img, shaded, a)

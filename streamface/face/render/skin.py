@@ -1,0 +1,218 @@
+"""Skin and body layers: background, shoulders, neck, ears, the face's shape and its soft
+shading, nose, blush, age lines, freckles and a beauty mark.
+
+Shading is deliberately simple (see docs/STYLE.md): a flat base colour, one soft
+terminator towards the shadow side, warm shadows, a little ambient occlusion at the
+outline and a few soft highlights. No noise or grain.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from streamface.face import shapes as sh
+from streamface.face.render.common import LIGHT, Geometry, col
+
+FRECKLE_BOX = (-0.30, 0.30, -0.16, 0.10)
+"""Where freckles can fall (they are a fixed field of dots masked per face)."""
+
+# Spots a beauty mark can take (relative to features), chosen along `mole_pos`.
+_MOLE_SPOTS = 6
+
+
+def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE) -> Tensor:
+    """[1, 1, h, w] coverage of small round dots (a fixed pattern, clean-edged)."""
+    x0, x1, y0, y1 = box
+    coords = (np.arange(size, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
+    xs, ys = coords[x0:x1][None, :], coords[y0:y1][:, None]
+    rng = np.random.default_rng(seed)
+    n = 150
+    cx = rng.uniform(FRECKLE_BOX[0], FRECKLE_BOX[1], n)
+    cy = rng.uniform(FRECKLE_BOX[2], FRECKLE_BOX[3], n)
+    r = rng.uniform(0.0035, 0.0065, n)
+    shade = rng.uniform(0.5, 1.0, n)
+    field = np.zeros((y1 - y0, x1 - x0))
+    px = 2.0 / size
+    for i in range(n):
+        d = np.sqrt((xs - cx[i]) ** 2 + (ys - cy[i]) ** 2) - r[i]
+        field = np.maximum(field, shade[i] / (1.0 + np.exp(d * 1.7 / px)))
+    return torch.tensor(field, dtype=torch.float32).reshape(1, 1, y1 - y0, x1 - x0)
+
+
+def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tensor:
+    """A soft two-tone backdrop with a glow behind the head."""
+    glow = torch.exp(-((x + 0.1) ** 2 + (y + 0.25) ** 2) / 0.5)
+    img = g["bg"] * (0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0)
+    return img.expand(batch, 3, size, size)
+
+
+def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """Signed distance of the face outline (cranium, jaw, cheeks, chin, jowls)."""
+    cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
+    jaw = sh.superellipse(x, y, 0.0, g["jaw_cy"], g["jaw_rx"], g["jaw_ry"], g["jaw_n"])
+    d = sh.smin(cran, jaw, 0.07)
+    ax = torch.abs(x)
+    cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
+    d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
+    # A broad chin squares off the bottom of the jaw.
+    chin = sh.superellipse(x, y, 0.0, g["chin_y"] - 0.045, g["chin_w"], 0.045, 3.0)
+    d = sh.smin(d, chin, 0.04)
+    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.72, g["mouth_y"] + 0.07, 0.07, 0.065)
+    return sh.smin(d, jowls + 0.07 - 0.06 * g["sag"], 0.08)
+
+
+def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """Neck (with the jaw's shadow) and a plain top with a rounded neckline."""
+    ax = torch.abs(x)
+    flare = 0.20 * sh.smoothstep(0.34, 0.64, y) ** 2
+    neck_d = torch.maximum(ax - g["neck_w"] - flare, (g["cy"] + 0.3) - y)
+    shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
+    neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
+    neck_col = neck_col * (1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x))
+    # An Adam's apple on a masculine neck: a small lit bump with a shadow under it.
+    apple = sh.soft(sh.ellipse(x, y, -0.004, g["chin_y"] + 0.09, 0.018, 0.02), 0.01)
+    neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
+    img = sh.over(img, neck_col, sh.fill(neck_d, px))
+    sw = g["shoulder_w"]
+    top_d = sh.superellipse(x, y, 0.0, 1.16, sw, 0.70, 2.6)
+    neckline = sh.ellipse(x, y, 0.0, 0.48, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
+    top_d = sh.smax(top_d, -neckline, 0.03)
+    lit = 1.0 - 0.16 * sh.smoothstep(-0.3, 0.7, x) - 0.10 * sh.smoothstep(0.4, 0.95, ax / sw)
+    hem = 1.0 - 0.18 * torch.exp(torch.clamp(top_d, max=0.0) / 0.012)  # a soft rim along the edge
+    return sh.over(img, g["top"] * lit * hem, sh.fill(top_d, px))
+
+
+def ears(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """Simple ears with a shaded inner bowl."""
+    ax = torch.abs(x)
+    es = g["ear_s"]
+    ex, ey = g["rx"] * 0.95 + 0.02, g["eye_y"] + 0.05
+    outer = sh.ellipse(ax, y, ex, ey, 0.040 * es, 0.072 * es)
+    bowl = sh.soft(sh.ellipse(ax, y, ex + 0.006, ey + 0.006, 0.020 * es, 0.045 * es), 0.008)
+    ear_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.35 + 0.5 * bowl)
+    return sh.over(img, ear_col, sh.fill(outer, px))
+
+
+def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
+    """The face's colour before features: lit skin, warm shadow side, highlights, blush."""
+    ax = torch.abs(x)
+    norm = math.sqrt(sum(c * c for c in LIGHT))
+    lx, ly, lz = (c / norm for c in LIGHT)
+    nx = x / (g["rx"] * 1.15)
+    ny = (y - g["cy"] - 0.12) / (g["ry"] + 0.22)
+    nz = torch.sqrt(torch.clamp(1.0 - nx * nx - ny * ny, min=0.0) + 0.02)
+    lit = sh.smoothstep(-0.15, 0.5, nx * lx + ny * ly + nz * lz)
+    ao = torch.exp(face_d / 0.03)  # near the outline
+    floor = 0.34 + 0.22 * g["tone"]
+    k = floor + (1.0 - floor) * lit * (1.0 - 0.35 * ao)
+    ey, edx, ny_, nw = g["eye_y"], g["eye_dx"], g["nose_y"], g["nose_w"]
+    # Soft sockets above the eyes, a shadow under the nose and the lower lip's shadow.
+    sock = sh.soft(sh.ellipse(ax, y, edx, ey - 0.01, g["eye_w"] * 1.45, g["eye_h"] * 1.6 + 0.01), 0.02)
+    k = k * (1.0 - (0.06 + 0.06 * g["masc"] + 0.08 * g["sag"]) * sock)
+    # Nose: a shadow down the bridge's shadow side, a rounded tip, wings and nostrils.
+    along = sh.smoothstep(ey - 0.02, ey + 0.05, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.02, y)
+    side = torch.exp(-(((x - nw * 0.6 - 0.004) / (0.012 + 0.006 * g["masc"])) ** 2)) * along
+    under = sh.soft(sh.ellipse(x, y, 0.004, ny_ + 0.016, nw * 1.2, 0.013), 0.01)
+    wing_d = sh.ellipse(ax, y, nw * 0.85, ny_ - 0.002, nw * 0.45, 0.017)
+    wings = sh.soft(wing_d, 0.006)
+    crease = torch.exp(-((wing_d / 0.0035) ** 2)) * sh.smoothstep(ny_ - 0.02, ny_ + 0.004, y)
+    crease = crease * sh.smoothstep(nw * 0.6, nw * 1.0, ax)
+    strength = 0.75 + 0.5 * g["masc"]
+    k = k * (1.0 - 0.28 * strength * side) * (1.0 - 0.32 * strength * under) * (1.0 - 0.10 * wings)
+    k = k * (1.0 - 0.30 * strength * crease)
+    my, mw = g["mouth_y"], g["mouth_w"]
+    below = sh.soft(sh.ellipse(x, y, 0.0, my + g["lip_t"] * 1.3 + 0.02, mw * 0.6, 0.012), 0.01)
+    k = k * (1.0 - 0.16 * below)
+    # A masculine face: hollows under the cheekbones and a shaded, angular jaw line.
+    hollow = sh.soft(sh.ellipse(ax, y, g["rx"] * 0.72, ny_ + 0.03, 0.04, 0.07), 0.03)
+    jaw_line = torch.exp(torch.clamp(face_d, max=0.0) / 0.02) * sh.smoothstep(my - 0.05, my + 0.04, y)
+    k = k * (1.0 - g["masc"] * (0.10 * hollow + 0.16 * jaw_line))
+    out = g["skin_shadow"] + (g["skin"] - g["skin_shadow"]) * k
+    # A warm bounce light along the shadow-side cheek keeps darker faces modelled.
+    bounce = sh.soft(sh.ellipse(x, y, g["rx"] * 0.62, g["cy"] + 0.16, 0.07, 0.14), 0.05) * (1.0 - ao)
+    out = out + col(0.10, 0.06, 0.03).to(x) * bounce * g["tone"]
+    nostril = sh.fill(sh.ellipse(ax, y, nw * 0.52, ny_ + 0.004, nw * 0.30, 0.0065), 0.004)
+    out = out * (1.0 - 0.45 * nostril)
+    # Highlights (stronger on darker skin, where they carry the face's structure).
+    hi = 0.03 + 0.16 * g["tone"]
+    fore = sh.soft(sh.ellipse(x, y, -0.07, g["cy"] - 0.12, 0.10, 0.06), 0.05)
+    tip = sh.soft(sh.ellipse(x, y, -0.006, ny_ - 0.012, nw * (0.45 + 0.25 * g["nose_tip"]), 0.011 + 0.004 * g["nose_tip"]), 0.007)
+    bridge = torch.exp(-(((x + 0.008) / 0.006) ** 2)) * along * 0.5
+    cheekbone = sh.soft(sh.ellipse(x, y, -edx - 0.01, ey + 0.085, 0.06, 0.03), 0.03)
+    chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.05, 0.05, 0.03), 0.025)
+    out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
+    # Blush: warm cheeks (less visible, and less needed, on darker skin).
+    blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
+    amount = (0.03 + 0.05 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
+    return out + col(0.9, -0.35, -0.2).to(x) * amount * blush
+
+
+def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """A few clean lines of age: smile folds, forehead, crow's feet, under-eye, marionette."""
+    ax = torch.abs(x)
+    lines, sag = g["lines"], g["sag"]
+    ey, edx, ew, eh = g["eye_y"], g["eye_dx"], g["eye_w"], g["eye_h"]
+    ny_, nw, my, mw = g["nose_y"], g["nose_w"], g["mouth_y"], g["mouth_w"]
+
+    def stroke(dist: Tensor, width: Tensor | float) -> Tensor:
+        return torch.exp(-((dist / width) ** 2))
+
+    # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
+    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
+    fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
+    win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
+    fold = stroke(ax - fold_x, 0.0035 + 0.004 * lines) * win * (0.7 * lines + 0.15 * sag) * sh.smoothstep(0.0, 0.25, lines)
+    # Forehead: two gently curved lines.
+    fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
+    fwin = sh.smoothstep(0.22, 0.12, ax)
+    fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
+    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
+    # Crow's feet: three short rays from the outer eye corners.
+    cu = ax - edx - ew - 0.012
+    cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
+    crow = (stroke(y - ey + 0.25 * cu, 0.0025) + stroke(y - ey - 0.012 - 0.45 * cu, 0.0025) + stroke(y - ey + 0.014 + 0.6 * cu, 0.0025))
+    crow = crow * cwin * 0.5 * sh.smoothstep(0.35, 0.85, lines)
+    # Under-eye: one soft arc (bags with sagging).
+    ue = (ax - edx) / (ew * 1.1)
+    uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.04 + 0.5 * sag)
+    # Marionette lines down from the mouth corners.
+    mx = mw * 1.08 + 0.01 + (y - my) * 0.15
+    mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
+    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
+    return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
+
+
+def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: Tensor) -> Tensor:
+    """Freckles across the nose and cheeks, and a beauty mark at one of a few spots.
+
+    Args:
+        freckles: The fixed dot field cropped to this region ([1, 1, h, w]).
+    """
+    ax = torch.abs(x)
+    zone = sh.soft(sh.ellipse(ax, y, g["eye_dx"] * 0.55, g["nose_y"] - 0.05, g["eye_dx"] + 0.06, 0.07), 0.03)
+    a = freckles * zone * torch.clamp(g["freckles"] * 1.2, 0.0, 1.0) * 0.4
+    img = img * (1.0 - a * col(0.30, 0.40, 0.48).to(x))
+    # Beauty mark: the spot is a blend of candidate spots along mole_pos.
+    spots = (
+        (-0.9, g["nose_y"] + 0.0, g["eye_dx"]),
+        (0.65, g["mouth_y"] - 0.035, g["mouth_w"]),
+        (-0.5, g["chin_y"] - 0.07, g["mouth_w"]),
+        (1.0, g["eye_y"] + 0.075, g["eye_dx"]),
+        (-0.55, g["mouth_y"] - 0.03, g["mouth_w"]),
+        (0.75, g["nose_y"] + 0.03, g["eye_dx"]),
+    )
+    pos = torch.clamp(g["mole_pos"], 0.0, 1.0) * (_MOLE_SPOTS - 1)
+    mx = torch.zeros_like(pos)
+    my = torch.zeros_like(pos)
+    for i, (fx, sy, scale) in enumerate(spots):
+        w = torch.relu(1.0 - torch.abs(pos - i))
+        mx = mx + w * fx * scale * 1.1
+        my = my + w * sy
+    mole = sh.fill(sh.ellipse(x, y, mx, my, 0.0075, 0.0075), px) * torch.clamp(g["mole"] * 1.5 - 0.2, 0.0, 1.0)
+    return img + (img * col(0.45, 0.36, 0.34).to(x) - img) * mole
