@@ -65,8 +65,8 @@ IRIS = ((0.24, 0.13, 0.07), (0.43, 0.25, 0.11), (0.55, 0.44, 0.18), (0.30, 0.52,
 # Framing: the drawing space is zoomed so that the head fills about half the frame height
 # (a video-call head-and-shoulders shot). Pixel i of S sits at
 # ((i + 0.5) / S * 2 - 1) * ZOOM + centre, in x and y.
-ZOOM = 0.84
-CENTRE = (0.0, 0.0)
+ZOOM = 0.92
+CENTRE = (0.0, 0.06)
 
 
 def frame_coords(size: int) -> tuple[np.ndarray, np.ndarray]:
