@@ -8,6 +8,7 @@ import torch
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS, FaceAnimation
 from streamface.face.params import HAIR_STYLES, PARAM_DIM, FaceParams, neutral_params, params_matrix
+from streamface.face.render.common import CENTRE, ZOOM
 from streamface.face.render.eyes import brow_lift
 from streamface.face.renderer import FaceRenderer
 
@@ -76,9 +77,18 @@ def test_gradients_flow_to_params(renderer: FaceRenderer) -> None:
     assert int((params.grad.abs() > 0).sum()) > PARAM_DIM // 2
 
 
+def _col(x: float, s: int) -> int:
+    """Pixel column of normalised x in an s-pixel frame (the renderer's framing)."""
+    return int(((x - CENTRE[0]) / ZOOM + 1) / 2 * s)
+
+
+def _row(y: float, s: int) -> int:
+    return int(((y - CENTRE[1]) / ZOOM + 1) / 2 * s)
+
+
 def _box(img: torch.Tensor, x0: float, x1: float, y0: float, y1: float) -> torch.Tensor:
     s = img.shape[-1]
-    return img[..., int((y0 + 1) / 2 * s) : int((y1 + 1) / 2 * s), int((x0 + 1) / 2 * s) : int((x1 + 1) / 2 * s)]
+    return img[..., max(_row(y0, s), 0) : _row(y1, s), max(_col(x0, s), 0) : _col(x1, s)]
 
 
 def test_blink_closes_eyes() -> None:
@@ -140,8 +150,8 @@ def test_resting_mouth_corners_turn_up() -> None:
     my, mw = float(g["mouth_y"]), float(g["mouth_w"])
 
     def seam_row(x: float) -> float:
-        col = int((x + 1) / 2 * 512)
-        rows = slice(int((my - 0.03 + 1) / 2 * 512), int((my + 0.03 + 1) / 2 * 512))
+        col = _col(x, 512)
+        rows = slice(_row(my - 0.03, 512), _row(my + 0.03, 512))
         return float(torch.argmin(img[rows, col]))
 
     assert seam_row(mw * 0.8) < seam_row(0.0) - 1.0

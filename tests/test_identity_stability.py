@@ -60,7 +60,7 @@ def nose_bridge(engine: object, params: np.ndarray) -> np.ndarray:
     skin = _changed_by(engine, params, {"skin_tone": 0.15}, {"skin_tone": 0.85})
     iris = _changed_by(engine, params, {"iris_hue": 0.0, "iris_lightness": 0.05}, {"iris_hue": 0.6, "iris_lightness": 0.95})
     ys, xs = np.nonzero(iris)
-    assert xs.size > 4, "no iris found"
+    assert xs.size >= 4, "no iris found"  # at 128 px a relaxed masculine iris shows ~2 px per eye
     cx = float(np.median(xs))
     left, right = xs[xs < cx], xs[xs >= cx]
     spacing = float(np.median(right) - np.median(left))

@@ -100,7 +100,7 @@ def params_for_profile(
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
-    grey = senior * (0.45 + 0.55 * u["grey"]) + adult * 0.12 * u["grey"]
+    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)
@@ -163,8 +163,8 @@ def params_for_profile(
         glasses_shape=u["glasses_shape"],
         glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
-        age_lines=float(np.clip(0.02 + 0.40 * adult + 1.05 * senior, 0.0, 1.0)),
-        age_sag=float(np.clip(0.02 + 0.28 * adult + 1.0 * senior, 0.0, 1.0)),
+        age_lines=float(np.clip(0.18 * adult + 1.05 * senior, 0.0, 1.0)),
+        age_sag=float(np.clip(0.15 * adult + 1.0 * senior, 0.0, 1.0)),
         masculinity=pm,
         makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),

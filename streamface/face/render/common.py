@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -60,6 +61,24 @@ HAIR = ((0.07, 0.06, 0.06), (0.18, 0.12, 0.09), (0.33, 0.22, 0.14), (0.52, 0.37,
 HAIR_RED = ((0.20, 0.07, 0.05), (0.42, 0.15, 0.08), (0.62, 0.25, 0.11), (0.78, 0.38, 0.16), (0.86, 0.54, 0.27), (0.93, 0.70, 0.44))
 # Iris: dark brown, brown, hazel, green, blue, grey.
 IRIS = ((0.24, 0.13, 0.07), (0.43, 0.25, 0.11), (0.55, 0.44, 0.18), (0.30, 0.52, 0.30), (0.28, 0.52, 0.80), (0.55, 0.62, 0.68))
+
+# Framing: the drawing space is zoomed so that the head fills about half the frame height
+# (a video-call head-and-shoulders shot). Pixel i of S sits at
+# ((i + 0.5) / S * 2 - 1) * ZOOM + centre, in x and y.
+ZOOM = 0.92
+CENTRE = (0.0, 0.06)
+
+
+def frame_coords(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised x and y of the pixel centres of a square frame of ``size`` pixels."""
+    base = (np.arange(size, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
+    return base * ZOOM + CENTRE[0], base * ZOOM + CENTRE[1]
+
+
+def pixel_size(size: int) -> float:
+    """Width of one pixel in normalised units."""
+    return 2.0 * ZOOM / size
+
 
 # Layout in normalised coordinates (x0, x1, y0, y1).
 # Sized for the extremes of every parameter (a lifted brow, the widest glasses, the lowest

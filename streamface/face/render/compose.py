@@ -31,6 +31,7 @@ from streamface.face.render.common import (
     BACK_BOX,
     BEARD_BOX,
     BODY_BOX,
+    CENTRE,
     EYE_BOX,
     FACE_BOX,
     HAIR,
@@ -40,14 +41,17 @@ from streamface.face.render.common import (
     MOUTH_BOX,
     PIVOT,
     WARP_BOX,
+    ZOOM,
     AnimGetter,
     Box,
     Geometry,
     bilinear,
     crop,
+    frame_coords,
     inner,
     paste,
     paste_all,
+    pixel_size,
     skin_palette,
 )
 from streamface.face.render.geometry import geometry
@@ -85,11 +89,11 @@ class FaceRenderer(nn.Module):
         if size < 64:
             raise ValueError(f"size must be at least 64, got {size}")
         self.size = size
-        self.px = 2.0 / size
-        coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2.0 - 1.0
+        self.px = pixel_size(size)
+        fx, fy = frame_coords(size)
         buffers = {
-            "xs": coords.reshape(1, 1, 1, size),
-            "ys": coords.reshape(1, 1, size, 1),
+            "xs": torch.tensor(fx, dtype=torch.float32).reshape(1, 1, 1, size),
+            "ys": torch.tensor(fy, dtype=torch.float32).reshape(1, 1, size, 1),
             "skin_pal": torch.tensor(skin_palette()),
             "hair_pal": torch.tensor(HAIR),
             "hair_red_pal": torch.tensor(HAIR_RED),
@@ -117,10 +121,11 @@ class FaceRenderer(nn.Module):
     def _box(self, box: tuple[float, float, float, float]) -> Box:
         s = self.size
 
-        def pix(v: float) -> int:
-            return int(min(max(round((v + 1.0) / 2.0 * s), 0), s))
+        def pix(v: float, centre: float) -> int:
+            return int(min(max(round(((v - centre) / ZOOM + 1.0) / 2.0 * s), 0), s))
 
-        return pix(box[0]), pix(box[1]), pix(box[2]), pix(box[3])
+        cx, cy = CENTRE
+        return pix(box[0], cx), pix(box[1], cx), pix(box[2], cy), pix(box[3], cy)
 
     def _grid(self, box: Box) -> tuple[Tensor, Tensor]:
         x0, x1, y0, y1 = box

@@ -41,7 +41,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     # Iris and pupil follow the gaze.
     ri = torch.minimum(h * 0.98, w * (0.56 - 0.04 * g["masc"]))
     ix = x - sign * g["eye_dx"] - a("gaze_x") * w * 0.35
-    iy = y - g["eye_y"] - a("gaze_y") * h * 0.3 + 0.06 * h
+    iy = y - g["eye_y"] - a("gaze_y") * h * 0.3 + 0.16 * h
     r = torch.sqrt(ix * ix + iy * iy + 1e-9)
     iris_a = sh.fill(r - ri, px)
     iris = g["iris"] * (1.0 + 0.35 * sh.smoothstep(-0.2 * ri, 0.8 * ri, iy)) * (1.0 - 0.45 * sh.smoothstep(0.7 * ri, ri, r))
@@ -60,7 +60,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0).to(x))
     out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
-    lash_t = 0.0018 + 0.0036 * g["fem"] + 0.0025 * g["makeup"]
+    lash_t = 0.0012 + 0.0042 * g["fem"] + 0.0025 * g["makeup"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
     lash_line = lash_line * sh.smoothstep(1.08, 0.95, torch.abs(t))
     flick_len = 0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]
@@ -68,8 +68,8 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     flick = sh.fill(torch.abs(fv) - 0.0025 * (1.0 - sh.smoothstep(w * 0.8, w + flick_len, u)), px)
     flick = flick * sh.smoothstep(w * 0.7, w * 0.85, u) * sh.smoothstep(w + flick_len, w + flick_len * 0.7, u)
     flick = flick * (y < g["eye_y"]).to(x.dtype)
-    lash = torch.maximum(lash_line, flick * g["fem"])
-    lash_col = col(0.07, 0.05, 0.05).to(x) + (g["skin_shadow"] * 0.45 - col(0.07, 0.05, 0.05).to(x)) * (0.5 * g["masc"])
+    lash = torch.maximum(lash_line, flick * g["fem"] ** 2)
+    lash_col = col(0.07, 0.05, 0.05).to(x) + (g["skin_shadow"] * 0.45 - col(0.07, 0.05, 0.05).to(x)) * (0.8 * g["masc"])
     out = sh.over(out, lash_col, lash)
     # Lower lid: a fine line, fading when closed.
     low = torch.exp(-(((v - v_low - 0.0015) / 0.0022) ** 2)) * s * (1.0 - blink)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from streamface.face import shapes as sh
 from streamface.face.params import BEARD_STYLES
-from streamface.face.render.common import Geometry, col
+from streamface.face.render.common import Geometry, col, frame_coords, pixel_size
 
 BEARD_COLUMNS: tuple[str, ...] = ("cheek", "moustache", "chin", "strap", "horseshoe", "length")
 """Where hair grows (cheeks and jaw, over the lip, on the chin, along the jaw line, down
@@ -44,14 +44,14 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
 def stubble_field(size: int, box: tuple[int, int, int, int], seed: int = 0x57BB1E) -> Tensor:
     """[1, 1, h, w] coverage of short hairs as small clean dots on a jittered grid."""
     x0, x1, y0, y1 = box
-    px = 2.0 / size
+    px = pixel_size(size)
     rng = np.random.default_rng(seed)
     step = 0.0105
     gx, gy = np.meshgrid(np.arange(-0.45, 0.45, step), np.arange(-0.2, 0.45, step))
     cx = (gx + rng.uniform(-0.35, 0.35, gx.shape) * step).ravel()
     cy = (gy + rng.uniform(-0.35, 0.35, gy.shape) * step).ravel()
-    coords = (np.arange(size, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
-    xs, ys = coords[x0:x1], coords[y0:y1]
+    fx, fy = frame_coords(size)
+    xs, ys = fx[x0:x1], fy[y0:y1]
     field = np.zeros((y1 - y0, x1 - x0))
     r = max(0.0022, 0.6 * px)
     # Splat each dot into the few pixels it covers.
@@ -89,9 +89,11 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shadow = sh.smoothstep(0.03, 0.18, fh) * 0.20 + sh.smoothstep(0.18, 0.42, fh) * 0.20
     k = area * shadow * dark
     img = img * (1.0 - k)
-    img = img + (img.mean(dim=1, keepdim=True) * col(0.97, 0.99, 1.04).to(x) - img) * (1.0 * k)
-    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.42
-    img = sh.over(img, hair * 0.8, dots)
+    # Half way to a cool grey: a full grey wash reads as dirt on light skin.
+    img = img + (img.mean(dim=1, keepdim=True) * col(0.95, 0.98, 1.05).to(x) - img) * (0.5 * k)
+    # Crisp short hairs in a dark shade of the hair colour read as stubble.
+    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.5
+    img = sh.over(img, hair * 0.6, dots)
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)
     ext = (0.004 + 0.035 * g["b_length"]) * grown

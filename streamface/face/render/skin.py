@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from streamface.face import shapes as sh
-from streamface.face.render.common import LIGHT, Geometry, col
+from streamface.face.render.common import LIGHT, Geometry, col, frame_coords, pixel_size
 
 FRECKLE_BOX = (-0.30, 0.30, -0.16, 0.10)
 """Where freckles can fall (they are a fixed field of dots masked per face)."""
@@ -27,8 +27,8 @@ _MOLE_SPOTS = 6
 def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE) -> Tensor:
     """[1, 1, h, w] coverage of small round dots (a fixed pattern, clean-edged)."""
     x0, x1, y0, y1 = box
-    coords = (np.arange(size, dtype=np.float64) + 0.5) / size * 2.0 - 1.0
-    xs, ys = coords[x0:x1][None, :], coords[y0:y1][:, None]
+    fx, fy = frame_coords(size)
+    xs, ys = fx[x0:x1][None, :], fy[y0:y1][:, None]
     rng = np.random.default_rng(seed)
     n = 150
     cx = rng.uniform(FRECKLE_BOX[0], FRECKLE_BOX[1], n)
@@ -36,7 +36,7 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
     r = rng.uniform(0.0035, 0.0065, n)
     shade = rng.uniform(0.5, 1.0, n)
     field = np.zeros((y1 - y0, x1 - x0))
-    px = 2.0 / size
+    px = pixel_size(size)
     for i in range(n):
         d = np.sqrt((xs - cx[i]) ** 2 + (ys - cy[i]) ** 2) - r[i]
         field = np.maximum(field, shade[i] / (1.0 + np.exp(d * 1.7 / px)))
@@ -68,7 +68,7 @@ def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     """Neck (with the jaw's shadow) and a plain top with a rounded neckline."""
     ax = torch.abs(x)
-    flare = 0.20 * sh.smoothstep(0.34, 0.64, y) ** 2
+    flare = 0.20 * sh.smoothstep(0.28, 0.58, y) ** 2
     neck_d = torch.maximum(ax - g["neck_w"] - flare, (g["cy"] + 0.3) - y)
     shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
     neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
@@ -78,8 +78,8 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
-    top_d = sh.superellipse(x, y, 0.0, 1.16, sw, 0.70, 2.6)
-    neckline = sh.ellipse(x, y, 0.0, 0.48, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
+    top_d = sh.superellipse(x, y, 0.0, 1.10, sw, 0.70, 2.6)
+    neckline = sh.ellipse(x, y, 0.0, 0.42, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
     top_d = sh.smax(top_d, -neckline, 0.03)
     lit = 1.0 - 0.16 * sh.smoothstep(-0.3, 0.7, x) - 0.10 * sh.smoothstep(0.4, 0.95, ax / sw)
     hem = 1.0 - 0.18 * torch.exp(torch.clamp(top_d, max=0.0) / 0.012)  # a soft rim along the edge
@@ -121,7 +121,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     wings = sh.soft(wing_d, 0.006)
     crease = torch.exp(-((wing_d / 0.0035) ** 2)) * sh.smoothstep(ny_ - 0.02, ny_ + 0.004, y)
     crease = crease * sh.smoothstep(nw * 0.6, nw * 1.0, ax)
-    strength = 0.75 + 0.5 * g["masc"]
+    strength = 0.75 + 0.8 * g["masc"]
     k = k * (1.0 - 0.28 * strength * side) * (1.0 - 0.32 * strength * under) * (1.0 - 0.10 * wings)
     k = k * (1.0 - 0.30 * strength * crease)
     my, mw = g["mouth_y"], g["mouth_w"]
@@ -147,7 +147,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
     # Blush: warm cheeks (less visible, and less needed, on darker skin).
     blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
-    amount = (0.03 + 0.05 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
+    amount = (0.07 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
     return out + col(0.9, -0.35, -0.2).to(x) * amount * blush
 
 
@@ -165,7 +165,7 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
     fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
     win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.004 * lines) * win * (0.7 * lines + 0.15 * sag) * sh.smoothstep(0.0, 0.25, lines)
+    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
@@ -179,7 +179,7 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     # Under-eye: one soft arc (bags with sagging).
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
-    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.04 + 0.5 * sag)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
     # Marionette lines down from the mouth corners.
     mx = mw * 1.08 + 0.01 + (y - my) * 0.15
     mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
