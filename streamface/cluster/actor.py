@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 import ray
-from aiortc.mediastreams import MediaStreamTrack
 
 from streamface.server.auth import ServerConfig
 from streamface.server.hub import Call, Hub
 from streamface.server.live import SessionFactory
 from streamface.server.peer import BadOfferError, Peer
-from streamface.server.whip import _attach_events, _check_one_per_kind
+from streamface.server.whip import negotiate_caller
 
 log = logging.getLogger(__name__)
 
@@ -253,21 +252,8 @@ class SessionActor:
         """
         hub, call = self._hub, self._call
         assert hub is not None and call is not None
-        peer = Peer(lambda reason: hub.end_soon(call.id, reason), ice_grace_s=self.spec.ice_grace_s)
-        call.caller = peer
-        audio: list[MediaStreamTrack] = []
-        peer.pc.on("track", lambda track: audio.append(track) if track.kind == "audio" else None)
-        peer.pc.on("datachannel", lambda channel: _attach_events(call, channel))
         try:
-            await peer.accept(offer_sdp)
-            if "audio" not in peer.kinds() or not audio:
-                raise BadOfferError(
-                    "the SDP offer has no audio to ingest (WHIP needs an audio m-line)"
-                )
-            _check_one_per_kind(peer)
-            if "video" in peer.kinds():
-                peer.pc.addTrack(call.live.video_track())
-            answer = await peer.answer()
+            answer, audio = await negotiate_caller(hub, call, offer_sdp, self.spec.ice_grace_s)
         except BadOfferError as exc:
             await hub.end(call.id, "bad offer")
             return {"status": 400, "error": str(exc)}

@@ -18,7 +18,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from streamface import SYNTHETIC_NOTICE
 from streamface.cluster.hub import RayHub
 from streamface.server import whip
-from streamface.server.auth import CONSENT_HEADER, consent_given, error_response
+from streamface.server.auth import error_response
 from streamface.server.hub import HUB, HubFullError
 from streamface.server.sdp import check_sdp_type, read_offer, sdp_answer_response
 
@@ -37,15 +37,9 @@ def _hub(request: web.Request) -> RayHub:
 async def post_whip(request: web.Request) -> web.StreamResponse:
     """Create a session on a node with capacity from a WHIP offer; its actor answers."""
     hub = _hub(request)
-    wrong_type = check_sdp_type(request)
-    if wrong_type is not None:
-        return wrong_type
-    if not consent_given(request):
-        return error_response(
-            403,
-            "consent required: the speaker must agree before any audio is analysed "
-            f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
-        )
+    refused = whip.refuse_whip_request(request)
+    if refused is not None:
+        return refused
     offer = await read_offer(request)
     if isinstance(offer, web.Response):
         return offer

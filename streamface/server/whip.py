@@ -34,15 +34,9 @@ _CHANNEL_HIGH_WATER = 256 * 1024  # bytes queued on a data channel before events
 async def post_whip(request: web.Request) -> web.StreamResponse:
     """Create a session from a WHIP offer."""
     hub: Hub = request.app[HUB]
-    wrong_type = check_sdp_type(request)
-    if wrong_type is not None:
-        return wrong_type
-    if not consent_given(request):
-        return error_response(
-            403,
-            "consent required: the speaker must agree before any audio is analysed "
-            f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
-        )
+    refused = refuse_whip_request(request)
+    if refused is not None:
+        return refused
     look = parse_look(request.query["look"]) if "look" in request.query else -1
     if look is None:
         return error_response(400, "look must be a whole number from 0 to 2147483647")
@@ -59,19 +53,8 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         log.exception("could not create a session")
         return error_response(500, "could not create a session")
 
-    peer = Peer(lambda reason: hub.end_soon(call.id, reason), ice_grace_s=hub.config.ice_grace_s)
-    call.caller = peer
-    audio: list[MediaStreamTrack] = []
-    peer.pc.on("track", lambda track: audio.append(track) if track.kind == "audio" else None)
-    peer.pc.on("datachannel", lambda channel: _attach_events(call, channel))
     try:
-        await peer.accept(offer)
-        if "audio" not in peer.kinds() or not audio:
-            raise BadOfferError("the SDP offer has no audio to ingest (WHIP needs an audio m-line)")
-        _check_one_per_kind(peer)
-        if "video" in peer.kinds():
-            peer.pc.addTrack(call.live.video_track())
-        answer = await peer.answer()
+        answer, audio = await negotiate_caller(hub, call, offer, hub.config.ice_grace_s)
     except BadOfferError as exc:
         await hub.end(call.id, "bad offer")
         return error_response(400, str(exc))
@@ -83,6 +66,45 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         call.live.start_audio(track)
     location = f"/whip/{call.id}"
     return sdp_answer_response(answer, location, call.id)
+
+
+def refuse_whip_request(request: web.Request) -> web.Response | None:
+    """The answer to a WHIP POST that may not start a session (wrong type, no consent)."""
+    wrong_type = check_sdp_type(request)
+    if wrong_type is not None:
+        return wrong_type
+    if not consent_given(request):
+        return error_response(
+            403,
+            "consent required: the speaker must agree before any audio is analysed "
+            f"(send ?consent=true or the header '{CONSENT_HEADER}: true')",
+        )
+    return None
+
+
+async def negotiate_caller(
+    hub: Hub, call: Call, offer: str, ice_grace_s: float
+) -> tuple[str, list[MediaStreamTrack]]:
+    """Accept a WHIP caller's offer on ``call``: its audio in, the face back on the same peer.
+
+    Returns:
+        The SDP answer and the caller's audio tracks (the caller starts them once answered).
+
+    Raises:
+        BadOfferError: the offer is unusable (no audio, more than one track of a kind).
+    """
+    peer = Peer(lambda reason: hub.end_soon(call.id, reason), ice_grace_s=ice_grace_s)
+    call.caller = peer
+    audio: list[MediaStreamTrack] = []
+    peer.pc.on("track", lambda track: audio.append(track) if track.kind == "audio" else None)
+    peer.pc.on("datachannel", lambda channel: _attach_events(call, channel))
+    await peer.accept(offer)
+    if "audio" not in peer.kinds() or not audio:
+        raise BadOfferError("the SDP offer has no audio to ingest (WHIP needs an audio m-line)")
+    _check_one_per_kind(peer)
+    if "video" in peer.kinds():
+        peer.pc.addTrack(call.live.video_track())
+    return await peer.answer(), audio
 
 
 def parse_look(text: Any) -> int | None:
