@@ -40,12 +40,12 @@ import numpy as np
 import ray
 from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
 
-from streamface import SYNTHETIC_NOTICE
 from streamface.cluster import ACTOR_PREFIX, NAMESPACE, RESOURCE
 from streamface.cluster.actor import SessionActor, SessionSpec
 from streamface.server.auth import ServerConfig
+from streamface.server.events import EventListener, Listeners, hello_event
 from streamface.server.hub import Call, Hub, HubFullError
-from streamface.server.live import PLACEHOLDER_STAGE, EventListener, LiveSession, SessionLike
+from streamface.server.live import PLACEHOLDER_STAGE, LiveSession, SessionLike
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class RemoteLive:
         self.close_reason: str | None = None
         self.stats = RemoteStats()
         self._snapshot = snapshot
-        self._listeners: set[EventListener] = set()
+        self._listeners = Listeners(session_id)
         self.strikes = 0
         self.poller: asyncio.Task[None] | None = None
 
@@ -143,36 +143,19 @@ class RemoteLive:
         self.stats.audio_over_budget_s += max(0.0, seconds)
         self.stats.audio_over_budget_chunks += 1
 
-    def hello_event(self) -> dict[str, Any]:
-        return {
-            "type": "hello",
-            "session": self.id,
-            "stage": self.stage,
-            "synthetic": True,
-            "notice": SYNTHETIC_NOTICE,
-        }
-
     def add_listener(self, listener: EventListener) -> None:
         """Receive the session's events (from the actor, by long-poll); ``hello`` first."""
-        self._listeners.add(listener)
-        listener(self.hello_event())
+        self._listeners.add(listener, hello_event(self.id, self.stage))
 
     def remove_listener(self, listener: EventListener) -> None:
+        """Stop receiving events."""
         self._listeners.discard(listener)
 
-    @property
-    def has_listeners(self) -> bool:
-        return bool(self._listeners)
-
     def emit(self, event: dict[str, Any]) -> None:
+        """Hand an event from the actor to the listeners (a stage change updates `stage`)."""
         if event.get("type") == "stage":
             self._snapshot["stage"] = event.get("stage")
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - one bad listener must not end the session
-                log.warning("session %s: dropping a failing event listener", self.id)
-                self._listeners.discard(listener)
+        self._listeners.emit(event)
 
     def mark_closed(self, reason: str) -> None:
         """The session is over (ended, or its actor or node died): tell the listeners."""

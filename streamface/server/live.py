@@ -32,6 +32,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.errors import BadAudioError
+from streamface.server.events import EventListener, Listeners, hello_event
 from streamface.server.tracks import FaceTrack, audio_to_mono
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ class SessionLike(Protocol):
 
 
 SessionFactory = Callable[[], SessionLike]
-EventListener = Callable[[dict[str, Any]], None]
 
 
 class LiveStats:
@@ -174,7 +174,7 @@ class LiveSession:
         self.stats = LiveStats()
         self._analysis_executor = analysis_executor
         self._on_closed = on_closed
-        self._listeners: set[EventListener] = set()
+        self._listeners = Listeners(self.id)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._analysis: asyncio.Task[None] | None = None
         self._pending_audio: deque[float] = deque(maxlen=256)  # arrival times not yet drawn
@@ -342,20 +342,9 @@ class LiveSession:
             "traits": self.traits(),
         }
 
-    def hello_event(self) -> dict[str, Any]:
-        """The first event a listener gets."""
-        return {
-            "type": "hello",
-            "session": self.id,
-            "stage": self.stage,
-            "synthetic": True,
-            "notice": SYNTHETIC_NOTICE,
-        }
-
     def add_listener(self, listener: EventListener) -> None:
         """Receive events; the listener must not block. It gets ``hello`` right away."""
-        self._listeners.add(listener)
-        listener(self.hello_event())
+        self._listeners.add(listener, hello_event(self.id, self.stage))
 
     def remove_listener(self, listener: EventListener) -> None:
         """Stop receiving events."""
@@ -363,12 +352,7 @@ class LiveSession:
 
     def emit(self, event: dict[str, Any]) -> None:
         """Send an event to every listener; a failing listener is dropped, not fatal."""
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - one bad listener must not end the session
-                log.warning("session %s: dropping a failing event listener", self.id)
-                self._listeners.discard(listener)
+        self._listeners.emit(event)
 
     def snapshot(self) -> dict[str, Any]:
         """The session as ``GET /sessions`` lists it."""
