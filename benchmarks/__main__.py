@@ -139,6 +139,18 @@ def write_single(area: str, result: dict[str, Any], out: Path | str, quick: bool
     return path
 
 
+def report_verdict(
+    area: str, result: dict[str, Any], out: Path | str, quick: bool, skip: tuple[str, ...] = ()
+) -> int:
+    """Print a pass/fail area's result (less the ``skip`` keys), write it; exit code 0 or 1."""
+    for key, value in result.items():
+        if key not in skip:
+            print(f"  {key:28s} {value}")
+    path = write_single(area, result, out, quick=quick)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0 if result.get("passed") else 1
+
+
 def _load_average() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]

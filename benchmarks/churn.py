@@ -109,12 +109,12 @@ class Churn:
 
 
 async def _read(srv: serving.ServerProcess, t0: float, label: str) -> dict[str, Any]:
-    stats = await serving.internal_stats(srv.base)
+    stats = await serving.server_stats(srv)
     return {
         "at": label,
         "t_s": round(time.monotonic() - t0, 1),
-        "rss_mb": serving.rss_mb(srv.pid),
-        "os_threads": serving.os_threads(srv.pid),
+        "rss_mb": stats["rss_mb"],
+        "os_threads": stats["os_threads"],
         "threads": stats.get("threads"),
         "tasks": stats.get("tasks"),
         "sessions": stats.get("sessions"),
@@ -245,12 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voice not found: {args.voice} (pass --voice)", file=sys.stderr)
         return 2
     result = asyncio.run(churn(args.minutes, args.concurrency, args.abrupt, args.voice, args.seed))
-    for key, value in result.items():
-        if key != "samples":
-            print(f"  {key:28s} {value}")
-    path = bench.write_single("churn", result, args.out, quick=args.minutes < 10)
-    print(f"wrote {path}", file=sys.stderr)
-    return 0 if result.get("passed") else 1
+    return bench.report_verdict("churn", result, args.out, args.minutes < 10, skip=("samples",))
 
 
 if __name__ == "__main__":

@@ -206,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voice not found: {args.voice} (pass --voice)", file=sys.stderr)
         return 2
     result = asyncio.run(flood(args.seconds, args.voice))
-    for key, value in result.items():
-        print(f"  {key:28s} {value}")
-    path = bench.write_single("flood", result, args.out, quick=args.seconds < 20)
-    print(f"wrote {path}", file=sys.stderr)
-    return 0 if result.get("passed") else 1
+    return bench.report_verdict("flood", result, args.out, args.seconds < 20)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,14 @@ async def internal_stats(base: str) -> dict[str, Any]:
     return dict(await get_json(f"{base}/internal/stats"))
 
 
+async def server_stats(srv: ServerProcess) -> dict[str, Any]:
+    """`internal_stats` with the process's RSS (MB) and OS thread count read from /proc."""
+    stats = await internal_stats(srv.base)
+    stats["rss_mb"] = rss_mb(srv.pid)
+    stats["os_threads"] = os_threads(srv.pid)
+    return stats
+
+
 def pct(values: list[float] | np.ndarray, q: float) -> float | None:
     """A percentile rounded to 0.01, None for no values."""
     if len(values) == 0:

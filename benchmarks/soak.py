@@ -44,7 +44,7 @@ async def _sample(
     srv: serving.ServerProcess, callers: list[serving.Caller], t0: float, last: float
 ) -> dict[str, Any]:
     now = time.monotonic()
-    stats = await serving.internal_stats(srv.base)
+    stats = await serving.server_stats(srv)
     listed = await serving.sessions(srv.base)
     timing = [s["timing"] for s in listed]
 
@@ -55,8 +55,8 @@ async def _sample(
     fps = [c.window(last, now)["received_fps"] for c in callers]
     return {
         "t_s": round(now - t0, 1),
-        "rss_mb": serving.rss_mb(srv.pid),
-        "os_threads": serving.os_threads(srv.pid),
+        "rss_mb": stats["rss_mb"],
+        "os_threads": stats["os_threads"],
         "threads": stats.get("threads"),
         "tasks": stats.get("tasks"),
         "sessions": len(listed),
@@ -144,9 +144,7 @@ async def soak(minutes: float, every_s: float) -> dict[str, Any]:
     with serving.server(max_sessions=4) as srv:
         await serving.wait_healthy(srv)
         await asyncio.sleep(1.0)
-        idle = await serving.internal_stats(srv.base)
-        idle["os_threads"] = serving.os_threads(srv.pid)
-        idle["rss_mb"] = serving.rss_mb(srv.pid)
+        idle = await serving.server_stats(srv)
         callers = await serving.start_callers(srv.base, SESSIONS)
         t0 = time.monotonic()
         last = t0
@@ -160,9 +158,7 @@ async def soak(minutes: float, every_s: float) -> dict[str, Any]:
         finally:
             await serving.stop_callers(srv.base, callers)
         await asyncio.sleep(3.0)  # peers and sessions wind down
-        after = await serving.internal_stats(srv.base)
-        after["os_threads"] = serving.os_threads(srv.pid)
-        after["rss_mb"] = serving.rss_mb(srv.pid)
+        after = await serving.server_stats(srv)
         if srv.proc.poll() is not None:
             raise RuntimeError(f"server died during the soak: {srv.log_tail()}")
     verdict = evaluate(samples, warmup_s, idle, after)
@@ -203,12 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(bench.RESULTS), help="results folder")
     args = parser.parse_args(argv)
     result = run(minutes=args.minutes, every_s=args.every)
-    for key, value in result.items():
-        if key != "samples":
-            print(f"  {key:28s} {value}")
-    path = bench.write_single("soak", result, args.out, quick=args.minutes < 10)
-    print(f"wrote {path}", file=sys.stderr)
-    return 0 if result.get("passed") else 1
+    return bench.report_verdict("soak", result, args.out, args.minutes < 10, skip=("samples",))
 
 
 if __name__ == "__main__":
