@@ -125,15 +125,19 @@ async def whip_call(
     video: bool = True,
     headers: dict[str, str] | None = None,
     query: str = "",
+    audio: MediaStreamTrack | None = None,
 ) -> ClientPeer:
     """Send ``voice`` (looped) over WHIP; the face comes back on a recvonly video track.
 
-    ``query`` is appended to the WHIP URL's query (e.g. ``"look=3"``).
+    ``query`` is appended to the WHIP URL's query (e.g. ``"look=3"``); ``audio`` sends
+    that track instead of ``voice``.
     """
     client = _peer()
-    client.player = MediaPlayer(str(voice), loop=True)
-    assert client.player.audio is not None
-    client.pc.addTransceiver(client.player.audio, direction="sendonly")
+    if audio is None:
+        client.player = MediaPlayer(str(voice), loop=True)
+        assert client.player.audio is not None
+        audio = client.player.audio
+    client.pc.addTransceiver(audio, direction="sendonly")
     if video:
         client.pc.addTransceiver("video", direction="recvonly")
     channel = client.pc.createDataChannel("events")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fractions
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,7 +22,8 @@ import aiohttp
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
 from fakes import FakeEngine, fake_mapper, fixed_profile
 from server_util import (
     ClientPeer,
@@ -128,6 +130,54 @@ async def test_vanished_peer_ends_only_its_session(voice: Path) -> None:
                 assert len(srv.hub.calls) == 1
         finally:
             await gone.close()
+            await good.close()
+
+
+class UnpacedTone(MediaStreamTrack):
+    """A 220 Hz tone in 20 ms frames at 48 kHz, handed out as fast as asked (no pacing)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pts = 0
+        t = np.arange(960) / 48000
+        self._pcm = (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
+
+    async def recv(self) -> AudioFrame:
+        await asyncio.sleep(0)  # yield to the loop, nothing more
+        frame = AudioFrame.from_ndarray(self._pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = self.pts
+        frame.time_base = fractions.Fraction(1, 48000)
+        self.pts += 960
+        return frame
+
+
+async def test_whip_sender_faster_than_real_time_is_trimmed_then_closed(voice: Path) -> None:
+    async with running_server() as srv:
+        good = await whip_call(srv.url, voice)
+        fast = UnpacedTone()
+        flood = await whip_call(srv.url, voice, audio=fast)
+        try:
+            async with watching(good) as (seen,):
+                sid = session_id(flood)
+                live = srv.hub.calls[sid].live
+                started = asyncio.get_running_loop().time()
+                assert await wait_for(lambda: live.closed, within_s=15.0)
+                elapsed = asyncio.get_running_loop().time() - started
+                assert live.close_reason is not None and "audio flood" in live.close_reason
+                assert live.stats.audio_over_budget_s > 15.0
+                sent_s = fast.pts / 48000
+                assert sent_s > 20.0, f"the sender only managed {sent_s:.1f} s of audio"
+                # what reached the session is bounded by the budget, not by what was sent
+                kept = srv.sessions[-1]._speech  # type: ignore[attr-defined]  # FakeSession
+                assert kept <= 3.0 + 1.25 * (elapsed + 1.0)
+                await assert_unaffected(srv, seen)
+                assert session_id(good) in srv.hub.calls
+        finally:
+            fast.stop()
+            await flood.close()
             await good.close()
 
 

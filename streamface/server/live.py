@@ -32,6 +32,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.errors import BadAudioError
+from streamface.server.budget import AudioBudget, FloodError
 from streamface.server.events import EventListener, Listeners, hello_event
 from streamface.server.tracks import FaceTrack, audio_to_mono
 
@@ -300,13 +301,27 @@ class LiveSession:
         self._spawn(self._watch_audio())
 
     async def _consume_audio(self, track: MediaStreamTrack) -> None:
+        # RTP arrives as fast as the sender sends it: the same budget as telephony keeps a
+        # sender faster than real time from costing more than a real caller, and ends a flood.
+        budget = AudioBudget()
         while not self.closed:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 break
             samples, rate = audio_to_mono(frame)  # type: ignore[arg-type]
-            self.push_audio(samples, rate)
+            duration = samples.shape[0] / rate
+            granted = budget.admit(duration)
+            if granted < duration:
+                self.count_over_budget(duration - granted)
+                samples = samples[: int(granted * rate)]
+            try:
+                budget.check()
+            except FloodError as exc:
+                self.end(exc.reason)
+                break
+            if samples.shape[0]:
+                self.push_audio(samples, rate)
 
     async def _watch_audio(self) -> None:
         while not self.closed:
