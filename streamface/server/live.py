@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.errors import BadAudioError
-from streamface.server.tracks import FaceTrack, audio_to_mono
+from streamface.server.tracks import FaceTrack, FrameGrid, audio_to_mono
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,8 @@ class LiveSession:
         render_executor: Where frames render (shared by the server).
         analysis_executor: Where analyses run (shared by the server).
         on_closed: Called once when the session has ended, with the reason.
+        frame_grid: The shared frame grid of its engine's sessions (batched rendering);
+            None: the face track keeps its own clock.
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class LiveSession:
         render_executor: concurrent.futures.Executor | None = None,
         analysis_executor: concurrent.futures.Executor | None = None,
         on_closed: Callable[[LiveSession, str], None] | None = None,
+        frame_grid: FrameGrid | None = None,
     ) -> None:
         self.id = session_id
         self.session = session
@@ -189,6 +192,7 @@ class LiveSession:
             on_render_start=self._on_render_start,
             on_handed=self._on_handed,
             on_error=lambda exc: self.end(f"render failed: {type(exc).__name__}"),
+            grid=frame_grid,
         )
         self._relay = MediaRelay()
 
