@@ -93,16 +93,23 @@ def _torch_cpu(size: int, threads: int) -> Any:
     return TorchEngine(size, device="cpu")
 
 
-def _timed(fn: Callable[[], Any], min_calls: int, min_seconds: float) -> float:
-    """Median wall seconds of one call, after a warm-up call."""
+def _timed(fn: Callable[[], Any], min_calls: int, min_seconds: float) -> tuple[float, float]:
+    """Median wall seconds of one call and median process-CPU seconds, after a warm-up call.
+
+    Process CPU counts every thread of the call (ONNX Runtime's intra-op workers, the
+    batcher's callers) and, unlike wall time, is barely inflated by other processes
+    competing for the same cores.
+    """
     fn()
     times: list[float] = []
+    cpu: list[float] = []
     start = time.perf_counter()
     while len(times) < min_calls or (time.perf_counter() - start < min_seconds and len(times) < 100):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
+        cpu.append(time.process_time() - c0)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def _batcher_tick(batcher: Any, faces: list[Any], anim: np.ndarray, pool: Any) -> list[float]:
@@ -142,12 +149,10 @@ def measure_engine(label: str, engine: Any, batches: tuple[int, ...], quick: boo
                 "full": functools.partial(engine.render, params, anim),
             }
             for path, fn in paths.items():
-                seconds = _timed(fn, min_calls, min_seconds)
-                runs.append(_run(label, path, batch, seconds))
+                runs.append(_run(label, path, batch, *_timed(fn, min_calls, min_seconds)))
             waits: list[float] = []
             tick = functools.partial(_batcher_ticks, waits, batcher, faces, anim, pool)
-            seconds = _timed(tick, min_calls, min_seconds)
-            run = _run(label, "batcher", batch, seconds)
+            run = _run(label, "batcher", batch, *_timed(tick, min_calls, min_seconds))
             run["tick_ms_p95"] = round(1000.0 * float(np.percentile(waits, 95)), 2)
             runs.append(run)
             for r in runs[-3:]:
@@ -157,13 +162,14 @@ def measure_engine(label: str, engine: Any, batches: tuple[int, ...], quick: boo
     return runs
 
 
-def _run(label: str, path: str, batch: int, seconds: float) -> dict[str, Any]:
+def _run(label: str, path: str, batch: int, seconds: float, cpu_seconds: float) -> dict[str, Any]:
     return {
         "engine": label,
         "path": path,
         "batch": batch,
         "ms_per_frame": round(1000.0 * seconds / batch, 3),
         "fps": round(batch / seconds, 1),
+        "cpu_ms_per_frame": round(1000.0 * cpu_seconds / batch, 3),
     }
 
 
@@ -263,6 +269,7 @@ def run(
                 key = f"{label}_{r['path']}_b{r['batch']}"
                 result[f"{key}_fps"] = r["fps"]
                 result[f"{key}_ms_per_frame"] = r["ms_per_frame"]
+                result[f"{key}_cpu_ms_per_frame"] = r["cpu_ms_per_frame"]
                 if "tick_ms_p95" in r:
                     result[f"{key}_tick_ms_p95"] = r["tick_ms_p95"]
         except Exception as exc:  # noqa: BLE001 - one engine failing must not hide the others
@@ -283,6 +290,15 @@ def run(
                 result[f"live_{mode}_n{n}_{k}"] = v
             logger.info("live %s n=%d: %s", mode, n, measured)
     live_engine.close()
+    gpu_fps = [
+        float(v) for k, v in result.items()
+        if k.endswith("_animate_b64_fps") and k.startswith(("torch_cuda", "tensorrt"))
+    ]
+    if gpu_fps:
+        result["best_gpu_animate_b64_fps"] = max(gpu_fps)
+    plain, batched = result.get("live_plain_n8_cpu_ms_per_frame"), result.get("live_batched_n8_cpu_ms_per_frame")
+    if plain is not None and batched is not None:
+        result["live_cpu_ms_per_frame_n8"] = f"{plain} / {batched}"
     result["runs"] = runs
     return result
 
@@ -313,7 +329,22 @@ def markdown(report: dict[str, Any]) -> str:
     for r in result["runs"]:
         if not r["path"].startswith("live_"):
             table.setdefault((r["engine"], r["path"]), {})[r["batch"]] = r["fps"]
+    cpu: dict[tuple[str, str], dict[int, Any]] = {}
+    for r in result["runs"]:
+        if not r["path"].startswith("live_"):
+            cpu.setdefault((r["engine"], r["path"]), {})[r["batch"]] = r["cpu_ms_per_frame"]
     for (engine, path), by_batch in table.items():
+        cells = " | ".join(str(by_batch.get(b, "")) for b in BATCHES)
+        lines.append(f"| {engine} | {path} | {cells} |")
+    lines += [
+        "",
+        "CPU ms per frame, all threads of the process (lower is better; on a shared machine "
+        "this is the steadier number):",
+        "",
+        "| engine | path | " + " | ".join(f"b{b}" for b in BATCHES) + " |",
+        "|---|---|" + "---|" * len(BATCHES),
+    ]
+    for (engine, path), by_batch in cpu.items():
         cells = " | ".join(str(by_batch.get(b, "")) for b in BATCHES)
         lines.append(f"| {engine} | {path} | {cells} |")
     lines += [

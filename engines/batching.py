@@ -25,7 +25,8 @@ How a batch forms (leader/followers, no extra thread, no busy waiting):
 * If the stacked call raises, each of its callers retries its own entry alone on its
   own thread: a bad entry gets its own exception, the others their frames.
 
-Every other method (``render``, ``prepare``, ``blend``) goes straight to the wrapped engine.
+Every other method (``render``, ``prepare``, ``blend``) and attribute goes straight to the
+wrapped engine.
 """
 
 from __future__ import annotations
@@ -298,6 +299,13 @@ class BatchingEngine(Engine):
 
     def blend(self, a: Any, b: Any, weight: float) -> Any | None:
         return self.inner.blend(a, b, weight)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else a backend offers (e.g. a face-layout flag, a device) is the
+        # wrapped engine's; only called for names this wrapper does not define.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
     def close(self) -> None:
         """Stop batching (waiting batches run at once, later calls go straight through),
