@@ -13,14 +13,16 @@ For each and each batch B:
   shared tick (tickets as the live server issues them): the same work as ``animate``
   plus the batcher's hand-off, and the per-caller latency of a tick (``tick_ms_p95``).
 
-Live path: N real `Session`s (each its own voice and face, analysed first) render a
-frame each per tick, as the server's frame clock asks for them, N in (1, 4, 8, 16): once
-each render on its own in a pool of cpus + 2 threads (the server without batching), once
-through a `BatchingEngine` with one thread per session and a ticket per render (the server
-with ``--batch on``). Reported: frames/s with ticks back to back (capacity), process CPU
-ms per frame, p95 of a tick (the slowest session of a tick), and the mean batch.
+Live path (ONNX Runtime, 1 thread per call; torch on CUDA too when present): N real
+`Session`s (each its own voice and face, analysed first) render a frame each per tick, as
+the server's frame clock asks for them, N in (1, 4, 8, 16): once each render on its own
+in a pool of cpus + 2 threads (the server without batching), once through a
+`BatchingEngine` with one thread per session and a ticket per render (the server with
+``--batch on``). Reported: frames/s with ticks back to back (capacity), process CPU ms
+per frame, p50/p95 of a tick (the slowest session of a tick), and the mean batch.
 
-Keys: ``<engine>_<path>_b<B>_fps`` (and ``_ms_per_frame``), ``live_<mode>_n<N>_fps``,
+Keys: ``<engine>_<path>_b<B>_fps`` (and ``_ms_per_frame``, ``_cpu_ms_per_frame``),
+``live_<mode>_n<N>_fps`` (``live_torch_cuda_<mode>_...`` on a GPU),
 ``..._cpu_ms_per_frame``, ``..._tick_ms_p95``, ``..._mean_batch``; ``runs`` lists them
 all. ``python -m benchmarks.batching [--quick] [--size N]`` writes
 ``benchmarks/results/batching-<device>.json`` and a markdown table beside it.
@@ -251,8 +253,6 @@ def run(
     quick: bool = False, size: int | None = None, engines: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
     """Measure every engine that loads here and the live path; keys in the module doc."""
-    from engines.onnxruntime_engine import OnnxRuntimeEngine
-
     size = size or (LIVE_SIZE if quick else ENGINE_SIZE)
     batches = (1, 4, 16) if quick else BATCHES
     result: dict[str, Any] = {"size": size, "live_size": LIVE_SIZE, "cpus": os.cpu_count()}
@@ -280,16 +280,16 @@ def run(
                 engine.close()
     _restore_torch_threads()
     voices = _voices()
-    live_engine = OnnxRuntimeEngine(LIVE_SIZE, threads=1)
     ticks = 30 if quick else 90
-    for n in (1, 4) if quick else LIVE_SESSIONS:
-        for mode in ("plain", "batched"):
-            measured = measure_live(live_engine, n, mode == "batched", ticks, voices)
-            runs.append({"engine": "onnxruntime_1t", "path": f"live_{mode}", "batch": n, **measured})
-            for k, v in measured.items():
-                result[f"live_{mode}_n{n}_{k}"] = v
-            logger.info("live %s n=%d: %s", mode, n, measured)
-    live_engine.close()
+    for label, prefix, live_engine in _live_engines():
+        for n in (1, 4) if quick else LIVE_SESSIONS:
+            for mode in ("plain", "batched"):
+                measured = measure_live(live_engine, n, mode == "batched", ticks, voices)
+                runs.append({"engine": label, "path": f"live_{mode}", "batch": n, **measured})
+                for k, v in measured.items():
+                    result[f"{prefix}{mode}_n{n}_{k}"] = v
+                logger.info("live %s %s n=%d: %s", label, mode, n, measured)
+        live_engine.close()
     gpu_fps = [
         float(v) for k, v in result.items()
         if k.endswith("_animate_b64_fps") and k.startswith(("torch_cuda", "tensorrt"))
@@ -301,6 +301,19 @@ def run(
         result["live_cpu_ms_per_frame_n8"] = f"{plain} / {batched}"
     result["runs"] = runs
     return result
+
+
+def _live_engines() -> Iterator[tuple[str, str, Any]]:
+    """(label, key prefix, engine) of the live-path runs: ONNX Runtime, and torch on CUDA."""
+    import torch
+
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    yield "onnxruntime_1t", "live_", OnnxRuntimeEngine(LIVE_SIZE, threads=1)
+    if torch.cuda.is_available():
+        from engines.torch_engine import TorchEngine
+
+        yield "torch_cuda", "live_torch_cuda_", TorchEngine(LIVE_SIZE, device="cuda")
 
 
 def _restore_torch_threads() -> None:
@@ -349,16 +362,17 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {engine} | {path} | {cells} |")
     lines += [
         "",
-        f"Live path at {result['live_size']} px, ONNX Runtime 1 thread per call: N sessions render one "
-        "frame each per tick, ticks back to back.",
+        f"Live path at {result['live_size']} px (`Session.render_frame`: motion, engine, framing, "
+        "label): N sessions render one frame each per tick, ticks back to back; `plain`: each "
+        "render on its own in a pool of cpus + 2 threads, `batched`: through `BatchingEngine`.",
         "",
-        "| sessions | mode | frames/s | CPU ms/frame | tick p50 ms | tick p95 ms | mean batch |",
-        "|---|---|---|---|---|---|---|",
+        "| engine | sessions | mode | frames/s | CPU ms/frame | tick p50 ms | tick p95 ms | mean batch |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"]:
         if r["path"].startswith("live_"):
             lines.append(
-                f"| {r['batch']} | {r['path'][5:]} | {r['fps']} | {r['cpu_ms_per_frame']} | "
+                f"| {r['engine']} | {r['batch']} | {r['path'][5:]} | {r['fps']} | {r['cpu_ms_per_frame']} | "
                 f"{r['tick_ms_p50']} | {r['tick_ms_p95']} | {r['mean_batch']} |"
             )
     return "\n".join(lines) + "\n"
