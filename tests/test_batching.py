@@ -291,3 +291,50 @@ def test_frame_grid_aligns_tracks_and_shares_the_lead() -> None:
     grid.observe(0.020)
     assert grid.lead_s > lead
     assert grid.ticket() is None
+
+
+# ---------------------------------------------------------------------------- face tracks on a grid
+
+
+async def test_face_tracks_on_one_grid_render_each_tick_in_one_batch() -> None:
+    import asyncio
+    import concurrent.futures
+
+    from streamface.server.tracks import FaceTrack, FrameGrid
+
+    inner = FakeEngine(16)
+    batcher = BatchingEngine(inner, window_s=0.010)
+    grid = FrameGrid(batcher.expect)
+    params, anim = sample_inputs(3, 8, 4, seed=5)
+    faces = [inner.prepare(params[i : i + 1]) for i in range(3)]
+
+    def renderer(i: int) -> Any:
+        def render(t: float) -> np.ndarray:
+            if i == 2 and int(t * 30) % 4 == 0:
+                return np.zeros((16, 16, 3), np.uint8)  # a frame made without the engine
+            return batcher.animate(faces[i], anim[i : i + 1])[0]
+
+        return render
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=5)
+    tracks = [FaceTrack(renderer(i), executor=pool, grid=grid) for i in range(3)]
+
+    async def read(track: FaceTrack, n: int, after_s: float = 0.0) -> None:
+        await asyncio.sleep(after_s)
+        for _ in range(n):
+            await track.recv()
+
+    try:
+        # tracks that start 11 ms apart still render on the same grid instants
+        await asyncio.gather(*(read(t, 3, 0.011 * i) for i, t in enumerate(tracks)))
+        batcher.stats = type(batcher.stats)()
+        await asyncio.gather(*(read(t, 24) for t in tracks))
+    finally:
+        for t in tracks:
+            t.stop()
+        pool.shutdown(wait=True)
+    stats = batcher.stats
+    assert stats.calls >= 50
+    assert stats.calls / stats.batches > 2.0, dict(stats.sizes)  # 3, or 2 when one composites
+    assert stats.deadline_closes <= 3
+    assert batcher.expected == 0, "every announced render arrived or left"
