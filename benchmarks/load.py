@@ -226,6 +226,7 @@ async def ramp(
         "rss_per_added_session_mb": per_session,
         "server_threads_idle": idle_threads,
         "server_tasks_after": stats.get("tasks"),
+        "server_batching": stats.get("batching"),
         "seconds_per_round": seconds,
         "rounds": rounds,
         "engine": "auto",
