@@ -21,7 +21,7 @@ from fakes import FakeEngine
 
 from engines.base import Engine
 from engines.batching import BatchingEngine, is_gpu_engine
-from engines.export import sample_inputs
+from engines.export import mae_u8, sample_inputs
 from engines.select import FallbackEngine
 from streamface.face.animation import ANIM_DIM
 from streamface.face.params import PARAM_DIM
@@ -51,7 +51,10 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> int:
 # ---------------------------------------------------------------------------- animate_many
 
 
-def _check_animate_many(engine: Engine) -> None:
+def _check_animate_many(engine: Engine, exact: bool = True) -> None:
+    """Stacked calls give each caller the frames a call of its own gives: within one level
+    per pixel, or (``exact=False``, FP16 engines whose kernels depend on the batch) within
+    one level on average."""
     faces, anim = _faces(engine, 4, seed=7)
     _, extra = sample_inputs(3, PARAM_DIM, ANIM_DIM, seed=8)
     calls = [(faces[0], anim[0:1]), (faces[1], extra), (faces[2], anim[2:3]), (faces[3], anim[3])]
@@ -60,7 +63,10 @@ def _check_animate_many(engine: Engine) -> None:
     for (prepared, rows), got in zip(calls, stacked, strict=True):
         alone = engine.animate(prepared, rows)
         assert got.shape == alone.shape and got.dtype == np.uint8
-        assert _max_diff(got, alone) <= 1
+        if exact:
+            assert _max_diff(got, alone) <= 1
+        else:
+            assert mae_u8(got, alone) <= 1.0
     # the faces really differ, so a mix-up of rows would show
     assert _max_diff(stacked[0], stacked[2]) > 20
 
@@ -74,6 +80,41 @@ def test_torch_cpu_animate_many_equals_one_call_each() -> None:
 
     engine = TorchEngine(SIZE, device="cpu")
     _check_animate_many(engine)
+
+
+def _tensorrt_error() -> str | None:
+    try:
+        import engines.tensorrt_engine  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - the reason to skip
+        return str(exc)
+    return None
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@pytest.mark.skipif(not _cuda(), reason="no CUDA GPU here")
+def test_torch_cuda_animate_many_equals_one_call_each() -> None:
+    from engines.torch_engine import TorchEngine
+
+    engine = TorchEngine(SIZE, device="cuda")
+    _check_animate_many(engine)
+    engine.close()
+
+
+@pytest.mark.skipif(not _cuda(), reason="no CUDA GPU here")
+def test_tensorrt_animate_many_equals_one_call_each() -> None:
+    reason = _tensorrt_error()
+    if reason is not None:
+        pytest.skip(f"TensorRT unavailable: {reason}")
+    from engines.tensorrt_engine import TensorRTEngine
+
+    engine = TensorRTEngine(SIZE)
+    _check_animate_many(engine, exact=False)
+    engine.close()
 
 
 def test_fallback_engine_animate_many_survives_a_switch(ort: Engine) -> None:
