@@ -25,7 +25,7 @@ VOICES = ("flite_female_slt.wav", "flite_male_awb.wav", "espeak_female_f2.wav")
 async def test_batched_server_delivers_every_callers_face(shared_voices: dict[Path, str]) -> None:
     from streamface.server.app import default_session_factory
 
-    factory = default_session_factory(batch="on", batch_window_ms=6.0)
+    factory = default_session_factory(batch="on", batch_window_ms=10.0)
     voices = [next(p for p in shared_voices if p.name == name) for name in VOICES]
     async with running_server(session_factory=factory) as srv:
         clients = [await whip_call(srv.url, voice) for voice in voices]
