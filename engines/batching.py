@@ -163,7 +163,6 @@ class BatchingEngine(Engine):
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         super().__init__(inner.size)
         self.inner = inner
-        self.name = inner.name
         self.window_s = float(window_s)
         self.max_batch = int(max_batch)
         self.stats = BatchStats()
@@ -172,6 +171,11 @@ class BatchingEngine(Engine):
         self._expected = 0  # tickets neither arrived nor left
         self._closed = False
         self._local = threading.local()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The wrapped engine's name (a `FallbackEngine` changes its own on a switch)."""
+        return self.inner.name
 
     # -- expected callers ------------------------------------------------------------------
 
