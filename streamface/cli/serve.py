@@ -65,8 +65,8 @@ def add_parser(subparsers: Any) -> None:
         choices=("auto", "on", "off"),
         default="auto",
         help="render all sessions' frames of a tick with one engine call: on, off, or auto "
-        "(on for GPU engines, where a batch of 64 costs little more than one frame; off on "
-        "the CPU, where it is slower) (default: auto)",
+        "(on for GPU engines, which get their throughput from large batches; off on the "
+        "CPU, where it measured slower per frame) (default: auto)",
     )
     p.add_argument(
         "--batch-window-ms",
