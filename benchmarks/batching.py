@@ -15,11 +15,12 @@ For each and each batch B:
 
 Live path (ONNX Runtime, 1 thread per call; torch on CUDA too when present): N real
 `Session`s (each its own voice and face, analysed first) render a frame each per tick, as
-the server's frame clock asks for them, N in (1, 4, 8, 16): once each render on its own
-in a pool of cpus + 2 threads (the server without batching), once through a
-`BatchingEngine` with one thread per session and a ticket per render (the server with
-``--batch on``). Reported: frames/s with ticks back to back (capacity), process CPU ms
-per frame, p50/p95 of a tick (the slowest session of a tick), and the mean batch.
+the server's frame clock asks for them, N in (1, 4, 8, 16) (on CUDA 1, 4, 16, 64): once
+each render on its own in a pool of cpus + 2 threads (the server without batching), once
+through a `BatchingEngine` with one thread per session and a ticket per render (the
+server with ``--batch on``). Reported: frames/s with ticks back to back (capacity),
+process CPU ms per frame, p50/p95 of a tick (the slowest session of a tick), and the
+mean batch.
 
 Keys: ``<engine>_<path>_b<B>_fps`` (and ``_ms_per_frame``, ``_cpu_ms_per_frame``),
 ``live_<mode>_n<N>_fps`` (``live_torch_cuda_<mode>_...`` on a GPU),
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 BATCHES: tuple[int, ...] = (1, 4, 16, 64)
 LIVE_SESSIONS: tuple[int, ...] = (1, 4, 8, 16)
+LIVE_SESSIONS_GPU: tuple[int, ...] = (1, 4, 16, 64)
 ENGINE_SIZE = 512
 LIVE_SIZE = 256
 
@@ -282,7 +284,8 @@ def run(
     voices = _voices()
     ticks = 30 if quick else 90
     for label, prefix, live_engine in _live_engines():
-        for n in (1, 4) if quick else LIVE_SESSIONS:
+        counts = LIVE_SESSIONS_GPU if label == "torch_cuda" else LIVE_SESSIONS
+        for n in (1, 4) if quick else counts:
             for mode in ("plain", "batched"):
                 measured = measure_live(live_engine, n, mode == "batched", ticks, voices)
                 runs.append({"engine": label, "path": f"live_{mode}", "batch": n, **measured})
