@@ -7,7 +7,8 @@ Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry
 the areas a summary table of the headline numbers is printed and written beside the JSON
 as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn`` (10
 minutes; 2 with ``--quick``), ``flood``, ``ray_cluster`` (a local Ray cluster, see its
-module) and ``pipecat`` run only when asked for:
+module), ``pipecat`` and ``batching`` (batched rendering, minutes at 512 px) run only
+when asked for:
 ``python -m benchmarks --only soak``.
 """
 
@@ -30,7 +31,7 @@ AREAS: tuple[str, ...] = (
     "vp8", "live", "load", "vmc",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat")
+OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat", "batching")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -223,6 +224,11 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
      "target_audio_to_frame_ms_p95", "max"),
     ("Pipecat: first speech to first face (s)", "pipecat", "speech_to_face_s",
      "target_speech_to_face_s", "max"),
+    ("batched animate, ONNX Runtime 1 core, b16 (fps)", "batching", "onnxruntime_1t_animate_b16_fps",
+     None, "min"),
+    ("batched animate, best GPU engine, b64 (fps)", "batching", "best_gpu_animate_b64_fps", None, "min"),
+    ("live path, 8 sessions, CPU per frame without / with the batcher (ms)", "batching",
+     "live_cpu_ms_per_frame_n8", None, "max"),
     ("soak RSS growth (%)", "soak", "rss_growth_pct", "rss_growth_pct_target", "max"),
     ("soak latency p95 change (ms)", "soak", "latency_p95_rise_ms", "latency_rise_ms_target", "max"),
 )

@@ -167,11 +167,14 @@ def rss_per_session(rounds: list[dict[str, Any]], idle_mb: float | None) -> floa
     return round(float(np.polyfit(x, y, 1)[0]), 2)
 
 
-async def ramp(max_clients: int, seconds: float, warmup: float, budget_s: float) -> dict[str, Any]:
-    """Start a server and ramp the callers until the knee is passed (bounded)."""
+async def ramp(
+    max_clients: int, seconds: float, warmup: float, budget_s: float, serve_args: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Start a server (``serve_args`` added to its command line) and ramp the callers until
+    the knee is passed (bounded)."""
     started = time.monotonic()
     rounds: list[dict[str, Any]] = []
-    with serving.server(max_sessions=max(max_clients, 1)) as srv:
+    with serving.server(max_sessions=max(max_clients, 1), extra=serve_args) as srv:
         await serving.wait_healthy(srv)
         await asyncio.sleep(1.0)
         idle_rss = serving.rss_mb(srv.pid)
@@ -223,6 +226,7 @@ async def ramp(max_clients: int, seconds: float, warmup: float, budget_s: float)
         "rss_per_added_session_mb": per_session,
         "server_threads_idle": idle_threads,
         "server_tasks_after": stats.get("tasks"),
+        "server_batching": stats.get("batching"),
         "seconds_per_round": seconds,
         "rounds": rounds,
         "engine": "auto",
@@ -241,8 +245,12 @@ def run(
     max_clients: int | None = None,
     seconds: float | None = None,
     budget_s: float | None = None,
+    batch: str | None = None,
 ) -> dict[str, Any]:
-    """Ramp concurrent WebRTC callers (loopback only, bounded in count and time)."""
+    """Ramp concurrent WebRTC callers (loopback only, bounded in count and time).
+
+    ``batch`` is the server's ``--batch`` (None: its default).
+    """
     if not serving.VOICE.exists():
         return {"skipped": f"voice not found: {serving.VOICE}"}
     return asyncio.run(
@@ -251,6 +259,7 @@ def run(
             seconds=seconds or (4.0 if quick else 10.0),
             warmup=2.5 if quick else 4.0,
             budget_s=budget_s or (120.0 if quick else 420.0),
+            serve_args=() if batch is None else ("--batch", batch),
         )
     )
 
@@ -268,15 +277,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per N")
     parser.add_argument("--budget-s", type=float, default=None, help="stop ramping after this")
     parser.add_argument("--quick", action="store_true", help="short rounds, at most 4 callers")
+    parser.add_argument(
+        "--batch", choices=("auto", "on", "off"), default=None,
+        help="the server's --batch (batched rendering; default: the server's default)",
+    )
     parser.add_argument("--out", default=str(bench.RESULTS), help="results folder")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.max_clients, args.seconds, args.budget_s)
+    result = run(args.quick, args.max_clients, args.seconds, args.budget_s, args.batch)
+    if args.batch is not None:
+        result["batch"] = args.batch
     print(format_rounds(result.get("rounds", [])))
     print(
         f"knee: {result.get('knee_sessions')} sessions at 30 fps with p99 <= 50 ms in the agent, "
         f"{result.get('knee_sessions_end_to_end')} as received by the co-located callers"
     )
-    path = bench.write_single("load", result, args.out, args.quick)
+    area = "load" if args.batch is None else f"load-batch-{args.batch}"
+    path = bench.write_single(area, result, args.out, args.quick)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -48,3 +49,18 @@ def check_blendable(a: Any, b: Any, kind: type[Any]) -> None:
         raise ValueError(
             f"cannot blend faces of shapes {tuple(a.prepared.shape)} and {tuple(b.prepared.shape)}"
         )
+
+
+def split_rows(images: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:
+    """Cut a stacked batch back into the callers' parts (each its own contiguous copy).
+
+    Copies, so that one caller's frames never keep the whole batch alive or alias another's.
+    """
+    out: list[np.ndarray] = []
+    start = 0
+    for n in counts:
+        out.append(np.array(images[start : start + n], copy=True))
+        start += n
+    if start != images.shape[0]:
+        raise RuntimeError(f"engine returned {images.shape[0]} frames for {start} rows")
+    return out

@@ -10,6 +10,9 @@ An engine turns face descriptions into RGB images. It has two paths:
 Arrays: ``params`` float32 [B, PARAM_DIM]; ``anim`` float32 [B, ANIM_DIM]; images
 uint8 [B, H, W, 3] RGB, C-contiguous.
 
+`animate_many(calls)` answers several `animate` calls (different faces, e.g. different
+sessions) with one engine call where the backend can stack them (`engines.batching`).
+
 An engine whose prepared faces can be cross-faded (`Engine.blend`, ``blends = True``)
 lets a morphing face be prepared at a few keyframes only (`Session`).
 """
@@ -17,6 +20,7 @@ lets a morphing face be prepared at a few keyframes only (`Session`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +50,19 @@ class Engine(ABC):
     def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
         """Render frames of a prepared face: [B, A] -> [B, H, W, 3] uint8."""
         return self.render(prepared, anim)
+
+    def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        """Several `animate` calls at once: each (prepared, anim) gets its own frames back.
+
+        Backends that can stack prepared faces along the batch dimension answer all of
+        them with one call; this default runs them one after the other. The result of
+        each entry equals ``animate(prepared, anim)`` for it.
+
+        Raises:
+            ValueError, TypeError: an entry is malformed (the whole call fails; a caller
+                that needs per-entry errors retries the entries one by one).
+        """
+        return [self.animate(prepared, anim) for prepared, anim in calls]
 
     @property
     def blends(self) -> bool:

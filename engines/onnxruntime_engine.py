@@ -11,12 +11,13 @@ consumer that wants one frame as fast as possible (e.g. an offline render).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engines._arrays import as_rows, check_blendable, match_batch
+from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
 from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_exported, run_session
 from streamface.errors import EngineUnavailableError
@@ -115,6 +116,27 @@ class OnnxRuntimeEngine(Engine):
             "anim": anim_rows,
         }
         return run_session(self._session("animate"), feeds)
+
+    def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        if len(calls) == 1:
+            return [self.animate(*calls[0])]
+        faces: list[np.ndarray] = []
+        params: list[np.ndarray] = []
+        anims: list[np.ndarray] = []
+        for prepared, anim in calls:
+            if not isinstance(prepared, OrtPrepared):
+                prepared = self.prepare(prepared)
+            anim_rows = as_rows(anim, self.model.anim_dim, "anim")
+            faces.append(match_batch(prepared.prepared, anim_rows, "prepared"))
+            params.append(match_batch(prepared.params, anim_rows))
+            anims.append(anim_rows)
+        feeds = {
+            "prepared": np.concatenate(faces),
+            "params": np.concatenate(params),
+            "anim": np.concatenate(anims),
+        }
+        images = run_session(self._session("animate"), feeds)
+        return split_rows(images, [a.shape[0] for a in anims])
 
     @property
     def blends(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,6 +265,22 @@ class FallbackEngine(Engine):
             return engine.animate(inner, anim)
 
         result: np.ndarray = self._call(run)
+        return result
+
+    def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        faces = [p if isinstance(p, FallbackPrepared) else self.prepare(p) for p, _ in calls]
+
+        def run(generation: int, engine: Engine) -> list[np.ndarray]:
+            inner: list[tuple[Any, np.ndarray]] = []
+            for face, (_, anim) in zip(faces, calls, strict=True):
+                with face.lock:
+                    if face.owner != generation:
+                        face.inner = engine.prepare(face.params)
+                        face.owner = generation
+                    inner.append((face.inner, anim))
+            return engine.animate_many(inner)
+
+        result: list[np.ndarray] = self._call(run)
         return result
 
     @property

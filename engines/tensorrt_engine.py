@@ -19,12 +19,13 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engines._arrays import as_rows, match_batch
+from engines._arrays import as_rows, match_batch, split_rows
 from engines.base import Engine
 from engines.export import GRAPHS, ExportedModel, RendererFactory, cache_root, ensure_exported
 from streamface.errors import EngineUnavailableError
@@ -224,7 +225,8 @@ class TensorRTEngine(Engine):
                 parts.append(self._execute("prepare", {"params": chunk}))
         return torch.cat(parts), rows_t
 
-    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+    def _matched(self, prepared: Any, anim: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+        """(face, params, anim rows) of one animate call, the face repeated to the anim batch."""
         if not isinstance(prepared, tuple):
             prepared = self.prepare(prepared)
         face, params = prepared
@@ -235,7 +237,23 @@ class TensorRTEngine(Engine):
                 raise ValueError(f"prepared batch {face.shape[0]} does not match anim batch {batch}")
             face = face.expand(batch, *face.shape[1:])
             params = params.expand(batch, *params.shape[1:])
+        return face, params, anim_rows
+
+    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+        face, params, anim_rows = self._matched(prepared, anim)
         return self._images("animate", {"prepared": face, "params": params, "anim": anim_rows})
+
+    def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        if len(calls) == 1:
+            return [self.animate(*calls[0])]
+        torch = self._torch
+        parts = [self._matched(prepared, anim) for prepared, anim in calls]
+        feeds = {
+            "prepared": torch.cat([p[0] for p in parts]).contiguous(),
+            "params": torch.cat([p[1] for p in parts]).contiguous(),
+            "anim": np.concatenate([p[2] for p in parts]),
+        }
+        return split_rows(self._images("animate", feeds), [p[2].shape[0] for p in parts])
 
     def close(self) -> None:
         with self._lock:

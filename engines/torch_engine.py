@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engines._arrays import as_rows, check_blendable, match_batch
+from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
 from engines.export import RendererFactory, default_renderer_factory, renderer_dims, to_uint8_hwc
 from streamface.errors import EngineUnavailableError
@@ -173,18 +173,34 @@ class TorchEngine(Engine):
             prepared = self._renderer_any.prepare(rows)
         return TorchPrepared(prepared=prepared, params=rows)
 
-    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+    def _matched(self, prepared: Any, anim: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """(face, params, anim rows) of one animate call, the face repeated to the anim batch."""
         if not isinstance(prepared, TorchPrepared):
             prepared = self.prepare(prepared)
-        anim_t = self._tensor(as_rows(anim, self.anim_dim, "anim"))
-        batch = anim_t.shape[0]
+        anim_rows = as_rows(anim, self.anim_dim, "anim")
+        batch = anim_rows.shape[0]
         face, params = prepared.prepared, prepared.params
         if face.shape[0] != batch:
             if face.shape[0] != 1:
                 raise ValueError(f"prepared batch {face.shape[0]} does not match anim batch {batch}")
             face = face.expand(batch, *face.shape[1:])
             params = params.expand(batch, *params.shape[1:])
-        return self._run("animate", self._paths["animate"], face, params, anim_t)
+        return face, params, anim_rows
+
+    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+        face, params, anim_rows = self._matched(prepared, anim)
+        return self._run("animate", self._paths["animate"], face, params, self._tensor(anim_rows))
+
+    def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        if len(calls) == 1:
+            return [self.animate(*calls[0])]
+        parts = [self._matched(prepared, anim) for prepared, anim in calls]
+        torch = self._torch
+        face = torch.cat([p[0] for p in parts])
+        params = torch.cat([p[1] for p in parts])
+        anim_t = self._tensor(np.concatenate([p[2] for p in parts]))
+        images = self._run("animate", self._paths["animate"], face, params, anim_t)
+        return split_rows(images, [p[2].shape[0] for p in parts])
 
     @property
     def blends(self) -> bool:

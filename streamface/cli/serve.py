@@ -61,6 +61,22 @@ def add_parser(subparsers: Any) -> None:
         "--max-sessions", type=int, default=16, help="live sessions at most (default: 16)"
     )
     p.add_argument(
+        "--batch",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="render all sessions' frames of a tick with one engine call: on, off, or auto "
+        "(on for GPU engines, which get their throughput from large batches; off on the "
+        "CPU, where it measured slower per frame) (default: auto)",
+    )
+    p.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=4.0,
+        metavar="MS",
+        help="with batching: how long a tick's batch waits for a late session before it "
+        "renders without it (default: 4)",
+    )
+    p.add_argument(
         "--audiohook-key",
         default=None,
         metavar="KEY",
@@ -97,6 +113,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the server and serve until interrupted; sessions are closed on the way out."""
+    from streamface.errors import StreamFaceError
     from streamface.server.app import LIVE_SIZE, create_app, default_session_factory
     from streamface.server.audiohook import AudioHookConfig
     from streamface.server.auth import ServerConfig
@@ -110,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
     ).with_env_token()
     audiohook_config = AudioHookConfig(args.audiohook_key, args.audiohook_secret).with_env()
+    if not 0.0 <= args.batch_window_ms <= 30.0:
+        raise StreamFaceError(f"--batch-window-ms must be between 0 and 30, got {args.batch_window_ms:g}")
     config.validate()  # refuse an unsafe bind before loading anything heavy
     audiohook_config.validate()
     from streamface.face.framing import parse_frame_size
@@ -131,7 +150,11 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = create_app(
-        config, default_session_factory(args.engine, size, args.look), audiohook_config
+        config,
+        default_session_factory(
+            args.engine, size, args.look, batch=args.batch, batch_window_ms=args.batch_window_ms
+        ),
+        audiohook_config,
     )
     _serve(app, config)
     return 0

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from engines.batching import DEFAULT_WINDOW_S, BatchingEngine, is_gpu_engine
 from streamface import SYNTHETIC_NOTICE, __version__
 from streamface.face.framing import FrameSize
 from streamface.server import audiohook, telephony, whep, whip
@@ -142,6 +143,8 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
     ones too: ONNX Runtime, OpenMP, codecs); ``rss_bytes`` is the resident set size.
     With ``?intervals=N`` (at most 4096) each session's last N frame intervals (ms) and
     its count of frames handed out come too, for measuring a window of time.
+    ``batching`` has, per batching engine, its engine calls (``batches``), the ``animate``
+    calls they answered, the mean and largest batch and how many closed on their deadline.
     """
     if not is_loopback(request.remote or ""):
         return error_response(404, "not found")
@@ -172,6 +175,7 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
             "sessions": len(hub.calls),
             "websockets": len(hub.websockets),
             "background_tasks": len(hub.tasks),
+            "batching": hub.batching_stats(),
             "collections": hub.collections,
             "last_collect_ms": None
             if hub.last_collect_ms is None
@@ -304,8 +308,17 @@ LIVE_SIZE = 256
 """Default live frame size: small enough for several 30 fps sessions on two CPU cores."""
 
 
+BATCH_MODES: tuple[str, ...] = ("auto", "on", "off")
+"""What ``serve --batch`` accepts: ``auto`` batches on GPU engines only."""
+
+
 def default_session_factory(
-    engine_name: str = "auto", size: int | FrameSize = LIVE_SIZE, look: int = 0
+    engine_name: str = "auto",
+    size: int | FrameSize = LIVE_SIZE,
+    look: int = 0,
+    *,
+    batch: str = "off",
+    batch_window_ms: float = DEFAULT_WINDOW_S * 1000.0,
 ) -> SessionFactory:
     """One engine for the whole server, one real `Session` per call.
 
@@ -313,15 +326,25 @@ def default_session_factory(
         engine_name: The engine to load.
         size: Frame size: an int for a square, or a `FrameSize` (wide: a call-tile framing).
         look: The sessions' look unless a call asks for another (``?look=``).
+        batch: ``on`` renders the sessions' frames of each tick with one engine call
+            (`engines.batching.BatchingEngine`), ``off`` each on its own, ``auto`` batches
+            when the engine runs on a GPU (on the CPU batching costs more than it saves).
+        batch_window_ms: How long a tick's batch waits for a late session.
 
     Raises:
         StreamFaceError: the engine cannot load here (its message has the install hint).
+        ValueError: ``batch`` is not one of `BATCH_MODES`.
     """
     from engines.select import load_engine
     from streamface.session import Session
 
+    if batch not in BATCH_MODES:
+        raise ValueError(f"batch must be one of {', '.join(BATCH_MODES)}, got {batch!r}")
     frame = FrameSize(size, size) if isinstance(size, int) else size
     engine = load_engine(engine_name, frame.face)
+    if batch == "on" or (batch == "auto" and is_gpu_engine(engine)):
+        engine = BatchingEngine(engine, window_s=batch_window_ms / 1000.0)
+        log.info("batched rendering on (window %.1f ms)", batch_window_ms)
     # Load the shared voice models and warm the engine now, not on the first caller's loop.
     warm = Session(engine, frame_size=frame)
     warm.render_frame(0.0)

@@ -22,10 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
+from engines.batching import BatchingEngine
 from streamface import SYNTHETIC_NOTICE
 from streamface.server.auth import ServerConfig
 from streamface.server.live import LiveSession, SessionFactory
 from streamface.server.peer import Peer
+from streamface.server.tracks import FrameGrid
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,12 @@ class Hub:
     about 10 ms with calls live (8-16 ms measured on two busy cores) instead of 200 ms or
     more, and runs at most once per `COLLECT_AFTER_END_S`.
 
+    Sessions whose engine is a `engines.batching.BatchingEngine` render on one shared
+    `FrameGrid` per engine (their frames are due at the same instants, so their engine
+    calls form one batch per tick) in a render pool with a thread per session: a batch
+    holds its callers' threads while it forms, and a caller queued behind them could only
+    join a later batch.
+
     Args:
         config: Limits (sessions, viewers, grace periods).
         session_factory: Makes the `Session` of each new call (shares the server's engine).
@@ -117,6 +125,10 @@ class Hub:
         self.analysis_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, cpus // 2), thread_name_prefix="sf-analyze"
         )
+        self.batch_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        """Render pool of batched sessions (made with the first one)."""
+        self.grids: dict[int, tuple[BatchingEngine, FrameGrid]] = {}
+        """id(engine) -> (batching engine, its sessions' frame grid)."""
         self.closed = False
 
     @property
@@ -156,19 +168,45 @@ class Hub:
         if self.closed or len(self.calls) >= self.config.max_sessions:
             raise HubFullError(f"the server is at its limit of {self.config.max_sessions} sessions")
         call_id = call_id or secrets.token_urlsafe(12)
+        session = self.session_factory()
+        grid, render_pool = self._render_lane(session)
         live = LiveSession(
             call_id,
-            self.session_factory(),
+            session,
             source=source,
-            render_executor=self.render_pool,
+            render_executor=render_pool,
             analysis_executor=self.analysis_pool,
             on_closed=self._live_closed,
+            frame_grid=grid,
         )
         live.info.update(info)
         call = Call(live)
         self.calls[call_id] = call
         log.info("session %s started (%s); %d live", call_id, source, len(self.calls))
         return call
+
+    def _render_lane(
+        self, session: Any
+    ) -> tuple[FrameGrid | None, concurrent.futures.ThreadPoolExecutor]:
+        """The frame grid and render pool of a new session: shared per batching engine."""
+        engine = getattr(session, "engine", None)
+        if not isinstance(engine, BatchingEngine):
+            return None, self.render_pool
+        lane = self.grids.get(id(engine))
+        if lane is None:
+            lane = self.grids[id(engine)] = (engine, FrameGrid(engine.expect))
+        if self.batch_pool is None:
+            self.batch_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.config.max_sessions + 2, thread_name_prefix="sf-batch"
+            )
+        return lane[1], self.batch_pool
+
+    def batching_stats(self) -> dict[str, Any]:
+        """Per batching engine: batches, calls, mean batch size (``/internal/stats``)."""
+        return {
+            engine.name: {**engine.stats.summary(), "window_ms": engine.window_s * 1000.0}
+            for engine, _ in self.grids.values()
+        }
 
     def get(self, call_id: str) -> Call | None:
         """The live call with this id, or None."""
@@ -260,6 +298,8 @@ class Hub:
             self._collect.cancel()
             self._collect = None
         self.render_pool.shutdown(wait=False, cancel_futures=True)
+        if self.batch_pool is not None:
+            self.batch_pool.shutdown(wait=False, cancel_futures=True)
         self.analysis_pool.shutdown(wait=False, cancel_futures=True)
 
 

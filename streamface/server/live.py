@@ -34,7 +34,7 @@ from streamface import SYNTHETIC_NOTICE
 from streamface.errors import BadAudioError
 from streamface.server.budget import AudioBudget, FloodError
 from streamface.server.events import EventListener, Listeners, hello_event
-from streamface.server.tracks import FaceTrack, audio_to_mono
+from streamface.server.tracks import FaceTrack, FrameGrid, audio_to_mono
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,8 @@ class LiveSession:
         render_executor: Where frames render (shared by the server).
         analysis_executor: Where analyses run (shared by the server).
         on_closed: Called once when the session has ended, with the reason.
+        frame_grid: The shared frame grid of its engine's sessions (batched rendering);
+            None: the face track keeps its own clock.
     """
 
     def __init__(
@@ -165,6 +167,7 @@ class LiveSession:
         render_executor: concurrent.futures.Executor | None = None,
         analysis_executor: concurrent.futures.Executor | None = None,
         on_closed: Callable[[LiveSession, str], None] | None = None,
+        frame_grid: FrameGrid | None = None,
     ) -> None:
         self.id = session_id
         self.session = session
@@ -190,6 +193,7 @@ class LiveSession:
             on_render_start=self._on_render_start,
             on_handed=self._on_handed,
             on_error=lambda exc: self.end(f"render failed: {type(exc).__name__}"),
+            grid=frame_grid,
         )
         self._relay = MediaRelay()
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import fractions
 import logging
+import math
 import time
 from collections.abc import Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import VideoStreamTrack
@@ -30,6 +33,57 @@ RenderFn = Callable[[float], np.ndarray]
 """Session time in seconds -> RGB uint8 [H, W, 3]."""
 
 FPS = round(1 / VIDEO_PTIME)
+
+
+class RenderTicket(Protocol):
+    """An announced render (`engines.batching.Ticket`): entered on the rendering thread,
+    left when the render ends or will not run."""
+
+    def leave(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any: ...
+
+
+class FrameGrid:
+    """A shared 30 fps grid for the tracks of one engine, so that their renders coincide.
+
+    Tracks on a grid put their frame deadlines on the same instants (the grid's origin
+    plus whole frame periods) and start their renders with the same lead (a running
+    estimate over all of them), so their engine calls arrive together and a
+    `engines.batching.BatchingEngine` answers them with one call. Each render is
+    announced first (``announce``, the batcher's ``expect``) so that the batch knows whom
+    to wait for.
+
+    Args:
+        announce: Returns a ticket for a render about to start; None announces nothing.
+    """
+
+    def __init__(self, announce: Callable[[], RenderTicket] | None = None) -> None:
+        self.origin = time.monotonic()
+        self.render_s = 0.010
+        """Running estimate of one render on this grid, batch wait included."""
+        self._announce = announce
+
+    def align(self, now: float) -> float:
+        """The first grid instant at or after ``now``."""
+        return self.origin + math.ceil((now - self.origin) / VIDEO_PTIME) * VIDEO_PTIME
+
+    @property
+    def lead_s(self) -> float:
+        """How long before its deadline every render on this grid starts."""
+        return min(0.8 * VIDEO_PTIME, 1.5 * self.render_s + 0.003)
+
+    def observe(self, took: float) -> None:
+        """One render's duration (updates the shared estimate)."""
+        self.render_s = 0.9 * self.render_s + 0.1 * took if took < self.render_s * 4 else took
+
+    def ticket(self) -> RenderTicket | None:
+        """Announce a render about to be scheduled."""
+        return None if self._announce is None else self._announce()
 
 
 class FaceTrack(VideoStreamTrack):
@@ -53,6 +107,9 @@ class FaceTrack(VideoStreamTrack):
         on_handed: Called on the loop as each frame is handed to the encoder, with the
             token of the render it came from (None when the last frame was resent).
         on_error: Called once when a render raises; the track then ends.
+        grid: A shared frame grid (batched engines): deadlines on its instants, its
+            common render lead, and each render announced to it. None: the track's own
+            clock, started at its first frame.
     """
 
     def __init__(
@@ -64,8 +121,10 @@ class FaceTrack(VideoStreamTrack):
         on_render_start: Callable[[], Any] | None = None,
         on_handed: Callable[[Any, float], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        grid: FrameGrid | None = None,
     ) -> None:
         super().__init__()
+        self._grid = grid
         self._render = render
         self._executor = executor
         self._grace_s = grace_s
@@ -96,6 +155,8 @@ class FaceTrack(VideoStreamTrack):
     @property
     def lead_s(self) -> float:
         """How long before its deadline a frame's render starts."""
+        if self._grid is not None:
+            return self._grid.lead_s
         return min(0.8 * VIDEO_PTIME, 1.5 * self._render_s + 0.003)
 
     async def next_timestamp(self) -> tuple[int, fractions.Fraction]:
@@ -104,7 +165,7 @@ class FaceTrack(VideoStreamTrack):
             raise MediaStreamError
         now = time.monotonic()
         if self._clock_start is None:
-            self._clock_start = now
+            self._clock_start = now if self._grid is None else self._grid.align(now)
         self._index += 1
         deadline = self._clock_start + self._index * VIDEO_PTIME
         if now - deadline > 4 * VIDEO_PTIME:
@@ -132,14 +193,20 @@ class FaceTrack(VideoStreamTrack):
                 self.ended.set()
                 raise MediaStreamError
             self._pending_token = self._on_render_start() if self._on_render_start else None
+            ticket = None if self._grid is None else self._grid.ticket()
             try:
                 self._pending = loop.run_in_executor(
-                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, self._reformatter
+                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE,
+                    self._reformatter, ticket,
                 )
             except RuntimeError as exc:  # the render pool is shut down: the server is stopping
+                if ticket is not None:
+                    ticket.leave()
                 self.stop()
                 self.ended.set()
                 raise MediaStreamError from exc
+            if ticket is not None:  # a render cancelled before it ran must not be waited for
+                self._pending.add_done_callback(_leaving(ticket))
         # The first frame is always waited for; later ones only until their deadline.
         timeout = (
             None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
@@ -161,6 +228,8 @@ class FaceTrack(VideoStreamTrack):
             self._render_s = (
                 0.8 * self._render_s + 0.2 * took if took < self._render_s * 4 else took
             )
+            if self._grid is not None:
+                self._grid.observe(took)
             token, self._pending_token = self._pending_token, None
             await asyncio.sleep(deadline - time.monotonic())  # early: wait for the deadline
         else:
@@ -182,12 +251,26 @@ class FaceTrack(VideoStreamTrack):
         return frame
 
 
+def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
+    """A done-callback that releases ``ticket`` (idempotent: a render that ran left already)."""
+
+    def leave(_: Any) -> None:
+        ticket.leave()
+
+    return leave
+
+
 def _render_yuv(
-    render: RenderFn, t: float, reformatter: VideoReformatter
+    render: RenderFn, t: float, reformatter: VideoReformatter, ticket: RenderTicket | None = None
 ) -> tuple[VideoFrame, float]:
-    """Render and convert to the encoder's pixel format, off the event loop; and how long."""
+    """Render and convert to the encoder's pixel format, off the event loop; and how long.
+
+    The render runs inside ``ticket`` (its engine call may join a batch); the conversion
+    after it does not hold a batch up.
+    """
     started = time.perf_counter()
-    rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
+    with ticket if ticket is not None else contextlib.nullcontext():
+        rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"render returned shape {rgb.shape}, expected [H, W, 3]")
     h, w = rgb.shape[:2]
@@ -221,4 +304,4 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(mono, dtype=np.float32), int(frame.sample_rate)
 
 
-__all__ = ["FPS", "FaceTrack", "audio_to_mono"]
+__all__ = ["FPS", "FaceTrack", "FrameGrid", "RenderTicket", "audio_to_mono"]
