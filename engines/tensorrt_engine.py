@@ -86,6 +86,7 @@ class TensorRTEngine(Engine):
         self.max_batch = max_batch
         self.opt_batch = min(opt_batch, max_batch)
         self.model = model or ensure_exported(size, factory=factory)
+        self._face_layout = model is None and factory is None  # the shipped FaceRenderer
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engines: dict[str, Any] = {}
@@ -236,6 +237,10 @@ class TensorRTEngine(Engine):
             face = face.expand(batch, *face.shape[1:])
             params = params.expand(batch, *params.shape[1:])
         return self._images("animate", {"prepared": face, "params": params, "anim": anim_rows})
+
+    @property
+    def face_layout(self) -> bool:
+        return self._face_layout
 
     def close(self) -> None:
         with self._lock:
