@@ -11,7 +11,8 @@ whole; nothing here knows how a layer is drawn, only the engine contract and the
 boxes and head-warp fields of `face.render` (`layout`).
 
 Quantisation (nearest cell, no blending, so nothing ghosts): mouth openness in steps of
-1/`OPEN_STEPS`, each normalised viseme weight in steps of 1/`VISEME_STEPS`; blink in
+1/`OPEN_STEPS`, the normalised viseme mix in steps of 1/`VISEME_STEPS` (largest remainders, so it
+still sums to 1); blink in
 steps of 1/`BLINK_STEPS`, gaze in steps of `GAZE_STEP`, and the brow lift (which follows
 the mouth, `face.render.eyes.brow_lift`) in half-pixel steps. A state off the grid is shown
 as its cell's picture (measured error in benchmarks/results/sprites.md).
@@ -31,15 +32,15 @@ import numpy as np
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS
 
-OPEN_STEPS = 20
+OPEN_STEPS = 12
 """Mouth openness levels (0..1)."""
-VISEME_STEPS = 6
+VISEME_STEPS = 4
 """Levels of each normalised viseme weight."""
-BLINK_STEPS = 8
+BLINK_STEPS = 4
 """Blink levels (0 open .. 1 closed)."""
-GAZE_STEP = 1.0 / 16.0
+GAZE_STEP = 1.0 / 8.0
 """Gaze quantum (gaze runs -1..1; the idle gaze stays within ±0.25)."""
-LIFT_STEP_PX = 0.5
+LIFT_STEP_PX = 1.0
 """Brow-lift quantum in pixels of the frame."""
 MAX_PATCHES = 768
 """Cached patches per kind (mouth, eyes) and face; the least recently used go first."""
@@ -164,8 +165,7 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     vis = np.where(total > 1e-6, vis / np.maximum(total, 1e-6), np.eye(1, len(_VISEMES), dtype=np.float32))
     mouth = np.empty((len(anim), 6), np.int16)
     mouth[:, 0] = np.rint(opn * OPEN_STEPS)
-    mouth[:, 1:] = np.rint(vis * VISEME_STEPS)
-    mouth[:, 1:][mouth[:, 1:].sum(axis=1) == 0, 0] = VISEME_STEPS  # all weights rounded away: rest
+    mouth[:, 1:] = _simplex_levels(vis, VISEME_STEPS)
     grid[:, _MOUTH[0]] = mouth[:, 0] / OPEN_STEPS
     grid[:, _VISEMES] = mouth[:, 1:] / VISEME_STEPS
     eyes = np.empty((len(anim), 4), np.int16)
@@ -177,6 +177,18 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     grid[:, _F["gaze_x"]] = eyes[:, 1] * GAZE_STEP
     grid[:, _F["gaze_y"]] = eyes[:, 2] * GAZE_STEP
     return mouth, eyes, grid
+
+
+def _simplex_levels(weights: np.ndarray, steps: int) -> np.ndarray:
+    """Convex weights [B, K] as whole levels summing to ``steps`` (largest remainders).
+
+    Levels / steps is then a point of the grid that quantises to itself.
+    """
+    scaled = weights * steps
+    levels = np.floor(scaled).astype(np.int64)
+    short = steps - levels.sum(axis=1, keepdims=True)
+    rank = np.argsort(np.argsort(-(scaled - levels), axis=1, kind="stable"), axis=1)
+    return levels + (rank < short)
 
 
 @dataclass
