@@ -48,12 +48,15 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     The pipeline runs twice on the same audio: as shipped (a settled face composed from
     the engine's cached pictures, `streamface.face.sprites`) and with ``engine.animate``
     for every frame (``engine_only_*``), so that both ratios come from the same run.
-    ``settled_*`` / ``morphing_*`` split the render + yuv cost by the frames' kind.
+    ``settled_*`` / ``morphing_*`` split the render + yuv cost by the frames' kind;
+    ``last_third_*`` is the last third of the run (a face whose cells are mostly cached).
+    Options: ``--size N``, ``--seconds S``.
     """
     shipped = _pipeline(quick, size, seconds, sprites=True)
     engine_only = _pipeline(quick, size, seconds, sprites=False)
     keep = ("render_yuv_cpu_ms_per_frame", "pipeline_cpu_ms_per_frame", "vp8_encode_cpu_ms_per_frame",
-            "pipeline_to_vp8_x", "render_to_vp8_x", "settled_render_to_vp8_x", "settled_frames")
+            "pipeline_to_vp8_x", "render_to_vp8_x", "settled_render_to_vp8_x", "settled_frames",
+            "last_third_render_yuv_cpu_ms_per_frame", "last_third_render_to_vp8_x")
     return {**shipped, **{f"engine_only_{k}": engine_only[k] for k in keep}}
 
 
@@ -80,7 +83,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
     session = Session(engine, fps=FPS, seed=0, sprites=sprites)
     session.render_frame(0.0)  # warm-up (engine, label fonts)
     cpu = {"ingest": 0.0, "analysis": 0.0, "render": 0.0}
-    by_kind = {"settled": [0.0, 0], "morphing": [0.0, 0]}
+    by_kind = {"settled": [0.0, 0], "morphing": [0.0, 0], "last_third": [0.0, 0]}
     frames: list[VideoFrame] = []
     reformatter = VideoReformatter()  # as each FaceTrack keeps one
     pushed = 0
@@ -105,6 +108,9 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
         kind = by_kind["settled" if settled else "morphing"]
         kind[0] += c3 - c2
         kind[1] += 1
+        if k >= frames_n * 2 // 3:
+            by_kind["last_third"][0] += c3 - c2
+            by_kind["last_third"][1] += 1
         frames.append(yuv)
     stage = session.stage
     sprite_frames = session.sprite_frames
@@ -132,6 +138,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
     vp8_frame = vp8 / frames_n
     settled_s, settled_n = by_kind["settled"]
     morph_s, morph_n = by_kind["morphing"]
+    tail_s, tail_n = by_kind["last_third"]
     return {
         "engine": engine_name,
         "frame_size_px": size,
@@ -145,6 +152,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
         "settled_frames": settled_n,
         "settled_render_yuv_cpu_ms_per_frame": ms(settled_s, settled_n),
         "morphing_render_yuv_cpu_ms_per_frame": ms(morph_s, morph_n),
+        "last_third_render_yuv_cpu_ms_per_frame": ms(tail_s, tail_n),
         "pipeline_cpu_ms_per_frame": ms(pipeline),
         "vp8_encode_cpu_ms_per_frame": ms(encode_cpu),
         "vp8_kbps": round(payload_bytes * 8 / seconds / 1000, 1),
@@ -152,6 +160,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
         "render_to_vp8_x": round(cpu["render"] / vp8, 2),
         "settled_render_to_vp8_x": round(settled_s / max(settled_n, 1) / vp8_frame, 2),
         "morphing_render_to_vp8_x": round(morph_s / max(morph_n, 1) / vp8_frame, 2),
+        "last_third_render_to_vp8_x": round(tail_s / max(tail_n, 1) / vp8_frame, 2),
         "encoder": "aiortc.codecs.vpx.Vp8Encoder (PyAV libvpx)",
     }
 

@@ -146,6 +146,22 @@ def _brow_lift(rows: np.ndarray) -> np.ndarray:
         return np.asarray(brow_lift({}, a).reshape(-1).numpy(), np.float64)
 
 
+_lift_cache: dict[bytes, float] = {}
+
+
+def _lifts(mouth: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """`_brow_lift` of on-grid rows, remembered per mouth cell (it depends on the mouth only)."""
+    keys = [m.tobytes() for m in mouth]
+    out = np.array([_lift_cache.get(k, np.nan) for k in keys])
+    todo = np.flatnonzero(np.isnan(out))
+    if todo.size:
+        out[todo] = _brow_lift(grid[todo])
+        if len(_lift_cache) > 50_000:  # the grid has fewer cells; this only bounds misuse
+            _lift_cache.clear()
+        _lift_cache.update({keys[i]: float(out[i]) for i in todo})
+    return out
+
+
 def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cell keys and the on-grid anim rows that stand for them.
 
@@ -172,7 +188,7 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     eyes[:, 0] = np.rint(np.clip(anim[:, _F["blink"]], 0.0, 1.0) * BLINK_STEPS)
     eyes[:, 1] = np.rint(np.clip(anim[:, _F["gaze_x"]], -1.0, 1.0) / GAZE_STEP)
     eyes[:, 2] = np.rint(np.clip(anim[:, _F["gaze_y"]], -1.0, 1.0) / GAZE_STEP)
-    eyes[:, 3] = np.rint(_brow_lift(grid) / (LIFT_STEP_PX * pixel))
+    eyes[:, 3] = np.rint(_lifts(mouth, grid) / (LIFT_STEP_PX * pixel))
     grid[:, _F["blink"]] = eyes[:, 0] / BLINK_STEPS
     grid[:, _F["gaze_x"]] = eyes[:, 1] * GAZE_STEP
     grid[:, _F["gaze_y"]] = eyes[:, 2] * GAZE_STEP
