@@ -12,7 +12,10 @@ only when they changed; with an engine that cross-fades prepared faces, a morph 
 prepared at a few keyframes and cross-faded between them), the mouth from the audio
 envelope at that media time, blinks, head motion and breathing from the seeded idle
 motion, `engine.animate`, then the visible label drawn into the pixels (and a
-"listening…" badge on the placeholder).
+"listening…" badge on the placeholder). A settled face (no morph in progress) is instead
+composed from the engine's own cached pictures (`face.sprites`): its picture at rest,
+labelled once, with the mouth and eye patches of the frame's quantised state pasted in
+and the head turned by a remap.
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
@@ -97,7 +100,11 @@ def _default_mapper(profile: VoiceProfile, identity: IdentityCode, look: int) ->
 
 @dataclass
 class FrameTimings:
-    """Cumulative seconds spent per stage of `Session.render_frame`."""
+    """Cumulative seconds spent per stage of `Session.render_frame`.
+
+    ``animate_s`` is the engine's ``animate`` plus framing, or for a composed frame
+    (`Session.sprite_frames`) the whole composition, label included (``label_s`` ~0 then).
+    """
 
     frames: int = 0
     motion_s: float = 0.0

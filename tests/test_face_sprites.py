@@ -243,3 +243,23 @@ def test_close_drops_the_compositor() -> None:
     before = session.sprite_frames
     frame = session.render_frame(1.0)
     assert label_present(frame) and session.sprite_frames == before + 1  # the placeholder again
+
+
+def test_threads_compose_the_same_frames() -> None:
+    """`render_frame` runs in several threads at once (the server's render pool)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engines.torch_engine import TorchEngine
+    from streamface.session import Session
+
+    engine = TorchEngine(SIZE, device="cpu")
+    layout(SIZE)
+    fast = Session(engine, fps=30, seed=5)
+    slow = Session(engine, fps=30, seed=5, sprites=False)
+    times = [0.5 + k / 30 for k in range(48)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(fast.render_frame, times))
+    assert fast.sprite_frames == len(times)
+    for t, frame in zip(times, got, strict=True):
+        err = np.abs(frame.astype(np.int16) - slow.render_frame(t))
+        assert err.mean() < 0.3, f"t={t}: mean error {err.mean():.3f}"

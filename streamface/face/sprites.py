@@ -42,7 +42,7 @@ GAZE_STEP = 1.0 / 8.0
 """Gaze quantum (gaze runs -1..1; the idle gaze stays within ±0.25)."""
 LIFT_STEP_PX = 1.0
 """Brow-lift quantum in pixels of the frame."""
-MAX_PATCHES = 768
+MAX_PATCHES = 512
 """Cached patches per kind (mouth, eyes) and face; the least recently used go first."""
 
 logger = logging.getLogger(__name__)
