@@ -263,3 +263,21 @@ def test_threads_compose_the_same_frames() -> None:
     for t, frame in zip(times, got, strict=True):
         err = np.abs(frame.astype(np.int16) - slow.render_frame(t))
         assert err.mean() < 0.3, f"t={t}: mean error {err.mean():.3f}"
+
+
+def test_wide_session_frames_match() -> None:
+    """A wide output (framed side bands, label) composes the same frames as the engine path."""
+    from engines.torch_engine import TorchEngine
+    from streamface.face.framing import FrameSize
+    from streamface.session import Session
+
+    engine = TorchEngine(SIZE, device="cpu")
+    layout(SIZE)
+    wide = FrameSize(160, SIZE)
+    fast = Session(engine, fps=30, seed=2, frame_size=wide)
+    slow = Session(engine, fps=30, seed=2, frame_size=wide, sprites=False)
+    for k in range(12, 40):
+        got, want = fast.render_frame(k / 30), slow.render_frame(k / 30)
+        assert got.shape == want.shape == (SIZE, 160, 3)
+        assert np.abs(got.astype(np.int16) - want).mean() < 0.3
+    assert fast.sprite_frames > 0
