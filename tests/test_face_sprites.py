@@ -2,7 +2,8 @@
 
 `FaceSprites` pastes engine-rendered mouth and eye patches into the engine's face at
 rest and turns the head with `cv2.remap`; these tests hold it to ``engine.animate`` for
-the ONNX Runtime and torch engines (the shipped `FaceRenderer`):
+the ONNX Runtime and torch engines (the shipped `FaceRenderer`; torch on CUDA and
+TensorRT too where a GPU is present):
 
 * on the quantisation grid at zero pose the frames are the engine's, bit for bit;
 * on the grid with head motion only the warp differs (uint8 against float bilinear, one
@@ -42,15 +43,38 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
-@pytest.fixture(scope="module", params=[pytest.param("onnxruntime", marks=pytest.mark.slow), "torch"])
+def _tensorrt_missing() -> str | None:
+    try:
+        import engines.tensorrt_engine  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - EngineUnavailableError or the import itself
+        return str(exc)
+    return None
+
+
+_NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("onnxruntime", marks=pytest.mark.slow),
+        "torch",
+        pytest.param("torch-cuda", marks=pytest.mark.skipif(_NO_CUDA, reason="no CUDA GPU here")),
+        pytest.param("tensorrt", marks=pytest.mark.skipif(_NO_CUDA or _tensorrt_missing() is not None, reason="no TensorRT here")),
+    ],
+)
 def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
     if request.param == "onnxruntime":
         from engines.onnxruntime_engine import OnnxRuntimeEngine
 
         return OnnxRuntimeEngine(SIZE)
+    if request.param == "tensorrt":
+        from engines.tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(SIZE)
     from engines.torch_engine import TorchEngine
 
-    return TorchEngine(SIZE, device="cpu")
+    return TorchEngine(SIZE, device="cuda" if request.param == "torch-cuda" else "cpu")
 
 
 def _face(seed: int) -> np.ndarray:
