@@ -422,6 +422,8 @@ class Session:
             held = self._sprites
             if held is not None and held[0] == key:
                 return held[1]
+            if self._closed and not listening:
+                return None  # a frame begun before close: keep no pictures of that face
 
             def finish(square: np.ndarray) -> np.ndarray:
                 return self._overlay(self._framer.compose(square), listening)
