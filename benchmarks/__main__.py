@@ -215,6 +215,8 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline CPU per frame (ms)", "vp8", "pipeline_cpu_ms_per_frame", None, "max"),
     ("VP8 encode CPU per frame (ms)", "vp8", "vp8_encode_cpu_ms_per_frame", None, "max"),
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
+    ("render + yuv / VP8, settled frames composed (x)", "vp8", "settled_render_to_vp8_x", None, "max"),
+    ("render + yuv / VP8, engine every frame, same run (x)", "vp8", "engine_only_render_to_vp8_x", None, "max"),
     ("VMC: mouth closed after silence, worst at 60 Hz (ms)", "vmc", "mouth_close_ms_max_at_60hz",
      "target_close_ms", "max"),
     ("VMC: longest gap between blinks (s)", "vmc", "blink_interval_s_max", 10.0, "max"),

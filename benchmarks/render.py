@@ -109,6 +109,26 @@ def _measure(
     return runs
 
 
+def _measure_composed(label: str, engine: Any, repeats: int, min_seconds: float, result: dict[str, Any]) -> None:
+    """A settled face's frame composed from cached engine pictures (`face.sprites`), label
+    included, with the head turned: ``<engine>_composed_b1_*`` (its cells cached first)."""
+    from engines.export import sample_inputs
+    from streamface.face.animation import ANIM_DIM
+    from streamface.face.label import draw_label
+    from streamface.face.params import PARAM_DIM
+    from streamface.face.sprites import FaceSprites
+
+    params, anim = sample_inputs(8, PARAM_DIM, ANIM_DIM, seed=11)
+    sprites = FaceSprites(engine, engine.prepare(params[:1]), draw_label)
+    sprites.prefill(anim)
+    rows = iter(anim[k % len(anim)] for k in range(1 << 30))
+    seconds, cpu_seconds = _time_calls(lambda: sprites.frame(next(rows)), repeats, min_seconds)
+    key = f"{label}_composed_b1"
+    result[f"{key}_ms_per_frame"] = round(1000.0 * seconds, 3)
+    result[f"{key}_fps"] = round(1.0 / seconds, 1)
+    result[f"{key}_cpu_ms_per_frame"] = round(1000.0 * cpu_seconds, 3)
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure every available engine; see the module docstring for the keys."""
     repeats, min_seconds = (3, 0.5) if quick else (10, 2.0)
@@ -121,6 +141,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     for label, engine, batches in _engines(quick):
         try:
             runs.extend(_measure(label, engine, batches, repeats, min_seconds, result))
+            if engine.face_layout:
+                _measure_composed(label, engine, repeats, min_seconds, result)
         except Exception as exc:  # noqa: BLE001 - one engine failing must not hide the others
             logger.exception("render benchmark of %s failed", label)
             result[f"{label}_error"] = f"{type(exc).__name__}: {exc}"

@@ -69,6 +69,16 @@ class Engine(ABC):
         """Whether `blend` cross-fades prepared faces (False: it returns None)."""
         return False
 
+    @property
+    def face_layout(self) -> bool:
+        """Whether ``animate`` draws `FaceRenderer`'s layout: the animation changes only the
+        eye and mouth boxes, then the head warp turns the warp box (zero pose: none).
+
+        A `Session` then composes settled frames from the engine's own pictures
+        (`streamface.face.sprites`) instead of calling ``animate`` every frame.
+        """
+        return False
+
     def blend(self, a: Any, b: Any, weight: float) -> Any | None:
         """A prepared face between two prepared faces, or None when not supported.
 

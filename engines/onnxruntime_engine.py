@@ -65,6 +65,7 @@ class OnnxRuntimeEngine(Engine):
         self._ort = ort
         self.threads = threads
         self.model = model or ensure_exported(size, factory=factory)
+        self._face_layout = model is None and factory is None  # the shipped FaceRenderer
         if self.model.size != size:
             raise ValueError(f"model is for {self.model.size} px, engine for {size} px")
         # All three sessions load now (under a second at 512 px): a failure shows at load
@@ -141,6 +142,10 @@ class OnnxRuntimeEngine(Engine):
     @property
     def blends(self) -> bool:
         return True
+
+    @property
+    def face_layout(self) -> bool:
+        return self._face_layout
 
     def blend(self, a: Any, b: Any, weight: float) -> OrtPrepared:
         check_blendable(a, b, OrtPrepared)

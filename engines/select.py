@@ -287,6 +287,10 @@ class FallbackEngine(Engine):
     def blends(self) -> bool:
         return self._current[1].blends
 
+    @property
+    def face_layout(self) -> bool:
+        return self._current[1].face_layout
+
     def blend(self, a: Any, b: Any, weight: float) -> FallbackPrepared | None:
         if not isinstance(a, FallbackPrepared) or not isinstance(b, FallbackPrepared):
             raise TypeError("blend takes faces prepared by this engine")

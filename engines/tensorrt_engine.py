@@ -87,6 +87,7 @@ class TensorRTEngine(Engine):
         self.max_batch = max_batch
         self.opt_batch = min(opt_batch, max_batch)
         self.model = model or ensure_exported(size, factory=factory)
+        self._face_layout = model is None and factory is None  # the shipped FaceRenderer
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engines: dict[str, Any] = {}
@@ -254,6 +255,10 @@ class TensorRTEngine(Engine):
             "anim": np.concatenate([p[2] for p in parts]),
         }
         return split_rows(self._images("animate", feeds), [p[2].shape[0] for p in parts])
+
+    @property
+    def face_layout(self) -> bool:
+        return self._face_layout
 
     def close(self) -> None:
         with self._lock:

@@ -206,6 +206,12 @@ class TorchEngine(Engine):
     def blends(self) -> bool:
         return True
 
+    @property
+    def face_layout(self) -> bool:
+        from streamface.face.render.compose import FaceRenderer
+
+        return type(self.renderer) is FaceRenderer
+
     def blend(self, a: Any, b: Any, weight: float) -> TorchPrepared:
         check_blendable(a, b, TorchPrepared)
         w = float(weight)

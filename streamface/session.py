@@ -12,7 +12,10 @@ only when they changed; with an engine that cross-fades prepared faces, a morph 
 prepared at a few keyframes and cross-faded between them), the mouth from the audio
 envelope at that media time, blinks, head motion and breathing from the seeded idle
 motion, `engine.animate`, then the visible label drawn into the pixels (and a
-"listening…" badge on the placeholder).
+"listening…" badge on the placeholder). A settled face (no morph in progress) is instead
+composed from the engine's own cached pictures (`face.sprites`): its picture at rest,
+labelled once, with the mouth and eye patches of the frame's quantised state pasted in
+and the head turned by a remap.
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
@@ -43,6 +46,7 @@ from streamface.face.framing import Framer, FrameSize
 from streamface.face.identity import IdentityCode, identity_code
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
+from streamface.face.sprites import FaceSprites, layout_ready
 from streamface.motion.animator import (  # noqa: F401 (re-exported)
     SPEECH_NOD_DEG,
     STALLED_AUDIO_S,
@@ -96,7 +100,11 @@ def _default_mapper(profile: VoiceProfile, identity: IdentityCode, look: int) ->
 
 @dataclass
 class FrameTimings:
-    """Cumulative seconds spent per stage of `Session.render_frame`."""
+    """Cumulative seconds spent per stage of `Session.render_frame`.
+
+    ``animate_s`` is the engine's ``animate`` plus framing, or for a composed frame
+    (`Session.sprite_frames`) the whole composition, label included (``label_s`` ~0 then).
+    """
 
     frames: int = 0
     motion_s: float = 0.0
@@ -130,6 +138,9 @@ class Session:
         look: Seed of what the voice cannot tell (0: the voice's own look); see `set_look`.
         frame_size: Output frame size (square or wide, height = the engine's size; the
             square render is framed by `face.framing`); None: the engine's square.
+        sprites: Compose a settled face's frames from the engine's cached pictures
+            (`face.sprites`) when the engine draws the shipped layout; False: call
+            ``engine.animate`` for every frame.
     """
 
     def __init__(
@@ -147,6 +158,7 @@ class Session:
         mapper: ProfileMapper | None = None,
         look: int = 0,
         frame_size: FrameSize | None = None,
+        sprites: bool = True,
     ) -> None:
         if size is not None and int(size) != int(engine.size):
             raise ValueError(f"session size {size} does not match the engine's {engine.size}")
@@ -182,6 +194,11 @@ class Session:
         self._analysis_lock = threading.Lock()
         self._prepared: dict[bytes, Any] = {}  # params bytes -> prepared, oldest first
         self._prepare_lock = threading.Lock()
+        self._use_sprites = bool(sprites)
+        self._sprites: tuple[bytes, FaceSprites] | None = None  # (face key, its compositor)
+        self._sprites_lock = threading.Lock()
+        if self._use_sprites and engine.face_layout:
+            layout_ready(self.size)  # starts computing the layout off the frame path
         self._stage = LISTENING
         self._profile: VoiceProfile | None = None
         self._next_analysis_s = FIRST_ANALYSIS_S
@@ -194,6 +211,8 @@ class Session:
         """The same stages in CPU seconds of the rendering thread (not inflated by other load)."""
         self.prepares = 0
         """Faces prepared by the engine so far (a settled face once, a morph a few times)."""
+        self.sprite_frames = 0
+        """Frames composed from cached engine pictures (`face.sprites`), not by ``animate``."""
         self.face_changes: list[tuple[float, str]] = []
         """(media time, reason) of every face change: "first", "refine", "new_speaker", "look"."""
 
@@ -366,20 +385,52 @@ class Session:
         keys = None
         if self._blends:
             keys = self._morph.keyframes(t, MORPH_KEY_SPACING, MORPH_KEY_GAP_FRAMES / self.fps, self._scale)
-        params = self.params_at(t) if keys is None else keys.value
+        params, settled = self._morph.at(t) if keys is None else (keys.value, False)
+        if keys is not None and keys.weight == 0.0:
+            settled = self._morph.at(t)[1]
         anim = self.animation_at(t).to_vector()[None, :]
         t1, c1 = time.perf_counter(), time.thread_time()
         prepared = self._prepare(params) if keys is None or keys.weight == 0.0 else self._cross_fade(keys)
+        sprites = self._sprites_of(params, prepared, listening) if settled else None
         t2, c2 = time.perf_counter(), time.thread_time()
-        frame = np.array(self.engine.animate(prepared, anim)[0], dtype=np.uint8, copy=True)
-        frame = self._framer.compose(frame)
-        t3, c3 = time.perf_counter(), time.thread_time()
-        if listening:
-            draw_badge(frame, LISTENING_BADGE)
-        draw_label(frame)
+        if sprites is not None:
+            # A settled face: pasted from the engine's cached pictures, framed and labelled.
+            frame = sprites.frame(anim)
+            self.sprite_frames += 1
+            t3, c3 = time.perf_counter(), time.thread_time()
+        else:
+            frame = np.array(self.engine.animate(prepared, anim)[0], dtype=np.uint8, copy=True)
+            frame = self._framer.compose(frame)
+            t3, c3 = time.perf_counter(), time.thread_time()
+            self._overlay(frame, listening)
         self.timings.add(t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
         self.cpu_timings.add(c1 - c0, c2 - c1, c3 - c2, time.thread_time() - c3)
         return frame
+
+    def _overlay(self, frame: np.ndarray, listening: bool) -> np.ndarray:
+        if listening:
+            draw_badge(frame, LISTENING_BADGE)
+        draw_label(frame)
+        return frame
+
+    def _sprites_of(self, params: np.ndarray, prepared: Any, listening: bool) -> FaceSprites | None:
+        """The compositor of this settled face (built on its first frame), or None to draw."""
+        if not self._use_sprites or not self.engine.face_layout or layout_ready(self.size) is None:
+            return None
+        key = params.tobytes() + (b"L" if listening else b"F")
+        with self._sprites_lock:
+            held = self._sprites
+            if held is not None and held[0] == key:
+                return held[1]
+            if self._closed and not listening:
+                return None  # a frame begun before close: keep no pictures of that face
+
+            def finish(square: np.ndarray) -> np.ndarray:
+                return self._overlay(self._framer.compose(square), listening)
+
+            sprites = FaceSprites(self.engine, prepared, finish, left=self._framer.left)
+            self._sprites = (key, sprites)
+            return sprites
 
     def _prepare(self, params: np.ndarray) -> Any:
         key = params.tobytes()
@@ -431,3 +482,5 @@ class Session:
             self._stage = LISTENING
             with self._prepare_lock:
                 self._prepared.clear()
+            with self._sprites_lock:
+                self._sprites = None

@@ -1,0 +1,367 @@
+"""Frames of a settled face from cached engine pictures: a sprite compositor.
+
+Within a session the face is fixed between morphs; only the mouth, the eyes and brows
+and the head pose change from frame to frame. `FaceSprites` asks the engine once for the
+face at rest (zero pose, where the head warp is the identity) and, lazily, for the mouth
+patch (`MOUTH_BOX`) and the eye/brow patch (`EYE_BOX`) of each quantised animation state
+it meets; each frame is then pasted together in uint8 and the warp box turned for yaw,
+pitch, roll and breathing with `cv2.remap`. Every picture comes from the engine's own
+``animate``, so ONNX Runtime, torch and TensorRT faces look the same this way as drawn
+whole; nothing here knows how a layer is drawn, only the engine contract and the layout
+boxes and head-warp fields of `face.render` (`layout`).
+
+Quantisation (nearest cell, no blending, so nothing ghosts): mouth openness in steps of
+1/`OPEN_STEPS`, the normalised viseme mix in steps of 1/`VISEME_STEPS` (largest
+remainders, so it still sums to 1), blink in steps of 1/`BLINK_STEPS`, gaze in steps of
+`GAZE_STEP`, and the brow lift (it follows the mouth: `face.render.eyes.brow_lift`) in
+steps of `LIFT_STEP_PX` pixels. At 256 px a step moves a lip or tooth edge by about a
+pixel at most (two at 512). A state off the grid shows its cell's picture; the measured
+error against ``animate`` is in benchmarks/results/cpu-vp8-sprites.md.
+
+The cost moves from every frame to the first frames of each face: one ``animate`` call
+per new cell (about 200 over the first 20 s of a talk), then about 0.3 ms (256 px) or
+1 ms (512 px) per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from streamface.face.animation import ANIM_DIM, ANIM_FIELDS
+
+OPEN_STEPS = 12
+"""Mouth openness levels (0..1)."""
+VISEME_STEPS = 4
+"""Quanta of the normalised viseme mix (the weights are whole quanta summing to this)."""
+BLINK_STEPS = 4
+"""Blink levels (0 open .. 1 closed)."""
+GAZE_STEP = 1.0 / 8.0
+"""Gaze quantum (gaze runs -1..1; the idle gaze stays within ±0.25)."""
+LIFT_STEP_PX = 1.0
+"""Brow-lift quantum in pixels of the frame."""
+MAX_PATCHES = 512
+"""Cached patches per kind (mouth, eyes) and face; the least recently used go first."""
+
+logger = logging.getLogger(__name__)
+
+_F = {name: i for i, name in enumerate(ANIM_FIELDS)}
+_MOUTH = [_F[n] for n in ("mouth_open", "v_rest", "v_a", "v_ei", "v_ou", "v_mbp")]
+_VISEMES = _MOUTH[1:]
+_POSE = [_F[n] for n in ("yaw", "pitch", "roll", "breath")]
+_DEG = np.pi / 180.0
+_POSE_LIMIT_DEG = 10.0  # the renderer's clamp of yaw, pitch and roll
+
+Box = tuple[int, int, int, int]
+"""Pixel box ``(x0, x1, y0, y1)``."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Pixel boxes and head-warp fields of the renderer at one size.
+
+    Attributes:
+        size: Frame width and height.
+        eye_box, mouth_box, warp_box: Pixel boxes of the frame.
+        fields: float32 [5, h, w] over the warp box: column, row, and the head's x, y and
+            depth weights (the `FaceRenderer` warp buffers); ``rise`` the breathing lift.
+        rise: float32 [h, w].
+        pixel: Width of one pixel in normalised units.
+    """
+
+    size: int
+    eye_box: Box
+    mouth_box: Box
+    warp_box: Box
+    fields: np.ndarray
+    rise: np.ndarray
+    pixel: float
+
+    def local(self, box: Box) -> Box:
+        """``box`` relative to the warp box's corner."""
+        wx, _, wy, _ = self.warp_box
+        return box[0] - wx, box[1] - wx, box[2] - wy, box[3] - wy
+
+
+_layouts: dict[int, Layout] = {}
+_building: set[int] = set()
+_layouts_lock = threading.Lock()
+
+
+def layout(size: int) -> Layout:
+    """The renderer's layout at ``size`` (computed once per size and process; ~0.3 s)."""
+    with _layouts_lock:
+        done = _layouts.get(size)
+    if done is not None:
+        return done
+    import torch
+
+    from streamface.face.render.common import pixel_size
+    from streamface.face.render.compose import FaceRenderer
+
+    with torch.no_grad():
+        r = FaceRenderer(size)
+        col, row = r.warp_col[0].numpy(), r.warp_row[0].numpy()
+        hx, hy, hd = r.warp_hx[0].numpy(), r.warp_hy[0].numpy(), r.warp_hd[0].numpy()
+        rise = np.ascontiguousarray(r.warp_rise[0].numpy(), np.float32)
+    fields = np.ascontiguousarray(np.stack([col, row, hx, hy, hd]), dtype=np.float32)
+    made = Layout(size, r.eye_box, r.mouth_box, r.warp_box, fields, rise, pixel_size(size))
+    with _layouts_lock:
+        return _layouts.setdefault(size, made)
+
+
+def layout_ready(size: int) -> Layout | None:
+    """The layout at ``size`` if computed, else None (and it starts being computed in a
+    background thread), so that no frame waits for it."""
+    with _layouts_lock:
+        done = _layouts.get(size)
+        if done is not None or size in _building:
+            return done
+        _building.add(size)
+
+    def build() -> None:
+        try:
+            layout(size)
+        except Exception:  # noqa: BLE001 - frames keep using the engine; say why once
+            logger.exception("sprite layout at %d px failed; frames are drawn by the engine", size)
+
+    threading.Thread(target=build, name=f"sprite-layout-{size}", daemon=True).start()
+    return None
+
+
+def _brow_lift(rows: np.ndarray) -> np.ndarray:
+    """The renderer's brow lift (normalised units) for anim rows [B, ANIM_DIM]."""
+    import torch
+
+    from streamface.face.render.eyes import brow_lift
+
+    t = torch.from_numpy(np.ascontiguousarray(rows, np.float32))
+
+    def a(name: str) -> Any:
+        return t[:, _F[name]].reshape(-1, 1, 1, 1)
+
+    with torch.no_grad():
+        return np.asarray(brow_lift({}, a).reshape(-1).numpy(), np.float64)
+
+
+_lift_cache: dict[bytes, float] = {}
+
+
+def _lifts(mouth: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """`_brow_lift` of on-grid rows, remembered per mouth cell (it depends on the mouth only)."""
+    keys = [m.tobytes() for m in mouth]
+    out = np.array([_lift_cache.get(k, np.nan) for k in keys])
+    todo = np.flatnonzero(np.isnan(out))
+    if todo.size:
+        out[todo] = _brow_lift(grid[todo])
+        if len(_lift_cache) > 50_000:  # the grid has fewer cells; this only bounds misuse
+            _lift_cache.clear()
+        _lift_cache.update({keys[i]: float(out[i]) for i in todo})
+    return out
+
+
+def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell keys and the on-grid anim rows that stand for them.
+
+    Args:
+        anim: float32 [B, ANIM_DIM].
+        pixel: Width of a pixel in normalised units (the brow-lift quantum's scale).
+
+    Returns:
+        (mouth keys int16 [B, 6], eye keys int16 [B, 4], rows float32 [B, ANIM_DIM]): the
+        rows are at zero pose with every mouth and eye field on its cell's grid point.
+    """
+    anim = np.asarray(anim, np.float32).reshape(-1, ANIM_DIM)
+    grid = np.zeros_like(anim)
+    opn = np.clip(anim[:, _MOUTH[0]], 0.0, 1.0)
+    vis = np.clip(anim[:, _VISEMES], 0.0, None)
+    total = vis.sum(axis=1, keepdims=True)
+    vis = np.where(total > 1e-6, vis / np.maximum(total, 1e-6), np.eye(1, len(_VISEMES), dtype=np.float32))
+    mouth = np.empty((len(anim), 6), np.int16)
+    mouth[:, 0] = np.rint(opn * OPEN_STEPS)
+    mouth[:, 1:] = _simplex_levels(vis, VISEME_STEPS)
+    grid[:, _MOUTH[0]] = mouth[:, 0] / OPEN_STEPS
+    grid[:, _VISEMES] = mouth[:, 1:] / VISEME_STEPS
+    eyes = np.empty((len(anim), 4), np.int16)
+    eyes[:, 0] = np.rint(np.clip(anim[:, _F["blink"]], 0.0, 1.0) * BLINK_STEPS)
+    eyes[:, 1] = np.rint(np.clip(anim[:, _F["gaze_x"]], -1.0, 1.0) / GAZE_STEP)
+    eyes[:, 2] = np.rint(np.clip(anim[:, _F["gaze_y"]], -1.0, 1.0) / GAZE_STEP)
+    eyes[:, 3] = np.rint(_lifts(mouth, grid) / (LIFT_STEP_PX * pixel))
+    grid[:, _F["blink"]] = eyes[:, 0] / BLINK_STEPS
+    grid[:, _F["gaze_x"]] = eyes[:, 1] * GAZE_STEP
+    grid[:, _F["gaze_y"]] = eyes[:, 2] * GAZE_STEP
+    return mouth, eyes, grid
+
+
+def _simplex_levels(weights: np.ndarray, steps: int) -> np.ndarray:
+    """Convex weights [B, K] as whole levels summing to ``steps`` (largest remainders).
+
+    Levels / steps is then a point of the grid that quantises to itself.
+    """
+    scaled = weights * steps
+    levels = np.floor(scaled).astype(np.int64)
+    short = steps - levels.sum(axis=1, keepdims=True)
+    rank = np.argsort(np.argsort(-(scaled - levels), axis=1, kind="stable"), axis=1)
+    return levels + (rank < short)
+
+
+@dataclass
+class SpriteStats:
+    """Counters of one face's compositor (read for benchmarks and tests)."""
+
+    frames: int = 0
+    engine_calls: int = 0
+    """Engine ``animate`` calls: the rest frame plus one per batch of missing cells."""
+    cells_rendered: int = 0
+
+
+class FaceSprites:
+    """One settled face's frames: cached engine patches pasted and warped per frame.
+
+    Thread-safe: `frame` may run in several threads at once (a missing cell may then be
+    rendered twice; the pictures are the same).
+
+    Args:
+        engine: The engine (``animate`` is called with ``prepared`` and anim rows).
+        prepared: The face, from ``engine.prepare`` (or ``blend``).
+        finish: Turns a square uint8 frame into the output frame (framing, label); must
+            change pixels only where their own value is (no filter across the warp box).
+            It runs once on the face at rest, and per frame only when it draws into the
+            warp box.
+        left: Column where ``finish`` puts the square (the same height) in its output.
+    """
+
+    def __init__(self, engine: Any, prepared: Any, finish: Callable[[np.ndarray], np.ndarray], left: int = 0) -> None:
+        self.layout = layout(int(engine.size))
+        self.stats = SpriteStats()
+        self._engine = engine
+        self._prepared = prepared
+        self._finish = finish
+        self._lock = threading.Lock()
+        self._mouths: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._eyes: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        rest = np.zeros((1, ANIM_DIM), np.float32)
+        rest[0, _F["v_rest"]] = 1.0
+        mouth, eyes, grid = quantise(rest, self.layout.pixel)
+        base = np.array(self._render(grid)[0], np.uint8, copy=True)
+        self._store(mouth, eyes, base[None])
+        wx0, wx1, wy0, wy1 = self.layout.warp_box
+        self._region = np.ascontiguousarray(base[wy0:wy1, wx0:wx1])
+        self._square = base
+        finished = finish(base.copy())
+        # Where `finish` puts the square in the output, and whether it draws over the warp box.
+        if finished.shape[0] != base.shape[0] or finished.shape[1] < left + base.shape[1]:
+            raise ValueError(f"finish put a {base.shape} frame into {finished.shape} at column {left}")
+        self._offset = (int(left), 0)
+        plain = np.zeros_like(finished)
+        ox, oy = self._offset
+        plain[oy : oy + base.shape[0], ox : ox + base.shape[1]] = base
+        drawn = np.any(finished != plain, axis=2)
+        drawn[:oy] = drawn[oy + base.shape[0] :] = False  # side bands are the framing's own
+        drawn[:, :ox] = drawn[:, ox + base.shape[1] :] = False
+        self._baked = not drawn[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1].any()
+        self._finished = finished
+
+    # ---- engine pictures ---------------------------------------------------------------
+
+    def _render(self, rows: np.ndarray) -> np.ndarray:
+        out = np.asarray(self._engine.animate(self._prepared, rows))
+        with self._lock:
+            self.stats.engine_calls += 1
+            self.stats.cells_rendered += len(rows)
+        return out
+
+    def _store(self, mouth: np.ndarray, eyes: np.ndarray, frames: np.ndarray) -> None:
+        mx0, mx1, my0, my1 = self.layout.mouth_box
+        ex0, ex1, ey0, ey1 = self.layout.eye_box
+        with self._lock:
+            for m, e, img in zip(mouth, eyes, frames, strict=True):
+                self._mouths.setdefault(m.tobytes(), np.ascontiguousarray(img[my0:my1, mx0:mx1]))
+                self._eyes.setdefault(e.tobytes(), np.ascontiguousarray(img[ey0:ey1, ex0:ex1]))
+            for cache in (self._mouths, self._eyes):
+                while len(cache) > MAX_PATCHES:
+                    cache.popitem(last=False)
+
+    def _patches(self, anim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mouth, eyes, grid = quantise(anim, self.layout.pixel)
+        mk, ek = mouth[0].tobytes(), eyes[0].tobytes()
+        with self._lock:
+            m, e = self._mouths.get(mk), self._eyes.get(ek)
+            if m is not None:
+                self._mouths.move_to_end(mk)
+            if e is not None:
+                self._eyes.move_to_end(ek)
+        if m is None or e is None:
+            self._store(mouth, eyes, self._render(grid))
+            with self._lock:
+                m, e = self._mouths[mk], self._eyes[ek]
+        return m, e
+
+    def prefill(self, anim: np.ndarray) -> int:
+        """Render the cells of anim rows [B, ANIM_DIM] not cached yet (one engine call).
+
+        Returns:
+            How many rows were rendered.
+        """
+        mouth, eyes, grid = quantise(anim, self.layout.pixel)
+        with self._lock:
+            need = [i for i in range(len(grid)) if mouth[i].tobytes() not in self._mouths or eyes[i].tobytes() not in self._eyes]
+        if need:
+            self._store(mouth[need], eyes[need], self._render(grid[need]))
+        return len(need)
+
+    # ---- frames ------------------------------------------------------------------------
+
+    def frame(self, anim: np.ndarray) -> np.ndarray:
+        """The output frame for one anim row (float32 [ANIM_DIM] or [1, ANIM_DIM]).
+
+        Returns:
+            A new uint8 [H, W, 3] array, as ``finish(engine.animate(prepared, anim)[0])``.
+        """
+        row = np.asarray(anim, np.float32).reshape(-1, ANIM_DIM)[:1]
+        mouth, eyes = self._patches(row)
+        lay = self.layout
+        region = self._region.copy()
+        mx0, mx1, my0, my1 = lay.local(lay.mouth_box)
+        ex0, ex1, ey0, ey1 = lay.local(lay.eye_box)
+        region[my0:my1, mx0:mx1] = mouth
+        region[ey0:ey1, ex0:ex1] = eyes
+        warped = self._warp(region, row[0])
+        wx0, wx1, wy0, wy1 = lay.warp_box
+        with self._lock:
+            self.stats.frames += 1
+        if self._baked:
+            out = self._finished.copy()
+            ox, oy = self._offset
+            out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1] = warped
+            return out
+        square = self._square.copy()
+        square[wy0:wy1, wx0:wx1] = warped
+        return self._finish(square)
+
+    def _warp(self, region: np.ndarray, row: np.ndarray) -> np.ndarray:
+        """The renderer's head warp of the warp-box ``region`` (bilinear, border-clamped)."""
+        yaw, pitch, roll = (float(np.clip(row[i], -_POSE_LIMIT_DEG, _POSE_LIMIT_DEG)) * _DEG for i in _POSE[:3])
+        breath = float(np.clip(row[_POSE[3]], 0.0, 1.0))
+        if yaw == pitch == roll == breath == 0.0:
+            return region
+        c1, s = np.float32(np.cos(roll) - 1.0), np.float32(np.sin(roll))
+        sy, sp = np.float32(np.sin(yaw)), np.float32(np.sin(pitch))
+        col, rw, hx, hy, hd = self.layout.fields
+        fx = col + c1 * hx
+        fx += s * hy
+        fx -= sy * hd
+        fy = rw + c1 * hy
+        fy -= s * hx
+        fy -= sp * hd
+        if breath:
+            fy += np.float32(breath) * self.layout.rise
+        return cv2.remap(region, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+

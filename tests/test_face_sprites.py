@@ -1,0 +1,307 @@
+"""The sprite compositor draws the same frames as the engine it caches pictures from.
+
+`FaceSprites` pastes engine-rendered mouth and eye patches into the engine's face at
+rest and turns the head with `cv2.remap`; these tests hold it to ``engine.animate`` for
+the ONNX Runtime and torch engines (the shipped `FaceRenderer`; torch on CUDA and
+TensorRT too where a GPU is present):
+
+* on the quantisation grid at zero pose the frames are the engine's, bit for bit;
+* on the grid with head motion only the warp differs (uint8 against float bilinear, one
+  rounding): mean under 0.1 levels, 99.9th percentile of a pixel's error under 12 levels;
+* off the grid (the nearest cell is shown) the mean error stays under 0.3 levels;
+* a `Session` composes its settled frames this way and matches an engine-only session
+  frame by frame through a first face, refinements, a look change and close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streamface.face.animation import ANIM_DIM, ANIM_FIELDS
+from streamface.face.label import draw_label, label_present
+from streamface.face.params import neutral_params
+from streamface.face.sprites import FaceSprites, layout, quantise
+
+torch = pytest.importorskip("torch")
+
+SIZE = 96
+VOICES = Path(__file__).resolve().parent.parent.parent / "shared" / "voices"
+_F = {name: i for i, name in enumerate(ANIM_FIELDS)}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private model cache (never the user's ~/.cache)."""
+    root = tmp_path_factory.mktemp("streamface-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMFACE_CACHE_DIR", str(root))
+        yield root
+
+
+def _tensorrt_missing() -> str | None:
+    try:
+        import engines.tensorrt_engine  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - EngineUnavailableError or the import itself
+        return str(exc)
+    return None
+
+
+_NO_CUDA = not torch.cuda.is_available()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("onnxruntime", marks=pytest.mark.slow),
+        "torch",
+        pytest.param("torch-cuda", marks=pytest.mark.skipif(_NO_CUDA, reason="no CUDA GPU here")),
+        pytest.param("tensorrt", marks=pytest.mark.skipif(_NO_CUDA or _tensorrt_missing() is not None, reason="no TensorRT here")),
+    ],
+)
+def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
+    if request.param == "onnxruntime":
+        from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+        return OnnxRuntimeEngine(SIZE)
+    if request.param == "tensorrt":
+        from engines.tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(SIZE)
+    from engines.torch_engine import TorchEngine
+
+    return TorchEngine(SIZE, device="cuda" if request.param == "torch-cuda" else "cpu")
+
+
+def _face(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    row = neutral_params().to_vector()
+    return np.clip(row + rng.normal(0.0, 0.15, row.shape).astype(np.float32), 0.0, 1.0)[None]
+
+
+def _rows(n: int, seed: int, pose: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((n, ANIM_DIM), np.float32)
+    rows[:, _F["mouth_open"]] = rng.random(n)
+    rows[:, _F["v_rest"] : _F["v_mbp"] + 1] = rng.dirichlet(np.ones(5), n)
+    rows[:, _F["blink"]] = rng.random(n) * (rng.random(n) < 0.4)
+    rows[:, _F["gaze_x"]] = rng.uniform(-0.25, 0.25, n)
+    rows[:, _F["gaze_y"]] = rng.uniform(-0.25, 0.25, n)
+    if pose:
+        rows[:, _F["yaw"] : _F["roll"] + 1] = rng.normal(0.0, 3.0, (n, 3))
+        rows[:, _F["breath"]] = rng.random(n)
+    return rows
+
+
+def _finish(square: np.ndarray) -> np.ndarray:
+    return draw_label(square)
+
+
+def _errors(engine: Any, prepared: Any, sprites: FaceSprites, rows: np.ndarray) -> np.ndarray:
+    """|sprite frame - engine frame| per pixel and channel, stacked over ``rows``."""
+    out = []
+    for row in rows:
+        want = _finish(np.array(engine.animate(prepared, row[None])[0], np.uint8))
+        got = sprites.frame(row)
+        assert got.shape == want.shape and got.dtype == np.uint8
+        out.append(np.abs(got.astype(np.int16) - want))
+    return np.stack(out)
+
+
+def _on_grid(rows: np.ndarray) -> np.ndarray:
+    grid = quantise(rows, layout(SIZE).pixel)[2]
+    grid[:, _F["yaw"] :] = rows[:, _F["yaw"] :]
+    return grid
+
+
+def test_engines_draw_the_shipped_layout(engine: Any) -> None:
+    assert engine.face_layout
+
+
+def test_zero_pose_on_grid_is_the_engine_frame(engine: Any) -> None:
+    prepared = engine.prepare(_face(1))
+    sprites = FaceSprites(engine, prepared, _finish)
+    closed = _on_grid(_rows(4, 2, pose=False))
+    closed[:, _F["mouth_open"]] = 0.0  # no brow lift: every eye cell is exact too
+    err = _errors(engine, prepared, sprites, closed)
+    assert err.max() == 0
+    assert sprites.stats.engine_calls == 1 + 4  # the face at rest, then one per new cell
+    # Open mouths lift the brows: the eye cell is the nearest lift (a pixel's step), all else exact.
+    err = _errors(engine, prepared, sprites, _on_grid(_rows(6, 12, pose=False)))
+    x0, x1, y0, y1 = sprites.layout.eye_box
+    assert err[:, y0:y1, x0:x1].mean() < 1.0
+    err[:, y0:y1, x0:x1] = 0
+    assert err.max() == 0
+
+
+def test_head_motion_on_grid_differs_by_the_warp_rounding(engine: Any) -> None:
+    prepared = engine.prepare(_face(3))
+    sprites = FaceSprites(engine, prepared, _finish)
+    err = _errors(engine, prepared, sprites, _on_grid(_rows(6, 4, pose=True)))
+    assert err.mean() < 0.1
+    assert np.percentile(err, 99.9) <= 12
+
+
+def test_off_grid_shows_the_nearest_cell(engine: Any) -> None:
+    prepared = engine.prepare(_face(5))
+    sprites = FaceSprites(engine, prepared, _finish)
+    rows = _rows(8, 6, pose=True)
+    err = _errors(engine, prepared, sprites, rows)
+    assert err.mean() < 0.3
+    # The error is where the patches are: outside the eye and mouth boxes only the warp rounds.
+    lay = sprites.layout
+    outside = err.copy()
+    for x0, x1, y0, y1 in (lay.eye_box, lay.mouth_box):
+        outside[:, y0:y1, x0:x1] = 0
+    assert np.percentile(outside, 99.9) <= 12
+
+
+def test_cells_are_cached_and_a_blink_is_its_own_cell(engine: Any) -> None:
+    prepared = engine.prepare(_face(7))
+    sprites = FaceSprites(engine, prepared, _finish)
+    row = _rows(1, 8, pose=True)[0]
+    first = sprites.frame(row)
+    calls = sprites.stats.engine_calls
+    np.testing.assert_array_equal(sprites.frame(row), first)
+    assert sprites.stats.engine_calls == calls  # a cached cell costs no engine call
+    blink = row.copy()
+    blink[_F["blink"]] = 1.0
+    closed = sprites.frame(blink)
+    assert sprites.stats.engine_calls == calls + 1
+    box = sprites.layout.eye_box
+    assert np.abs(closed[box[2] : box[3], box[0] : box[1]].astype(int) - first[box[2] : box[3], box[0] : box[1]]).max() > 20  # the lids closed
+
+
+def test_wide_frames_and_a_label_over_the_warp_box() -> None:
+    """`finish` may frame wider and may draw into the warp box; frames still match."""
+    from engines.torch_engine import TorchEngine
+    from streamface.face.framing import Framer, FrameSize
+
+    engine = TorchEngine(SIZE, device="cpu")
+    prepared = engine.prepare(_face(9))
+    framer = Framer(FrameSize(2 * SIZE, SIZE))
+
+    def over_the_head(square: np.ndarray) -> np.ndarray:
+        out = framer.compose(square)
+        out[SIZE // 2 - 3 : SIZE // 2 + 3, framer.left : framer.left + SIZE] //= 2  # a bar across the face
+        return out
+
+    sprites = FaceSprites(engine, prepared, over_the_head, left=framer.left)
+    assert not sprites._baked
+    rows = _on_grid(_rows(3, 10, pose=False))
+    rows[:, _F["mouth_open"]] = 0.0  # exact cells (see the zero-pose test)
+    for row in rows:
+        want = over_the_head(np.array(engine.animate(prepared, row[None])[0], np.uint8))
+        np.testing.assert_array_equal(sprites.frame(row), want)
+
+
+# ---- in a session -------------------------------------------------------------------------
+
+
+def _voice(name: str) -> np.ndarray:
+    from streamface.audio.decode import decode_file
+
+    path = VOICES / name
+    if not path.exists():
+        pytest.skip(f"shared voice {name} not found")
+    return decode_file(path)
+
+
+def _lockstep(engine: Any, x: np.ndarray, events: dict[int, Callable[[Any], Any]]) -> Iterator[tuple[int, Any, np.ndarray, np.ndarray]]:
+    """Two sessions on the same audio, one composing settled frames, one drawing every frame."""
+    from streamface.offline import Audio, audio_slice, frame_count, step
+    from streamface.session import Session
+
+    layout(SIZE)  # what Session starts in the background, done now so every settled frame composes
+    fast = Session(engine, fps=30, seed=3)
+    slow = Session(engine, fps=30, seed=3, sprites=False)
+    audio = Audio(x, 16000)
+    for k in range(frame_count(audio.seconds, 30)):
+        chunk = audio_slice(audio, k, 30)
+        for s in (fast, slow):
+            if chunk.size:
+                s.push_audio(chunk, audio.rate)
+            step(s)
+            if k in events:
+                events[k](s)
+        yield k, fast, fast.render_frame(k / 30), slow.render_frame(k / 30)
+
+
+@pytest.mark.slow
+def test_session_frames_match_the_engine_path(engine: Any) -> None:
+    x = _voice("flite_female_slt.wav")[: 16000 * 6]
+    events: dict[int, Callable[[Any], Any]] = {120: lambda s: s.set_look(7), 165: lambda s: s.close()}
+    composed_before = 0
+    worst = 0.0
+    for k, fast, got, want in _lockstep(engine, x, events):
+        assert got.shape == want.shape
+        err = np.abs(got.astype(np.int16) - want)
+        if fast.sprite_frames == composed_before:  # drawn by the engine (morphing): the same call
+            np.testing.assert_array_equal(got, want, err_msg=f"frame {k}")
+        else:
+            worst = max(worst, float(err.mean()))
+            assert err.mean() < 0.3, f"frame {k}: mean error {err.mean():.3f}"
+        composed_before = fast.sprite_frames
+        assert label_present(got)
+    assert fast.sprite_frames > 60  # placeholder, settled first face, after the look, after close
+    assert fast.face_changes and any(reason == "look" for _, reason in fast.face_changes)
+    assert worst > 0.0  # head motion was composed, not only copied
+
+
+def test_close_drops_the_compositor() -> None:
+    from engines.torch_engine import TorchEngine
+    from streamface.session import Session
+
+    engine = TorchEngine(SIZE, device="cpu")
+    layout(SIZE)
+    session = Session(engine, fps=30, seed=1)
+    for k in range(15):
+        session.render_frame(k / 30)
+    assert session.sprite_frames > 0 and session._sprites is not None
+    session.close()
+    assert session._sprites is None
+    before = session.sprite_frames
+    frame = session.render_frame(1.0)
+    assert label_present(frame) and session.sprite_frames == before + 1  # the placeholder again
+
+
+def test_threads_compose_the_same_frames() -> None:
+    """`render_frame` runs in several threads at once (the server's render pool)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engines.torch_engine import TorchEngine
+    from streamface.session import Session
+
+    engine = TorchEngine(SIZE, device="cpu")
+    layout(SIZE)
+    fast = Session(engine, fps=30, seed=5)
+    slow = Session(engine, fps=30, seed=5, sprites=False)
+    times = [0.5 + k / 30 for k in range(48)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(fast.render_frame, times))
+    assert fast.sprite_frames == len(times)
+    for t, frame in zip(times, got, strict=True):
+        err = np.abs(frame.astype(np.int16) - slow.render_frame(t))
+        assert err.mean() < 0.3, f"t={t}: mean error {err.mean():.3f}"
+
+
+def test_wide_session_frames_match() -> None:
+    """A wide output (framed side bands, label) composes the same frames as the engine path."""
+    from engines.torch_engine import TorchEngine
+    from streamface.face.framing import FrameSize
+    from streamface.session import Session
+
+    engine = TorchEngine(SIZE, device="cpu")
+    layout(SIZE)
+    wide = FrameSize(160, SIZE)
+    fast = Session(engine, fps=30, seed=2, frame_size=wide)
+    slow = Session(engine, fps=30, seed=2, frame_size=wide, sprites=False)
+    for k in range(12, 40):
+        got, want = fast.render_frame(k / 30), slow.render_frame(k / 30)
+        assert got.shape == want.shape == (SIZE, 160, 3)
+        assert np.abs(got.astype(np.int16) - want).mean() < 0.3
+    assert fast.sprite_frames > 0
