@@ -304,8 +304,12 @@ class BatchingEngine(Engine):
     def blend(self, a: Any, b: Any, weight: float) -> Any | None:
         return self.inner.blend(a, b, weight)
 
+    @property
+    def face_layout(self) -> bool:
+        return self.inner.face_layout
+
     def __getattr__(self, name: str) -> Any:
-        # Anything else a backend offers (e.g. a face-layout flag, a device) is the
+        # Anything else a backend offers (e.g. a device) is the
         # wrapped engine's; only called for names this wrapper does not define.
         if name == "inner":
             raise AttributeError(name)

@@ -342,8 +342,12 @@ def default_session_factory(
         raise ValueError(f"batch must be one of {', '.join(BATCH_MODES)}, got {batch!r}")
     frame = FrameSize(size, size) if isinstance(size, int) else size
     engine = load_engine(engine_name, frame.face)
+    # Batched engine calls are then the per-frame path: composing settled frames from
+    # cached patches (`Session(sprites=True)`, the CPU's cheap path) would bypass them.
+    sprites = True
     if batch == "on" or (batch == "auto" and is_gpu_engine(engine)):
         engine = BatchingEngine(engine, window_s=batch_window_ms / 1000.0)
+        sprites = False
         log.info("batched rendering on (window %.1f ms)", batch_window_ms)
     # Load the shared voice models and warm the engine now, not on the first caller's loop.
     warm = Session(engine, frame_size=frame)
@@ -354,4 +358,4 @@ def default_session_factory(
     gc.collect()
     gc.freeze()
     log.info("engine %s loaded for the live server", getattr(engine, "name", engine_name))
-    return lambda: Session(engine, frame_size=frame, look=look)
+    return lambda: Session(engine, frame_size=frame, look=look, sprites=sprites)
