@@ -31,14 +31,34 @@ from pathlib import Path
 
 import numpy as np
 
-CODE_BITS = 5
-"""Bits of the identity code: 32 codes. More bits give different speakers different codes
-more often but one speaker the same code less often (held out by language, two clips of
-one speaker agree / different speakers collide: 4 bits 0.71-0.75 / 6-7 %, 5 bits
-0.61-0.67 / 3-4 %, 6 bits 0.50-0.59 / 2 %; benchmarks/results/identity_code.md)."""
+CODE_BITS = 12
+"""Bits of the identity code: the signs of the first 12 discriminants."""
+
+FAMILIES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    # family: (the code bits its draws depend on, its latent names). Bit 0 is the most
+    # reliable discriminant. Every bit serves two families, so one flipped bit (the usual
+    # noise between two calls of one speaker) changes at most two families, and the most
+    # visible families (skin, hairstyle, hair colour) sit on the most reliable bits.
+    "skin": ((0, 1, 2), ("skin_tone", "skin_undertone", "freckles", "mole", "mole_pos")),
+    "hairstyle": ((0, 3, 4), ("style_f", "style_m", "hair_side", "hairline", "balding")),
+    "colouring": ((1, 3, 5), ("hair_lightness", "hair_red", "grey", "iris_hue", "iris_lightness")),
+    "face_shape": ((2, 4, 6), ("face_width", "face_length", "jaw_width", "chin_length", "chin_width",
+                               "cheek_fullness", "neck_width", "ear_size")),
+    "extras": ((5, 6, 7), ("beard", "beard_style", "glasses", "glasses_shape", "glasses_tint", "makeup")),
+    "eyes_brows": ((7, 8, 9), ("eye_size", "eye_spacing", "eye_shape", "eye_tilt", "lid_fold",
+                               "brow_thickness", "brow_height", "brow_arch")),
+    "nose_lips": ((8, 10, 11), ("nose_length", "nose_width", "nose_tip", "lip_fullness", "lip_width")),
+    "clothes": ((9, 10, 11), ("top_hue", "top_saturation", "top_lightness", "bg_hue", "bg_lightness")),
+}
+"""Trait families: each draws from its own 3 bits of the code (graceful degradation).
+
+A latent name in no family gets one by a hash of its name (`family_of`), so a new latent
+works without an entry here; list it to choose its family."""
+
+_FAMILY_OF = {name: family for family, (_, names) in FAMILIES.items() for name in names}
 
 BASIS_PATH = Path(__file__).with_name("identity_basis.json")
-_HASH_KEY = b"streamface-identity-v1"
+_HASH_KEY = b"streamface-identity-v2"
 
 
 @dataclass(frozen=True, order=True)
@@ -110,20 +130,40 @@ def identity_code(embedding: np.ndarray, bits: int = CODE_BITS) -> IdentityCode:
     return IdentityCode(code_bits(e / norm, centre, axes[:bits], thresholds[:bits]), bits)
 
 
+def family_of(name: str) -> str:
+    """The trait family of a latent name (listed in `FAMILIES`, else chosen by a hash of it)."""
+    family = _FAMILY_OF.get(name)
+    if family is None:
+        digest = hashlib.blake2b(name.encode(), key=_HASH_KEY, digest_size=2).digest()
+        family = list(FAMILIES)[int.from_bytes(digest, "big") % len(FAMILIES)]
+    return family
+
+
+def family_key(code: IdentityCode, name: str) -> tuple[str, int]:
+    """What ``name``'s draw depends on besides the look: its family and that family's bits."""
+    family = family_of(name)
+    bits = FAMILIES[family][0]
+    return family, sum(((code.value >> b) & 1) << i for i, b in enumerate(bits) if b < code.bits)
+
+
 def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
-    """One uniform draw in (0, 1) for ``name``, keyed by the code and the look seed."""
-    message = f"{code.bits}:{code.value}:{int(look)}:{name}".encode()
+    """One uniform draw in (0, 1) for ``name``, keyed by its family's bits and the look seed."""
+    family, sub = family_key(code, name)
+    message = f"{family}:{sub}:{int(look)}:{name}".encode()
     digest = hashlib.blake2b(message, key=_HASH_KEY, digest_size=8).digest()
     return ((int.from_bytes(digest, "big") >> 11) + 0.5) / float(1 << 53)
 
 
 def identity_latents(code: IdentityCode, names: Iterable[str], look: int = 0) -> dict[str, float]:
-    """Independent uniform (0, 1) draws, one per name, for a code and a look seed.
+    """Uniform (0, 1) draws, one per name, for a code and a look seed.
+
+    Each draw depends only on its own name, the look and the 3 code bits of its trait
+    family (`FAMILIES`): draws of different names are independent, and a flipped code
+    bit rerolls only the families that use it.
 
     Args:
         code: The speaker's identity code.
-        names: Latent names (each draw depends only on code, look and its own name, so
-            adding a name never changes the others).
+        names: Latent names (adding a name never changes the others).
         look: A user's seed: another value rerolls every draw ("another look").
     """
     return {name: uniform(code, name, look) for name in names}
