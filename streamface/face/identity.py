@@ -6,15 +6,19 @@ embeddings cluster by language, accent and recording channel, so a smooth projec
 gives one family of recordings one kind of face. Instead:
 
 1. `identity_code`: the embedding is reduced to a small, noise-robust code: the signs of
-   its first `CODE_BITS` linear discriminants (between-speaker over within-speaker
-   scatter, fitted on 144 synthetic speakers in 8 languages, each heard through two
-   texts and two channels; `benchmarks/identity_code.py` fits and measures it), each
-   against its median, so every bit splits speakers in half. Two clips of one speaker
-   usually give one code; different speakers usually different codes (the numbers are
-   in `benchmarks/results/identity_code.json` and docs/DESIGN.md).
-2. `identity_latents`: the code (and a user's ``look`` seed) is hashed with BLAKE2b,
-   once per latent name, into independent uniform draws in (0, 1). Whatever a code's
-   bits correlate with, the draws do not: two codes share nothing but chance.
+   its first `CODE_BITS` = 12 linear discriminants (between-voice over within-voice
+   scatter, the within-voice part including the first second of speech, other texts,
+   languages and a phone channel; fitted on 18 espeak-ng voices in 8 languages and the
+   recorded *tune* speakers, `benchmarks/identity_code.py`), each against the weighted
+   median of the voices, so every bit splits recorded and synthetic voices in half.
+2. `identity_latents`: each latent belongs to a trait family (`FAMILIES`: skin,
+   hairstyle, colouring, face shape, extras, eyes and brows, nose and lips, clothes), and
+   its draw is BLAKE2b of (its family's 3 code bits, the user's ``look`` seed, its name):
+   an independent uniform in (0, 1). Whatever the bits correlate with, the draws do not.
+   One bit flipped by the embedding's noise (the usual difference between two calls of
+   one speaker) rerolls only the two families that use it, so the face changes a little
+   instead of entirely; different speakers differ in about half of the bits and share
+   few families (numbers in `benchmarks/results/identity_code.md` and docs/DESIGN.md).
 
 The code is a coarse summary of a voice, not an identifier: a handful of bits that many
 speakers share. It is never stored or logged by StreamFace.
@@ -95,8 +99,9 @@ def load_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def save_basis(centre: np.ndarray, axes: np.ndarray, thresholds: np.ndarray) -> Path:
     """Write a fitted basis to `BASIS_PATH` (used by `benchmarks/identity_code.py --fit`)."""
     data = {
-        "about": "Identity-code basis: regularised LDA of GE2E embeddings of 144 espeak-ng "
-        "speakers in 8 languages, two texts and two channels each (benchmarks/identity_code.py).",
+        "about": "Identity-code basis: regularised LDA of GE2E embeddings of 18 espeak-ng voices "
+        "in 8 languages and the recorded tune speakers of tests/data/real_speakers.json, whole "
+        "clips and their first second, two channels (benchmarks/identity_code.py).",
         "centre": [round(float(v), 7) for v in centre],
         "axes": [[round(float(v), 7) for v in row] for row in axes],
         "thresholds": [round(float(v), 7) for v in thresholds],
