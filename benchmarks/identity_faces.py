@@ -101,6 +101,11 @@ def distances(rows: list[dict], desc: list[np.ndarray | None]) -> dict:
             same[a["speaker"]].append(d)
         elif a["sex"] == b["sex"]:
             diff.append(d)
+    pooled = np.concatenate([np.array(v) for v in same.values()])
+    d = np.array(diff)
+    # How often one speaker's two faces are closer than two different speakers' faces
+    # (0.5: no better than chance; 1: always), with ties counted half.
+    closer = float(np.mean([(np.mean(d > x) + 0.5 * np.mean(d == x)) for x in pooled]))
     per = {k: {"median": round(float(np.median(v)), 3), "below_0_4": round(float(np.mean(np.array(v) < 0.4)), 2),
                "pairs": len(v)} for k, v in sorted(same.items())}
     return {
@@ -110,6 +115,7 @@ def distances(rows: list[dict], desc: list[np.ndarray | None]) -> dict:
         "different_speakers_same_sex_at_least_0_6": round(float(np.mean(np.array(diff) >= 0.6)), 3),
         "different_speakers_median": round(float(np.median(diff)), 3),
         "pairs_different": len(diff),
+        "same_closer_than_different": round(closer, 3),
         "faces_detected": int(sum(d is not None for d in desc)),
         "faces": len(desc),
     }

@@ -96,6 +96,15 @@ def test_a_flipped_bit_rerolls_only_its_families(bit: int) -> None:
     assert family_key(code, "skin_tone")[0] == "skin"
 
 
+def test_a_familys_eight_faces_are_spread_over_the_range() -> None:
+    for name in ("skin_tone", "style_f", "top_hue", "a_new_latent"):
+        for look in range(3):
+            draws = [uniform(IdentityCode(v), name, look) for v in range(1 << CODE_BITS)]
+            distinct = sorted(set(draws))
+            assert len(distinct) == 8
+            assert [int(u * 8) for u in distinct] == list(range(8))
+
+
 def test_two_clips_of_one_speaker_keep_most_trait_families() -> None:
     """Flite speakers recorded twice (different texts; kal16 is kal at another rate).
 
