@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_code_out_of_range_is_refused() -> None:
 
 def test_latents_are_uniform_independent_and_rerolled_by_look() -> None:
     names = [f"n{i}" for i in range(40)]
-    draws = np.array([list(identity_latents(IdentityCode(1234), names, look).values()) for look in range(256)])
+    draws = np.array([list(identity_latents(IdentityCode(612), names, look).values()) for look in range(256)])
     assert draws.min() > 0.0 and draws.max() < 1.0
     # Uniform: 10,240 draws in 10 bins, chi-square with 9 dof well under its 0.1 % point.
     counts = np.histogram(draws, bins=10, range=(0.0, 1.0))[0]
@@ -75,10 +76,12 @@ def test_latents_are_uniform_independent_and_rerolled_by_look() -> None:
     assert uniform(code, "a", look=1) != uniform(code, "a", look=0)
 
 
-def test_families_cover_every_bit_twice_with_three_bits_each() -> None:
+def test_families_use_three_bits_each_and_share_at_most_one() -> None:
     used = [b for bits, _ in FAMILIES.values() for b in bits]
-    assert all(len(bits) == 3 for bits, _ in FAMILIES.values())
-    assert sorted(used) == sorted(list(range(CODE_BITS)) * 2)
+    assert all(len(set(bits)) == 3 for bits, _ in FAMILIES.values())
+    assert all(used.count(b) in (2, 3) for b in range(CODE_BITS)) and max(used) < CODE_BITS
+    for (a, _), (b, _) in itertools.combinations(FAMILIES.values(), 2):
+        assert len(set(a) & set(b)) <= 1
     names = [n for _, members in FAMILIES.values() for n in members]
     assert len(names) == len(set(names))  # a latent belongs to one family
     assert family_of("not_listed_anywhere") in FAMILIES  # new names get a family by hash
@@ -87,7 +90,7 @@ def test_families_cover_every_bit_twice_with_three_bits_each() -> None:
 @pytest.mark.parametrize("bit", range(CODE_BITS))
 def test_a_flipped_bit_rerolls_only_its_families(bit: int) -> None:
     """Graceful degradation: the usual noise between two calls (one bit) keeps most traits."""
-    code = IdentityCode(0b1011_0110_0101)
+    code = IdentityCode(0b10_0110_0101)
     flipped = IdentityCode(code.value ^ (1 << bit))
     for family, (bits, members) in FAMILIES.items():
         for name in members:
@@ -105,19 +108,22 @@ def test_a_familys_eight_faces_are_spread_over_the_range() -> None:
             assert [int(u * 8) for u in distinct] == list(range(8))
 
 
-def test_two_clips_of_one_speaker_keep_most_trait_families() -> None:
+def test_two_clips_of_one_speaker_keep_half_the_trait_families() -> None:
     """Flite speakers recorded twice (different texts; kal16 is kal at another rate).
 
-    Held out, two clips of one speaker keep about 0.6 of the 8 families
-    (benchmarks/results/identity_code.md); these pairs are a regression guard for the
-    shipped basis on voices its fit never heard (they keep 4, 5 and 6 families).
+    Held out, two calls of one recorded speaker keep about half of the 8 families
+    (benchmarks/results/identity_code.md); these pairs, voices the fit never heard, are
+    a regression guard for the shipped basis: together they keep at least that (they
+    keep 2, 4 and 6 families).
     """
     pairs = [("flite_rms.flac", "flite_rms_b.flac"), ("flite_kal.flac", "flite_kal16.flac"),
              ("flite_slt.flac", "flite_slt_b.flac")]
+    kept = []
     for a, b in pairs:
         ca, cb = identity_code(_embed(_speech(VOICES / a))), identity_code(_embed(_speech(VOICES / b)))
-        kept = sum(family_key(ca, members[0]) == family_key(cb, members[0]) for _, members in FAMILIES.values())
-        assert kept >= 4, (a, b, kept)
+        kept.append(sum(family_key(ca, members[0]) == family_key(cb, members[0]) for _, members in FAMILIES.values()))
+        assert ca != IdentityCode(0) and kept[-1] >= 1, (a, b, kept[-1])
+    assert sum(kept) >= 4 * len(pairs), kept
 
 
 # ---- independence from language and band ------------------------------------------------

@@ -6,7 +6,7 @@ embeddings cluster by language, accent and recording channel, so a smooth projec
 gives one family of recordings one kind of face. Instead:
 
 1. `identity_code`: the embedding is reduced to a small, noise-robust code: the signs of
-   its first `CODE_BITS` = 12 linear discriminants (between-voice over within-voice
+   its first `CODE_BITS` = 10 linear discriminants (between-voice over within-voice
    scatter, the within-voice part including the first second of speech, other texts,
    languages and a phone channel; fitted on 18 espeak-ng voices in 8 languages and the
    recorded *tune* speakers, `benchmarks/identity_code.py`), each against the weighted
@@ -35,14 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-CODE_BITS = 12
-"""Bits of the identity code: the signs of the first 12 discriminants."""
+CODE_BITS = 10
+"""Bits of the identity code: the signs of the first 10 discriminants."""
 
 FAMILIES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     # family: (the code bits its draws depend on, its latent names). Bit 0 is the most
-    # reliable discriminant. Every bit serves two families, so one flipped bit (the usual
-    # noise between two calls of one speaker) changes at most two families, and the most
-    # visible families (skin, hairstyle, hair colour) sit on the most reliable bits.
+    # reliable discriminant. Every bit serves two or three families and two families share
+    # at most one bit, so one flipped bit (the usual noise between two calls of one
+    # speaker) changes at most three families, and the most visible families (skin,
+    # hairstyle, colouring) sit on the most reliable bits.
     "skin": ((0, 1, 2), ("skin_tone", "skin_undertone", "freckles", "mole", "mole_pos")),
     "hairstyle": ((0, 3, 4), ("style_f", "style_m", "hair_side", "hairline", "balding")),
     "colouring": ((1, 3, 5), ("hair_lightness", "hair_red", "grey", "iris_hue", "iris_lightness")),
@@ -51,8 +52,8 @@ FAMILIES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     "extras": ((5, 6, 7), ("beard", "beard_style", "glasses", "glasses_shape", "glasses_tint", "makeup")),
     "eyes_brows": ((7, 8, 9), ("eye_size", "eye_spacing", "eye_shape", "eye_tilt", "lid_fold",
                                "brow_thickness", "brow_height", "brow_arch")),
-    "nose_lips": ((8, 10, 11), ("nose_length", "nose_width", "nose_tip", "lip_fullness", "lip_width")),
-    "clothes": ((9, 10, 11), ("top_hue", "top_saturation", "top_lightness", "bg_hue", "bg_lightness")),
+    "nose_lips": ((0, 5, 8), ("nose_length", "nose_width", "nose_tip", "lip_fullness", "lip_width")),
+    "clothes": ((1, 6, 9), ("top_hue", "top_saturation", "top_lightness", "bg_hue", "bg_lightness")),
 }
 """Trait families: each draws from its own 3 bits of the code (graceful degradation).
 
