@@ -9,16 +9,17 @@ gives one family of recordings one kind of face. Instead:
    its first `CODE_BITS` = 10 linear discriminants (between-voice over within-voice
    scatter, the within-voice part including the first second of speech, other texts,
    languages and a phone channel; fitted on 18 espeak-ng voices in 8 languages and the
-   recorded *tune* speakers, `benchmarks/identity_code.py`), each against the weighted
-   median of the voices, so every bit splits recorded and synthetic voices in half.
+   recorded *tune* speakers, `benchmarks/identity_code.py`; each domain centred on its
+   own mean, so no bit tells synthetic from recorded speech), each against the recorded
+   voices' median, so every bit splits callers in half.
 2. `identity_latents`: each latent belongs to a trait family (`FAMILIES`: skin,
    hairstyle, colouring, face shape, extras, eyes and brows, nose and lips, clothes), and
    its draw is BLAKE2b of (its family's 3 code bits, the user's ``look`` seed, its name):
-   an independent uniform in (0, 1). Whatever the bits correlate with, the draws do not.
-   One bit flipped by the embedding's noise (the usual difference between two calls of
-   one speaker) rerolls only the two families that use it, so the face changes a little
-   instead of entirely; different speakers differ in about half of the bits and share
-   few families (numbers in `benchmarks/results/identity_code.md` and docs/DESIGN.md).
+   an independent uniform in (0, 1), stratified over the family's 8 sub-codes. Whatever
+   the bits correlate with, the draws do not. A bit flipped by the embedding's noise
+   (the usual difference between two calls of one speaker) rerolls only the two or three
+   families that use it, so the face changes partly instead of entirely; different
+   speakers differ in about half of the bits and share few families (numbers in `benchmarks/results/identity_code.md` and docs/DESIGN.md).
 
 The code is a coarse summary of a voice, not an identifier: a handful of bits that many
 speakers share. It is never stored or logged by StreamFace.
