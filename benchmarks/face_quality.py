@@ -20,6 +20,7 @@ darker skin (Buolamwini and Gebru, "Gender Shades", 2018).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -95,13 +96,42 @@ def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def balanced_codes() -> tuple[int, ...]:
+    """Eight codes that give every trait family each of its 8 sub-codes once.
+
+    The draws are stratified per family (`identity.uniform`), so over these 8 codes
+    every trait takes one value in each eighth of its range: a small, even sample of
+    what the voices' own looks can be.
+    """
+    from streamface.face.identity import FAMILIES, family_key
+
+    names = [members[0] for _, members in FAMILIES.values()]
+    subs = [tuple(family_key(IdentityCode(c), n)[1] for n in names) for c in range(1 << CODE_BITS)]
+
+    def extend(chosen: list[int], start: int) -> list[int] | None:
+        if len(chosen) == 8:
+            return chosen
+        for c in range(start, len(subs)):
+            if all(all(a != b for a, b in zip(subs[c], subs[d], strict=True)) for d in chosen):
+                found = extend([*chosen, c], c + 1)
+                if found:
+                    return found
+        return None
+
+    found = extend([], 0)
+    if found is None:
+        raise RuntimeError("no 8 codes cover every family's sub-codes")
+    return tuple(found)
+
+
 def _identity(seed: int) -> IdentityCode:
-    """Seed -> identity code: every seed its own draws (random embeddings share few codes)."""
-    return IdentityCode(seed % (1 << CODE_BITS))
+    """Seed -> identity code: each block of 8 seeds covers every family's 8 sub-codes."""
+    return IdentityCode(balanced_codes()[seed % 8])
 
 
 def _look(seed: int) -> int:
-    return seed >> CODE_BITS
+    return seed // 8
 
 
 def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:

@@ -1,24 +1,32 @@
 """Fit and measure the identity code (`streamface.face.identity`).
 
-    python -m benchmarks.identity_code            # measure the shipped basis
-    python -m benchmarks.identity_code --fit      # refit it (writes identity_basis.json)
+    python -m benchmarks.identity_code                  # measure the shipped basis
+    python -m benchmarks.identity_code --fit            # refit it (writes identity_basis.json)
+    python -m benchmarks.identity_code --compare OLD.json   # also measure an older basis
 
-The corpus is made here from Debian's espeak-ng: 18 voice variants x 8 languages (en, de,
-fr, es, hi, cmn, ru, sw) = 144 speakers, each reading two different texts, each clip
-also sent through a telephone channel (8 kHz mu-law). A speaker is a (variant, language)
-pair; two clips of one speaker differ in text and/or channel. Different speakers are
-pairs of different variants (one variant in two languages is nearly one voice).
+Corpora (`benchmarks/identity_corpus.py`, embeddings cached in /tmp): 144 synthetic
+espeak-ng speakers (18 voices x 8 languages, two texts, wideband and phone) and the
+recorded speakers of ``tests/data/real_speakers.json`` (12 clips of distinct prompts per
+Asterisk speaker, parts of single recordings, each wideband and as 8 kHz mu-law). Only
+the real *tune* speakers are ever fitted on; the *held-out* ones are only measured.
 
-The basis is a regularised linear discriminant analysis (between-speaker over
-within-speaker scatter) of GE2E embeddings; the code is the sign of the first
-`CODE_BITS` discriminants against their medians. Measured:
+The basis is a regularised linear discriminant analysis of GE2E embeddings:
 
-* held out by language (fit on 4 languages, measure on the other 4, both ways): the
-  share of same-speaker clip pairs with one code (full clips, and the first second of
-  speech of each clip, which is what a session's first face sees), and the share of
-  different-speaker pairs with one code (collisions), for 3-8 bits;
-* on other recordings (flite voices no fit saw, the shared voices, the widened test
-  voices): halves of one recording against halves of the others.
+* classes are voices: a real person, or one espeak voice across its 8 languages (so
+  language is within-speaker variation, not something a bit may encode);
+* within-voice scatter is that of whole clips *and of their first second of speech*
+  (the noise of a session's first face), texts, languages and channels;
+* real and synthetic voices weigh alike in the between-voice scatter, the centre and the
+  thresholds (each discriminant's weighted median), so every bit splits the *recorded*
+  voices, not only the synthetic ones (fitted on synthetic voices alone, 2 of 5 bits
+  were the same for every recorded speaker).
+
+Measured, per speaker (then averaged over speakers), on clips of one speaker in two
+"calls" (different clips, same band): the share of pairs with the whole code equal and
+the share of trait families kept (`identity.FAMILIES`: each family's draws depend on 3
+bits), from the first 1, 2, 3 s of speech of each clip and from whole clips; on
+different speakers: whole-code collisions, families shared, and the share of pairs that
+share more than half of the families (faces that look alike).
 """
 
 from __future__ import annotations
@@ -26,212 +34,169 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import subprocess
 import sys
-import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.identity_corpus import DEFAULT_CACHE, espeak_corpus, real_corpus
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-TEXTS: dict[str, tuple[str, str]] = {
-    "en": (
-        "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
-        "It is easy to tell the depth of a well.",
-        "Rice is often served in round bowls. The juice of lemons makes fine punch. "
-        "The box was thrown beside the parked truck.",
-    ),
-    "de": (
-        "Der Hund lief schnell über die grüne Wiese und sprang dann in den kleinen See am Waldrand.",
-        "Morgen fahren wir mit dem Zug nach Berlin, um meine Großeltern zu besuchen und Kuchen zu essen.",
-    ),
-    "fr": (
-        "Le petit chat dort tranquillement sur le canapé pendant que la pluie tombe dehors toute la journée.",
-        "Nous avons acheté du pain frais et du fromage au marché du village ce matin avant de partir.",
-    ),
-    "es": (
-        "El perro corre por el parque mientras los niños juegan con la pelota bajo el sol de la tarde.",
-        "Mañana vamos a visitar a mis abuelos en el campo y comeremos una paella muy rica juntos.",
-    ),
-    "hi": (
-        "मैं हर सुबह अपने दोस्तों के साथ पार्क में टहलने जाता हूँ और फिर हम चाय पीते हैं।",
-        "कल हम ट्रेन से दिल्ली जाएंगे और वहाँ अपने परिवार से मिलेंगे और खाना खाएंगे।",
-    ),
-    "cmn": (
-        "我每天早上都和朋友一起去公园散步，然后我们一起喝茶聊天。",
-        "明天我们要坐火车去北京看望爷爷奶奶，还要一起吃饺子。",
-    ),
-    "ru": (
-        "Каждое утро я гуляю в парке с собакой, а потом пью горячий чай дома.",
-        "Завтра мы поедем на поезде в Москву, чтобы навестить бабушку и дедушку.",
-    ),
-    "sw": (
-        "Kila asubuhi ninatembea katika bustani pamoja na marafiki zangu na kisha tunakunywa chai.",
-        "Kesho tutasafiri kwa treni kwenda Nairobi kuwatembelea babu na bibi yetu nyumbani.",
-    ),
-}
-VARIANTS: dict[str, str] = {
-    **{f"m{i}": "male" for i in range(1, 8)},
-    **{f"f{i}": "female" for i in range(1, 6)},
-    "Andy": "male", "Denis": "male", "antonio": "male",
-    "Alicia": "female", "steph": "female", "belinda": "female",
-}
-REG = 0.3  # within-speaker scatter regularisation (fraction of its mean eigenvalue; 0.1-0.3 measured best held out)
-KEEP = 12  # discriminants stored in the basis (the code uses the first CODE_BITS)
+REG = 0.3  # within-voice scatter regularisation (fraction of its mean eigenvalue)
+KEEP = 16  # discriminants stored in the basis (the code uses the first CODE_BITS)
+LANGS = ("en", "de", "fr", "es", "hi", "cmn", "ru", "sw")
+KEYS = {"1 s": "emb_1s", "2 s": "emb_2s", "3 s": "emb_3s", "whole": "emb"}
 
 
-def _embed(speech: np.ndarray) -> np.ndarray:
-    from streamface.voice import encoder
-    from streamface.voice.analyzer import EMBEDDING_LEVEL_DBFS, EMBEDDING_PARTIAL_RATE
-
-    return encoder.embed_utterance(speech, rate=EMBEDDING_PARTIAL_RATE, level_dbfs=EMBEDDING_LEVEL_DBFS)
-
-
-def _speech(path: Path) -> np.ndarray:
-    from streamface.audio.decode import decode_file
-    from streamface.audio.vad import extract_speech
-
-    return extract_speech(decode_file(path))
-
-
-def _telephone(src: Path, dst: Path) -> None:
-    mid = dst.with_suffix(".ulaw.wav")
-    subprocess.run(["sox", "-D", str(src), "-r", "8000", "-e", "mu-law", str(mid)], check=True)
-    subprocess.run(["sox", "-D", str(mid), "-r", "16000", "-e", "signed", "-b", "16", str(dst)], check=True)
-
-
-def espeak_corpus(work: Path) -> list[dict]:
-    """Embeddings of every (variant, language, text, channel) clip: full and first second."""
-    rows = []
-    for lang, texts in TEXTS.items():
-        for variant, sex in VARIANTS.items():
-            for clip, text in enumerate(texts):
-                wide = work / f"{lang}_{variant}_{clip}.wav"
-                subprocess.run(
-                    ["espeak-ng", "-v", f"{lang}+{variant}", "-s", "160", "-w", str(wide), text],
-                    check=True, capture_output=True,
-                )
-                tel = work / f"{lang}_{variant}_{clip}_tel.wav"
-                _telephone(wide, tel)
-                for channel, path in (("wide", wide), ("tel", tel)):
-                    speech = _speech(path)
-                    rows.append({
-                        "speaker": f"{lang}+{variant}", "lang": lang, "variant": variant, "sex": sex,
-                        "clip": clip, "channel": channel,
-                        "emb": _embed(speech), "emb_1s": _embed(speech[:16_000]),
-                    })
-        print(f"corpus: {lang} done ({len(rows)} clips)", file=sys.stderr, flush=True)
+def _unit(rows: list[dict]) -> list[dict]:
+    for r in rows:
+        for k in KEYS.values():
+            v = np.asarray(r[k], np.float64)
+            r[k] = v / max(float(np.linalg.norm(v)), 1e-12)
     return rows
 
 
-def fit_basis(rows: list[dict]) -> dict:
-    """Regularised LDA of the rows' embeddings (speaker = row["speaker"])."""
+def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(v)
+    cum = np.cumsum(w[order]) / w.sum()
+    return float(v[order][np.searchsorted(cum, 0.5)])
+
+
+def fit_basis(rows: list[dict], reg: float = REG, keep: int = KEEP) -> dict:
+    """Regularised LDA of the rows' embeddings (class = row["group"], a voice).
+
+    Recorded and synthetic voices are centred on their own domain's mean, so no
+    discriminant spends itself on telling espeak from recorded speech; the basis is
+    centred on the recorded voices (what a call brings).
+    """
     import scipy.linalg
 
-    x = np.array([r["emb"] for r in rows], np.float64)
-    spk = np.array([r["speaker"] for r in rows])
-    centre = x.mean(axis=0)
-    means = {k: x[spk == k].mean(axis=0) for k in sorted(set(spk))}
-    within = sum(np.outer(v - means[k], v - means[k]) for v, k in zip(x, spk, strict=True)) / len(x)
-    between = np.cov((np.array(list(means.values())) - centre).T)
-    reg = REG * np.trace(within) / within.shape[0]
-    _, vecs = scipy.linalg.eigh(between, within + reg * np.eye(within.shape[0]))
-    axes = vecs[:, ::-1][:, :KEEP]
+    voices = sorted({r["group"] for r in rows})
+    real = {r["group"]: r["split"] != "synthetic" for r in rows}
+    means = np.array([np.mean([r["emb"] for r in rows if r["group"] == v], axis=0) for v in voices])
+    is_real = np.array([real[v] for v in voices])
+    n_real, n_synthetic = int(is_real.sum()), int((~is_real).sum())
+    weight = np.where(is_real, n_synthetic / n_real if n_real and n_synthetic else 1.0, 1.0)
+    domain_mean = {flag: means[is_real == flag].mean(axis=0) for flag in (True, False) if (is_real == flag).any()}
+    centre = domain_mean[True] if True in domain_mean else domain_mean[False]
+    index = {v: i for i, v in enumerate(voices)}
+    dev = np.array([r[k] - means[index[r["group"]]] for r in rows for k in ("emb", "emb_1s")])
+    within = dev.T @ dev / len(dev)
+    m = means - np.array([domain_mean[bool(f)] for f in is_real])
+    between = (weight[:, None] * m).T @ m / weight.sum()
+    ridge = reg * np.trace(within) / within.shape[0]
+    _, vecs = scipy.linalg.eigh(between, within + ridge * np.eye(within.shape[0]))
+    axes = vecs[:, ::-1][:, :keep]
     axes = axes / np.linalg.norm(axes, axis=0, keepdims=True)
-    thresholds = np.median((x - centre) @ axes, axis=0)
+    proj = m @ axes
+    thresholds = np.array([_weighted_median(proj[:, j], weight) for j in range(axes.shape[1])])
     return {"centre": centre, "axes": axes.T, "thresholds": thresholds}
 
 
-def _codes(embs: np.ndarray, basis: dict, bits: int) -> list[int]:
-    from streamface.face.identity import code_bits
-
-    return [code_bits(e, basis["centre"], basis["axes"][:bits], basis["thresholds"][:bits]) for e in embs]
+def _bits(basis: dict, embs: np.ndarray, n: int) -> np.ndarray:
+    return (embs - basis["centre"]) @ basis["axes"][:n].T > basis["thresholds"][:n]
 
 
-def held_out(rows: list[dict], bits_range: range) -> list[dict]:
-    """Fit on half the languages, measure on the other half (both ways)."""
-    langs = list(TEXTS)
-    out = []
-    for fit_langs in (langs[0::2], langs[1::2]):
-        basis = fit_basis([r for r in rows if r["lang"] in fit_langs])
-        test = [r for r in rows if r["lang"] not in fit_langs]
-        for bits in bits_range:
-            full = _codes(np.array([r["emb"] for r in test]), basis, bits)
-            first = _codes(np.array([r["emb_1s"] for r in test]), basis, bits)
-            same, same_channel, same_1s, diff = [], [], [], []
-            for i, j in itertools.combinations(range(len(test)), 2):
-                a, b = test[i], test[j]
-                if a["speaker"] == b["speaker"]:
-                    same.append(full[i] == full[j])
-                    if a["channel"] == b["channel"]:
-                        same_channel.append(full[i] == full[j])
-                        same_1s.append(first[i] == first[j])
-                elif a["variant"] != b["variant"]:
-                    diff.append(full[i] == full[j])
-            out.append({
-                "fit_languages": fit_langs, "bits": bits,
-                "same_speaker_agreement": round(float(np.mean(same)), 3),
-                "same_speaker_same_channel_agreement": round(float(np.mean(same_channel)), 3),
-                "same_speaker_first_second_agreement": round(float(np.mean(same_1s)), 3),
-                "different_speaker_collision": round(float(np.mean(diff)), 4),
-                "pairs_same": len(same), "pairs_different": len(diff),
-            })
+def _pairs(rows: list[dict]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Same speaker (different clips, same band: two calls) and different-voice pairs."""
+    same, diff = [], []
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        a, b = rows[i], rows[j]
+        if a["speaker"] == b["speaker"]:
+            if a["clip"] != b["clip"] and a["band"] == b["band"]:
+                same.append((i, j))
+        elif a["group"] != b["group"]:
+            diff.append((i, j))
+    return same, diff
+
+
+def measure(basis: dict, rows: list[dict], scheme: str) -> dict:
+    """Agreement (per speaker, averaged) and collisions of one scheme on some rows.
+
+    ``scheme``: "families" (the shipped one: `identity.FAMILIES` over `CODE_BITS` bits) or
+    "code5" (the first design: every draw keyed by the whole 5-bit code).
+    """
+    from streamface.face.identity import CODE_BITS, FAMILIES
+
+    if scheme == "families":
+        n, subsets = CODE_BITS, [np.array(bits) for bits, _ in FAMILIES.values()]
+    else:
+        n, subsets = 5, [np.arange(5)]
+    same, diff = _pairs(rows)
+    out: dict = {"speakers": len({r["speaker"] for r in rows}), "pairs_same": len(same), "pairs_different": len(diff)}
+    for label, key in KEYS.items():
+        b = _bits(basis, np.array([r[key] for r in rows]), n)
+        kept_by: dict[str, list[float]] = defaultdict(list)
+        whole_by: dict[str, list[float]] = defaultdict(list)
+        for i, j in same:
+            eq = b[i] == b[j]
+            kept_by[rows[i]["speaker"]].append(float(np.mean([eq[s].all() for s in subsets])))
+            whole_by[rows[i]["speaker"]].append(float(eq.all()))
+        out[label] = {
+            "same_whole_code": round(float(np.mean([np.mean(v) for v in whole_by.values()])), 3),
+            "same_families_kept": round(float(np.mean([np.mean(v) for v in kept_by.values()])), 3),
+            "per_speaker_families_kept": {k: round(float(np.mean(v)), 2) for k, v in sorted(kept_by.items())},
+        }
+        if label in ("1 s", "whole"):
+            shared = np.array([np.mean([(b[i] == b[j])[s].all() for s in subsets]) for i, j in diff])
+            out[label] |= {
+                "different_whole_code_collide": round(float(np.mean([(b[i] == b[j]).all() for i, j in diff])), 4),
+                "different_families_shared": round(float(shared.mean()), 3),
+                "different_share_over_half": round(float(np.mean(shared > 0.5)), 4),
+            }
     return out
 
 
-def unseen_voices() -> dict:
-    """Shipped basis on voices no fit saw: recording halves and repeated flite speakers."""
-    from streamface.face.identity import identity_code
+def evaluate(real: list[dict], espeak: list[dict], basis: dict, schemes: tuple[str, ...]) -> dict:
+    """The shipped basis on the held-out real speakers, and refits held out by language."""
+    tune = [r for r in real if r["split"] == "tune"]
+    held = [r for r in real if r["split"] == "heldout"]
+    out: dict = {"real_heldout": {s: measure(basis, held, s) for s in schemes}, "espeak_by_language": []}
+    for fit_langs in (LANGS[0::2], LANGS[1::2]):
+        b = fit_basis([r for r in espeak if r["lang"] in fit_langs] + tune)
+        test = [r for r in espeak if r["lang"] not in fit_langs]
+        out["espeak_by_language"].append(
+            {"fit_languages": list(fit_langs), **{s: measure(b, test, s) for s in schemes}}
+        )
+    return out
 
-    clips: list[tuple[str, np.ndarray]] = []
-    shared = Path("/work/shared/voices")
-    sources = sorted((ROOT / "tests" / "data" / "voices").glob("*.flac"))
-    if shared.is_dir():
-        sources += sorted(shared.glob("*.wav"))
-    for path in sources:
-        speech = _speech(path)
-        name = path.stem.removesuffix("_2").removesuffix("_b")
-        half = speech.size // 2
-        clips.append((name, _embed(speech[:half])))
-        clips.append((name, _embed(speech[half:])))
-    codes = [identity_code(e) for _, e in clips]
-    same = [codes[i] == codes[i + 1] for i in range(0, len(codes), 2)]
-    diff = [
-        codes[i] == codes[j]
-        for i, j in itertools.combinations(range(len(codes)), 2)
-        if clips[i][0] != clips[j][0]
-    ]
-    return {
-        "recordings": len(sources),
-        "halves_agreement": round(float(np.mean(same)), 3),
-        "different_voice_collision": round(float(np.mean(diff)), 4),
-        "distinct_codes": len(set(codes)),
-    }
+
+def _load_basis(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    return {k: np.asarray(data[k], np.float64) for k in ("centre", "axes", "thresholds")}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="refit and write the shipped basis")
+    parser.add_argument("--compare", type=Path, help="an older basis JSON to measure beside it (5-bit code)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache folder")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     from streamface.face import identity
 
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = espeak_corpus(Path(tmp))
+    real = _unit(real_corpus(args.cache))
+    espeak = _unit(espeak_corpus(args.cache))
+    tune = [r for r in real if r["split"] == "tune"]
     if args.fit:
-        basis = fit_basis(rows)
+        basis = fit_basis(espeak + tune)
         identity.save_basis(basis["centre"], basis["axes"], basis["thresholds"])
         identity.load_basis.cache_clear()
         print(f"wrote {identity.BASIS_PATH}", file=sys.stderr)
-    result = {
-        "about": "identity code: same-speaker agreement and different-speaker collisions",
+    basis = _load_basis(identity.BASIS_PATH)
+    result: dict = {
+        "about": "identity code: per-speaker agreement of two calls and different-speaker sharing",
         "code_bits": identity.CODE_BITS,
-        "held_out_by_language": held_out(rows, range(3, 9)),
-        "unseen_voices": unseen_voices(),
+        "shipped": evaluate(real, espeak, basis, ("families", "code5")),
     }
+    if args.compare:
+        old = _load_basis(args.compare)
+        held = [r for r in real if r["split"] == "heldout"]
+        result["compare"] = {"basis": str(args.compare), "real_heldout": {"code5": measure(old, held, "code5")}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "identity_code.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -32,7 +32,7 @@ def test_skin_palette_keeps_the_monk_order() -> None:
 
 
 def test_every_style_is_reachable_and_traits_vary() -> None:
-    # Random embeddings share few identity codes (5 bits): each face gets its own look seed
+    # Random embeddings share few identity codes per trait family: each face gets its own look seed
     # so that every face is an independent draw.
     women = [params_for_profile(_profile(s, 1.0), look=s) for s in range(400)]
     men = [params_for_profile(_profile(s, 0.0), look=s) for s in range(400)]

@@ -6,15 +6,20 @@ embeddings cluster by language, accent and recording channel, so a smooth projec
 gives one family of recordings one kind of face. Instead:
 
 1. `identity_code`: the embedding is reduced to a small, noise-robust code: the signs of
-   its first `CODE_BITS` linear discriminants (between-speaker over within-speaker
-   scatter, fitted on 144 synthetic speakers in 8 languages, each heard through two
-   texts and two channels; `benchmarks/identity_code.py` fits and measures it), each
-   against its median, so every bit splits speakers in half. Two clips of one speaker
-   usually give one code; different speakers usually different codes (the numbers are
-   in `benchmarks/results/identity_code.json` and docs/DESIGN.md).
-2. `identity_latents`: the code (and a user's ``look`` seed) is hashed with BLAKE2b,
-   once per latent name, into independent uniform draws in (0, 1). Whatever a code's
-   bits correlate with, the draws do not: two codes share nothing but chance.
+   its first `CODE_BITS` = 10 linear discriminants (between-voice over within-voice
+   scatter, the within-voice part including the first second of speech, other texts,
+   languages and a phone channel; fitted on 18 espeak-ng voices in 8 languages and the
+   recorded *tune* speakers, `benchmarks/identity_code.py`; each domain centred on its
+   own mean, so no bit tells synthetic from recorded speech), each against the recorded
+   voices' median, so every bit splits callers in half.
+2. `identity_latents`: each latent belongs to a trait family (`FAMILIES`: skin,
+   hairstyle, colouring, face shape, extras, eyes and brows, nose and lips, clothes), and
+   its draw is BLAKE2b of (its family's 3 code bits, the user's ``look`` seed, its name):
+   an independent uniform in (0, 1), stratified over the family's 8 sub-codes. Whatever
+   the bits correlate with, the draws do not. A bit flipped by the embedding's noise
+   (the usual difference between two calls of one speaker) rerolls only the two or three
+   families that use it, so the face changes partly instead of entirely; different
+   speakers differ in about half of the bits and share few families (numbers in `benchmarks/results/identity_code.md` and docs/DESIGN.md).
 
 The code is a coarse summary of a voice, not an identifier: a handful of bits that many
 speakers share. It is never stored or logged by StreamFace.
@@ -31,14 +36,35 @@ from pathlib import Path
 
 import numpy as np
 
-CODE_BITS = 5
-"""Bits of the identity code: 32 codes. More bits give different speakers different codes
-more often but one speaker the same code less often (held out by language, two clips of
-one speaker agree / different speakers collide: 4 bits 0.71-0.75 / 6-7 %, 5 bits
-0.61-0.67 / 3-4 %, 6 bits 0.50-0.59 / 2 %; benchmarks/results/identity_code.md)."""
+CODE_BITS = 10
+"""Bits of the identity code: the signs of the first 10 discriminants."""
+
+FAMILIES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    # family: (the code bits its draws depend on, its latent names). Bit 0 is the most
+    # reliable discriminant. Every bit serves two or three families and two families share
+    # at most one bit, so one flipped bit (the usual noise between two calls of one
+    # speaker) changes at most three families, and the most visible families (skin,
+    # hairstyle, colouring) sit on the most reliable bits.
+    "skin": ((0, 1, 2), ("skin_tone", "skin_undertone", "freckles", "mole", "mole_pos")),
+    "hairstyle": ((0, 3, 4), ("style_f", "style_m", "hair_side", "hairline", "balding")),
+    "colouring": ((1, 3, 5), ("hair_lightness", "hair_red", "grey", "iris_hue", "iris_lightness")),
+    "face_shape": ((2, 4, 6), ("face_width", "face_length", "jaw_width", "chin_length", "chin_width",
+                               "cheek_fullness", "neck_width", "ear_size")),
+    "extras": ((5, 6, 7), ("beard", "beard_style", "glasses", "glasses_shape", "glasses_tint", "makeup")),
+    "eyes_brows": ((7, 8, 9), ("eye_size", "eye_spacing", "eye_shape", "eye_tilt", "lid_fold",
+                               "brow_thickness", "brow_height", "brow_arch")),
+    "nose_lips": ((0, 5, 8), ("nose_length", "nose_width", "nose_tip", "lip_fullness", "lip_width")),
+    "clothes": ((1, 6, 9), ("top_hue", "top_saturation", "top_lightness", "bg_hue", "bg_lightness")),
+}
+"""Trait families: each draws from its own 3 bits of the code (graceful degradation).
+
+A latent name in no family gets one by a hash of its name (`family_of`), so a new latent
+works without an entry here; list it to choose its family."""
+
+_FAMILY_OF = {name: family for family, (_, names) in FAMILIES.items() for name in names}
 
 BASIS_PATH = Path(__file__).with_name("identity_basis.json")
-_HASH_KEY = b"streamface-identity-v1"
+_HASH_KEY = b"streamface-identity-v2"
 
 
 @dataclass(frozen=True, order=True)
@@ -75,8 +101,9 @@ def load_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def save_basis(centre: np.ndarray, axes: np.ndarray, thresholds: np.ndarray) -> Path:
     """Write a fitted basis to `BASIS_PATH` (used by `benchmarks/identity_code.py --fit`)."""
     data = {
-        "about": "Identity-code basis: regularised LDA of GE2E embeddings of 144 espeak-ng "
-        "speakers in 8 languages, two texts and two channels each (benchmarks/identity_code.py).",
+        "about": "Identity-code basis: regularised LDA of GE2E embeddings of 18 espeak-ng voices "
+        "in 8 languages and the recorded tune speakers of tests/data/real_speakers.json, whole "
+        "clips and their first second, two channels (benchmarks/identity_code.py).",
         "centre": [round(float(v), 7) for v in centre],
         "axes": [[round(float(v), 7) for v in row] for row in axes],
         "thresholds": [round(float(v), 7) for v in thresholds],
@@ -110,20 +137,63 @@ def identity_code(embedding: np.ndarray, bits: int = CODE_BITS) -> IdentityCode:
     return IdentityCode(code_bits(e / norm, centre, axes[:bits], thresholds[:bits]), bits)
 
 
-def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
-    """One uniform draw in (0, 1) for ``name``, keyed by the code and the look seed."""
-    message = f"{code.bits}:{code.value}:{int(look)}:{name}".encode()
-    digest = hashlib.blake2b(message, key=_HASH_KEY, digest_size=8).digest()
+def family_of(name: str) -> str:
+    """The trait family of a latent name (listed in `FAMILIES`, else chosen by a hash of it)."""
+    family = _FAMILY_OF.get(name)
+    if family is None:
+        digest = hashlib.blake2b(name.encode(), key=_HASH_KEY, digest_size=2).digest()
+        family = list(FAMILIES)[int.from_bytes(digest, "big") % len(FAMILIES)]
+    return family
+
+
+def family_key(code: IdentityCode, name: str) -> tuple[str, int]:
+    """What ``name``'s draw depends on besides the look: its family and that family's bits."""
+    family = family_of(name)
+    bits = FAMILIES[family][0]
+    return family, sum(((code.value >> b) & 1) << i for i, b in enumerate(bits) if b < code.bits)
+
+
+def _hash_unit(message: str) -> float:
+    digest = hashlib.blake2b(message.encode(), key=_HASH_KEY, digest_size=8).digest()
     return ((int.from_bytes(digest, "big") >> 11) + 0.5) / float(1 << 53)
 
 
+@functools.lru_cache(maxsize=4096)
+def _strata(family: str, look: int, name: str) -> tuple[int, ...]:
+    """A keyed random permutation: the stratum of each of a family's sub-codes."""
+    n = 1 << len(FAMILIES[family][0])
+    order = sorted(range(n), key=lambda sub: _hash_unit(f"{family}:{sub}:{look}:{name}:order"))
+    strata = [0] * n
+    for rank, sub in enumerate(order):
+        strata[sub] = rank
+    return tuple(strata)
+
+
+def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
+    """One uniform draw in (0, 1) for ``name``, keyed by its family's bits and the look seed.
+
+    Stratified: the 8 sub-codes of a family fall one in each eighth of (0, 1), in an order
+    hashed from (family, look, name), at a hashed place within it. Over codes and looks
+    the draw is uniform and independent of everything but the hash key, as a plain hash
+    would be, and the 8 faces a family can take per look are spread over the whole range
+    (8 plain draws leave the darkest fifth of skin tones empty one time in six).
+    """
+    family, sub = family_key(code, name)
+    look = int(look)
+    strata = _strata(family, look, name)
+    return (strata[sub] + _hash_unit(f"{family}:{sub}:{look}:{name}")) / len(strata)
+
+
 def identity_latents(code: IdentityCode, names: Iterable[str], look: int = 0) -> dict[str, float]:
-    """Independent uniform (0, 1) draws, one per name, for a code and a look seed.
+    """Uniform (0, 1) draws, one per name, for a code and a look seed.
+
+    Each draw depends only on its own name, the look and the 3 code bits of its trait
+    family (`FAMILIES`): draws of different names are independent, and a flipped code
+    bit rerolls only the families that use it.
 
     Args:
         code: The speaker's identity code.
-        names: Latent names (each draw depends only on code, look and its own name, so
-            adding a name never changes the others).
+        names: Latent names (adding a name never changes the others).
         look: A user's seed: another value rerolls every draw ("another look").
     """
     return {name: uniform(code, name, look) for name in names}
