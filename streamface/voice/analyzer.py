@@ -97,7 +97,7 @@ class VoiceAnalyzer:
             raise NoSpeechError(f"the speech buffer is silent ({loudness:.0f} dBFS)")
 
         track, fe, cues = measure(x)
-        from streamface.voice import encoder  # torch loads on first use, not on import
+        from streamface.voice import encoder  # ONNX Runtime loads on first use
 
         embedding = encoder.embed_utterance(
             x, rate=self.partial_rate, level_dbfs=EMBEDDING_LEVEL_DBFS
