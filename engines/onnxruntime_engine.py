@@ -11,6 +11,7 @@ consumer that wants one frame as fast as possible (e.g. an offline render).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_export
 from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
+
+LAZY_GRAPHS: frozenset[str] = frozenset({"full"})
+"""Graphs built on first use rather than at load time."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,21 @@ class OnnxRuntimeEngine(Engine):
         self.model = model or ensure_exported(size, factory=factory)
         if self.model.size != size:
             raise ValueError(f"model is for {self.model.size} px, engine for {size} px")
-        # All three sessions load now (under a second at 512 px): a failure shows at load
-        # time, not on the first frame, and a later re-export elsewhere cannot pull the
-        # files away from under a running engine.
-        self._sessions: dict[str, Any] = {
-            graph: ort.InferenceSession(
-                str(self.model.path(graph)), self._options(), providers=["CPUExecutionProvider"]
-            )
-            for graph in GRAPHS
-        }
+        # The per-frame graphs load now: a failure shows at load time, not on the first
+        # frame. The full graph (stills, `render`) is read now but built on first use:
+        # building it costs about 0.4 s that a live session or a video never needs. Its
+        # bytes are held, so a later re-export elsewhere cannot pull the file away.
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Any] = {}
+        self._pending: dict[str, bytes] = {}
+        for graph in GRAPHS:
+            if graph in LAZY_GRAPHS:
+                self._pending[graph] = self.model.path(graph).read_bytes()
+            else:
+                self._sessions[graph] = self._build(str(self.model.path(graph)))
+
+    def _build(self, source: str | bytes) -> Any:
+        return self._ort.InferenceSession(source, self._options(), providers=["CPUExecutionProvider"])
 
     def _options(self) -> Any:
         ort = self._ort
@@ -91,6 +101,13 @@ class OnnxRuntimeEngine(Engine):
 
     def _session(self, graph: str) -> Any:
         session = self._sessions.get(graph)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(graph)
+                pending = self._pending.get(graph)
+                if session is None and pending is not None:
+                    session = self._sessions[graph] = self._build(pending)
+                    del self._pending[graph]
         if session is None:
             raise RuntimeError(f"{self.name} engine is closed")
         return session
@@ -130,4 +147,6 @@ class OnnxRuntimeEngine(Engine):
         return OrtPrepared(prepared=image, params=params)
 
     def close(self) -> None:
-        self._sessions = {}
+        with self._lock:
+            self._sessions = {}
+            self._pending = {}

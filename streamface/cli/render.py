@@ -121,14 +121,11 @@ def run(args: argparse.Namespace) -> int:
 
     audio = load_audio(args.audio)  # bad input fails here, before any engine loads
 
-    import torch
-
     from engines.select import load_engine
     from streamface.provenance import OutputSigner
     from streamface.session import Session
 
-    torch.set_num_threads(1)
-    one_core()  # and OpenBLAS: the render runs on one core
+    one_core()  # OpenBLAS (and torch, if loaded): the analysis runs on one core
     frame_size: FrameSize = args.size
     engine = load_engine(args.engine, frame_size.face)
     try:

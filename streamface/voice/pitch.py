@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
 
 from streamface.audio.polyphase import resample_poly
 
@@ -125,9 +124,9 @@ def cmndf(frames: np.ndarray) -> np.ndarray:
     """YIN's cumulative-mean-normalised difference function, shape (n, TAU_MAX + 2)."""
     frames = np.asarray(frames, dtype=np.float32)
     frames = frames - frames.mean(axis=1, keepdims=True)
-    spec_a = sfft.rfft(frames[:, :WINDOW], NFFT, axis=1, workers=1)
-    spec_x = sfft.rfft(frames, NFFT, axis=1, workers=1)
-    corr = sfft.irfft(np.conj(spec_a) * spec_x, NFFT, axis=1, workers=1)[:, : TAU_MAX + 2]
+    spec_a = np.fft.rfft(frames[:, :WINDOW], NFFT, axis=1)
+    spec_x = np.fft.rfft(frames, NFFT, axis=1)
+    corr = np.fft.irfft(np.conj(spec_a) * spec_x, NFFT, axis=1)[:, : TAU_MAX + 2]
     sq = np.zeros((frames.shape[0], frames.shape[1] + 1), dtype=np.float64)
     np.cumsum(frames.astype(np.float64) ** 2, axis=1, out=sq[:, 1:])
     lags = TAU_MAX + 2
