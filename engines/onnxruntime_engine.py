@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,8 @@ from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
 
-LAZY_GRAPHS: frozenset[str] = frozenset({"full"})
-"""Graphs built on first use rather than at load time."""
+EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate")
+"""Graphs built at load time by default (the per-frame path); the others on first use."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class OnnxRuntimeEngine(Engine):
         threads: Cores one call may use (intra-op threads). Default 1.
         model: Already exported graphs; otherwise `ensure_exported` is called.
         factory: Renderer factory to export from (default: the shipped face renderer).
+        eager: Graphs to build now; the others are read now and built on first use
+            (default: the per-frame ones; ``()`` for a still, which needs only ``full``).
     """
 
     name = "onnxruntime"
@@ -55,6 +58,7 @@ class OnnxRuntimeEngine(Engine):
         threads: int = 1,
         model: ExportedModel | None = None,
         factory: RendererFactory | None = None,
+        eager: Iterable[str] = EAGER_GRAPHS,
     ) -> None:
         super().__init__(size)
         try:
@@ -72,16 +76,18 @@ class OnnxRuntimeEngine(Engine):
             raise ValueError(f"model is for {self.model.size} px, engine for {size} px")
         # The per-frame graphs load now: a failure shows at load time, not on the first
         # frame. The full graph (stills, `render`) is read now but built on first use:
-        # building it costs about 0.4 s that a live session or a video never needs. Its
-        # bytes are held, so a later re-export elsewhere cannot pull the file away.
+        # building it costs about 0.4 s that a live session or a video never needs (and
+        # a still needs only it). Bytes are held, so a later re-export elsewhere cannot
+        # pull a file away.
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._pending: dict[str, bytes] = {}
+        eager = frozenset(eager)
         for graph in GRAPHS:
-            if graph in LAZY_GRAPHS:
-                self._pending[graph] = self.model.path(graph).read_bytes()
-            else:
+            if graph in eager:
                 self._sessions[graph] = self._build(str(self.model.path(graph)))
+            else:
+                self._pending[graph] = self.model.path(graph).read_bytes()
 
     def _build(self, source: str | bytes) -> Any:
         return self._ort.InferenceSession(source, self._options(), providers=["CPUExecutionProvider"])

@@ -124,6 +124,7 @@ def load_engine(
     fallback: bool = True,
     loaders: Mapping[str, EngineLoader] | None = None,
     auto_order: tuple[str, ...] = AUTO_ORDER,
+    per_frame: bool = True,
     **options: Any,
 ) -> Engine:
     """Load a generator engine by name.
@@ -134,6 +135,8 @@ def load_engine(
         fallback: Wrap engines other than the CPU fallback itself in a `FallbackEngine`.
         loaders: Name -> loader, for tests (default `LOADERS`).
         auto_order: The candidates ``auto`` tries, best first.
+        per_frame: Whether the per-frame path (`prepare` / `animate`) will be used. False
+            (a still: `render` only) lets ONNX Runtime skip building those graphs.
         **options: Passed to the engine's constructor (e.g. ``threads``, ``factory``);
             under ``auto`` only options every candidate takes make sense.
 
@@ -152,8 +155,9 @@ def load_engine(
         loader = table.get(candidate)
         if loader is None:
             continue
+        extra = {"eager": ()} if not per_frame and candidate == CPU_FALLBACK else {}
         try:
-            engine = loader(size, **options)
+            engine = loader(size, **options, **extra)
         except Exception as exc:  # noqa: BLE001 - any load failure moves on (or is reported)
             reason = _reason(candidate, exc)
             if name != "auto":

@@ -180,6 +180,7 @@ def render_to_file(
     from tqdm import tqdm
 
     from streamface.offline import audio_slice, drive, frame_count
+    from streamface.sinks.background import BackgroundWriter
     from streamface.sinks.mp4 import Mp4Writer
 
     if signer is None:
@@ -200,22 +201,23 @@ def render_to_file(
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result is an ordinary file
     start = time.perf_counter()
     try:
+        # Frames are encoded on a second thread while the next ones render (same file).
         with (
             Mp4Writer(tmp, width=width, height=height, fps=fps, audio_rate=audio.rate) as writer,
             tqdm(total=n, unit="frame", disable=not progress, file=sys.stderr, leave=False) as bar,
+            BackgroundWriter(writer) as encoder,
         ):
             for k, frame in drive(session, audio, fps):
                 if frame.shape[:2] != (height, width):
                     raise StreamFaceError(
                         f"engine made {frame.shape[1]}x{frame.shape[0]} frames, expected {size}"
                     )
-                writer.write_frame(frame)
-                writer.write_audio(audio_slice(audio, k, fps))
+                encoder.put(frame, audio_slice(audio, k, fps))
                 bar.update(1)
             # Audio past the last frame (less than one frame) still belongs to the file.
             tail = audio.samples[int(round(n * audio.rate / fps)) :]
             if tail.size:
-                writer.write_audio(tail)
+                encoder.put(None, tail)
         signer(tmp)  # the manifest goes in before the file appears under its name
         os.replace(tmp, output)
     except BaseException:

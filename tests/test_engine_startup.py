@@ -1,4 +1,5 @@
-"""The shipped renderer's export is found again without torch (the quick key)."""
+"""Engine start-up: the shipped renderer's export is found again without torch (the quick
+key), and ONNX Runtime builds only the graphs a command uses."""
 
 from __future__ import annotations
 
@@ -87,3 +88,33 @@ def test_engine_loads_without_torch_once_exported(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr[-3000:]
     assert runs[0].stdout.split() == ["onnxruntime", "True"]  # exported: torch needed once
     assert runs[1].stdout.split() == ["onnxruntime", "False"]
+
+
+def test_onnxruntime_builds_unused_graphs_only_on_first_use(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from engines.export import sample_inputs
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    model = ensure_exported(16, renderer=TinyRenderer(16), cache_dir=tmp_path)
+    frames = OnnxRuntimeEngine(16, model=model)  # a live session or a video
+    still = OnnxRuntimeEngine(16, model=model, eager=())  # a portrait
+    assert sorted(frames._sessions) == ["animate", "prepare"]
+    assert still._sessions == {}
+    params, anim = sample_inputs(2, model.param_dim, model.anim_dim, seed=5)
+    assert (still.render(params, anim) == frames.render(params, anim)).all()
+    assert sorted(still._sessions) == ["full"]
+    assert (still.animate(still.prepare(params), anim) == frames.animate(frames.prepare(params), anim)).all()
+    still.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        still.render(params, anim)
+
+
+def test_load_engine_for_a_still_skips_the_per_frame_graphs(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from engines.select import load_engine
+
+    model = ensure_exported(16, renderer=TinyRenderer(16), cache_dir=tmp_path)
+    engine = load_engine("onnxruntime", 16, per_frame=False, model=model)
+    assert engine._sessions == {}  # type: ignore[attr-defined]
+    engine = load_engine("onnxruntime", 16, model=model)
+    assert sorted(engine._sessions) == ["animate", "prepare"]  # type: ignore[attr-defined]
