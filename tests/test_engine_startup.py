@@ -118,3 +118,28 @@ def test_load_engine_for_a_still_skips_the_per_frame_graphs(tmp_path: Path) -> N
     assert engine._sessions == {}  # type: ignore[attr-defined]
     engine = load_engine("onnxruntime", 16, model=model)
     assert sorted(engine._sessions) == ["animate", "prepare"]  # type: ignore[attr-defined]
+
+
+def test_cpu_threads_reach_only_the_onnxruntime_engine(tmp_path: Path) -> None:
+    from fakes import FakeEngine
+
+    from engines.select import load_engine
+
+    seen: dict[str, dict[str, object]] = {}
+
+    def loader(name: str, fail: bool):
+        def load(size: int, **options: object) -> FakeEngine:
+            seen[name] = options
+            if fail:
+                raise ImportError(f"{name} missing")
+            return FakeEngine(size)
+
+        return load
+
+    loaders = {"tensorrt": loader("tensorrt", True), "onnxruntime": loader("onnxruntime", False)}
+    load_engine("auto", 16, loaders=loaders, auto_order=("tensorrt", "onnxruntime"), cpu_threads=2, per_frame=False)
+    assert seen["tensorrt"] == {}
+    assert seen["onnxruntime"] == {"threads": 2, "eager": ()}
+    seen.clear()
+    load_engine("auto", 16, loaders=loaders, auto_order=("tensorrt", "onnxruntime"))
+    assert seen["onnxruntime"] == {}  # defaults pass nothing: any loader keeps working
