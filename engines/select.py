@@ -125,7 +125,6 @@ def load_engine(
     loaders: Mapping[str, EngineLoader] | None = None,
     auto_order: tuple[str, ...] = AUTO_ORDER,
     per_frame: bool = True,
-    cpu_threads: int | None = None,
     **options: Any,
 ) -> Engine:
     """Load a generator engine by name.
@@ -138,8 +137,6 @@ def load_engine(
         auto_order: The candidates ``auto`` tries, best first.
         per_frame: Whether the per-frame path (`prepare` / `animate`) will be used. False
             (a still: `render` only) lets ONNX Runtime skip building those graphs.
-        cpu_threads: Cores one call of the ONNX Runtime CPU engine may use (its
-            ``threads``; default 1), also for the CPU fallback of a GPU engine.
         **options: Passed to the engine's constructor (e.g. ``threads``, ``factory``);
             under ``auto`` only options every candidate takes make sense.
 
@@ -160,7 +157,7 @@ def load_engine(
             continue
         extra: dict[str, Any] = {}
         if candidate == CPU_FALLBACK:
-            extra = _cpu_extra(per_frame, cpu_threads)
+            extra = _cpu_extra(per_frame)
         try:
             engine = loader(size, **options, **extra)
         except Exception as exc:  # noqa: BLE001 - any load failure moves on (or is reported)
@@ -175,20 +172,15 @@ def load_engine(
             continue
         logger.debug("engine %s loaded (%d px)", candidate, size)
         if fallback and candidate != CPU_FALLBACK and CPU_FALLBACK in table:
-            cpu_options = {**options, **_cpu_extra(per_frame, cpu_threads)}
+            cpu_options = {**options, **_cpu_extra(per_frame)}
             return FallbackEngine(engine, _cpu_factory(table[CPU_FALLBACK], size, cpu_options))
         return engine
     raise EngineUnavailableError("no engine could load: " + " | ".join(reasons))
 
 
-def _cpu_extra(per_frame: bool, cpu_threads: int | None) -> dict[str, Any]:
+def _cpu_extra(per_frame: bool) -> dict[str, Any]:
     """Options only the ONNX Runtime CPU engine takes (left out when at their defaults)."""
-    extra: dict[str, Any] = {}
-    if not per_frame:
-        extra["eager"] = ()
-    if cpu_threads is not None and cpu_threads != 1:
-        extra["threads"] = int(cpu_threads)
-    return extra
+    return {} if per_frame else {"eager": ()}
 
 
 def _cpu_factory(

@@ -120,7 +120,7 @@ def test_load_engine_for_a_still_skips_the_per_frame_graphs(tmp_path: Path) -> N
     assert sorted(engine._sessions) == ["animate", "prepare"]  # type: ignore[attr-defined]
 
 
-def test_cpu_threads_reach_only_the_onnxruntime_engine(tmp_path: Path) -> None:
+def test_still_option_reaches_only_the_onnxruntime_engine(tmp_path: Path) -> None:
     from fakes import FakeEngine
 
     from engines.select import load_engine
@@ -137,9 +137,9 @@ def test_cpu_threads_reach_only_the_onnxruntime_engine(tmp_path: Path) -> None:
         return load
 
     loaders = {"tensorrt": loader("tensorrt", True), "onnxruntime": loader("onnxruntime", False)}
-    load_engine("auto", 16, loaders=loaders, auto_order=("tensorrt", "onnxruntime"), cpu_threads=2, per_frame=False)
+    load_engine("auto", 16, loaders=loaders, auto_order=("tensorrt", "onnxruntime"), per_frame=False)
     assert seen["tensorrt"] == {}
-    assert seen["onnxruntime"] == {"threads": 2, "eager": ()}
+    assert seen["onnxruntime"] == {"eager": ()}
     seen.clear()
     load_engine("auto", 16, loaders=loaders, auto_order=("tensorrt", "onnxruntime"))
     assert seen["onnxruntime"] == {}  # defaults pass nothing: any loader keeps working
