@@ -156,7 +156,7 @@ def run(
 ) -> dict[str, Any]:
     """Measure the whole commands (and a render's stages) for each source tree."""
     trees = [Path(t).resolve() for t in (trees or [ROOT])]
-    reps = reps or (1 if quick else 3)
+    reps = reps or (1 if quick else 2)
     results: dict[str, Any] = {"trees": [str(t) for t in trees], "reps": reps}
     with tempfile.TemporaryDirectory(prefix="sf-command-") as tmp:
         folder = Path(tmp)
