@@ -82,9 +82,9 @@ class OnnxRuntimeEngine(Engine):
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._pending: dict[str, bytes] = {}
-        eager = frozenset(eager)
+        build_now = frozenset(eager)
         for graph in GRAPHS:
-            if graph in eager:
+            if graph in build_now:
                 self._sessions[graph] = self._build(str(self.model.path(graph)))
             else:
                 self._pending[graph] = self.model.path(graph).read_bytes()

@@ -46,9 +46,9 @@ def load_audio(path: str | Path) -> Audio:
 def one_core() -> bool:
     """Keep this process's numeric libraries on one thread: torch's and OpenBLAS's pools.
 
-    An offline render runs every stage in turn on one core (ONNX Runtime and x264 are
-    single-threaded by their own settings); a BLAS pool would only add a second busy core
-    (its workers spin while they wait) to the voice analysis. Torch is limited only when
+    An offline render draws frames on one core and encodes them on a second thread (ONNX
+    Runtime and x264 are single-threaded by their own settings); a BLAS pool would only
+    add another busy core (its workers spin while they wait) to the voice analysis. Torch is limited only when
     already imported (the default engine and the speaker encoder need none). Returns
     whether an OpenBLAS was found and limited.
     """

@@ -49,9 +49,8 @@ def _positive_float(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Profile one file and print it."""
-    from streamface.voice.analyzer import default_analyzer, last_speech
-
     from streamface.offline import one_core
+    from streamface.voice.analyzer import default_analyzer, last_speech
 
     speech = last_speech(args.audio, buffer_seconds=args.buffer_seconds)  # fails fast
     one_core()  # the profile is measured and budgeted on one core (OpenBLAS; no torch needed)

@@ -141,11 +141,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     note = "; no speech found, so only the listening placeholder is shown" if no_face else ""
+    from streamface.cli import STARTED
+
+    total = time.perf_counter() - STARTED  # start-up, engine and signing included
     print(
         f"{output}: {stats['seconds']:.2f} s of audio, {stats['frames']} frames at "
         f"{args.fps:g} fps, {frame_size}, engine {engine.name}; rendered in "
-        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime){note}; "
-        f"{signer.summary()}"
+        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime), {total:.2f} s in all"
+        f"{note}; {signer.summary()}"
     )
     return 0
 
