@@ -63,6 +63,9 @@ def run(quick: bool = False, size: int | None = None) -> dict[str, Any]:
     engine = load_engine("auto", size)
     session = Session(engine, fps=FPS, seed=0)
     session.render_frame(0.0)  # warm-up (engine, label fonts)
+    from streamface.voice.analyzer import default_analyzer
+
+    default_analyzer().warm_up()  # the speaker encoder loads once per process, not per frame
     cpu = {"ingest": 0.0, "analysis": 0.0, "render": 0.0}
     frames: list[VideoFrame] = []
     reformatter = VideoReformatter()  # as each FaceTrack keeps one
