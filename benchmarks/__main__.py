@@ -27,7 +27,7 @@ from typing import Any
 
 AREAS: tuple[str, ...] = (
     "ingest", "profile", "real_voices", "praat_compare", "render", "face_quality", "talk",
-    "vp8", "live", "load", "vmc", "command",
+    "vp8", "live", "load", "vmc", "command", "agent_audio",
 )
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat")
@@ -207,6 +207,10 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline CPU per frame (ms)", "vp8", "pipeline_cpu_ms_per_frame", None, "max"),
     ("VP8 encode CPU per frame (ms)", "vp8", "vp8_encode_cpu_ms_per_frame", None, "max"),
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
+    ("agent ingest CPU per 30 fps frame, 48 kHz in 20 ms chunks (ms)", "agent_audio",
+     "ingest_ms_per_frame", None, "max"),
+    ("agent voice analysis CPU per 30 fps frame, amortised (ms)", "agent_audio",
+     "analysis_ms_per_frame", None, "max"),
     ("VMC: mouth closed after silence, worst at 60 Hz (ms)", "vmc", "mouth_close_ms_max_at_60hz",
      "target_close_ms", "max"),
     ("VMC: longest gap between blinks (s)", "vmc", "blink_interval_s_max", 10.0, "max"),
