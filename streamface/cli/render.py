@@ -125,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
     from streamface.provenance import OutputSigner
     from streamface.session import Session
 
-    one_core()  # OpenBLAS (and torch, if loaded): the analysis runs on one core
     frame_size: FrameSize = args.size
     engine = load_engine(args.engine, frame_size.face)
+    one_core()  # OpenBLAS, and torch if the engine loaded it: frames render on one core
     try:
         signer = OutputSigner(output)  # bad signing credentials fail before rendering
         session = Session(engine, seed=args.seed, fps=args.fps, look=args.look, frame_size=frame_size)
