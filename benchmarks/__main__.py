@@ -28,7 +28,7 @@ from typing import Any
 
 AREAS: tuple[str, ...] = (
     "ingest", "profile", "real_voices", "praat_compare", "render", "face_quality", "talk",
-    "vp8", "live", "load", "vmc",
+    "vp8", "live", "load", "vmc", "command", "agent_audio",
 )
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat", "batching")
@@ -179,6 +179,11 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
      "target_onnxruntime_1t_animate_ms", "max"),
     ("best GPU full frame b64 (fps)", "render", "best_gpu_full_b64_fps", "target_gpu_b64_fps", "min"),
     ("offline talking face (x realtime)", "talk", "speed_x", "target_speed_x", "min"),
+    ("`streamface render`, whole command, 8 s clip (x realtime)", "command",
+     "render_8s_x_realtime", "target_render_8s_x", "min"),
+    ("`streamface render`, whole command, 30 s clip (x realtime)", "command",
+     "render_30s_x_realtime", "target_render_30s_x", "min"),
+    ("`streamface portrait`, whole command, 8 s clip (s)", "command", "portrait_8s_wall_s", None, "max"),
     ("audio to mouth p50 (ms)", "live", "audio_to_mouth_ms_p50", None, "max"),
     ("audio to mouth p95 (ms)", "live", "audio_to_mouth_ms_p95", "audio_to_mouth_ms_p95_target", "max"),
     ("first speech to first face (s)", "live", "first_speech_to_face_s",
@@ -217,6 +222,10 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
     ("render + yuv / VP8, settled frames composed (x)", "vp8", "settled_render_to_vp8_x", None, "max"),
     ("render + yuv / VP8, engine every frame, same run (x)", "vp8", "engine_only_render_to_vp8_x", None, "max"),
+    ("agent ingest CPU per 30 fps frame, 48 kHz in 20 ms chunks (ms)", "agent_audio",
+     "ingest_ms_per_frame", None, "max"),
+    ("agent voice analysis CPU per 30 fps frame, amortised (ms)", "agent_audio",
+     "analysis_ms_per_frame", None, "max"),
     ("VMC: mouth closed after silence, worst at 60 Hz (ms)", "vmc", "mouth_close_ms_max_at_60hz",
      "target_close_ms", "max"),
     ("VMC: longest gap between blinks (s)", "vmc", "blink_interval_s_max", 10.0, "max"),

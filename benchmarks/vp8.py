@@ -82,6 +82,9 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
     layout(size)  # as a server does at its first session, before frames are due
     session = Session(engine, fps=FPS, seed=0, sprites=sprites)
     session.render_frame(0.0)  # warm-up (engine, label fonts)
+    from streamface.voice.analyzer import default_analyzer
+
+    default_analyzer().warm_up()  # the speaker encoder loads once per process, not per frame
     cpu = {"ingest": 0.0, "analysis": 0.0, "render": 0.0}
     by_kind = {"settled": [0.0, 0], "morphing": [0.0, 0], "last_third": [0.0, 0]}
     frames: list[VideoFrame] = []

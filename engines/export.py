@@ -323,6 +323,102 @@ def model_key(renderer: nn.Module, size: int) -> str:
     return digest.hexdigest()
 
 
+# ---------------------------------------------------------------------------- quick key
+
+DEFAULT_RENDERER_MODULE = "streamface.face.render.compose"
+"""Where the shipped `FaceRenderer` is defined (its source decides the quick key)."""
+
+
+def quick_key(size: int) -> str | None:
+    """A key of the shipped renderer's export computed without torch (None if unknown).
+
+    `model_key` hashes the built renderer's weights, which needs torch and the renderer
+    built (about 1.5 s of start-up). The shipped renderer's weights are computed from
+    its source alone (seeded numpy and torch arithmetic, no files), so its source files,
+    this exporter's source, the size and the torch / numpy / onnx versions decide them:
+    this key hashes exactly those. `ensure_exported` records which export each quick key
+    led to (``models/quick/<key>``) and, on the next start, loads that export without
+    importing torch. A source change gives a new quick key, so the full path runs again.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    files = _package_sources(DEFAULT_RENDERER_MODULE)
+    if not files:
+        return None
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(label.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+
+    for path in files:
+        add(f"source:{path.name}", path.read_bytes())
+    add("exporter", Path(__file__).read_bytes())
+    try:
+        versions = "|".join(f"{p}={version(p)}" for p in ("torch", "numpy", "onnx"))
+    except PackageNotFoundError:
+        return None
+    add("config", f"{DEFAULT_RENDERER_MODULE}|{size}|{OPSET}|{versions}".encode())
+    return digest.hexdigest()
+
+
+def _package_sources(module_name: str) -> list[Path]:
+    """`source_files` found by path alone: `importlib.util.find_spec` of a submodule imports
+    its parent packages, and one of the renderer's modules imports torch."""
+    top, _, _ = module_name.partition(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.origin or not spec.origin.endswith("__init__.py"):
+        return []
+    root = Path(spec.origin).parent
+
+    def locate(name: str) -> Path | None:
+        base = root.joinpath(*name.split(".")[1:])
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.is_file():
+                return path
+        return None
+
+    seen: dict[str, Path] = {}
+    todo = [module_name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = locate(name)
+        if path is None:
+            continue
+        seen[name] = path
+        for imported in _imported_names(path, name):
+            if imported.partition(".")[0] == top and imported not in seen:
+                todo.append(imported)
+    return sorted(set(seen.values()))
+
+
+def _quick_lookup(models: Path, quick: str) -> ExportedModel | None:
+    try:
+        name = (models / "quick" / quick).read_text().strip()
+        if not name or "/" in name or name.startswith("."):
+            return None
+        return ExportedModel.load(models / name)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _quick_record(models: Path, quick: str, model: ExportedModel) -> None:
+    """Remember the export for this quick key (atomically); drop entries of removed exports."""
+    folder = models / "quick"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            if old.name != quick and not (models / old.read_text().strip()).is_dir():
+                old.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".quick-", dir=folder)
+        with os.fdopen(fd, "w") as f:
+            f.write(model.directory.name + "\n")
+        os.replace(tmp, folder / quick)
+    except OSError as exc:  # a read-only cache only costs the slow path next time
+        logger.debug("could not record the quick key: %s", exc)
+
+
 # ---------------------------------------------------------------------------- export
 
 
@@ -346,12 +442,26 @@ def ensure_exported(
     Raises:
         ExportMismatchError: The ONNX graphs disagree with torch.
     """
+    models = (cache_dir or cache_root()) / "models"
+    quick = quick_key(size) if renderer is None and factory is None else None
+    if quick is not None:
+        cached = _quick_lookup(models, quick)
+        if cached is not None:
+            return cached
     if renderer is None:
         renderer = (factory or default_renderer_factory)(size)
     renderer = renderer.eval()
     key = model_key(renderer, size)
-    models = (cache_dir or cache_root()) / "models"
     final = models / f"{type(renderer).__name__.lower()}-{size}-{key[:20]}"
+    model = _ensure_at(renderer, size, key, models, final, verify)
+    if quick is not None:
+        _quick_record(models, quick, model)
+    return model
+
+
+def _ensure_at(
+    renderer: nn.Module, size: int, key: str, models: Path, final: Path, verify: bool
+) -> ExportedModel:
     with _export_lock:
         try:
             return ExportedModel.load(final)

@@ -11,7 +11,8 @@ consumer that wants one frame as fast as possible (e.g. an offline render).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,9 @@ from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_export
 from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
+
+EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate")
+"""Graphs built at load time by default (the per-frame path); the others on first use."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class OnnxRuntimeEngine(Engine):
         threads: Cores one call may use (intra-op threads). Default 1.
         model: Already exported graphs; otherwise `ensure_exported` is called.
         factory: Renderer factory to export from (default: the shipped face renderer).
+        eager: Graphs to build now; the others are read now and built on first use
+            (default: the per-frame ones; ``()`` for a still, which needs only ``full``).
     """
 
     name = "onnxruntime"
@@ -52,6 +58,7 @@ class OnnxRuntimeEngine(Engine):
         threads: int = 1,
         model: ExportedModel | None = None,
         factory: RendererFactory | None = None,
+        eager: Iterable[str] = EAGER_GRAPHS,
     ) -> None:
         super().__init__(size)
         try:
@@ -68,15 +75,23 @@ class OnnxRuntimeEngine(Engine):
         self._face_layout = model is None and factory is None  # the shipped FaceRenderer
         if self.model.size != size:
             raise ValueError(f"model is for {self.model.size} px, engine for {size} px")
-        # All three sessions load now (under a second at 512 px): a failure shows at load
-        # time, not on the first frame, and a later re-export elsewhere cannot pull the
-        # files away from under a running engine.
-        self._sessions: dict[str, Any] = {
-            graph: ort.InferenceSession(
-                str(self.model.path(graph)), self._options(), providers=["CPUExecutionProvider"]
-            )
-            for graph in GRAPHS
-        }
+        # The per-frame graphs load now: a failure shows at load time, not on the first
+        # frame. The full graph (stills, `render`) is read now but built on first use:
+        # building it costs about 0.4 s that a live session or a video never needs (and
+        # a still needs only it). Bytes are held, so a later re-export elsewhere cannot
+        # pull a file away.
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Any] = {}
+        self._pending: dict[str, bytes] = {}
+        build_now = frozenset(eager)
+        for graph in GRAPHS:
+            if graph in build_now:
+                self._sessions[graph] = self._build(str(self.model.path(graph)))
+            else:
+                self._pending[graph] = self.model.path(graph).read_bytes()
+
+    def _build(self, source: str | bytes) -> Any:
+        return self._ort.InferenceSession(source, self._options(), providers=["CPUExecutionProvider"])
 
     def _options(self) -> Any:
         ort = self._ort
@@ -93,6 +108,13 @@ class OnnxRuntimeEngine(Engine):
 
     def _session(self, graph: str) -> Any:
         session = self._sessions.get(graph)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(graph)
+                pending = self._pending.get(graph)
+                if session is None and pending is not None:
+                    session = self._sessions[graph] = self._build(pending)
+                    del self._pending[graph]
         if session is None:
             raise RuntimeError(f"{self.name} engine is closed")
         return session
@@ -157,4 +179,6 @@ class OnnxRuntimeEngine(Engine):
         return OrtPrepared(prepared=image, params=params)
 
     def close(self) -> None:
-        self._sessions = {}
+        with self._lock:
+            self._sessions = {}
+            self._pending = {}

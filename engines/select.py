@@ -15,6 +15,8 @@ there, so no frame and no call is lost.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +58,22 @@ def _load_torch(size: int, **options: Any) -> Engine:
     return TorchEngine(size, **options)
 
 
+def nvidia_driver_present() -> bool:
+    """Whether this machine shows an NVIDIA driver (Linux, or WSL's GPU device); True elsewhere.
+
+    Lets ``auto`` skip the CUDA candidates without importing torch (about a second) on the
+    machines where ``torch.cuda.is_available()`` could only say no.
+    """
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(
+        os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+    )
+
+
 def _load_torch_cuda(size: int, **options: Any) -> Engine:
+    if not nvidia_driver_present():
+        raise EngineUnavailableError("no NVIDIA GPU driver on this machine")
     import torch
 
     if not torch.cuda.is_available():
@@ -107,6 +124,7 @@ def load_engine(
     fallback: bool = True,
     loaders: Mapping[str, EngineLoader] | None = None,
     auto_order: tuple[str, ...] = AUTO_ORDER,
+    per_frame: bool = True,
     **options: Any,
 ) -> Engine:
     """Load a generator engine by name.
@@ -117,6 +135,8 @@ def load_engine(
         fallback: Wrap engines other than the CPU fallback itself in a `FallbackEngine`.
         loaders: Name -> loader, for tests (default `LOADERS`).
         auto_order: The candidates ``auto`` tries, best first.
+        per_frame: Whether the per-frame path (`prepare` / `animate`) will be used. False
+            (a still: `render` only) lets ONNX Runtime skip building those graphs.
         **options: Passed to the engine's constructor (e.g. ``threads``, ``factory``);
             under ``auto`` only options every candidate takes make sense.
 
@@ -135,8 +155,11 @@ def load_engine(
         loader = table.get(candidate)
         if loader is None:
             continue
+        extra: dict[str, Any] = {}
+        if candidate == CPU_FALLBACK:
+            extra = _cpu_extra(per_frame)
         try:
-            engine = loader(size, **options)
+            engine = loader(size, **options, **extra)
         except Exception as exc:  # noqa: BLE001 - any load failure moves on (or is reported)
             reason = _reason(candidate, exc)
             if name != "auto":
@@ -149,16 +172,22 @@ def load_engine(
             continue
         logger.debug("engine %s loaded (%d px)", candidate, size)
         if fallback and candidate != CPU_FALLBACK and CPU_FALLBACK in table:
-            return FallbackEngine(engine, _cpu_factory(table[CPU_FALLBACK], size, options))
+            cpu_options = {**options, **_cpu_extra(per_frame)}
+            return FallbackEngine(engine, _cpu_factory(table[CPU_FALLBACK], size, cpu_options))
         return engine
     raise EngineUnavailableError("no engine could load: " + " | ".join(reasons))
+
+
+def _cpu_extra(per_frame: bool) -> dict[str, Any]:
+    """Options only the ONNX Runtime CPU engine takes (left out when at their defaults)."""
+    return {} if per_frame else {"eager": ()}
 
 
 def _cpu_factory(
     loader: EngineLoader, size: int, options: Mapping[str, Any]
 ) -> Callable[[], Engine]:
     """Builds the CPU fallback with the options it understands (the renderer factory)."""
-    cpu_options = {k: v for k, v in options.items() if k in ("factory",)}
+    cpu_options = {k: v for k, v in options.items() if k in ("factory", "eager", "threads")}
     return lambda: loader(size, **cpu_options)
 
 

@@ -9,6 +9,7 @@ every run for a given seed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,17 +46,15 @@ def load_audio(path: str | Path) -> Audio:
 def one_core() -> bool:
     """Keep this process's numeric libraries on one thread: torch's and OpenBLAS's pools.
 
-    An offline render runs every stage in turn on one core (ONNX Runtime and x264 are
-    single-threaded by their own settings); a BLAS pool would only add a second busy core
-    (its workers spin while they wait) to the voice analysis. Returns whether an OpenBLAS
-    was found and limited.
+    An offline render draws frames on one core and encodes them on a second thread (ONNX
+    Runtime and x264 are single-threaded by their own settings); a BLAS pool would only
+    add another busy core (its workers spin while they wait) to the voice analysis. Torch is limited only when
+    already imported (the default engine and the speaker encoder need none). Returns
+    whether an OpenBLAS was found and limited.
     """
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")  # only if something loaded it: never import it for this
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:
-        pass
     return _limit_openblas(1)
 
 

@@ -92,6 +92,14 @@ ProfileMapper = Callable[[VoiceProfile, IdentityCode, int], np.ndarray]
 """(profile, identity code, look seed) -> face-parameter vector."""
 
 
+def _pitch_cache_for(analyzer: Any) -> Any:
+    """A pitch cache for a `VoiceAnalyzer` (other analyzers are called as before)."""
+    from streamface.voice.analyzer import VoiceAnalyzer
+    from streamface.voice.pitch import CmndfCache
+
+    return CmndfCache() if isinstance(analyzer, VoiceAnalyzer) else None
+
+
 def _default_mapper(profile: VoiceProfile, identity: IdentityCode, look: int) -> np.ndarray:
     from streamface.face.mapping import params_for_profile
 
@@ -178,6 +186,9 @@ class Session:
         self._framer = Framer(self.frame_size)
         self.fps = float(fps)
         self._analyzer = analyzer
+        # Pitch work on speech an earlier analysis already saw is reused (the shared
+        # analyzer is stateless; this session's part lives here and is zeroed at close).
+        self._pitch_cache = _pitch_cache_for(analyzer)
         self._mapper = mapper or _default_mapper
         self._look = int(look)
         self._code: IdentityCode | None = None  # held from the first face of a speaker
@@ -292,9 +303,12 @@ class Session:
             total = self.total_speech_seconds
             if total < FIRST_ANALYSIS_S:
                 return None
-            speech = self._audio.buffer.snapshot()
+            speech, origin = self._audio.buffer.snapshot_with_origin()
             try:
-                profile = self._analyzer.analyze(speech)
+                if self._pitch_cache is None:
+                    profile = self._analyzer.analyze(speech)
+                else:
+                    profile = self._analyzer.analyze(speech, pitch_cache=self._pitch_cache, origin=origin)
             except NoSpeechError as exc:
                 logger.debug("analysis skipped: %s", exc)
                 self._next_analysis_s = total + CADENCE_FILLING_S
@@ -472,6 +486,8 @@ class Session:
                 return
             self._closed = True
             self._audio.close()
+            if self._pitch_cache is not None:
+                self._pitch_cache.clear()
             self._mouth.clear()
             self._identity.clear()
             self._code = None

@@ -98,3 +98,14 @@ def test_churn_verdict_compares_the_final_quiet_point_with_the_first() -> None:
     leaky = churn_evaluate(first, {"os_threads": 40, "rss_mb": 600.0, "tasks": 9, "sessions": 1})
     assert not leaky["passed"]
     assert not any(leaky[k] for k in ("threads_ok", "rss_ok", "tasks_ok", "sessions_ok"))
+
+
+def test_whole_command_rows_judge_the_render_targets() -> None:
+    report = {"areas": {"command": {
+        "render_8s_x_realtime": 1.6, "render_30s_x_realtime": 2.4, "portrait_8s_wall_s": 2.1,
+        "target_render_8s_x": 1.0, "target_render_30s_x": 3.0,
+    }}}
+    rows = {label: (value, target, verdict) for label, value, target, verdict in summary_rows(report)}
+    assert rows["`streamface render`, whole command, 8 s clip (x realtime)"] == (1.6, 1.0, "ok")
+    assert rows["`streamface render`, whole command, 30 s clip (x realtime)"] == (2.4, 3.0, "MISSED")
+    assert rows["`streamface portrait`, whole command, 8 s clip (s)"][0] == 2.1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,7 @@ def test_render_command_end_to_end(tmp_path: Path) -> None:
     _check_mp4(out, seconds, 30.0, 128)
     summary = proc.stdout.strip().splitlines()[-1]
     assert "frames" in summary and "realtime" in summary and f"{seconds:.2f} s" in summary
+    assert re.search(r"realtime\), \d+\.\d\d s in all", summary)  # the whole command, start-up included
     assert "C2PA-signed" in summary and "DEVELOPMENT certificate" in summary
     assert not _leftovers(tmp_path)
     _assert_signed(out)

@@ -1,4 +1,8 @@
-"""GE2E speaker encoder: our network + resemblyzer's weights, mel features, determinism."""
+"""GE2E speaker encoder: our network + resemblyzer's weights, mel features, determinism.
+
+The encoder runs on ONNX Runtime (`voice.encoder`); the torch definition of the same
+network (`voice.encoder_torch`) is the reference it must equal.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import torch
 
 from streamface.audio.decode import decode_file
 from streamface.errors import StreamFaceError
-from streamface.voice import encoder, mel
+from streamface.voice import encoder, encoder_torch, mel
 
 VOICES = Path(__file__).resolve().parent / "data" / "voices"
 REFERENCE = json.loads((VOICES / "resemblyzer_reference.json").read_text())
@@ -37,7 +41,7 @@ def test_unreadable_weights_give_the_install_hint(tmp_path: Path, name: str) -> 
     bad = tmp_path / name
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(StreamFaceError, match="reinstall streamface"):
-        encoder.load_weights(bad)
+        encoder_torch.load_weights(bad)
 
 
 def test_shipped_weights_equal_resemblyzers_checkpoint() -> None:
@@ -48,16 +52,16 @@ def test_shipped_weights_equal_resemblyzers_checkpoint() -> None:
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("resemblyzer is not installed (only needed to check the conversion)")
     source = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    original = encoder.load_weights(source).state_dict()
-    shipped = encoder.load_encoder().state_dict()
+    original = encoder_torch.load_weights(source).state_dict()
+    shipped = encoder_torch.load_weights().state_dict()
     assert original.keys() == shipped.keys()
     for key, value in original.items():
         assert torch.equal(value, shipped[key]), key
 
 
 def test_network_shape_matches_resemblyzer() -> None:
-    model = encoder.load_encoder()
-    assert model is encoder.load_encoder()  # cached once per process
+    assert encoder.load_encoder() is encoder.load_encoder()  # cached once per process
+    model = encoder_torch.load_weights()
     assert model.lstm.input_size == 40
     assert model.lstm.hidden_size == 256
     assert model.lstm.num_layers == 3
@@ -100,14 +104,15 @@ def test_embedding_is_deterministic_and_normalised() -> None:
     assert np.all(a >= 0.0)  # ReLU before the normalisation
 
 
-def test_embedding_does_not_depend_on_thread_count() -> None:
+def test_torch_reference_does_not_depend_on_thread_count() -> None:
     x = decode_file(VOICES / "flite_rms.flac")
+    model = encoder_torch.load_weights()
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        a = encoder.embed_utterance(x)
+        a = encoder_torch.embed_utterance_torch(x, model)
         torch.set_num_threads(2)
-        b = encoder.embed_utterance(x)
+        b = encoder_torch.embed_utterance_torch(x, model)
     finally:
         torch.set_num_threads(before)
     assert float(a @ b) > 0.99999

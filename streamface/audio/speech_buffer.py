@@ -99,6 +99,15 @@ class SpeechBuffer:
                 return self._data[start : self._write].copy()
             return np.concatenate([self._data[self._write :], self._data[: self._write]])
 
+    def snapshot_with_origin(self) -> tuple[np.ndarray, int]:
+        """`snapshot()` and where it starts in the stream of all speech ever appended.
+
+        The origin is ``total_samples - len(snapshot)``: the same sample has the same
+        position in every snapshot, which lets analyses reuse work on unchanged speech.
+        """
+        with self._lock:
+            return self.snapshot(), self._total - self._held
+
     def snapshot_with_total(self) -> tuple[np.ndarray, float]:
         """`snapshot()` and `total_speech_seconds` taken together, consistently."""
         with self._lock:

@@ -12,10 +12,14 @@ import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from streamface import __version__
 from streamface.errors import StreamFaceError
+
+STARTED = time.perf_counter()
+"""When the command line was imported: commands report their whole time from here."""
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (

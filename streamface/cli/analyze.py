@@ -49,12 +49,11 @@ def _positive_float(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Profile one file and print it."""
+    from streamface.offline import one_core
     from streamface.voice.analyzer import default_analyzer, last_speech
 
-    speech = last_speech(args.audio, buffer_seconds=args.buffer_seconds)  # fails fast, no torch
-    import torch
-
-    torch.set_num_threads(1)  # the profile is measured and budgeted on one core
+    speech = last_speech(args.audio, buffer_seconds=args.buffer_seconds)  # fails fast
+    one_core()  # the profile is measured and budgeted on one core (OpenBLAS; no torch needed)
     profile = default_analyzer().analyze(speech)
     if args.json:
         print(json.dumps(profile.to_json()))

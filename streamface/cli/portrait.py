@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     profile = profile_file(args.audio)
     face = params_for_profile(profile, look=args.look).with_overrides(overrides)
-    engine = load_engine(args.engine, size.face)
+    engine = load_engine(args.engine, size.face, per_frame=False)  # one still: `render` only
     try:
         signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
         frame = engine.render(face.to_vector()[None, :], NEUTRAL.to_vector()[None, :])[0]

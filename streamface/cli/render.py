@@ -121,16 +121,13 @@ def run(args: argparse.Namespace) -> int:
 
     audio = load_audio(args.audio)  # bad input fails here, before any engine loads
 
-    import torch
-
     from engines.select import load_engine
     from streamface.provenance import OutputSigner
     from streamface.session import Session
 
-    torch.set_num_threads(1)
-    one_core()  # and OpenBLAS: the render runs on one core
     frame_size: FrameSize = args.size
     engine = load_engine(args.engine, frame_size.face)
+    one_core()  # OpenBLAS, and torch if the engine loaded it: frames render on one core
     try:
         signer = OutputSigner(output)  # bad signing credentials fail before rendering
         session = Session(engine, seed=args.seed, fps=args.fps, look=args.look, frame_size=frame_size)
@@ -144,11 +141,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     note = "; no speech found, so only the listening placeholder is shown" if no_face else ""
+    from streamface.cli import STARTED
+
+    total = time.perf_counter() - STARTED  # start-up, engine and signing included
     print(
         f"{output}: {stats['seconds']:.2f} s of audio, {stats['frames']} frames at "
         f"{args.fps:g} fps, {frame_size}, engine {engine.name}; rendered in "
-        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime){note}; "
-        f"{signer.summary()}"
+        f"{stats['elapsed_s']:.2f} s ({stats['speed_x']:.2f}x realtime), {total:.2f} s in all"
+        f"{note}; {signer.summary()}"
     )
     return 0
 
@@ -183,6 +183,7 @@ def render_to_file(
     from tqdm import tqdm
 
     from streamface.offline import audio_slice, drive, frame_count
+    from streamface.sinks.background import BackgroundWriter
     from streamface.sinks.mp4 import Mp4Writer
 
     if signer is None:
@@ -203,22 +204,23 @@ def render_to_file(
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result is an ordinary file
     start = time.perf_counter()
     try:
+        # Frames are encoded on a second thread while the next ones render (same file).
         with (
             Mp4Writer(tmp, width=width, height=height, fps=fps, audio_rate=audio.rate) as writer,
             tqdm(total=n, unit="frame", disable=not progress, file=sys.stderr, leave=False) as bar,
+            BackgroundWriter(writer) as encoder,
         ):
             for k, frame in drive(session, audio, fps):
                 if frame.shape[:2] != (height, width):
                     raise StreamFaceError(
                         f"engine made {frame.shape[1]}x{frame.shape[0]} frames, expected {size}"
                     )
-                writer.write_frame(frame)
-                writer.write_audio(audio_slice(audio, k, fps))
+                encoder.put(frame, audio_slice(audio, k, fps))
                 bar.update(1)
             # Audio past the last frame (less than one frame) still belongs to the file.
             tail = audio.samples[int(round(n * audio.rate / fps)) :]
             if tail.size:
-                writer.write_audio(tail)
+                encoder.put(None, tail)
         signer(tmp)  # the manifest goes in before the file appears under its name
         os.replace(tmp, output)
     except BaseException:

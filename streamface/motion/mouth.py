@@ -134,8 +134,13 @@ class MouthTracker:
             self._pending = buf[used:].copy()
             stream = np.concatenate([self._tail, buf[:used]])
             self._tail = stream[-(WIN - HOP) :].copy()
-            frames = np.lib.stride_tricks.sliding_window_view(stream, WIN)[::HOP]
-            self._analyse(frames[:n_hops])
+            # The hop windows as a view (what sliding_window_view(stream, WIN)[::HOP] gives,
+            # without its per-call overhead, which was a sixth of the tracker's cost).
+            step = stream.strides[0]
+            frames = np.lib.stride_tricks.as_strided(
+                stream, shape=(n_hops, WIN), strides=(HOP * step, step), writeable=False
+            )
+            self._analyse(frames)
 
     def _analyse(self, frames: np.ndarray) -> None:
         rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))

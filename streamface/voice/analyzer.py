@@ -67,11 +67,21 @@ class VoiceAnalyzer:
 
         encoder.load_encoder()
 
-    def analyze(self, speech16k: np.ndarray) -> VoiceProfile:
+    def analyze(
+        self,
+        speech16k: np.ndarray,
+        *,
+        pitch_cache: pitch.CmndfCache | None = None,
+        origin: int | None = None,
+    ) -> VoiceProfile:
         """Profile of a voice from its speech (silence already removed by the VAD).
 
         Args:
             speech16k: 1-D samples at 16 kHz: float (full scale 1.0) or int16.
+            pitch_cache: A session's `pitch.CmndfCache`: the pitch tracker then reuses
+                what it computed for frames an earlier analysis of the same speech
+                stream already saw (same result, less work).
+            origin: Position of ``speech16k[0]`` in that stream (16 kHz samples).
 
         Raises:
             NoSpeechError: less than `min_speech_seconds` of speech, or only silence.
@@ -96,8 +106,8 @@ class VoiceAnalyzer:
         if loudness < SILENCE_DBFS:
             raise NoSpeechError(f"the speech buffer is silent ({loudness:.0f} dBFS)")
 
-        track, fe, cues = measure(x)
-        from streamface.voice import encoder  # torch loads on first use, not on import
+        track, fe, cues = measure(x, pitch_cache=pitch_cache, origin=origin)
+        from streamface.voice import encoder  # ONNX Runtime loads on first use
 
         embedding = encoder.embed_utterance(
             x, rate=self.partial_rate, level_dbfs=EMBEDDING_LEVEL_DBFS
@@ -121,9 +131,14 @@ class VoiceAnalyzer:
         )
 
 
-def measure(x: np.ndarray) -> tuple[pitch.PitchTrack, formants.FormantEstimate, traits.Cues]:
-    """The acoustic cues of 16 kHz float32 speech: pitch track, formants, and `traits.Cues`."""
-    track = pitch.track(x)
+def measure(
+    x: np.ndarray, *, pitch_cache: pitch.CmndfCache | None = None, origin: int | None = None
+) -> tuple[pitch.PitchTrack, formants.FormantEstimate, traits.Cues]:
+    """The acoustic cues of 16 kHz float32 speech: pitch track, formants, and `traits.Cues`.
+
+    ``pitch_cache`` and ``origin`` as in `VoiceAnalyzer.analyze`.
+    """
+    track = pitch.track(x, cache=pitch_cache, origin=origin)
     voiced_idx = np.flatnonzero(track.voiced)
     # Pitch frame i covers 16 kHz samples [160 i, 160 i + 724); its YIN window is the
     # first 400 of them, centred at 160 i + 200.

@@ -1,4 +1,4 @@
-"""The GE2E speaker encoder: our own network definition, resemblyzer's weights as package data.
+"""The GE2E speaker encoder on ONNX Runtime: Resemblyzer's weights as package data, no torch.
 
 The network is the one Resemblyzer's `VoiceEncoder` defines (Wan et al. 2018, "Generalized
 end-to-end loss for speaker verification"): a 3-layer LSTM over 40 mel bands (hidden 256),
@@ -8,6 +8,12 @@ The weights are resemblyzer 0.1.4's `pretrained.pt` (Apache-2.0, see
 float32, unchanged, as ``voice/assets/ge2e_encoder.npz`` (``scripts/convert_ge2e_weights.py``
 made it). They ship inside this package, so a plain ``pip install streamface`` can embed
 voices; `resemblyzer` is never imported or needed. Nothing is fetched at run time.
+
+It runs as an ONNX graph (``voice/assets/ge2e_encoder.onnx``, written by
+``scripts/export_ge2e_onnx.py``; a few KB whose initializers point at the arrays inside
+the ``.npz``) on ONNX Runtime, one thread: importing torch for it cost every command about a second of start-up. The
+torch definition of the same network (`streamface.voice.encoder_torch`) is the reference
+the tests compare it with.
 
 An utterance is embedded like `VoiceEncoder.embed_utterance`: 160-frame (1.6 s) partials
 at 1.3 partials per second (about 50 % overlap), the last one kept when at least 75 %
@@ -19,10 +25,9 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from streamface.errors import StreamFaceError
 from streamface.voice.mel import (
@@ -44,30 +49,15 @@ PARTIAL_RATE = 1.3  # partials per second (resemblyzer's default)
 MIN_COVERAGE = 0.75
 ASSETS = Path(__file__).resolve().parent / "assets"
 WEIGHTS_FILE = "ge2e_encoder.npz"
+ONNX_FILE = "ge2e_encoder.onnx"
 INSTALL_HINT = "reinstall streamface (pip install --force-reinstall streamface)"
 
 
-class SpeakerEncoder(nn.Module):
-    """GE2E speaker encoder: LSTM(40 -> 256, 3 layers) -> Linear(256) -> ReLU -> L2 norm."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(N_MELS, HIDDEN, LAYERS, batch_first=True)
-        self.linear = nn.Linear(HIDDEN, EMBEDDING_DIM)
-        self.relu = nn.ReLU()
-
-    def forward(self, mels: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of partial utterances.
-
-        Args:
-            mels: (batch, frames, 40) linear mel power, float32.
-
-        Returns:
-            (batch, 256) L2-normalised embeddings (non-negative after the ReLU).
-        """
-        _, (hidden, _) = self.lstm(mels)
-        raw = self.relu(self.linear(hidden[-1]))
-        return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
+def _asset(name: str, what: str) -> Path:
+    path = ASSETS / name
+    if not path.is_file():
+        raise StreamFaceError(f"{what} missing at {path}: {INSTALL_HINT}")
+    return path
 
 
 def weights_path() -> Path:
@@ -76,42 +66,97 @@ def weights_path() -> Path:
     Raises:
         StreamFaceError: the file is missing (a broken install).
     """
-    path = ASSETS / WEIGHTS_FILE
-    if not path.is_file():
-        raise StreamFaceError(f"speaker-encoder weights missing at {path}: {INSTALL_HINT}")
-    return path
+    return _asset(WEIGHTS_FILE, "speaker-encoder weights")
 
 
-def load_weights(path: str | Path) -> SpeakerEncoder:
-    """A new encoder in eval mode with the GE2E weights from `path`.
+def graph_path() -> Path:
+    """The encoder's ONNX graph that ships inside this package (``voice/assets``).
 
-    Args:
-        path: A ``.npz`` of the LSTM and linear layers (as shipped, see
-            ``scripts/convert_ge2e_weights.py``), or resemblyzer's own ``pretrained.pt``.
+    Raises:
+        StreamFaceError: the file is missing (a broken install).
+    """
+    return _asset(ONNX_FILE, "speaker-encoder graph")
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """The LSTM and linear weights of a ``.npz`` (torch's names and layout), float32.
 
     Raises:
         StreamFaceError: the file is missing, unreadable or not GE2E weights.
     """
     path = Path(path)
     try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as arrays:
-                state = {k: torch.from_numpy(arrays[k].copy()) for k in arrays.files}
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
-        model = SpeakerEncoder()
-        # resemblyzer's checkpoint also carries GE2E's similarity scale and bias, unused here.
-        wanted = {k: v for k, v in state.items() if k.split(".")[0] in ("lstm", "linear")}
-        model.load_state_dict(wanted, strict=True)
+        with np.load(path, allow_pickle=False) as arrays:
+            state = {k: np.asarray(arrays[k], dtype=np.float32) for k in arrays.files}
+        _check_shapes(state)
     except Exception as exc:  # noqa: BLE001 - any failure means unusable weights
         raise StreamFaceError(
             f"speaker-encoder weights at {path} are unreadable ({type(exc).__name__}); "
             f"{INSTALL_HINT}"
         ) from exc
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+    return state
+
+
+def _check_shapes(state: dict[str, np.ndarray]) -> None:
+    for layer in range(LAYERS):
+        size = N_MELS if layer == 0 else HIDDEN
+        expect = {
+            f"lstm.weight_ih_l{layer}": (4 * HIDDEN, size),
+            f"lstm.weight_hh_l{layer}": (4 * HIDDEN, HIDDEN),
+            f"lstm.bias_ih_l{layer}": (4 * HIDDEN,),
+            f"lstm.bias_hh_l{layer}": (4 * HIDDEN,),
+        }
+        for name, shape in expect.items():
+            if state[name].shape != shape:
+                raise ValueError(f"{name} has shape {state[name].shape}, expected {shape}")
+    if state["linear.weight"].shape != (EMBEDDING_DIM, HIDDEN):
+        raise ValueError("linear.weight has the wrong shape")
+
+
+class SpeakerEncoder:
+    """The GE2E network on ONNX Runtime's CPU provider, one thread (thread-safe).
+
+    Args:
+        graph: The ONNX graph (default: the shipped one); its weights are read from the
+            ``ge2e_encoder.npz`` beside it.
+
+    Raises:
+        StreamFaceError: a file is missing or unusable.
+    """
+
+    def __init__(self, graph: str | Path | None = None) -> None:
+        import onnxruntime as ort
+
+        weights_path()  # a missing weights file gets the install hint, not ORT's message
+        graph = graph_path() if graph is None else Path(graph)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        try:
+            self._session: Any = ort.InferenceSession(
+                str(graph), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # noqa: BLE001 - a corrupt graph or weights: a broken install
+            raise StreamFaceError(
+                f"speaker encoder at {graph.parent} is unusable ({type(exc).__name__}); {INSTALL_HINT}"
+            ) from exc
+
+    def __call__(self, mels: np.ndarray) -> np.ndarray:
+        """Embed a batch of partial utterances.
+
+        Args:
+            mels: (batch, frames, 40) linear mel power, float32.
+
+        Returns:
+            (batch, 256) L2-normalised embeddings, float32 (non-negative after the ReLU).
+        """
+        batch = np.ascontiguousarray(mels, dtype=np.float32)
+        if batch.ndim != 3 or batch.shape[2] != N_MELS or batch.shape[0] == 0:
+            raise ValueError(f"mels must be (batch, frames, {N_MELS}), got {batch.shape}")
+        out: np.ndarray = self._session.run(None, {"mels": batch})[0]
+        return out
 
 
 _lock = threading.Lock()
@@ -119,15 +164,14 @@ _encoder: SpeakerEncoder | None = None
 
 
 def load_encoder() -> SpeakerEncoder:
-    """The process-wide encoder, loaded once (thread-safe), in eval mode on the CPU."""
+    """The process-wide encoder, loaded once (thread-safe)."""
     global _encoder
     if _encoder is not None:
         return _encoder
     with _lock:
         if _encoder is None:
-            path = weights_path()
-            _encoder = load_weights(path)
-            logger.debug("loaded GE2E speaker encoder from %s", path)
+            _encoder = SpeakerEncoder()
+            logger.debug("loaded the GE2E speaker encoder from %s", ASSETS)
     return _encoder
 
 
@@ -155,6 +199,39 @@ def partial_slices(
     return slices
 
 
+def partial_mels(
+    wav: np.ndarray,
+    *,
+    rate: float = PARTIAL_RATE,
+    min_coverage: float = MIN_COVERAGE,
+    normalize: bool = True,
+    level_dbfs: float | None = None,
+) -> np.ndarray:
+    """The encoder's input for an utterance: (partials, 160, 40) mel power (see `embed_utterance`)."""
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim != 1 or wav.size == 0:
+        raise ValueError("embed_utterance needs a non-empty 1-D signal")
+    if level_dbfs is not None:
+        wav = set_level(wav, level_dbfs)
+    elif normalize:
+        wav = normalize_volume(wav)
+    slices = partial_slices(wav.size, rate, min_coverage)
+    needed = slices[-1].stop * HOP
+    if needed >= wav.size:
+        wav = np.pad(wav, (0, needed - wav.size))
+    mel = mel_spectrogram(wav)
+    return np.stack([mel[s] for s in slices])
+
+
+def average(partials: np.ndarray) -> np.ndarray:
+    """The utterance embedding from its partials' embeddings: mean, L2-normalised, float32."""
+    raw = np.asarray(partials).astype(np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(raw))
+    if norm <= 0.0 or not np.isfinite(norm):
+        return np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    return (raw / norm).astype(np.float32)
+
+
 def embed_utterance(
     wav: np.ndarray,
     *,
@@ -175,24 +252,7 @@ def embed_utterance(
             power, so a 26 dB level change alone moves resemblyzer's embedding to a cosine
             of ~0.9).
     """
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim != 1 or wav.size == 0:
-        raise ValueError("embed_utterance needs a non-empty 1-D signal")
-    if level_dbfs is not None:
-        wav = set_level(wav, level_dbfs)
-    elif normalize:
-        wav = normalize_volume(wav)
-    slices = partial_slices(wav.size, rate, min_coverage)
-    needed = slices[-1].stop * HOP
-    if needed >= wav.size:
-        wav = np.pad(wav, (0, needed - wav.size))
-    mel = mel_spectrogram(wav)
-    batch = np.stack([mel[s] for s in slices])
-    model = load_encoder()
-    with torch.inference_mode():
-        partial = model(torch.from_numpy(batch)).numpy()
-    raw = partial.astype(np.float64).mean(axis=0)
-    norm = float(np.linalg.norm(raw))
-    if norm <= 0.0 or not np.isfinite(norm):
-        return np.zeros(EMBEDDING_DIM, dtype=np.float32)
-    return (raw / norm).astype(np.float32)
+    batch = partial_mels(
+        wav, rate=rate, min_coverage=min_coverage, normalize=normalize, level_dbfs=level_dbfs
+    )
+    return average(load_encoder()(batch))

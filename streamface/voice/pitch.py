@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
 
 from streamface.audio.polyphase import resample_poly
 
@@ -125,9 +124,9 @@ def cmndf(frames: np.ndarray) -> np.ndarray:
     """YIN's cumulative-mean-normalised difference function, shape (n, TAU_MAX + 2)."""
     frames = np.asarray(frames, dtype=np.float32)
     frames = frames - frames.mean(axis=1, keepdims=True)
-    spec_a = sfft.rfft(frames[:, :WINDOW], NFFT, axis=1, workers=1)
-    spec_x = sfft.rfft(frames, NFFT, axis=1, workers=1)
-    corr = sfft.irfft(np.conj(spec_a) * spec_x, NFFT, axis=1, workers=1)[:, : TAU_MAX + 2]
+    spec_a = np.fft.rfft(frames[:, :WINDOW], NFFT, axis=1)
+    spec_x = np.fft.rfft(frames, NFFT, axis=1)
+    corr = np.fft.irfft(np.conj(spec_a) * spec_x, NFFT, axis=1)[:, : TAU_MAX + 2]
     sq = np.zeros((frames.shape[0], frames.shape[1] + 1), dtype=np.float64)
     np.cumsum(frames.astype(np.float64) ** 2, axis=1, out=sq[:, 1:])
     lags = TAU_MAX + 2
@@ -182,14 +181,96 @@ def _repeat_check(d: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def track(wav16k: np.ndarray) -> PitchTrack:
-    """Track F0 (50-500 Hz) of 16 kHz speech; works on telephone-band audio too."""
+FILTER_REACH = 20
+"""16 kHz samples on each side that one sample of `to_8k` depends on (half its low-pass)."""
+
+
+class CmndfCache:
+    """CMNDF rows of frames already analysed, by their position in one speech stream.
+
+    The speech buffer a session analyses is a window on an append-only stream of speech.
+    A pitch frame's CMNDF depends only on the 8 kHz samples it covers, and an 8 kHz sample
+    depends only on the 16 kHz samples within `FILTER_REACH` of it; so a frame that lay
+    away from the buffer's edges last time and does again this time has the same row,
+    bit for bit (`to_8k` of the interior and the per-row FFTs do not depend on what else
+    is in the buffer; tests check it). `track` reuses those rows and computes only new
+    frames and frames near the edges: about a fifth of them when the buffer moves by 1 s
+    of 5. Rows of frames that have left the buffer are dropped; `clear` zeroes all of it
+    (the rows are derived from the speaker's voice and go when the session ends).
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[int, np.ndarray] = {}
+        self.reused = 0
+        self.computed = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def clear(self) -> None:
+        """Zero and forget every row."""
+        for row in self._rows.values():
+            row.fill(0.0)
+        self._rows.clear()
+
+    def cmndf(self, frames: np.ndarray, n16: int, origin16: int) -> np.ndarray:
+        """`cmndf(frames)` of the frames of ``to_8k(wav16k)``, reusing rows seen before.
+
+        Args:
+            frames: `_frames` of ``to_8k(wav16k)`` (no padding: at least `FRAME` samples).
+            n16: ``len(wav16k)``.
+            origin16: Position of ``wav16k[0]`` in the speech stream (16 kHz samples, even).
+        """
+        n = frames.shape[0]
+        origin8 = origin16 // 2
+        starts = origin8 + HOP * np.arange(n)
+        # 8 kHz sample j is interior when 2j - REACH >= 0 and 2j + REACH <= n16 - 1.
+        first = -(-FILTER_REACH // 2)
+        last = (n16 - 1 - FILTER_REACH) // 2
+        local = HOP * np.arange(n)
+        clean = (local >= first) & (local + FRAME - 1 <= last)
+        out = np.empty((n, TAU_MAX + 2), dtype=np.float64)
+        todo: list[int] = []
+        for i in range(n):
+            row = self._rows.get(int(starts[i])) if clean[i] else None
+            if row is None:
+                todo.append(i)
+            else:
+                out[i] = row
+        if todo:
+            idx = np.asarray(todo)
+            out[idx] = cmndf(frames[idx])
+            for i in todo:
+                if clean[i]:
+                    self._rows[int(starts[i])] = out[i].copy()
+        self.reused += n - len(todo)
+        self.computed += len(todo)
+        for key in [k for k in self._rows if k < origin8]:  # left the buffer
+            self._rows.pop(key).fill(0.0)
+        return out
+
+
+def track(
+    wav16k: np.ndarray, *, cache: CmndfCache | None = None, origin: int | None = None
+) -> PitchTrack:
+    """Track F0 (50-500 Hz) of 16 kHz speech; works on telephone-band audio too.
+
+    Args:
+        wav16k: 16 kHz mono speech.
+        cache: Reuse the CMNDF of frames seen in an earlier call on the same stream
+            (a sliding speech buffer); the result is the same as without it.
+        origin: Position of ``wav16k[0]`` in that stream (16 kHz samples); needed with
+            ``cache``, and even (an odd one computes everything).
+    """
     x = to_8k(wav16k)
     if x.size < WINDOW:
         empty = np.zeros(0)
         return PitchTrack(empty, empty, np.zeros(0, dtype=bool))
     frames = _frames(x)
-    d = cmndf(frames)
+    if cache is not None and origin is not None and origin % 2 == 0 and x.size >= FRAME:
+        d = cache.cmndf(frames, int(np.asarray(wav16k).size), int(origin))
+    else:
+        d = cmndf(frames)
     n = d.shape[0]
     rows = np.arange(n)
     band = d[:, TAU_MIN : TAU_MAX + 1]
