@@ -305,3 +305,37 @@ def test_wide_session_frames_match() -> None:
         assert got.shape == want.shape == (SIZE, 160, 3)
         assert np.abs(got.astype(np.int16) - want).mean() < 0.3
     assert fast.sprite_frames > 0
+
+
+def test_layout_is_cached_on_disk_and_read_back_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamface.face import sprites
+
+    monkeypatch.setenv("STREAMFACE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(sprites, "_layouts", {})
+    monkeypatch.setattr(sprites, "_lift_cache", {})
+    computed = sprites.layout(96)
+    files = list((tmp_path / "models" / "layout").glob("*.npz"))
+    assert len(files) == 1
+    keys, rows = sprites.mouth_cells()
+    lifts = sprites._brow_lift(rows)
+    monkeypatch.setattr(sprites, "_layouts", {})
+    monkeypatch.setattr(sprites, "_lift_cache", {})
+    read = sprites.layout(96)
+    assert read is not computed
+    assert (read.eye_box, read.mouth_box, read.warp_box) == (
+        computed.eye_box,
+        computed.mouth_box,
+        computed.warp_box,
+    )
+    np.testing.assert_array_equal(read.fields, computed.fields)
+    np.testing.assert_array_equal(read.rise, computed.rise)
+    assert read.pixel == computed.pixel
+    cached = np.array([sprites._lift_cache[k.tobytes()] for k in keys])
+    np.testing.assert_array_equal(cached, lifts)
+    # a damaged file is recomputed, not trusted
+    files[0].write_bytes(b"not a layout")
+    monkeypatch.setattr(sprites, "_layouts", {})
+    again = sprites.layout(96)
+    np.testing.assert_array_equal(again.fields, computed.fields)

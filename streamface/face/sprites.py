@@ -25,11 +25,15 @@ per new cell (about 200 over the first 20 s of a talk), then about 0.3 ms (256 p
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -96,11 +100,27 @@ _layouts_lock = threading.Lock()
 
 
 def layout(size: int) -> Layout:
-    """The renderer's layout at ``size`` (computed once per size and process; ~0.3 s)."""
+    """The renderer's layout at ``size``, once per size and process.
+
+    Read from the model cache when the shipped renderer's export key (`quick_key`) has one
+    there (no torch import); else computed from `FaceRenderer` (~1.5 s with the torch
+    import) and cached. The brow lift of every mouth cell is cached with it.
+    """
     with _layouts_lock:
         done = _layouts.get(size)
     if done is not None:
         return done
+    path = _cache_path(size)
+    made = _load(path, size) if path is not None else None
+    if made is None:
+        made = _compute(size)
+        if path is not None:
+            _save(path, made)
+    with _layouts_lock:
+        return _layouts.setdefault(size, made)
+
+
+def _compute(size: int) -> Layout:
     import torch
 
     from streamface.face.render.common import pixel_size
@@ -112,9 +132,71 @@ def layout(size: int) -> Layout:
         hx, hy, hd = r.warp_hx[0].numpy(), r.warp_hy[0].numpy(), r.warp_hd[0].numpy()
         rise = np.ascontiguousarray(r.warp_rise[0].numpy(), np.float32)
     fields = np.ascontiguousarray(np.stack([col, row, hx, hy, hd]), dtype=np.float32)
-    made = Layout(size, r.eye_box, r.mouth_box, r.warp_box, fields, rise, pixel_size(size))
-    with _layouts_lock:
-        return _layouts.setdefault(size, made)
+    keys, rows = mouth_cells()
+    _remember_lifts(keys, _brow_lift(rows))
+    return Layout(size, r.eye_box, r.mouth_box, r.warp_box, fields, rise, pixel_size(size))
+
+
+def mouth_cells() -> tuple[np.ndarray, np.ndarray]:
+    """Every mouth cell of the grid: keys int16 [N, 6] and on-grid anim rows [N, ANIM_DIM]."""
+    mixes = [m for m in itertools.product(range(VISEME_STEPS + 1), repeat=len(_VISEMES)) if sum(m) == VISEME_STEPS]
+    keys = np.array([(o, *m) for o in range(OPEN_STEPS + 1) for m in mixes], np.int16)
+    rows = np.zeros((len(keys), ANIM_DIM), np.float32)
+    rows[:, _MOUTH[0]] = keys[:, 0] / OPEN_STEPS
+    rows[:, _VISEMES] = keys[:, 1:] / VISEME_STEPS
+    return keys, rows
+
+
+def _cache_path(size: int) -> Path | None:
+    try:
+        from engines.export import cache_root, quick_key
+
+        key = quick_key(size)
+    except Exception:  # noqa: BLE001 - no key: compute the layout, cache nothing
+        return None
+    if key is None:
+        return None
+    return cache_root() / "models" / "layout" / f"{key[:32]}-{OPEN_STEPS}x{VISEME_STEPS}.npz"
+
+
+def _load(path: Path, size: int) -> Layout | None:
+    try:
+        with np.load(path) as z:
+            eye, mouth, warp = (_box(z[name]) for name in ("eye_box", "mouth_box", "warp_box"))
+            fields, rise = z["fields"].astype(np.float32), z["rise"].astype(np.float32)
+            made = Layout(size, eye, mouth, warp, fields, rise, float(z["pixel"]))
+            _remember_lifts(z["lift_keys"].astype(np.int16), z["lift_values"].astype(np.float64))
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    return made
+
+
+def _box(values: np.ndarray) -> Box:
+    x0, x1, y0, y1 = (int(v) for v in values)
+    return x0, x1, y0, y1
+
+
+def _save(path: Path, made: Layout) -> None:
+    keys, _ = mouth_cells()
+    values = np.array([_lift_cache[k.tobytes()] for k in keys])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".layout-", suffix=".npz", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                eye_box=made.eye_box,
+                mouth_box=made.mouth_box,
+                warp_box=made.warp_box,
+                fields=made.fields,
+                rise=made.rise,
+                pixel=made.pixel,
+                lift_keys=keys,
+                lift_values=values,
+            )
+        os.replace(tmp, path)  # atomic: another process reads all or nothing
+    except OSError as exc:  # a read-only cache only costs the computation next time
+        logger.debug("could not cache the sprite layout: %s", exc)
 
 
 def layout_ready(size: int) -> Layout | None:
@@ -152,6 +234,10 @@ def _brow_lift(rows: np.ndarray) -> np.ndarray:
 
 
 _lift_cache: dict[bytes, float] = {}
+
+
+def _remember_lifts(keys: np.ndarray, values: np.ndarray) -> None:
+    _lift_cache.update({k.tobytes(): float(v) for k, v in zip(keys, values, strict=True)})
 
 
 def _lifts(mouth: np.ndarray, grid: np.ndarray) -> np.ndarray:
