@@ -336,6 +336,7 @@ def default_session_factory(
         ValueError: ``batch`` is not one of `BATCH_MODES`.
     """
     from engines.select import load_engine
+    from streamface.face.sprites import layout as sprites_layout
     from streamface.session import Session
 
     if batch not in BATCH_MODES:
@@ -349,6 +350,8 @@ def default_session_factory(
         engine = BatchingEngine(engine, window_s=batch_window_ms / 1000.0)
         sprites = False
         log.info("batched rendering on (window %.1f ms)", batch_window_ms)
+    if sprites and engine.face_layout:  # the compositor's layout, before the server is up
+        sprites_layout(engine.size)
     # Load the shared voice models and warm the engine now, not on the first caller's loop.
     warm = Session(engine, frame_size=frame)
     warm.render_frame(0.0)
