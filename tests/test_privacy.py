@@ -49,7 +49,8 @@ WATCHED = ("home", "config", "cache", "data", "state", "runtime", "tmp", "cwd")
 """Every folder the server may write to on its own (HOME, XDG_*, TMPDIR, cwd)."""
 
 ALLOWED = re.compile(r"^cache/streamface/models/[^/]+/[^/]+$")
-"""Documented files (docs/PRIVACY.md): the ONNX export of the face model, at start-up."""
+"""Documented files (docs/PRIVACY.md): the ONNX export of the face model and the sprite
+layout, at start-up."""
 
 # Words and patterns that would mean a trait or voice measurement reached the log.
 TRAIT_PATTERNS = (
@@ -90,13 +91,26 @@ def _holds_audio(path: Path) -> str | None:
     for magic in AUDIO_MAGIC:
         if magic in data[:64]:
             return f"starts with the {magic!r} signature"
+    if path.suffix == ".npz" and path.parent.name == "layout":
+        return None  # the sprite layout: `_check_cache_file` reads what it holds
     if path.suffix not in (".onnx", ".json", ".txt", ".lock") and len(data) >= 32_000:
         return "an unexplained large binary"
     return None
 
 
-def _check_onnx(path: Path) -> None:
-    """An engine-cache file is the face model: its inputs are face parameters, not audio."""
+LAYOUT_ARRAYS = {
+    "eye_box", "mouth_box", "warp_box", "fields", "rise", "pixel", "lift_keys", "lift_values"
+}
+
+
+def _check_cache_file(path: Path) -> None:
+    """An engine-cache file is the face model (its inputs are face parameters, not audio)
+    or the sprite layout (pixel boxes, warp fields and the brow lift of mouth cells)."""
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            assert set(z.files) == LAYOUT_ARRAYS, (path, z.files)
+            assert z["fields"].ndim == 3 and z["lift_keys"].shape[1] == 6, path
+        return
     if path.suffix != ".onnx":
         assert path.stat().st_size < 16_000, f"unexpected large file in the engine cache: {path}"
         return
@@ -228,7 +242,7 @@ def test_full_session_leaves_no_audio_derived_file_or_log(
         root, _, rel = name.partition("/")
         path = roots[root] / rel
         assert _holds_audio(path) is None, (name, _holds_audio(path))
-        _check_onnx(path)
+        _check_cache_file(path)
 
     # The log says what happened (ids, counts), never what the voice is like.
     log = log_path.read_text()
