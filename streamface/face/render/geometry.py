@@ -52,25 +52,28 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["rx"] = 0.25 + 0.07 * p("face_width") + 0.025 * masc + 0.01 * child
     g["ry"] = 0.34 + 0.07 * p("face_length") + 0.01 * masc - 0.02 * child
     jaw = p("jaw_width")
-    g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.20 * masc - 0.04 * child + 0.06 * sag)
+    g["jaw_rx"] = g["rx"] * (0.70 + 0.16 * jaw + 0.10 * masc - 0.04 * child + 0.06 * sag)
     g["jaw_cy"] = g["cy"] + 0.15
     g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
-    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 1.3 * masc
-    g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.07 * masc
+    g["chin_w"] = 0.035 + 0.05 * p("chin_width") + 0.035 * masc
     g["cheek"] = p("cheek_fullness") + 0.4 * child
     g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]
+    # Jaw angle: lower and crisper on a masculine face, high and soft (an oval) otherwise.
+    g["jaw_angle_y"] = g["chin_y"] - 0.17 - 0.07 * fem + 0.03 * jaw * masc
+    g["chin_round"] = 0.045 - 0.015 * masc
+    g["jaw_round"] = 0.10 - 0.06 * masc + 0.04 * sag
 
     # Eyes at the middle of the head; large, as in illustrated portraits.
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
-    g["eye_w"] = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
-    g["eye_h"] = g["eye_w"] * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child)
+    g["eye_w"] = 0.046 + 0.016 * p("eye_size") + 0.006 * fem + 0.008 * child
+    g["eye_h"] = g["eye_w"] * (0.40 + 0.12 * p("eye_shape") + 0.06 * fem + 0.06 * child)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
-    g["lid_droop"] = 0.08 + 0.22 * sag + 0.06 * masc
+    g["lid_droop"] = 0.06 + 0.14 * sag + 0.03 * masc
     # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
-    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem + 0.004 * old
+    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.022 * fem + 0.006 * masc + 0.004 * old
     g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.022 * masc
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
 

@@ -53,16 +53,20 @@ def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tens
 def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Signed distance of the face outline (cranium, jaw, cheeks, chin, jowls)."""
     cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
-    jaw = sh.superellipse(x, y, 0.0, g["jaw_cy"], g["jaw_rx"], g["jaw_ry"], g["jaw_n"])
-    d = sh.smin(cran, jaw, 0.07)
     ax = torch.abs(x)
+    # The lower face: straight sides down to the jaw angle, then the jaw line tapering
+    # to the chin (a rounded trapezoid; sharper angle and broader chin when masculine).
+    ya, yc = g["jaw_angle_y"], g["chin_y"]
+    slope = (g["jaw_rx"] - g["chin_w"]) / (yc - ya)
+    t = torch.clamp((y - ya) / (yc - ya), 0.0, 1.0)
+    side = (ax - g["jaw_rx"] + slope * (yc - ya) * t) / torch.sqrt(1.0 + slope * slope * (y > ya).to(x.dtype))
+    jaw = sh.smax(sh.smax(side, y - yc, g["chin_round"]), g["cy"] - y, 0.02)
+    jaw = sh.smax(jaw, torch.maximum(ax - g["jaw_rx"], g["cy"] - y), g["jaw_round"])
+    d = sh.smin(cran, jaw, 0.06)
     cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
     d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
-    # A broad chin squares off the bottom of the jaw.
-    chin = sh.superellipse(x, y, 0.0, g["chin_y"] - 0.045, g["chin_w"], 0.045, 3.0)
-    d = sh.smin(d, chin, 0.04)
-    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.72, g["mouth_y"] + 0.07, 0.07, 0.065)
-    return sh.smin(d, jowls + 0.07 - 0.06 * g["sag"], 0.08)
+    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.78, g["jaw_angle_y"] + 0.07, 0.07, 0.06)
+    return sh.smin(d, jowls + 0.10 - 0.075 * g["sag"], 0.06)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -162,10 +166,10 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
         return torch.exp(-((dist / width) ** 2))
 
     # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
-    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
+    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.02), 0.0, 1.0)
     fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
     win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.3 * lines + 0.15 * sag) * sh.smoothstep(0.05, 0.3, lines)
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
@@ -183,7 +187,7 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     # Marionette lines down from the mouth corners.
     mx = mw * 1.08 + 0.01 + (y - my) * 0.15
     mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
-    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    mar = mar * 0.2 * sh.smoothstep(0.3, 0.9, sag)
     dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
     return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
