@@ -83,7 +83,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
-    g["lip_t"] = 0.008 + 0.016 * p("lip_fullness") + 0.014 * fem - 0.006 * sag
+    g["lip_t"] = 0.008 + 0.016 * p("lip_fullness") + 0.014 * fem - 0.010 * sag
     g["ear_s"] = 0.85 + 0.35 * p("ear_size")
     g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.075 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.13 * masc - 0.1 * child
@@ -112,7 +112,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
     grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
-    g["brow_col"] = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
+    g["brow_col"] = (hair + (grey_col - hair) * 0.8 * grey) * (0.62 - 0.14 * masc + 0.2 * grey) + 0.02
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.
