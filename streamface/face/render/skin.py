@@ -174,16 +174,16 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
     fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
-    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
+    fore = fore * fwin * 0.7 * sh.smoothstep(0.25, 0.8, lines)
     # Crow's feet: three short rays from the outer eye corners.
     cu = ax - edx - ew - 0.012
     cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
     crow = (stroke(y - ey + 0.25 * cu, 0.0025) + stroke(y - ey - 0.012 - 0.45 * cu, 0.0025) + stroke(y - ey + 0.014 + 0.6 * cu, 0.0025))
-    crow = crow * cwin * 0.5 * sh.smoothstep(0.35, 0.85, lines)
+    crow = crow * cwin * 0.8 * sh.smoothstep(0.35, 0.85, lines)
     # Under-eye: one soft arc (bags with sagging).
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
-    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0045) * uwin * (1.0 * sag)
     # Marionette lines down from the mouth corners.
     mx = mw * 1.08 + 0.01 + (y - my) * 0.15
     mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
