@@ -166,7 +166,7 @@ def params_for_profile(
         age_lines=float(np.clip(0.18 * adult + 1.05 * senior, 0.0, 1.0)),
         age_sag=float(np.clip(0.15 * adult + 1.0 * senior, 0.0, 1.0)),
         masculinity=pm,
-        makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
+        makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.5 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),
         top_hue=u["top_hue"],
         top_saturation=_mid(u["top_saturation"], 0.05, 0.7),

@@ -63,7 +63,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     lash_t = 0.0024 + 0.0030 * g["fem"] + 0.0025 * g["makeup"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
     lash_line = lash_line * sh.smoothstep(1.08, 0.95, torch.abs(t))
-    flick_len = 0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]
+    flick_len = (0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]) * (1.0 - 0.4 * g["old"])
     fv = v + (u - w * 0.9) * 0.9
     flick = sh.fill(torch.abs(fv) - 0.0025 * (1.0 - sh.smoothstep(w * 0.8, w + flick_len, u)), px)
     flick = flick * sh.smoothstep(w * 0.7, w * 0.85, u) * sh.smoothstep(w + flick_len, w + flick_len * 0.7, u)

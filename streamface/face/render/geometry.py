@@ -71,7 +71,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.24 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
-    g["lid_droop"] = 0.06 + 0.26 * sag + 0.03 * masc
+    g["lid_droop"] = 0.06 + 0.20 * sag + 0.03 * masc
     # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
     g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.022 * fem + 0.006 * masc + 0.004 * old
     g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.022 * masc
@@ -79,7 +79,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
 
     # Nose (tip height), mouth, ears.
     g["nose_y"] = g["eye_y"] + 0.125 + 0.075 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.010 * old
-    g["nose_w"] = 0.019 + 0.034 * p("nose_width") + 0.024 * masc - 0.005 * child
+    g["nose_w"] = 0.019 + 0.034 * p("nose_width") + 0.024 * masc - 0.005 * child + 0.006 * old
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.064 + 0.05 * p("lip_width") + 0.006 * masc - 0.010 * child

@@ -66,7 +66,7 @@ def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
     d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
     jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.78, g["jaw_angle_y"] + 0.07, 0.07, 0.06)
-    return sh.smin(d, jowls + 0.10 - 0.075 * g["sag"], 0.06)
+    return sh.smin(d, jowls + 0.10 - 0.075 * g["sag"], 0.09)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -151,7 +151,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
     # Blush: warm cheeks (less visible, and less needed, on darker skin).
     blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
-    amount = (0.07 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
+    amount = (0.07 * g["fem"] * (1.0 - 0.6 * g["old"]) + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
     return out + col(0.9, -0.35, -0.2).to(x) * amount * blush
 
 
