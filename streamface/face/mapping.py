@@ -45,13 +45,20 @@ _LATENTS = (
     "hair_side", "hairline", "balding", "beard_style", "glasses", "glasses_shape", "glasses_tint",
 )
 
-# Every style of each presentation is equally likely (13 each, see params.py).
+# Every feminine style is equally likely (13, see params.py). Masculine styles are weighted
+# towards the short, hairline-defined cuts most men wear; longer hair (man bun, surfer)
+# stays possible, about one face in twelve.
 _FEMALE_STYLES = FEMALE_HAIR_STYLES
+_FEMALE_WEIGHTS = (1.0,) * len(FEMALE_HAIR_STYLES)
 _MALE_STYLES = MALE_HAIR_STYLES
+_MALE_WEIGHTS = (0.8, 1.2, 0.8, 1.5, 1.5, 1.2, 1.2, 1.0, 1.0, 1.2, 1.0, 0.5, 0.6)
+assert len(_MALE_WEIGHTS) == len(_MALE_STYLES) and len(_FEMALE_WEIGHTS) == len(_FEMALE_STYLES)
 
 
-def _pick(u: float, styles: tuple[str, ...]) -> float:
-    i = min(int(u * len(styles)), len(styles) - 1)
+def _pick(u: float, styles: tuple[str, ...], weights: tuple[float, ...]) -> float:
+    """The style whose share of the cumulative weights holds the uniform draw ``u``."""
+    edges = np.cumsum(weights) / sum(weights)
+    i = min(int(np.searchsorted(edges, u, side="right")), len(styles) - 1)
     return float(HAIR_STYLES.index(styles[i]))
 
 
@@ -102,8 +109,8 @@ def params_for_profile(
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
     grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
 
-    style_f = _pick(u["style_f"], _FEMALE_STYLES)
-    style_m = _pick(u["style_m"], _MALE_STYLES)
+    style_f = _pick(u["style_f"], _FEMALE_STYLES, _FEMALE_WEIGHTS)
+    style_m = _pick(u["style_m"], _MALE_STYLES, _MALE_WEIGHTS)
     # Hair thins and recedes with age, more on men; continuous in the probabilities, so
     # a refining age estimate moves it smoothly rather than switching styles.
     thinning = (senior + 0.25 * adult) * pm * max(0.0, u["balding"] - 0.35) / 0.65
