@@ -52,7 +52,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["rx"] = 0.24 + 0.10 * p("face_width") + 0.025 * masc + 0.01 * child
     g["ry"] = 0.33 + 0.10 * p("face_length") + 0.01 * masc - 0.02 * child
     jaw = p("jaw_width")
-    g["jaw_rx"] = g["rx"] * (0.66 + 0.24 * jaw + 0.10 * masc - 0.04 * child + 0.06 * sag)
+    g["jaw_rx"] = g["rx"] * (0.64 + 0.20 * jaw + 0.10 * masc - 0.04 * child + 0.04 * sag)
     g["jaw_cy"] = g["cy"] + 0.15
     g["jaw_ry"] = 0.235 + 0.085 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
     g["chin_w"] = 0.035 + 0.05 * p("chin_width") + 0.035 * masc

@@ -63,10 +63,12 @@ def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     jaw = sh.smax(sh.smax(side, y - yc, g["chin_round"]), g["cy"] - y, 0.02)
     jaw = sh.smax(jaw, torch.maximum(ax - g["jaw_rx"], g["cy"] - y), g["jaw_round"])
     d = sh.smin(cran, jaw, 0.06)
-    cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
-    d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
+    # Full cheeks round the sides a little, inside the jaw's width (no bump at its angle).
+    cheeks = sh.ellipse(ax, y, g["rx"] * 0.45, g["cy"] + 0.17, 0.10 + 0.02 * g["cheek"], 0.10)
+    d = sh.smin(d, cheeks + 0.04 - 0.02 * g["cheek"], 0.06)
     jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.78, g["jaw_angle_y"] + 0.07, 0.07, 0.06)
-    return sh.smin(d, jowls + 0.10 - 0.075 * g["sag"], 0.09)
+    # Only with sag: further out, its soft union would dent the jaw line of younger faces.
+    return sh.smin(d, jowls + 0.16 - 0.13 * g["sag"], 0.07)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
