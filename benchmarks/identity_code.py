@@ -86,6 +86,15 @@ def fit_basis(rows: list[dict], reg: float = REG, keep: int = KEEP) -> dict:
     within = dev.T @ dev / len(dev)
     m = means - np.array([domain_mean[bool(f)] for f in is_real])
     between = (weight[:, None] * m).T @ m / weight.sum()
+    if len(domain_mean) == 2:
+        # No axis may see the offset between the domains either: a caller is projected
+        # from the recorded voices' centre, so an offset along an axis would put every
+        # voice of the other domain on one side of that bit (same skin, same hair).
+        # With both scatters zero along the offset, every discriminant is orthogonal to it.
+        offset = domain_mean[False] - domain_mean[True]
+        keep_out = np.eye(len(offset)) - np.outer(offset, offset) / float(offset @ offset)
+        within = keep_out @ within @ keep_out
+        between = keep_out @ between @ keep_out
     ridge = reg * np.trace(within) / within.shape[0]
     _, vecs = scipy.linalg.eigh(between, within + ridge * np.eye(within.shape[0]))
     axes = vecs[:, ::-1][:, :keep]
