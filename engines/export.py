@@ -279,6 +279,11 @@ def _imported_names(path: Path, module_name: str) -> set[str]:
 
 def source_files(module_name: str) -> list[Path]:
     """The module's file and, recursively, the files of same-package modules it imports."""
+    return _walk_sources(module_name, _module_file)
+
+
+def _walk_sources(module_name: str, locate: Callable[[str], Path | None]) -> list[Path]:
+    """The files ``locate`` finds for the module and the same-package modules it imports."""
     top = module_name.partition(".")[0]
     seen: dict[str, Path] = {}
     todo = [module_name]
@@ -286,7 +291,7 @@ def source_files(module_name: str) -> list[Path]:
         name = todo.pop()
         if name in seen:
             continue
-        path = _module_file(name)
+        path = locate(name)
         if path is None:
             continue
         seen[name] = path
@@ -377,20 +382,7 @@ def _package_sources(module_name: str) -> list[Path]:
                 return path
         return None
 
-    seen: dict[str, Path] = {}
-    todo = [module_name]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = locate(name)
-        if path is None:
-            continue
-        seen[name] = path
-        for imported in _imported_names(path, name):
-            if imported.partition(".")[0] == top and imported not in seen:
-                todo.append(imported)
-    return sorted(set(seen.values()))
+    return _walk_sources(module_name, locate)
 
 
 def _quick_lookup(models: Path, quick: str) -> ExportedModel | None:
