@@ -32,7 +32,6 @@ import numpy as np
 
 from streamface.errors import BadAudioError
 from streamface.server.live import (
-    LATE_INTERVAL_MS,
     PLACEHOLDER_STAGE,
     SPEECH_DBFS,
     LiveStats,
@@ -275,19 +274,7 @@ class FaceClock:
 
     def _handed(self, arrivals: list[float] | None, now: float) -> None:
         stats = self.stats
-        stats.frames_handed += 1
-        if arrivals is None:
-            stats.frames_resent += 1
-        else:
-            stats.frames_rendered += 1
-            if stats.last_handed is not None:
-                stats.audio_to_frame_ms.extend((now - a) * 1000.0 for a in arrivals)
-        if stats.last_handed is not None:
-            interval_ms = (now - stats.last_handed) * 1000.0
-            stats.frame_interval_ms.append(interval_ms)
-            if interval_ms >= LATE_INTERVAL_MS:
-                stats.frames_late += 1
-        stats.last_handed = now
+        stats.frame_handed(arrivals, now)
         try:
             stage = str(self.session.stage)
         except Exception:  # noqa: BLE001 - a broken session reads as not ready

@@ -108,6 +108,28 @@ class LiveStats:
         self.analyses = 0
         self.analyses_dropped = 0
 
+    def frame_handed(self, arrivals: list[float] | None, now: float) -> None:
+        """Count a frame handed to the transport at ``now``.
+
+        Args:
+            arrivals: When the audio this frame answers arrived (perf_counter seconds);
+                None when the render missed its deadline and the last frame went again.
+            now: perf_counter seconds.
+        """
+        self.frames_handed += 1
+        if arrivals is None:
+            self.frames_resent += 1
+        else:
+            self.frames_rendered += 1
+            if self.last_handed is not None:  # audio from before the video started is not lag
+                self.audio_to_frame_ms.extend((now - a) * 1000.0 for a in arrivals)
+        if self.last_handed is not None:
+            interval_ms = (now - self.last_handed) * 1000.0
+            self.frame_interval_ms.append(interval_ms)
+            if interval_ms >= LATE_INTERVAL_MS:
+                self.frames_late += 1
+        self.last_handed = now
+
     @property
     def speech_to_face_s(self) -> float | None:
         """Seconds from the first speech arriving to the first face frame handed out."""
@@ -213,19 +235,7 @@ class LiveSession:
 
     def _on_handed(self, arrivals: list[float] | None, now: float) -> None:
         stats = self.stats
-        stats.frames_handed += 1
-        if arrivals is None:
-            stats.frames_resent += 1  # the render missed its deadline: the last frame again
-        else:
-            stats.frames_rendered += 1
-            if stats.last_handed is not None:  # audio from before the video started is not lag
-                stats.audio_to_frame_ms.extend((now - a) * 1000.0 for a in arrivals)
-        if stats.last_handed is not None:
-            interval_ms = (now - stats.last_handed) * 1000.0
-            stats.frame_interval_ms.append(interval_ms)
-            if interval_ms >= LATE_INTERVAL_MS:
-                stats.frames_late += 1
-        stats.last_handed = now
+        stats.frame_handed(arrivals, now)
         stage = self.stage
         if stage != self._stage:
             self._stage = stage
