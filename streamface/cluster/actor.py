@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +28,8 @@ import ray
 from streamface.server.auth import ServerConfig
 from streamface.server.hub import Call, Hub
 from streamface.server.live import SessionFactory
-from streamface.server.peer import BadOfferError, Peer
+from streamface.server.peer import BadOfferError
+from streamface.server.whep import ViewerRefusedError, add_viewer
 from streamface.server.whip import negotiate_caller
 
 log = logging.getLogger(__name__)
@@ -279,28 +279,10 @@ class SessionActor:
                 "status": 503,
                 "error": f"this session has its limit of {hub.config.max_viewers} viewers",
             }
-        viewer_id = secrets.token_urlsafe(8)
-        peer = Peer(
-            lambda reason: hub.spawn(hub.end_viewer(call.id, viewer_id)),
-            ice_grace_s=self.spec.ice_grace_s,
-        )
         try:
-            await peer.accept(offer_sdp)
-            if "video" not in peer.kinds():
-                raise BadOfferError("the SDP offer has no video m-line to send the face on")
-            peer.pc.addTrack(call.live.video_track())
-            answer = await peer.answer()
-        except BadOfferError as exc:
-            await peer.close()
-            return {"status": 400, "error": str(exc)}
-        except Exception:
-            log.exception("session %s: viewer negotiation failed", call.id)
-            await peer.close()
-            return {"status": 500, "error": "WebRTC negotiation failed"}
-        if call.live.closed:
-            await peer.close()
-            return {"status": 404, "error": "the session has ended"}
-        call.viewers[viewer_id] = peer
+            viewer_id, answer = await add_viewer(hub, call, offer_sdp, self.spec.ice_grace_s)
+        except ViewerRefusedError as exc:
+            return {"status": exc.status, "error": exc.reason}
         return {"status": 201, "answer": answer, "viewer": viewer_id}
 
     async def end_viewer(self, viewer_id: str) -> bool:

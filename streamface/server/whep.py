@@ -15,8 +15,9 @@ import secrets
 from aiohttp import web
 
 from streamface import SYNTHETIC_NOTICE
+from streamface.errors import StreamFaceError
 from streamface.server.auth import error_response
-from streamface.server.hub import HUB, Hub
+from streamface.server.hub import HUB, Call, Hub
 from streamface.server.peer import BadOfferError, Peer
 from streamface.server.sdp import check_sdp_type, read_offer, sdp_answer_response
 
@@ -41,12 +42,37 @@ async def post_whep(request: web.Request) -> web.StreamResponse:
     if isinstance(offer, web.Response):
         return offer
 
+    try:
+        viewer_id, answer = await add_viewer(hub, call, offer, hub.config.ice_grace_s)
+    except ViewerRefusedError as exc:
+        return error_response(exc.status, exc.reason)
+    log.info("session %s: viewer added; %d watching", call_id, len(call.viewers))
+    return sdp_answer_response(answer, f"/whep/{call_id}/{viewer_id}", call_id)
+
+
+class ViewerRefusedError(StreamFaceError):
+    """A viewer was not added; ``status`` and ``reason`` are what the client is told."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+async def add_viewer(hub: Hub, call: Call, offer: str, ice_grace_s: float) -> tuple[str, str]:
+    """Answer a WHEP viewer's offer on ``call``: the face goes out on a new peer.
+
+    Serves the local route and the Ray session actor.
+
+    Returns:
+        The viewer's id and the SDP answer.
+
+    Raises:
+        ViewerRefusedError: 400 for an offer without video, 500 when negotiation fails,
+            404 when the session ended meanwhile.
+    """
     viewer_id = secrets.token_urlsafe(8)
-
-    def gone(reason: str) -> None:
-        hub.spawn(hub.end_viewer(call_id, viewer_id))
-
-    peer = Peer(gone, ice_grace_s=hub.config.ice_grace_s)
+    peer = Peer(lambda reason: hub.spawn(hub.end_viewer(call.id, viewer_id)), ice_grace_s=ice_grace_s)
     try:
         await peer.accept(offer)
         if "video" not in peer.kinds():
@@ -55,17 +81,16 @@ async def post_whep(request: web.Request) -> web.StreamResponse:
         answer = await peer.answer()
     except BadOfferError as exc:
         await peer.close()
-        return error_response(400, str(exc))
-    except Exception:
-        log.exception("session %s: viewer negotiation failed", call_id)
+        raise ViewerRefusedError(400, str(exc)) from exc
+    except Exception as exc:
+        log.exception("session %s: viewer negotiation failed", call.id)
         await peer.close()
-        return error_response(500, "WebRTC negotiation failed")
+        raise ViewerRefusedError(500, "WebRTC negotiation failed") from exc
     if call.live.closed:  # the session ended while we negotiated
         await peer.close()
-        return error_response(404, "the session has ended")
+        raise ViewerRefusedError(404, "the session has ended")
     call.viewers[viewer_id] = peer
-    log.info("session %s: viewer added; %d watching", call_id, len(call.viewers))
-    return sdp_answer_response(answer, f"/whep/{call_id}/{viewer_id}", call_id)
+    return viewer_id, answer
 
 
 async def delete_whep(request: web.Request) -> web.StreamResponse:
