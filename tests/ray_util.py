@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from server_util import serving_app
 
 from streamface.cluster import NAMESPACE, RESOURCE, routes
 from streamface.cluster.actor import SessionSpec
@@ -78,16 +79,9 @@ async def front_door(spec: SessionSpec = FAKE_SPEC) -> AsyncIterator[FrontDoor]:
     config = ServerConfig(port=0)
     hub = RayHub(config, spec, placement_timeout_s=10.0)
     app = create_app(config, _no_session, hub=hub, media_routes=routes.add_routes)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serving_app(app) as (url, runner):
         await hub.discovered.wait()
-        yield FrontDoor(f"http://127.0.0.1:{port}", hub, runner)
-    finally:
-        await runner.cleanup()
+        yield FrontDoor(url, hub, runner)
 
 
 def _no_session() -> Any:

@@ -49,13 +49,19 @@ async def running_server(
         return session
 
     app = create_app(config or ServerConfig(port=0), factory)
+    async with serving_app(app) as (url, _):
+        yield RunningServer(url, app, sessions)
+
+
+@contextlib.asynccontextmanager
+async def serving_app(app: web.Application) -> AsyncIterator[tuple[str, web.AppRunner]]:
+    """Serve ``app`` on a free 127.0.0.1 port: its base URL and runner, cleaned up on exit."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app, sessions)
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", runner
     finally:
         await runner.cleanup()
 

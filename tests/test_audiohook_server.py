@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from aiohttp import web
 from fakes import FakeSession
-from server_util import RunningServer, get_json, read_frames, wait_for, whep_view
+from server_util import RunningServer, get_json, read_frames, serving_app, wait_for, whep_view
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -61,15 +60,8 @@ async def audiohook_server(
         return sessions[-1]
 
     app = create_app(config or ServerConfig(port=0), factory, ah_config)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield RunningServer(f"http://127.0.0.1:{port}", app, sessions)
-    finally:
-        await runner.cleanup()
+    async with serving_app(app) as (url, _):
+        yield RunningServer(url, app, sessions)
 
 
 def ws_url(srv: RunningServer) -> str:
