@@ -129,7 +129,13 @@ def test_zero_pose_on_grid_is_the_engine_frame(engine: Any) -> None:
     closed[:, _F["mouth_open"]] = 0.0  # no brow lift: every eye cell is exact too
     err = _errors(engine, prepared, sprites, closed)
     assert err.max() == 0
-    assert sprites.stats.engine_calls == 1 + 4  # the face at rest, then one per new cell
+    # The face at rest, then one patch per new cell of each kind.
+    rest = np.zeros((1, ANIM_DIM), np.float32)
+    rest[0, _F["v_rest"]] = 1.0
+    keys = quantise(np.concatenate([rest, closed]), sprites.layout.pixel)
+    new = sum(len({k.tobytes() for k in kind[1:]} - {kind[0].tobytes()}) for kind in keys[:2])
+    assert new >= 4 and sprites.stats.cells_rendered == new
+    assert sprites.stats.engine_calls == 1 + new
     # Open mouths lift the brows: the eye cell is the nearest lift (a pixel's step), all else exact.
     err = _errors(engine, prepared, sprites, _on_grid(_rows(6, 12, pose=False)))
     x0, x1, y0, y1 = sprites.layout.eye_box
@@ -261,9 +267,9 @@ def test_close_drops_the_compositor() -> None:
     session = Session(engine, fps=30, seed=1)
     for k in range(15):
         session.render_frame(k / 30)
-    assert session.sprite_frames > 0 and session._sprites is not None
+    assert session.sprite_frames > 0 and session._sprites
     session.close()
-    assert session._sprites is None
+    assert not session._sprites
     before = session.sprite_frames
     frame = session.render_frame(1.0)
     assert label_present(frame) and session.sprite_frames == before + 1  # the placeholder again
