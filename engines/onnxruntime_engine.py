@@ -25,8 +25,9 @@ from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
 
-EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate")
-"""Graphs built at load time by default (the per-frame path); the others on first use."""
+EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate", "eyes", "mouth")
+"""Graphs built at load time by default (the per-frame path: whole frames and the patches
+`animate_part` draws for composed ones); the others on first use."""
 
 
 @dataclass(frozen=True)
