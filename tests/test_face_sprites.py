@@ -9,8 +9,9 @@ TensorRT too where a GPU is present):
 * on the grid with head motion only the warp differs (uint8 against float bilinear, one
   rounding): mean under 0.1 levels, 99.9th percentile of a pixel's error under 12 levels;
 * off the grid (the nearest cell is shown) the mean error stays under 0.3 levels;
-* a `Session` composes its settled frames this way and matches an engine-only session
-  frame by frame through a first face, refinements, a look change and close.
+* a `Session` composes its settled and its morphing frames this way and matches an
+  engine-only session frame by frame through a first face, refinements, a look change and
+  close.
 """
 
 from __future__ import annotations
@@ -254,6 +255,7 @@ def test_session_frames_match_the_engine_path(engine: Any) -> None:
         composed_before = fast.sprite_frames
         assert label_present(got)
     assert fast.sprite_frames > 60  # placeholder, settled first face, after the look, after close
+    assert fast.morph_frames > 10  # the morphs (first face, refinements, look) composed too
     assert fast.face_changes and any(reason == "look" for _, reason in fast.face_changes)
     assert worst > 0.0  # head motion was composed, not only copied
 
