@@ -19,7 +19,13 @@ import numpy as np
 
 from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
-from engines.export import RendererFactory, default_renderer_factory, renderer_dims, renderer_parts, to_uint8_hwc
+from engines.export import (
+    RendererFactory,
+    default_renderer_factory,
+    renderer_dims,
+    renderer_parts,
+    to_uint8_hwc,
+)
 from streamface.errors import EngineUnavailableError
 
 if TYPE_CHECKING:

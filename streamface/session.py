@@ -70,7 +70,7 @@ STAGES: tuple[str, ...] = (LISTENING, FORMING, STABLE)
 
 BUFFER_SECONDS = 5.0
 INGEST_FRAME_BATCH = 5
-"""The VAD decides 20 ms frames five at a time (`AudioIngest`): a third of the per-chunk
+"""The VAD decides 20 ms frames five at a time (`AudioIngest`): about half the per-chunk
 cost; the speech buffer, which only the analyses read, lags the audio by up to 80 ms."""
 FIRST_ANALYSIS_S = 1.0
 """Seconds of speech before the first face."""

@@ -9,7 +9,7 @@ that the causal VAD missed (`isolated_words`, appended when the word ends). A ba
 
 With ``frame_batch`` > 1 the complete frames are held until that many are there and then
 decided together: the same decisions (the VAD is causal and keeps its state across
-batches) at a third of the per-chunk cost for 20 ms chunks, the buffer lagging the audio
+batches) at about half the per-chunk cost for 20 ms chunks, the buffer lagging the audio
 by up to ``frame_batch - 1`` frames.
 
 Thread safety: `push` holds the ingest's lock; the buffer has its own, so another thread

@@ -6,11 +6,11 @@ face at rest (zero pose, where the head warp is the identity) and, lazily, for t
 patch (`MOUTH_BOX`) and the eye/brow patch (`EYE_BOX`) of each quantised animation state
 it meets; each frame is then pasted together in uint8 and the warp box turned for yaw,
 pitch, roll and breathing with `cv2.remap`. Every picture comes from the engine (a patch
-from ``animate_part``, which draws that box alone at a fifth to a tenth of a frame's cost;
-from ``animate`` cropped where the engine draws no parts), so ONNX Runtime, torch and
-TensorRT faces look the same this way as drawn whole; nothing here knows how a layer is
-drawn, only the engine contract and the layout boxes and head-warp fields of
-`face.render` (`layout`).
+from ``animate_part``, which draws that box alone at a fifth (eyes) to a twelfth (mouth)
+of a frame's cost; from ``animate`` cropped where the engine draws no parts), so ONNX
+Runtime, torch and TensorRT faces look the same this way as drawn whole; nothing here
+knows how a layer is drawn, only the engine contract and the layout boxes and head-warp
+fields of `face.render` (`layout`).
 
 A morphing face changes every frame, so nothing is cached for it: `FaceSprites.morph_frame`
 cross-fades the pictures at rest of the morph's two keyframes (each composed once), draws

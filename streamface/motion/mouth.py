@@ -22,8 +22,8 @@ Per hop (20 ms Hann window, 10 ms hop):
 All of it is causal and deterministic: the same audio gives the same states whatever the
 chunking (up to float rounding of batched FFTs). That lets `push` only queue the audio:
 the hops are analysed when a state or the media time is read (or `QUEUE_S` of audio is
-waiting), so 20 ms chunks read at 30 fps are analysed a frame's worth at a time, at
-well under half the cost of one analysis per chunk.
+waiting), so 20 ms chunks read at 30 fps are analysed a frame's worth at a time (fewer,
+larger numpy calls than one analysis per chunk).
 """
 
 from __future__ import annotations
