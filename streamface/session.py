@@ -416,16 +416,16 @@ class Session:
         t1, c1 = time.perf_counter(), time.thread_time()
         prepared = self._prepare(params) if keys is None or keys.weight == 0.0 else self._cross_fade(keys)
         sprites = self._sprites_of(params, prepared, listening) if settled else None
-        morph = None
+        morph, weight = None, 0.0
         if sprites is None and not settled and keys is not None:
-            morph = self._morph_sprites(keys, listening)
+            morph, weight = self._morph_sprites(keys, listening), keys.weight
         t2, c2 = time.perf_counter(), time.thread_time()
         frame = None
         if sprites is not None:
             # A settled face: pasted from the engine's cached pictures, framed and labelled.
             frame = sprites.frame(anim)
         elif morph is not None:
-            frame = morph[0].morph_frame(morph[1], keys.weight if keys is not None else 0.0, prepared, anim)
+            frame = morph[0].morph_frame(morph[1], weight, prepared, anim)
             self.morph_frames += frame is not None
         if frame is not None:
             self.sprite_frames += 1
