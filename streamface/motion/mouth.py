@@ -241,7 +241,7 @@ class MouthTracker:
             if k < 0 or k < self._hops - self._cap:
                 return SILENT
             row = self._ring[k % self._cap].astype(np.float64)
-        vis = np.clip(row[1:6], 0.0, None)
+        vis = np.maximum(row[1:6], 0.0)
         vis /= vis.sum() or 1.0
         return MouthState(
             open=float(row[0]),
