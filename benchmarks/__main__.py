@@ -7,8 +7,8 @@ Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry
 the areas a summary table of the headline numbers is printed and written beside the JSON
 as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn`` (10
 minutes; 2 with ``--quick``), ``flood``, ``ray_cluster`` (a local Ray cluster, see its
-module), ``pipecat`` and ``batching`` (batched rendering, minutes at 512 px) run only
-when asked for:
+module), ``pipecat``, ``batching`` (batched rendering, minutes at 512 px) and ``cells_ab`` (issue
+18's patch drawing against the path before it, in lockstep) run only when asked for:
 ``python -m benchmarks --only soak``.
 """
 
@@ -31,7 +31,7 @@ AREAS: tuple[str, ...] = (
     "vp8", "live", "load", "vmc", "command", "agent_audio",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat", "batching")
+OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat", "batching", "cells_ab")
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 

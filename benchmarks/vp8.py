@@ -46,7 +46,8 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     """Measure the per-frame CPU of the pipeline and of VP8 encoding of its frames.
 
     The pipeline runs twice on the same audio: as shipped (a settled face composed from
-    the engine's cached pictures, `streamface.face.sprites`) and with ``engine.animate``
+    the engine's cached pictures, a morphing one from its keyframes' pictures and the
+    engine's eye and mouth patches, `streamface.face.sprites`) and with ``engine.animate``
     for every frame (``engine_only_*``), so that both ratios come from the same run.
     ``settled_*`` / ``morphing_*`` split the render + yuv cost by the frames' kind;
     ``last_third_*`` is the last third of the run (a face whose cells are mostly cached).
@@ -117,6 +118,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
         frames.append(yuv)
     stage = session.stage
     sprite_frames = session.sprite_frames
+    morph_frames = session.morph_frames
     session.close()
     engine_name = engine.name
     engine.close()
@@ -149,6 +151,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
         "analyses": analyses,
         "final_stage": stage,
         "sprite_frames": sprite_frames,
+        "composed_morph_frames": morph_frames,
         "ingest_cpu_ms_per_frame": ms(cpu["ingest"]),
         "analysis_cpu_ms_per_frame": ms(cpu["analysis"]),
         "render_yuv_cpu_ms_per_frame": ms(cpu["render"]),

@@ -13,6 +13,10 @@ uint8 [B, H, W, 3] RGB, C-contiguous.
 `animate_many(calls)` answers several `animate` calls (different faces, e.g. different
 sessions) with one engine call where the backend can stack them (`engines.batching`).
 
+`animate_part(prepared, anim, part)` draws one animated patch of the frame alone (the
+shipped layout's "eyes" or "mouth" box at zero pose, `parts`), for compositors that
+cache patches (`streamface.face.sprites`).
+
 An engine whose prepared faces can be cross-faded (`Engine.blend`, ``blends = True``)
 lets a morphing face be prepared at a few keyframes only (`Session`).
 """
@@ -63,6 +67,23 @@ class Engine(ABC):
                 that needs per-entry errors retries the entries one by one).
         """
         return [self.animate(prepared, anim) for prepared, anim in calls]
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Patches `animate_part` draws (the shipped layout: "eyes", "mouth"); () for none."""
+        return ()
+
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        """One patch of the frames alone: [B, A] -> [B, h, w, 3] uint8.
+
+        Equals ``animate(prepared, anim)`` with the pose fields (yaw, pitch, roll, breath)
+        zeroed, cropped to the part's box (`FaceRenderer.part_box`), at a fraction of its
+        cost. Only for ``part`` in `parts`.
+
+        Raises:
+            ValueError: the engine draws no such part.
+        """
+        raise ValueError(f"{self.name} draws no part {part!r}")
 
     @property
     def blends(self) -> bool:

@@ -308,6 +308,13 @@ class BatchingEngine(Engine):
     def face_layout(self) -> bool:
         return self.inner.face_layout
 
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.inner.parts
+
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        return self.inner.animate_part(prepared, anim, part)
+
     def __getattr__(self, name: str) -> Any:
         # Anything else a backend offers (e.g. a device) is the
         # wrapped engine's; only called for names this wrapper does not define.

@@ -15,6 +15,10 @@ uint8 [B, H, W, 3] RGB:
 * ``prepare.onnx``: ``params[B, P] -> prepared`` (what depends only on the face)
 * ``animate.onnx``: ``prepared, params[B, P], anim[B, A] -> image`` (the per-frame path)
 
+and, for a renderer that draws named patches (`FaceRenderer.part`: ``PARTS``), one graph
+per patch, ``<part>.onnx``: ``prepared, params, anim -> image`` of that patch only
+(uint8 [B, h, w, 3], the frame's pixels in the part's box at zero pose).
+
 Every fresh export is checked against torch (mean absolute error at most 1/255 on
 random faces and poses) before it is cached.
 """
@@ -61,7 +65,8 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "prepare": ("params",),
     "animate": ("prepared", "params", "anim"),
 }
-"""Input names of each graph, in order. Output: ``image`` (``prepared`` for prepare)."""
+"""Input names of each graph, in order. Output: ``image`` (``prepared`` for prepare).
+A part graph takes the inputs of ``animate``."""
 
 RendererFactory = Callable[[int], "nn.Module"]
 """Builds a renderer for an image size: ``factory(size) -> nn.Module``."""
@@ -97,6 +102,7 @@ class ExportedModel:
         anim_dim: Animation inputs per row (A).
         prepared_shape: Shape of one row of the prepared tensor (without the batch).
         directory: Folder holding ``full.onnx``, ``prepare.onnx``, ``animate.onnx``.
+        parts: Part graphs also held (``<part>.onnx``; see `FaceRenderer.part`).
     """
 
     key: str
@@ -105,11 +111,17 @@ class ExportedModel:
     anim_dim: int
     prepared_shape: tuple[int, ...]
     directory: Path
+    parts: tuple[str, ...] = ()
+
+    @property
+    def graphs(self) -> tuple[str, ...]:
+        """Every graph held: `GRAPHS` then the parts."""
+        return GRAPHS + self.parts
 
     def path(self, graph: str) -> Path:
-        """Path of one graph (``full``, ``prepare`` or ``animate``)."""
-        if graph not in GRAPHS:
-            raise ValueError(f"unknown graph {graph!r}; one of {GRAPHS}")
+        """Path of one graph (``full``, ``prepare``, ``animate`` or a part)."""
+        if graph not in self.graphs:
+            raise ValueError(f"unknown graph {graph!r}; one of {self.graphs}")
         return self.directory / f"{graph}.onnx"
 
     @classmethod
@@ -123,8 +135,9 @@ class ExportedModel:
             anim_dim=int(meta["anim_dim"]),
             prepared_shape=tuple(int(d) for d in meta["prepared_shape"]),
             directory=directory,
+            parts=tuple(str(p) for p in meta.get("parts", ())),
         )
-        for graph in GRAPHS:
+        for graph in model.graphs:
             if not model.path(graph).is_file():
                 raise ValueError(f"{model.path(graph)} is missing")
         return model
@@ -178,7 +191,29 @@ def _graph_modules(renderer: nn.Module) -> dict[str, nn.Module]:
             r: Any = self.renderer
             return to_uint8_hwc(r.animate(prepared, params, anim))
 
-    return {"full": Full().eval(), "prepare": Prepare().eval(), "animate": Animate().eval()}
+    class Part(nn.Module):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.renderer = renderer
+            self.name = name
+
+        def forward(
+            self, prepared: torch.Tensor, params: torch.Tensor, anim: torch.Tensor
+        ) -> torch.Tensor:
+            r: Any = self.renderer
+            return to_uint8_hwc(r.part(prepared, params, anim, self.name))
+
+    graphs: dict[str, nn.Module] = {"full": Full().eval(), "prepare": Prepare().eval(), "animate": Animate().eval()}
+    for name in renderer_parts(renderer):
+        graphs[name] = Part(name).eval()
+    return graphs
+
+
+def renderer_parts(renderer: nn.Module) -> tuple[str, ...]:
+    """The patches a renderer draws alone (`FaceRenderer.part`), () when it has none."""
+    if not callable(getattr(renderer, "part", None)):
+        return ()
+    return tuple(str(p) for p in getattr(renderer, "PARTS", ()))
 
 
 # ---------------------------------------------------------------------------- dimensions
@@ -503,7 +538,7 @@ def _export(renderer: nn.Module, size: int, key: str, directory: Path) -> Export
     example = {"params": params, "anim": anim, "prepared": prepared}
     graphs = _graph_modules(renderer)
     for name, module in graphs.items():
-        inputs = INPUTS[name]
+        inputs = INPUTS.get(name, INPUTS["animate"])
         output = "prepared" if name == "prepare" else "image"
         path = directory / f"{name}.onnx"
         with torch.no_grad(), _quiet_export():
@@ -526,6 +561,7 @@ def _export(renderer: nn.Module, size: int, key: str, directory: Path) -> Export
         "prepared_shape": list(prepared.shape[1:]),
         "renderer": f"{type(renderer).__module__}.{type(renderer).__qualname__}",
         "opset": OPSET,
+        "parts": list(renderer_parts(renderer)),
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return ExportedModel.load(directory)
@@ -557,6 +593,16 @@ def torch_reference(
         return to_uint8_hwc(image).contiguous().numpy()
 
 
+def torch_part(renderer: nn.Module, prepared: np.ndarray, params: np.ndarray, anim: np.ndarray, name: str) -> np.ndarray:
+    """The renderer's own patch ``name`` in uint8 [B, h, w, 3] (see `FaceRenderer.part`)."""
+    import torch
+
+    module: Any = renderer
+    with torch.no_grad():
+        image = module.part(torch.from_numpy(prepared), torch.from_numpy(params), torch.from_numpy(anim), name)
+        return to_uint8_hwc(image).contiguous().numpy()
+
+
 def mae_u8(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of two uint8 images, in levels (divide by 255 for [0, 1])."""
     if a.shape != b.shape:
@@ -568,7 +614,8 @@ def check_export(renderer: nn.Module, model: ExportedModel, batch: int = 3) -> d
     """Compare the exported graphs with torch on random rows; raise when off.
 
     Returns:
-        The MAE (uint8 levels) of the full graph and of prepare followed by animate.
+        The MAE (uint8 levels) of the full graph, of prepare followed by animate, and of
+        each part graph (against the renderer's own ``part``).
     """
     import onnxruntime as ort
 
@@ -578,12 +625,15 @@ def check_export(renderer: nn.Module, model: ExportedModel, batch: int = 3) -> d
     options.log_severity_level = 3
     sessions = {
         g: ort.InferenceSession(str(model.path(g)), options, providers=["CPUExecutionProvider"])
-        for g in GRAPHS
+        for g in model.graphs
     }
     full = run_session(sessions["full"], {"params": params, "anim": anim})
     prepared = run_session(sessions["prepare"], {"params": params})
     split = run_session(sessions["animate"], {"prepared": prepared, "params": params, "anim": anim})
     errors = {"full": mae_u8(full, reference), "prepare+animate": mae_u8(split, reference)}
+    for name in model.parts:
+        patch = run_session(sessions[name], {"prepared": prepared, "params": params, "anim": anim})
+        errors[name] = mae_u8(patch, torch_part(renderer, prepared, params, anim, name))
     bad = {k: v for k, v in errors.items() if v > MAX_MAE_U8}
     if bad:
         raise ExportMismatchError(

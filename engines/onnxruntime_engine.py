@@ -20,13 +20,14 @@ import numpy as np
 
 from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
-from engines.export import GRAPHS, ExportedModel, RendererFactory, ensure_exported, run_session
+from engines.export import ExportedModel, RendererFactory, ensure_exported, run_session
 from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
 
-EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate")
-"""Graphs built at load time by default (the per-frame path); the others on first use."""
+EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate", "eyes", "mouth")
+"""Graphs built at load time by default (the per-frame path: whole frames and the patches
+`animate_part` draws for composed ones); the others on first use."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class OnnxRuntimeEngine(Engine):
         self._sessions: dict[str, Any] = {}
         self._pending: dict[str, bytes] = {}
         build_now = frozenset(eager)
-        for graph in GRAPHS:
+        for graph in self.model.graphs:
             if graph in build_now:
                 self._sessions[graph] = self._build(str(self.model.path(graph)))
             else:
@@ -139,6 +140,23 @@ class OnnxRuntimeEngine(Engine):
             "anim": anim_rows,
         }
         return run_session(self._session("animate"), feeds)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.model.parts
+
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        if part not in self.model.parts:
+            raise ValueError(f"this model draws no part {part!r}; it draws {self.model.parts}")
+        if not isinstance(prepared, OrtPrepared):
+            prepared = self.prepare(prepared)
+        anim_rows = as_rows(anim, self.model.anim_dim, "anim")
+        feeds = {
+            "prepared": match_batch(prepared.prepared, anim_rows, "prepared"),
+            "params": match_batch(prepared.params, anim_rows),
+            "anim": anim_rows,
+        }
+        return run_session(self._session(part), feeds)
 
     def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
         if len(calls) == 1:

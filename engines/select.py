@@ -280,33 +280,30 @@ class FallbackEngine(Engine):
         result: FallbackPrepared = self._call(run)
         return result
 
+    @staticmethod
+    def _owned(face: FallbackPrepared, generation: int, engine: Engine) -> Any:
+        """``face`` as prepared by ``engine`` (prepared again when an older engine made it)."""
+        with face.lock:
+            if face.owner != generation:  # prepared by an engine no longer in use
+                face.inner = engine.prepare(face.params)
+                face.owner = generation
+            return face.inner
+
     def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
-        if not isinstance(prepared, FallbackPrepared):
-            prepared = self.prepare(prepared)
-        face = prepared
+        face = prepared if isinstance(prepared, FallbackPrepared) else self.prepare(prepared)
+        result: np.ndarray = self._call(lambda g, e: e.animate(self._owned(face, g, e), anim))
+        return result
 
-        def run(generation: int, engine: Engine) -> np.ndarray:
-            with face.lock:
-                if face.owner != generation:  # prepared by an engine no longer in use
-                    face.inner = engine.prepare(face.params)
-                    face.owner = generation
-                inner = face.inner
-            return engine.animate(inner, anim)
-
-        result: np.ndarray = self._call(run)
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        face = prepared if isinstance(prepared, FallbackPrepared) else self.prepare(prepared)
+        result: np.ndarray = self._call(lambda g, e: e.animate_part(self._owned(face, g, e), anim, part))
         return result
 
     def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
         faces = [p if isinstance(p, FallbackPrepared) else self.prepare(p) for p, _ in calls]
 
         def run(generation: int, engine: Engine) -> list[np.ndarray]:
-            inner: list[tuple[Any, np.ndarray]] = []
-            for face, (_, anim) in zip(faces, calls, strict=True):
-                with face.lock:
-                    if face.owner != generation:
-                        face.inner = engine.prepare(face.params)
-                        face.owner = generation
-                    inner.append((face.inner, anim))
+            inner = [(self._owned(face, generation, engine), anim) for face, (_, anim) in zip(faces, calls, strict=True)]
             return engine.animate_many(inner)
 
         result: list[np.ndarray] = self._call(run)
@@ -319,6 +316,10 @@ class FallbackEngine(Engine):
     @property
     def face_layout(self) -> bool:
         return self._current[1].face_layout
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self._current[1].parts
 
     def blend(self, a: Any, b: Any, weight: float) -> FallbackPrepared | None:
         if not isinstance(a, FallbackPrepared) or not isinstance(b, FallbackPrepared):

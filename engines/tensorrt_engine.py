@@ -4,7 +4,8 @@ Importing this module raises `EngineUnavailableError` (with the install hint) wh
 ``tensorrt`` package does not import, so callers treat "not here" like any other engine
 that cannot load.
 
-Each ONNX graph (full, prepare, animate) is built once into a serialized TensorRT 10
+Each ONNX graph (full, prepare, animate at load; a part graph of `animate_part` on its
+first use) is built once into a serialized TensorRT 10
 engine with FP16 enabled and one optimisation profile over the batch (1 .. ``max_batch``,
 tuned for ``opt_batch``), then cached on disk under ``<cache>/tensorrt/`` keyed by the
 model hash, the GPU's name and compute capability, the TensorRT version, the precision
@@ -168,10 +169,18 @@ class TensorRTEngine(Engine):
 
     # -- running --------------------------------------------------------------------------
 
+    def _graph(self, graph: str) -> tuple[Any, Any]:
+        """(engine, context) of a graph; a part's is loaded or built on its first use."""
+        if graph not in self._engines:
+            engine = self._load_or_build(graph)
+            self._contexts[graph] = engine.create_execution_context()
+            self._engines[graph] = engine
+        return self._engines[graph], self._contexts[graph]
+
     def _execute(self, graph: str, feeds: dict[str, Any]) -> Any:
         """Run one graph on device tensors (batch <= max_batch); returns its output tensor."""
         torch = self._torch
-        engine, context = self._engines[graph], self._contexts[graph]
+        engine, context = self._graph(graph)
         output_name = None
         keep = []
         for i in range(engine.num_io_tensors):
@@ -202,12 +211,15 @@ class TensorRTEngine(Engine):
             for k, v in feeds.items()
         }
         batch = next(iter(device_feeds.values())).shape[0]
-        out = np.empty((batch, self.size, self.size, 3), np.uint8)
+        out: np.ndarray | None = None
         with self._lock, torch.cuda.device(self.device):
             for start in range(0, batch, self.max_batch):
                 chunk = {k: v[start : start + self.max_batch] for k, v in device_feeds.items()}
                 images = self._execute(graph, chunk)
+                if out is None:
+                    out = np.empty((batch, *images.shape[1:]), np.uint8)
                 out[start : start + images.shape[0]] = images.cpu().numpy()
+        assert out is not None  # batch >= 1 (as_rows)
         return out
 
     def render(self, params: np.ndarray, anim: np.ndarray) -> np.ndarray:
@@ -255,6 +267,16 @@ class TensorRTEngine(Engine):
             "anim": np.concatenate([p[2] for p in parts]),
         }
         return split_rows(self._images("animate", feeds), [p[2].shape[0] for p in parts])
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self.model.parts
+
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        if part not in self.model.parts:
+            raise ValueError(f"this model draws no part {part!r}; it draws {self.model.parts}")
+        face, params, anim_rows = self._matched(prepared, anim)
+        return self._images(part, {"prepared": face, "params": params, "anim": anim_rows})
 
     @property
     def face_layout(self) -> bool:

@@ -19,7 +19,13 @@ import numpy as np
 
 from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
-from engines.export import RendererFactory, default_renderer_factory, renderer_dims, to_uint8_hwc
+from engines.export import (
+    RendererFactory,
+    default_renderer_factory,
+    renderer_dims,
+    renderer_parts,
+    to_uint8_hwc,
+)
 from streamface.errors import EngineUnavailableError
 
 if TYPE_CHECKING:
@@ -115,7 +121,10 @@ class TorchEngine(Engine):
         self._renderer_any: Any = self.renderer
         self.param_dim, self.anim_dim = renderer_dims(self.renderer)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
+        self._parts = renderer_parts(self.renderer)
         self._paths: dict[str, Callable[..., torch.Tensor]] = {"full": self._full, "animate": self._animate}
+        for part in self._parts:
+            self._paths[part] = self._part_path(part)
         if compile and self.device.type == "cuda":
             self._paths = {k: torch.compile(fn, dynamic=False, fullgraph=False) for k, fn in self._paths.items()}
         self._graphs: dict[tuple[Any, ...], _CudaGraph] = {}
@@ -131,6 +140,12 @@ class TorchEngine(Engine):
         r: Any = self.renderer
         return to_uint8_hwc(r.animate(prepared, params, anim)).contiguous()
 
+    def _part_path(self, part: str) -> Callable[..., torch.Tensor]:
+        def draw(prepared: torch.Tensor, params: torch.Tensor, anim: torch.Tensor) -> torch.Tensor:
+            return to_uint8_hwc(self._renderer_any.part(prepared, params, anim, part)).contiguous()
+
+        return draw
+
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         tensor = self._torch.from_numpy(array)
         if self.device.type == "cuda":
@@ -144,7 +159,7 @@ class TorchEngine(Engine):
                 return fn(*inputs).contiguous().cpu().numpy()
         batch = inputs[0].shape[0]
         step = GRAPH_BATCHES[-1]
-        out = np.empty((batch, self.size, self.size, 3), np.uint8)
+        out: np.ndarray | None = None
         with self._lock:  # the graphs' static buffers are shared
             for start in range(0, batch, step):
                 chunk = tuple(t[start : start + step] for t in inputs)
@@ -157,7 +172,10 @@ class TorchEngine(Engine):
                     pad = tuple(c[:1].expand(bucket, *c.shape[1:]).contiguous() for c in chunk)
                     graph = self._graphs[key] = _CudaGraph(fn, pad)
                 result = graph(*chunk)
+                if out is None:
+                    out = np.empty((batch, *result.shape[1:]), np.uint8)
                 out[start : start + n] = result[:n].cpu().numpy()
+        assert out is not None  # batch >= 1 (as_rows)
         return out
 
     # -- Engine ----------------------------------------------------------------------
@@ -190,6 +208,16 @@ class TorchEngine(Engine):
     def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
         face, params, anim_rows = self._matched(prepared, anim)
         return self._run("animate", self._paths["animate"], face, params, self._tensor(anim_rows))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self._parts
+
+    def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
+        if part not in self._parts:
+            raise ValueError(f"this renderer draws no part {part!r}; it draws {self._parts}")
+        face, params, anim_rows = self._matched(prepared, anim)
+        return self._run(part, self._paths[part], face, params, self._tensor(anim_rows))
 
     def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
         if len(calls) == 1:

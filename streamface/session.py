@@ -15,7 +15,9 @@ motion, `engine.animate`, then the visible label drawn into the pixels (and a
 "listening…" badge on the placeholder). A settled face (no morph in progress) is instead
 composed from the engine's own cached pictures (`face.sprites`): its picture at rest,
 labelled once, with the mouth and eye patches of the frame's quantised state pasted in
-and the head turned by a remap.
+and the head turned by a remap. A morphing face (cross-fading engines) is composed too:
+the two keyframes' pictures at rest cross-faded, with the eye and mouth patches of the
+blended face drawn by the engine (``animate_part``) and the head turned the same way.
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard): the speech
 buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whether the
@@ -31,6 +33,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +69,9 @@ STAGES: tuple[str, ...] = (LISTENING, FORMING, STABLE)
 """Placeholder; first face refined as the buffer fills; settled face."""
 
 BUFFER_SECONDS = 5.0
+INGEST_FRAME_BATCH = 5
+"""The VAD decides 20 ms frames five at a time (`AudioIngest`): about half the per-chunk
+cost; the speech buffer, which only the analyses read, lags the audio by up to 80 ms."""
 FIRST_ANALYSIS_S = 1.0
 """Seconds of speech before the first face."""
 CADENCE_FILLING_S = 0.75
@@ -88,6 +94,8 @@ a little on every frame); and no frame is more than 2/255 mean off the face its 
 parameters would give (3.6/255 for the first face, where the steps were 4.6/255)."""
 PREPARED_CACHE = 4
 """Prepared faces kept: the keyframes around now and the last shown face."""
+COMPOSITORS = 3
+"""Sprite compositors kept: a morph's two keyframes and the face shown before them."""
 ProfileMapper = Callable[[VoiceProfile, IdentityCode, int], np.ndarray]
 """(profile, identity code, look seed) -> face-parameter vector."""
 
@@ -192,7 +200,7 @@ class Session:
         self._mapper = mapper or _default_mapper
         self._look = int(look)
         self._code: IdentityCode | None = None  # held from the first face of a speaker
-        self._audio = AudioIngest(buffer_seconds)
+        self._audio = AudioIngest(buffer_seconds, frame_batch=INGEST_FRAME_BATCH)
         self._motion = Animator(seed, fps=self.fps)
         self._mouth = self._motion.mouth
         self._identity = IdentityTracker(scale=PARAM_HIGH - PARAM_LOW)
@@ -206,7 +214,7 @@ class Session:
         self._prepared: dict[bytes, Any] = {}  # params bytes -> prepared, oldest first
         self._prepare_lock = threading.Lock()
         self._use_sprites = bool(sprites)
-        self._sprites: tuple[bytes, FaceSprites] | None = None  # (face key, its compositor)
+        self._sprites: OrderedDict[bytes, FaceSprites] = OrderedDict()  # face key -> compositor, oldest first
         self._sprites_lock = threading.Lock()
         if self._use_sprites and engine.face_layout:
             layout_ready(self.size)  # starts computing the layout off the frame path
@@ -224,6 +232,8 @@ class Session:
         """Faces prepared by the engine so far (a settled face once, a morph a few times)."""
         self.sprite_frames = 0
         """Frames composed from cached engine pictures (`face.sprites`), not by ``animate``."""
+        self.morph_frames = 0
+        """Of those, frames of a morphing face (`FaceSprites.morph_frame`)."""
         self.face_changes: list[tuple[float, str]] = []
         """(media time, reason) of every face change: "first", "refine", "new_speaker", "look"."""
 
@@ -406,10 +416,18 @@ class Session:
         t1, c1 = time.perf_counter(), time.thread_time()
         prepared = self._prepare(params) if keys is None or keys.weight == 0.0 else self._cross_fade(keys)
         sprites = self._sprites_of(params, prepared, listening) if settled else None
+        morph, weight = None, 0.0
+        if sprites is None and not settled and keys is not None:
+            morph, weight = self._morph_sprites(keys, listening), keys.weight
         t2, c2 = time.perf_counter(), time.thread_time()
+        frame = None
         if sprites is not None:
             # A settled face: pasted from the engine's cached pictures, framed and labelled.
             frame = sprites.frame(anim)
+        elif morph is not None:
+            frame = morph[0].morph_frame(morph[1], weight, prepared, anim)
+            self.morph_frames += frame is not None
+        if frame is not None:
             self.sprite_frames += 1
             t3, c3 = time.perf_counter(), time.thread_time()
         else:
@@ -428,14 +446,15 @@ class Session:
         return frame
 
     def _sprites_of(self, params: np.ndarray, prepared: Any, listening: bool) -> FaceSprites | None:
-        """The compositor of this settled face (built on its first frame), or None to draw."""
+        """The compositor of this face (built on its first frame), or None to draw."""
         if not self._use_sprites or not self.engine.face_layout or layout_ready(self.size) is None:
             return None
         key = params.tobytes() + (b"L" if listening else b"F")
         with self._sprites_lock:
-            held = self._sprites
-            if held is not None and held[0] == key:
-                return held[1]
+            held = self._sprites.get(key)
+            if held is not None:
+                self._sprites.move_to_end(key)
+                return held
             if self._closed and not listening:
                 return None  # a frame begun before close: keep no pictures of that face
 
@@ -443,8 +462,22 @@ class Session:
                 return self._overlay(self._framer.compose(square), listening)
 
             sprites = FaceSprites(self.engine, prepared, finish, left=self._framer.left)
-            self._sprites = (key, sprites)
+            self._sprites[key] = sprites
+            while len(self._sprites) > COMPOSITORS:
+                self._sprites.popitem(last=False)
             return sprites
+
+    def _morph_sprites(self, keys: Keyframes, listening: bool) -> tuple[FaceSprites, FaceSprites] | None:
+        """The compositors of a morph's two keyframes (the second is the target's at the
+        morph's end, reused once it settles), or None to draw the frame with ``animate``."""
+        parts = self.engine.parts
+        if "eyes" not in parts or "mouth" not in parts:
+            return None
+        a = self._sprites_of(keys.a, self._prepare(keys.a), listening)
+        if a is None:
+            return None
+        b = a if keys.b.tobytes() == keys.a.tobytes() else self._sprites_of(keys.b, self._prepare(keys.b), listening)
+        return None if b is None else (a, b)
 
     def _prepare(self, params: np.ndarray) -> Any:
         key = params.tobytes()
@@ -499,4 +532,4 @@ class Session:
             with self._prepare_lock:
                 self._prepared.clear()
             with self._sprites_lock:
-                self._sprites = None
+                self._sprites.clear()

@@ -239,3 +239,20 @@ def test_random_input_never_crashes(chunks: list[tuple[np.ndarray, object, int]]
     snap = ingest.buffer.snapshot()
     assert snap.size <= 8000 and np.isfinite(snap).all()
     ingest.close()
+
+
+def test_frame_batches_decide_the_same_frames(voice: np.ndarray) -> None:
+    """``frame_batch`` holds complete frames until that many are there: the same decisions
+    and buffer, lagging by at most ``frame_batch - 1`` frames until `flush`."""
+    pcm = _pcm(resample_array(voice[: 16000 * 4], 16000, 48000))
+    one, five = AudioIngest(buffer_seconds=5.0), AudioIngest(buffer_seconds=5.0, frame_batch=5)
+    flags_one = [r.speech_flags for r in _push_all(one, pcm, 48000, 960)]
+    flags_five = [r.speech_flags for r in _push_all(five, pcm, 48000, 960)]
+    assert max(f.size for f in flags_five) >= 5 and 0 <= one.stats.frames - five.stats.frames <= 4
+    flags_one.append(one.flush().speech_flags)
+    flags_five.append(five.flush().speech_flags)
+    np.testing.assert_array_equal(np.concatenate(flags_one), np.concatenate(flags_five))
+    assert one.stats.speech_frames == five.stats.speech_frames > 50
+    np.testing.assert_array_equal(one.buffer.snapshot(), five.buffer.snapshot())
+    with pytest.raises(ValueError):
+        AudioIngest(frame_batch=0)

@@ -9,8 +9,9 @@ TensorRT too where a GPU is present):
 * on the grid with head motion only the warp differs (uint8 against float bilinear, one
   rounding): mean under 0.1 levels, 99.9th percentile of a pixel's error under 12 levels;
 * off the grid (the nearest cell is shown) the mean error stays under 0.3 levels;
-* a `Session` composes its settled frames this way and matches an engine-only session
-  frame by frame through a first face, refinements, a look change and close.
+* a `Session` composes its settled and its morphing frames this way and matches an
+  engine-only session frame by frame through a first face, refinements, a look change and
+  close.
 """
 
 from __future__ import annotations
@@ -129,7 +130,13 @@ def test_zero_pose_on_grid_is_the_engine_frame(engine: Any) -> None:
     closed[:, _F["mouth_open"]] = 0.0  # no brow lift: every eye cell is exact too
     err = _errors(engine, prepared, sprites, closed)
     assert err.max() == 0
-    assert sprites.stats.engine_calls == 1 + 4  # the face at rest, then one per new cell
+    # The face at rest, then one patch per new cell of each kind.
+    rest = np.zeros((1, ANIM_DIM), np.float32)
+    rest[0, _F["v_rest"]] = 1.0
+    keys = quantise(np.concatenate([rest, closed]), sprites.layout.pixel)
+    new = sum(len({k.tobytes() for k in kind[1:]} - {kind[0].tobytes()}) for kind in keys[:2])
+    assert new >= 4 and sprites.stats.cells_rendered == new
+    assert sprites.stats.engine_calls == 1 + new
     # Open mouths lift the brows: the eye cell is the nearest lift (a pixel's step), all else exact.
     err = _errors(engine, prepared, sprites, _on_grid(_rows(6, 12, pose=False)))
     x0, x1, y0, y1 = sprites.layout.eye_box
@@ -248,6 +255,7 @@ def test_session_frames_match_the_engine_path(engine: Any) -> None:
         composed_before = fast.sprite_frames
         assert label_present(got)
     assert fast.sprite_frames > 60  # placeholder, settled first face, after the look, after close
+    assert fast.morph_frames > 10  # the morphs (first face, refinements, look) composed too
     assert fast.face_changes and any(reason == "look" for _, reason in fast.face_changes)
     assert worst > 0.0  # head motion was composed, not only copied
 
@@ -261,9 +269,9 @@ def test_close_drops_the_compositor() -> None:
     session = Session(engine, fps=30, seed=1)
     for k in range(15):
         session.render_frame(k / 30)
-    assert session.sprite_frames > 0 and session._sprites is not None
+    assert session.sprite_frames > 0 and session._sprites
     session.close()
-    assert session._sprites is None
+    assert not session._sprites
     before = session.sprite_frames
     frame = session.render_frame(1.0)
     assert label_present(frame) and session.sprite_frames == before + 1  # the placeholder again

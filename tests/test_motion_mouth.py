@@ -150,3 +150,29 @@ def test_clear_forgets_everything() -> None:
     mouth.clear()
     assert mouth.media_time == 0.0 and mouth.at(0.2) == SILENT
     assert not mouth._ring.any() and not mouth._tail.any()
+
+
+def test_reads_between_pushes_see_the_same_states_as_one_push() -> None:
+    """Live use: 20 ms chunks pushed, a frame read after each 1/30 s; the queued audio is
+    analysed on the read, so the states are those of the whole signal."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(16000 * 2) * np.repeat(rng.random(20), 1600) * 0.3).astype(np.float32)
+    whole, live = MouthTracker(), MouthTracker()
+    whole.push(x)
+    pushed = 0
+    for k in range(60):
+        t = k / 30
+        while pushed < min(x.size, int((t + 1 / 30) * SAMPLE_RATE)):
+            live.push(x[pushed : pushed + 320])
+            pushed += 320
+        assert live.media_time == pytest.approx((pushed // 160) * 0.01)  # every full hop, read now
+        a, b = whole.at(t), live.at(t)
+        assert a.open == pytest.approx(b.open, abs=1e-5)
+        assert a.visemes == pytest.approx(b.visemes, abs=1e-5)
+
+
+def test_clear_drops_queued_audio() -> None:
+    mouth = MouthTracker()
+    mouth.push(np.full(800, 0.3, np.float32))  # queued, not analysed yet
+    mouth.clear()
+    assert mouth.media_time == 0.0 and not mouth._queued and not mouth._pending.any()

@@ -5,10 +5,17 @@ and the head pose change from frame to frame. `FaceSprites` asks the engine once
 face at rest (zero pose, where the head warp is the identity) and, lazily, for the mouth
 patch (`MOUTH_BOX`) and the eye/brow patch (`EYE_BOX`) of each quantised animation state
 it meets; each frame is then pasted together in uint8 and the warp box turned for yaw,
-pitch, roll and breathing with `cv2.remap`. Every picture comes from the engine's own
-``animate``, so ONNX Runtime, torch and TensorRT faces look the same this way as drawn
-whole; nothing here knows how a layer is drawn, only the engine contract and the layout
-boxes and head-warp fields of `face.render` (`layout`).
+pitch, roll and breathing with `cv2.remap`. Every picture comes from the engine (a patch
+from ``animate_part``, which draws that box alone at a fifth (eyes) to a twelfth (mouth)
+of a frame's cost; from ``animate`` cropped where the engine draws no parts), so ONNX
+Runtime, torch and TensorRT faces look the same this way as drawn whole; nothing here
+knows how a layer is drawn, only the engine contract and the layout boxes and head-warp
+fields of `face.render` (`layout`).
+
+A morphing face changes every frame, so nothing is cached for it: `FaceSprites.morph_frame`
+cross-fades the pictures at rest of the morph's two keyframes (each composed once), draws
+the eye and mouth patches of the frame's own blended face with ``animate_part`` and turns
+the head the same way.
 
 Quantisation (nearest cell, no blending, so nothing ghosts): mouth openness in steps of
 1/`OPEN_STEPS`, the normalised viseme mix in steps of 1/`VISEME_STEPS` (largest
@@ -18,8 +25,9 @@ steps of `LIFT_STEP_PX` pixels. At 256 px a step moves a lip or tooth edge by ab
 pixel at most (two at 512). A state off the grid shows its cell's picture; the measured
 error against ``animate`` is in benchmarks/results/cpu-vp8-sprites.md.
 
-The cost moves from every frame to the first frames of each face: one ``animate`` call
-per new cell (about 200 over the first 20 s of a talk), then about 0.3 ms (256 px) or
+The cost moves from every frame to the first frames of each face: one ``animate_part``
+call per new cell (about 200 over the first 20 s of a talk; 0.3-0.8 ms at 256 px, 0.8-2.5
+ms at 512 px, where a whole ``animate`` is 4 and 11 ms), then about 0.3 ms (256 px) or
 1 ms (512 px) per frame.
 """
 
@@ -266,8 +274,9 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     """
     anim = np.asarray(anim, np.float32).reshape(-1, ANIM_DIM)
     grid = np.zeros_like(anim)
-    opn = np.clip(anim[:, _MOUTH[0]], 0.0, 1.0)
-    vis = np.clip(anim[:, _VISEMES], 0.0, None)
+    # np.minimum / np.maximum: np.clip's overhead was a tenth of a composed frame at 256 px.
+    opn = np.minimum(np.maximum(anim[:, _MOUTH[0]], 0.0), 1.0)
+    vis = np.maximum(anim[:, _VISEMES], 0.0)
     total = vis.sum(axis=1, keepdims=True)
     vis = np.where(total > 1e-6, vis / np.maximum(total, 1e-6), np.eye(1, len(_VISEMES), dtype=np.float32))
     mouth = np.empty((len(anim), 6), np.int16)
@@ -276,9 +285,8 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     grid[:, _MOUTH[0]] = mouth[:, 0] / OPEN_STEPS
     grid[:, _VISEMES] = mouth[:, 1:] / VISEME_STEPS
     eyes = np.empty((len(anim), 4), np.int16)
-    eyes[:, 0] = np.rint(np.clip(anim[:, _F["blink"]], 0.0, 1.0) * BLINK_STEPS)
-    eyes[:, 1] = np.rint(np.clip(anim[:, _F["gaze_x"]], -1.0, 1.0) / GAZE_STEP)
-    eyes[:, 2] = np.rint(np.clip(anim[:, _F["gaze_y"]], -1.0, 1.0) / GAZE_STEP)
+    eyes[:, 0] = np.rint(np.minimum(np.maximum(anim[:, _F["blink"]], 0.0), 1.0) * BLINK_STEPS)
+    eyes[:, 1:3] = np.rint(np.minimum(np.maximum(anim[:, [_F["gaze_x"], _F["gaze_y"]]], -1.0), 1.0) / GAZE_STEP)
     eyes[:, 3] = np.rint(_lifts(mouth, grid) / (LIFT_STEP_PX * pixel))
     grid[:, _F["blink"]] = eyes[:, 0] / BLINK_STEPS
     grid[:, _F["gaze_x"]] = eyes[:, 1] * GAZE_STEP
@@ -304,8 +312,11 @@ class SpriteStats:
 
     frames: int = 0
     engine_calls: int = 0
-    """Engine ``animate`` calls: the rest frame plus one per batch of missing cells."""
+    """Engine calls: the rest frame plus one per batch of missing cells of a kind."""
     cells_rendered: int = 0
+    """Patches drawn (mouth and eye cells)."""
+    morph_frames: int = 0
+    """Frames of `morph_frame` (this compositor the morph's first keyframe)."""
 
 
 class FaceSprites:
@@ -336,8 +347,10 @@ class FaceSprites:
         rest = np.zeros((1, ANIM_DIM), np.float32)
         rest[0, _F["v_rest"]] = 1.0
         mouth, eyes, grid = quantise(rest, self.layout.pixel)
-        base = np.array(self._render(grid)[0], np.uint8, copy=True)
-        self._store(mouth, eyes, base[None])
+        base = np.array(self._engine.animate(self._prepared, grid)[0], np.uint8, copy=True)
+        self.stats.engine_calls += 1
+        self._add(self._mouths, mouth, self._crop(base, "mouth")[None])
+        self._add(self._eyes, eyes, self._crop(base, "eyes")[None])
         wx0, wx1, wy0, wy1 = self.layout.warp_box
         self._region = np.ascontiguousarray(base[wy0:wy1, wx0:wx1])
         self._square = base
@@ -357,51 +370,69 @@ class FaceSprites:
 
     # ---- engine pictures ---------------------------------------------------------------
 
-    def _render(self, rows: np.ndarray) -> np.ndarray:
-        out = np.asarray(self._engine.animate(self._prepared, rows))
+    def _box(self, part: str) -> Box:
+        return self.layout.eye_box if part == "eyes" else self.layout.mouth_box
+
+    def _crop(self, frames: np.ndarray, part: str) -> np.ndarray:
+        x0, x1, y0, y1 = self._box(part)
+        return np.ascontiguousarray(frames[..., y0:y1, x0:x1, :])
+
+    def _draw(self, prepared: Any, rows: np.ndarray, part: str) -> np.ndarray:
+        """Patches ``part`` ("eyes" or "mouth") of anim rows at zero pose: uint8 [B, h, w, 3]."""
+        if part in self._engine.parts:
+            return np.asarray(self._engine.animate_part(prepared, rows, part))
+        rows = rows.copy()
+        rows[:, _POSE] = 0.0
+        return self._crop(np.asarray(self._engine.animate(prepared, rows)), part)
+
+    def _render(self, rows: np.ndarray, part: str) -> np.ndarray:
+        out = self._draw(self._prepared, rows, part)
         with self._lock:
             self.stats.engine_calls += 1
             self.stats.cells_rendered += len(rows)
         return out
 
-    def _store(self, mouth: np.ndarray, eyes: np.ndarray, frames: np.ndarray) -> None:
-        mx0, mx1, my0, my1 = self.layout.mouth_box
-        ex0, ex1, ey0, ey1 = self.layout.eye_box
+    def _add(self, cache: OrderedDict[bytes, np.ndarray], keys: np.ndarray, patches: np.ndarray) -> None:
         with self._lock:
-            for m, e, img in zip(mouth, eyes, frames, strict=True):
-                self._mouths.setdefault(m.tobytes(), np.ascontiguousarray(img[my0:my1, mx0:mx1]))
-                self._eyes.setdefault(e.tobytes(), np.ascontiguousarray(img[ey0:ey1, ex0:ex1]))
-            for cache in (self._mouths, self._eyes):
-                while len(cache) > MAX_PATCHES:
-                    cache.popitem(last=False)
+            for k, img in zip(keys, patches, strict=True):
+                cache.setdefault(k.tobytes(), np.ascontiguousarray(img))
+            while len(cache) > MAX_PATCHES:
+                cache.popitem(last=False)
+
+    def _patch(self, cache: OrderedDict[bytes, np.ndarray], key: np.ndarray, grid: np.ndarray, part: str) -> np.ndarray:
+        k = key.tobytes()
+        with self._lock:
+            patch = cache.get(k)
+            if patch is not None:
+                cache.move_to_end(k)
+                return patch
+        patch = self._render(grid, part)[0]
+        self._add(cache, key[None], patch[None])
+        return patch
 
     def _patches(self, anim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mouth, eyes, grid = quantise(anim, self.layout.pixel)
-        mk, ek = mouth[0].tobytes(), eyes[0].tobytes()
-        with self._lock:
-            m, e = self._mouths.get(mk), self._eyes.get(ek)
-            if m is not None:
-                self._mouths.move_to_end(mk)
-            if e is not None:
-                self._eyes.move_to_end(ek)
-        if m is None or e is None:
-            self._store(mouth, eyes, self._render(grid))
-            with self._lock:
-                m, e = self._mouths[mk], self._eyes[ek]
-        return m, e
+        return self._patch(self._mouths, mouth[0], grid, "mouth"), self._patch(self._eyes, eyes[0], grid, "eyes")
 
     def prefill(self, anim: np.ndarray) -> int:
-        """Render the cells of anim rows [B, ANIM_DIM] not cached yet (one engine call).
+        """Render the cells of anim rows [B, ANIM_DIM] not cached yet (one engine call per kind).
 
         Returns:
-            How many rows were rendered.
+            How many patches were rendered.
         """
         mouth, eyes, grid = quantise(anim, self.layout.pixel)
-        with self._lock:
-            need = [i for i in range(len(grid)) if mouth[i].tobytes() not in self._mouths or eyes[i].tobytes() not in self._eyes]
-        if need:
-            self._store(mouth[need], eyes[need], self._render(grid[need]))
-        return len(need)
+        done = 0
+        for cache, keys, part in ((self._mouths, mouth, "mouth"), (self._eyes, eyes, "eyes")):
+            with self._lock:
+                need: dict[bytes, int] = {}
+                for i, k in enumerate(keys):
+                    if k.tobytes() not in cache:
+                        need.setdefault(k.tobytes(), i)
+            if need:
+                index = list(need.values())
+                self._add(cache, keys[index], self._render(grid[index], part))
+                done += len(index)
+        return done
 
     # ---- frames ------------------------------------------------------------------------
 
@@ -432,10 +463,51 @@ class FaceSprites:
         square[wy0:wy1, wx0:wx1] = warped
         return self._finish(square)
 
+    def morph_frame(self, other: FaceSprites, weight: float, prepared: Any, anim: np.ndarray) -> np.ndarray | None:
+        """A frame of a face between this one and ``other``, or None where it cannot be composed.
+
+        The pictures at rest (finished) are cross-faded in uint8, as an engine's ``blend``
+        cross-fades the static layers (within a level of its rounding); the eye and mouth
+        patches are drawn for ``prepared`` itself, so they move with the blended face
+        parameters as the engine's ``animate`` draws them; the head turns as in `frame`.
+
+        Args:
+            other: The compositor of the morph's other keyframe (same engine and framing).
+            weight: 0 shows this face, 1 ``other``.
+            prepared: The blended face (``engine.blend`` of the two at ``weight``).
+            anim: One anim row.
+
+        Returns:
+            A new uint8 frame as `frame`'s, or None when a ``finish`` draws into the warp box
+            or the engine draws no parts (the caller then uses ``animate``).
+        """
+        parts = self._engine.parts
+        if not (self._baked and other._baked and "eyes" in parts and "mouth" in parts):
+            return None
+        if other._finished.shape != self._finished.shape or other._offset != self._offset:
+            raise ValueError("morph_frame needs two compositors with the same framing")
+        row = np.asarray(anim, np.float32).reshape(-1, ANIM_DIM)[:1]
+        w = min(max(float(weight), 0.0), 1.0)
+        out = cv2.addWeighted(self._finished, 1.0 - w, other._finished, w, 0.0)
+        lay = self.layout
+        wx0, wx1, wy0, wy1 = lay.warp_box
+        ox, oy = self._offset
+        target = out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1]
+        region = target.copy()
+        for part in ("mouth", "eyes"):
+            x0, x1, y0, y1 = lay.local(self._box(part))
+            region[y0:y1, x0:x1] = self._draw(prepared, row, part)[0]
+        target[...] = self._warp(region, row[0])
+        with self._lock:
+            self.stats.engine_calls += 2
+            self.stats.morph_frames += 1
+        return out
+
     def _warp(self, region: np.ndarray, row: np.ndarray) -> np.ndarray:
         """The renderer's head warp of the warp-box ``region`` (bilinear, border-clamped)."""
-        yaw, pitch, roll = (float(np.clip(row[i], -_POSE_LIMIT_DEG, _POSE_LIMIT_DEG)) * _DEG for i in _POSE[:3])
-        breath = float(np.clip(row[_POSE[3]], 0.0, 1.0))
+        # Python floats: np.clip on four scalars cost as much as the map arithmetic at 256 px.
+        yaw, pitch, roll = (min(max(float(row[i]), -_POSE_LIMIT_DEG), _POSE_LIMIT_DEG) * _DEG for i in _POSE[:3])
+        breath = min(max(float(row[_POSE[3]]), 0.0), 1.0)
         if yaw == pitch == roll == breath == 0.0:
             return region
         c1, s = np.float32(np.cos(roll) - 1.0), np.float32(np.sin(roll))

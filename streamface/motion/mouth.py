@@ -20,11 +20,15 @@ Per hop (20 ms Hann window, 10 ms hop):
   gate is still held closes the lips (M/B/P); silence relaxes them (rest).
 
 All of it is causal and deterministic: the same audio gives the same states whatever the
-chunking (up to float rounding of batched FFTs).
+chunking (up to float rounding of batched FFTs). That lets `push` only queue the audio:
+the hops are analysed when a state or the media time is read (or `QUEUE_S` of audio is
+waiting), so 20 ms chunks read at 30 fps are analysed a frame's worth at a time (fewer,
+larger numpy calls than one analysis per chunk).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -49,6 +53,8 @@ _ABS_GATE_DBFS = -55.0
 _GATE_ABOVE_FLOOR_DB = 9.0
 _PEAK_DECAY_DB_S = 3.0
 _FLOOR_RISE_DB_S = 2.0
+QUEUE_S = 0.25
+"""Most audio `push` queues before it analyses it without being read."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ class MouthTracker:
         self._hops = 0  # hops computed so far (hop k covers media time up to (k+1)*HOP_S)
         self._tail = np.zeros(WIN - HOP, np.float32)  # last samples of the previous window
         self._pending = np.zeros(0, np.float32)
+        self._queued: list[np.ndarray] = []  # pushed, not analysed yet
+        self._queued_n = 0
+        self._queue_samples = int(QUEUE_S * SAMPLE_RATE)
         self._window = np.hanning(WIN + 1)[:-1].astype(np.float32)
         freqs = np.fft.rfftfreq(WIN, 1.0 / SAMPLE_RATE)
         self._band_masks = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in _BANDS_HZ]).astype(
@@ -106,8 +115,8 @@ class MouthTracker:
 
     def _reset_state(self) -> None:
         self._open = 0.0
-        self._shape = np.array([1.0, 1.0, 1.0], np.float64) / 3.0  # a, ei, ou mix
-        self._share_mean: np.ndarray | None = None
+        self._shape = [1.0 / 3.0] * 3  # a, ei, ou mix
+        self._share_mean: list[float] | None = None  # low, mid, high band shares (dB)
         self._speaking = 0.0
         self._since_active = 10**9
         self._peak_db = -40.0
@@ -116,42 +125,60 @@ class MouthTracker:
     @property
     def media_time(self) -> float:
         """Seconds of audio consumed into complete hops."""
-        return self._hops * HOP_S
+        with self._lock:
+            self._catch_up()
+            return self._hops * HOP_S
 
     def push(self, samples: np.ndarray) -> None:
-        """Append 16 kHz mono float samples (any chunk size) and analyse full hops."""
+        """Append 16 kHz mono float samples (any chunk size); full hops are analysed when read."""
         x = np.asarray(samples, np.float32).reshape(-1)
         if x.size == 0:
             return
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         with self._lock:
-            buf = np.concatenate([self._pending, x])
-            n_hops = buf.size // HOP
-            if n_hops == 0:
-                self._pending = buf
-                return
-            used = n_hops * HOP
-            self._pending = buf[used:].copy()
-            stream = np.concatenate([self._tail, buf[:used]])
-            self._tail = stream[-(WIN - HOP) :].copy()
-            # The hop windows as a view (what sliding_window_view(stream, WIN)[::HOP] gives,
-            # without its per-call overhead, which was a sixth of the tracker's cost).
-            step = stream.strides[0]
-            frames = np.lib.stride_tricks.as_strided(
-                stream, shape=(n_hops, WIN), strides=(HOP * step, step), writeable=False
-            )
-            self._analyse(frames)
+            self._queued.append(x)
+            self._queued_n += x.size
+            if self._queued_n >= self._queue_samples:
+                self._catch_up()
+
+    def _catch_up(self) -> None:
+        """(Lock held.) Analyse the queued audio's full hops."""
+        if not self._queued:
+            return
+        x = self._queued[0] if len(self._queued) == 1 else np.concatenate(self._queued)
+        self._queued = []
+        self._queued_n = 0
+        buf = np.concatenate([self._pending, x])
+        n_hops = buf.size // HOP
+        if n_hops == 0:
+            self._pending = buf
+            return
+        used = n_hops * HOP
+        self._pending = buf[used:].copy()
+        stream = np.concatenate([self._tail, buf[:used]])
+        self._tail = stream[-(WIN - HOP) :].copy()
+        # The hop windows as a view (what sliding_window_view(stream, WIN)[::HOP] gives,
+        # without its per-call overhead, which was a sixth of the tracker's cost).
+        step = stream.strides[0]
+        frames = np.lib.stride_tricks.as_strided(
+            stream, shape=(n_hops, WIN), strides=(HOP * step, step), writeable=False
+        )
+        self._analyse(frames)
 
     def _analyse(self, frames: np.ndarray) -> None:
         rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
         db = 20.0 * np.log10(np.maximum(rms, 1e-7))
         spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
         bands = spec @ self._band_masks.T  # [n, 3] low, mid, high
-        rows = np.empty((len(frames), 8), np.float32)
+        # Each band's share of the energy in dB (used on active hops): the vowel is whichever
+        # band stands out, against its running mean for this voice and channel.
+        shares = (10.0 * np.log10(bands / (bands.sum(axis=1, keepdims=True) + 1e-20) + 1e-6)).tolist()
+        rows: list[tuple[float, ...]] = []
         peak_decay = _PEAK_DECAY_DB_S * HOP_S
         floor_rise = _FLOOR_RISE_DB_S * HOP_S
-        for i in range(len(frames)):
-            level_db = float(db[i])
+        # Scalars in Python floats: a hop's state is a handful of numbers, and numpy's
+        # per-call overhead on 3-vectors was most of the tracker's cost.
+        for level_db, level, share in zip(db.tolist(), rms.tolist(), shares, strict=True):
             # Adaptive noise floor: follows dips quickly, rises slowly.
             if level_db < self._floor_db:
                 self._floor_db += 0.5 * (level_db - self._floor_db)
@@ -174,25 +201,31 @@ class MouthTracker:
             held = 1.0 if self._since_active <= self._hold_hops else 0.0
             self._speaking += self._a_gate * (held - self._speaking)
             if active:
-                # Each band's share of the energy in dB, against its running mean for this
-                # voice and channel: the vowel is whichever band stands out right now.
-                share_db = 10.0 * np.log10(bands[i] / (bands[i].sum() + 1e-20) + 1e-6)
                 if self._share_mean is None:
-                    self._share_mean = share_db.copy()
-                self._share_mean += self._a_norm * (share_db - self._share_mean)
-                dev = (share_db - self._share_mean)[[1, 2, 0]] / _SHAPE_DB  # a, ei, ou
-                mix = np.exp(dev - dev.max())
-                self._shape += self._a_shape * (mix / mix.sum() - self._shape)
+                    self._share_mean = list(share)
+                mean = self._share_mean
+                for j in range(3):
+                    mean[j] += self._a_norm * (share[j] - mean[j])
+                dev = [(share[j] - mean[j]) / _SHAPE_DB for j in (1, 2, 0)]  # a, ei, ou
+                top = max(dev)
+                mix = [math.exp(d - top) for d in dev]
+                total = mix[0] + mix[1] + mix[2]
+                for j in range(3):
+                    self._shape[j] += self._a_shape * (mix[j] / total - self._shape[j])
             o, g = self._open, self._speaking
-            shape = self._shape / (self._shape.sum() + 1e-12)
-            rows[i, 0] = o
-            rows[i, 1] = (1.0 - g) * (1.0 - o)  # rest
-            rows[i, 2:5] = o * shape  # a, ei, ou
-            rows[i, 5] = g * (1.0 - o)  # closed lips between syllables
-            rows[i, 6] = rms[i]
-            rows[i, 7] = g
+            norm = self._shape[0] + self._shape[1] + self._shape[2] + 1e-12
+            rows.append((
+                o,
+                (1.0 - g) * (1.0 - o),  # rest
+                o * self._shape[0] / norm,  # a
+                o * self._shape[1] / norm,  # ei
+                o * self._shape[2] / norm,  # ou
+                g * (1.0 - o),  # closed lips between syllables
+                level,
+                g,
+            ))
         idx = (self._hops + np.arange(len(frames))) % self._cap
-        self._ring[idx] = rows
+        self._ring[idx] = np.array(rows, np.float32)
         self._hops += len(frames)
 
     def at(self, t: float) -> MouthState:
@@ -202,12 +235,13 @@ class MouthTracker:
         After the newest audio, the newest state is held.
         """
         with self._lock:
+            self._catch_up()
             k = int(np.floor(t / HOP_S + 1e-9)) - 1  # hop k ends at (k + 1) * HOP_S
             k = min(k, self._hops - 1)
             if k < 0 or k < self._hops - self._cap:
                 return SILENT
             row = self._ring[k % self._cap].astype(np.float64)
-        vis = np.clip(row[1:6], 0.0, None)
+        vis = np.maximum(row[1:6], 0.0)
         vis /= vis.sum() or 1.0
         return MouthState(
             open=float(row[0]),
@@ -222,5 +256,9 @@ class MouthTracker:
             self._ring[:] = 0.0
             self._tail[:] = 0.0
             self._pending = np.zeros(0, np.float32)
+            for chunk in self._queued:
+                chunk.fill(0.0)
+            self._queued = []
+            self._queued_n = 0
             self._hops = 0
             self._reset_state()

@@ -10,6 +10,10 @@ Two stages keep per-frame work small:
   small fixed patches, pastes them, and warps the head box for yaw, pitch, roll and
   breathing.
 
+`part(prepared, params, anim, name)` draws only one of those patches ("eyes" or "mouth") as it
+appears in the frame at zero pose (where the head warp is the identity): the frame's
+pixels in `part_box(name)` without drawing the rest (`face.sprites` caches them).
+
 `forward(params, anim) == animate(prepare(params), params, anim)`. Inputs are float32
 [B, PARAM_DIM] and [B, ANIM_DIM]; the output is float32 [B, 3, S, S] in 0..1. No Python
 control flow on tensor values and no data-dependent shape: the module exports to ONNX
@@ -231,6 +235,31 @@ class FaceRenderer(nn.Module):
         lips = mouth(g, crop(region, mouth_local), *self._grid(self.mouth_box), self.px, a)
         region = paste_all(region, ((eye_local, eyes), (mouth_local, lips)))
         return paste(prepared, self.warp_box, self._warp(region, a))
+
+    PARTS: tuple[str, ...] = ("eyes", "mouth")
+    """The patches `part` draws."""
+
+    def part_box(self, name: str) -> Box:
+        """Pixel box of a part in the frame."""
+        if name not in self.PARTS:
+            raise ValueError(f"unknown part {name!r}; one of {self.PARTS}")
+        return self.eye_box if name == "eyes" else self.mouth_box
+
+    def part(self, prepared: Tensor, params: Tensor, anim: Tensor, name: str) -> Tensor:
+        """One animated patch of B frames at zero pose: `animate`'s pixels in `part_box`.
+
+        The pose fields of ``anim`` are ignored (the patch is drawn before the head warp,
+        which is the identity at zero pose). Returns [B, 3, h, w] float32.
+        """
+        g = self._geometry(params)
+
+        def a(field: str) -> Tensor:
+            return anim[:, _A[field]].reshape(-1, 1, 1, 1)
+
+        box = self.part_box(name)
+        if name == "eyes":
+            return self._eyes(g, crop(prepared, box), a)
+        return mouth(g, crop(prepared, box), *self._grid(box), self.px, a)
 
     def _eyes(self, g: Geometry, base: Tensor, a: AnimGetter) -> Tensor:
         x, y = self._grid(self.eye_box)

@@ -1,0 +1,149 @@
+"""Issue 18's per-frame work, the drawing of patches against the way before it, in lockstep.
+
+Two live-sized sessions on the same audio, driven like `benchmarks.vp8` (20 ms chunks of
+48 kHz audio, an analysis when due, a frame every 1/30 s converted to yuv420p as
+`FaceTrack` does, then aiortc's VP8 encoder, each session with its own), one frame of one
+then the same frame of the other (which goes first alternates), so that a machine whose
+load drifts (shared cores) weighs on both alike:
+
+* ``now``: as shipped: sprite cells and morph frames from the engine's eye and mouth
+  patches (`Engine.animate_part`), the VAD deciding frames in batches, the mouth analysed
+  when a frame reads it;
+* ``before``: the same code with those three switched off: every cell and every morph
+  frame drawn by a whole ``engine.animate`` (an engine that draws no parts), the ingest
+  deciding each chunk's frames at once, the mouth analysing each chunk as it comes.
+
+Per frame CPU (``time.process_time``, one thread) of ingest, analysis, render + yuv (split
+into settled and morphing frames and the last third) and VP8, and each variant's
+``pipeline_to_vp8_x`` = (ingest + analysis + render + yuv) / VP8. Options: ``--size N``,
+``--seconds S``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fractions
+import time
+from typing import Any
+
+from benchmarks.vp8 import FPS, _voice_48k
+
+VARIANTS: tuple[str, ...] = ("before", "now")
+
+
+def run(quick: bool = False, size: int | None = None, seconds: float | None = None) -> dict[str, Any]:
+    """Run both variants in lockstep; per-variant results under ``before_*`` and ``now_*``."""
+    import torch
+    from aiortc.codecs.vpx import Vp8Encoder
+    from av.video.reformatter import VideoReformatter
+
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+    from streamface.audio.ingest import AudioIngest
+    from streamface.face.sprites import layout
+    from streamface.server.app import LIVE_SIZE
+    from streamface.server.tracks import _render_yuv
+    from streamface.session import BUFFER_SECONDS, Session
+    from streamface.voice.analyzer import default_analyzer
+
+    torch.set_num_threads(1)
+    size = size or LIVE_SIZE
+    seconds = seconds or (6.0 if quick else 20.0)
+    frames_n = int(seconds * FPS)
+    pcm = _voice_48k(seconds + 1.0)
+    chunk = 960
+    layout(size)
+    default_analyzer().warm_up()
+    sessions: dict[str, Session] = {}
+    for name in VARIANTS:
+        engine = OnnxRuntimeEngine(size)
+        if name == "before":
+            engine.model = dataclasses.replace(engine.model, parts=())  # cells and morphs by `animate`
+        session = Session(engine, fps=FPS, seed=0)
+        if name == "before":
+            session._audio = AudioIngest(BUFFER_SECONDS)  # each chunk's frames decided at once
+            session._mouth._queue_samples = 0  # the mouth analysed at every push
+        session.render_frame(0.0)
+        sessions[name] = session
+    zero = {"ingest": 0.0, "analysis": 0.0, "render": 0.0, "vp8": 0.0, "settled": 0.0, "morphing": 0.0, "last_third": 0.0}
+    cpu = {name: dict(zero) for name in VARIANTS}
+    counts = {name: {"settled": 0, "morphing": 0, "last_third": 0, "analyses": 0} for name in VARIANTS}
+    pushed = dict.fromkeys(VARIANTS, 0)
+    reformatters = {name: VideoReformatter() for name in VARIANTS}
+    encoders = {name: Vp8Encoder() for name in VARIANTS}
+    time_base = fractions.Fraction(1, 90000)
+    for k in range(frames_n):
+        t = k / FPS
+        for name in VARIANTS if k % 2 else VARIANTS[::-1]:
+            session, acc, n = sessions[name], cpu[name], counts[name]
+            c0 = time.process_time()
+            while pushed[name] * chunk < (t + 1.0 / FPS) * 48000:
+                session.push_audio(pcm[pushed[name] * chunk : (pushed[name] + 1) * chunk], 48000)
+                pushed[name] += 1
+            c1 = time.process_time()
+            if session.analysis_due():
+                session.analyze()
+                n["analyses"] += 1
+            c2 = time.process_time()
+            settled = session._morph.at(t)[1]
+            yuv, _ = _render_yuv(session.render_frame, t, reformatters[name])
+            c3 = time.process_time()
+            yuv.pts = k * 3000
+            yuv.time_base = time_base
+            encoders[name].encode(yuv)
+            c4 = time.process_time()
+            acc["ingest"] += c1 - c0
+            acc["analysis"] += c2 - c1
+            acc["render"] += c3 - c2
+            acc["vp8"] += c4 - c3
+            kind = "settled" if settled else "morphing"
+            acc[kind] += c3 - c2
+            n[kind] += 1
+            if k >= frames_n * 2 // 3:
+                acc["last_third"] += c3 - c2
+                n["last_third"] += 1
+    out: dict[str, Any] = {"engine": "onnxruntime", "frame_size_px": size, "frames": frames_n}
+    for name in VARIANTS:
+        session, acc, n = sessions[name], cpu[name], counts[name]
+        vp8 = max(acc["vp8"], 1e-9) / frames_n
+
+        def ms(total: float, count: int = frames_n) -> float:
+            return round(total / max(count, 1) * 1e3, 3)
+
+        pipeline = acc["ingest"] + acc["analysis"] + acc["render"]
+        out.update({
+            f"{name}_analyses": n["analyses"],
+            f"{name}_sprite_frames": session.sprite_frames,
+            f"{name}_composed_morph_frames": session.morph_frames,
+            f"{name}_ingest_cpu_ms_per_frame": ms(acc["ingest"]),
+            f"{name}_analysis_cpu_ms_per_frame": ms(acc["analysis"]),
+            f"{name}_render_yuv_cpu_ms_per_frame": ms(acc["render"]),
+            f"{name}_settled_render_yuv_cpu_ms_per_frame": ms(acc["settled"], n["settled"]),
+            f"{name}_morphing_render_yuv_cpu_ms_per_frame": ms(acc["morphing"], n["morphing"]),
+            f"{name}_morphing_frames": n["morphing"],
+            f"{name}_last_third_render_yuv_cpu_ms_per_frame": ms(acc["last_third"], n["last_third"]),
+            f"{name}_vp8_encode_cpu_ms_per_frame": ms(acc["vp8"]),
+            f"{name}_pipeline_cpu_ms_per_frame": ms(pipeline),
+            f"{name}_pipeline_to_vp8_x": round(pipeline / frames_n / vp8, 2),
+            f"{name}_ingest_analysis_to_vp8_x": round((acc["ingest"] + acc["analysis"]) / frames_n / vp8, 2),
+            f"{name}_render_to_vp8_x": round(acc["render"] / frames_n / vp8, 2),
+            f"{name}_settled_render_to_vp8_x": round(acc["settled"] / max(n["settled"], 1) / vp8, 2),
+            f"{name}_morphing_render_to_vp8_x": round(acc["morphing"] / max(n["morphing"], 1) / vp8, 2),
+            f"{name}_last_third_render_to_vp8_x": round(acc["last_third"] / max(n["last_third"], 1) / vp8, 2),
+        })
+        session.close()
+        session.engine.close()
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    args = sys.argv[1:]
+
+    def _opt(name: str) -> float | None:
+        return float(args[args.index(name) + 1]) if name in args else None
+
+    size_arg, seconds_arg = _opt("--size"), _opt("--seconds")
+    result = run(quick="--quick" in args, size=None if size_arg is None else int(size_arg), seconds=seconds_arg)
+    print(json.dumps(result, indent=2))

@@ -1,0 +1,185 @@
+"""`Engine.animate_part`: one animated patch (eyes or mouth) drawn alone, the same pixels as
+the whole frame in that box at zero pose, for every engine that can run here (ONNX Runtime
+and torch on the CPU; torch on CUDA and TensorRT where a GPU is present); and
+`FaceSprites.morph_frame`, which composes a morphing face from those patches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streamface.face.animation import ANIM_DIM, ANIM_FIELDS
+from streamface.face.params import neutral_params
+
+torch = pytest.importorskip("torch")
+
+SIZE = 96
+_F = {name: i for i, name in enumerate(ANIM_FIELDS)}
+_POSE = [_F[n] for n in ("yaw", "pitch", "roll", "breath")]
+_NO_CUDA = not torch.cuda.is_available()
+
+
+def _tensorrt_missing() -> str | None:
+    try:
+        import engines.tensorrt_engine  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - EngineUnavailableError or the import itself
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private model cache (never the user's ~/.cache)."""
+    root = tmp_path_factory.mktemp("streamface-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMFACE_CACHE_DIR", str(root))
+        yield root
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "onnxruntime",
+        "torch",
+        pytest.param("torch-cuda", marks=pytest.mark.skipif(_NO_CUDA, reason="no CUDA GPU here")),
+        pytest.param("tensorrt", marks=pytest.mark.skipif(_NO_CUDA or _tensorrt_missing() is not None, reason="no TensorRT here")),
+    ],
+)
+def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
+    if request.param == "onnxruntime":
+        from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+        return OnnxRuntimeEngine(SIZE)
+    if request.param == "tensorrt":
+        from engines.tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(SIZE)
+    from engines.torch_engine import TorchEngine
+
+    return TorchEngine(SIZE, device="cuda" if request.param == "torch-cuda" else "cpu")
+
+
+def _exact(engine: Any) -> bool:
+    """CPU engines draw a patch bit for bit; GPU ones (FP16, other kernels) within a level."""
+    return engine.name == "onnxruntime" or getattr(getattr(engine, "device", None), "type", "cpu") == "cpu"
+
+
+def _faces(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    row = neutral_params().to_vector()
+    return np.clip(row + rng.normal(0.0, 0.15, (n, row.size)).astype(np.float32), 0.0, 1.0)
+
+
+def _rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = np.zeros((n, ANIM_DIM), np.float32)
+    rows[:, _F["mouth_open"]] = rng.random(n)
+    rows[:, _F["v_rest"] : _F["v_mbp"] + 1] = rng.dirichlet(np.ones(5), n)
+    rows[:, _F["blink"]] = rng.random(n)
+    rows[:, _F["gaze_x"]] = rng.uniform(-1.0, 1.0, n)
+    rows[:, _F["gaze_y"]] = rng.uniform(-1.0, 1.0, n)
+    rows[:, _F["yaw"] : _F["roll"] + 1] = rng.uniform(-10.0, 10.0, (n, 3))
+    rows[:, _F["breath"]] = rng.random(n)
+    return rows
+
+
+def _box(part: str) -> tuple[int, int, int, int]:
+    from streamface.face.sprites import layout
+
+    lay = layout(SIZE)
+    return lay.eye_box if part == "eyes" else lay.mouth_box
+
+
+def test_the_shipped_renderer_draws_eyes_and_mouth(engine: Any) -> None:
+    assert set(engine.parts) == {"eyes", "mouth"}
+
+
+@pytest.mark.parametrize("part", ["eyes", "mouth"])
+def test_a_part_is_the_frame_in_its_box_at_zero_pose(engine: Any, part: str) -> None:
+    params = _faces(3, 1)
+    prepared = engine.prepare(params)
+    rows = _rows(3, 2)
+    rows[:2, _F["mouth_open"]] = (0.0, 1.0)  # closed and wide open...
+    rows[:2, _F["blink"]] = (0.0, 1.0)  # ...eyes open and shut
+    still = rows.copy()
+    still[:, _POSE] = 0.0
+    x0, x1, y0, y1 = _box(part)
+    want = engine.animate(prepared, still)[:, y0:y1, x0:x1]
+    got = engine.animate_part(prepared, rows, part)  # the pose is ignored
+    assert got.dtype == np.uint8 and got.shape == want.shape == (3, y1 - y0, x1 - x0, 3)
+    if _exact(engine):
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert np.abs(got.astype(np.int16) - want).mean() <= 1.0
+    # One prepared face, several rows (the face is repeated to the batch).
+    one = engine.prepare(params[:1])
+    single = engine.animate_part(one, rows, part)
+    assert single.shape == got.shape
+    if _exact(engine):
+        np.testing.assert_array_equal(single[0], got[0])
+    # The patch moves with the animation: different rows, different pictures.
+    assert np.abs(single[0].astype(np.int16) - single[1]).max() > 20
+
+
+def test_an_unknown_part_is_refused(engine: Any) -> None:
+    prepared = engine.prepare(_faces(1, 3))
+    with pytest.raises(ValueError, match="part"):
+        engine.animate_part(prepared, _rows(1, 4), "nose")
+
+
+def test_the_onnx_model_records_its_part_graphs(cache_dir: Path) -> None:
+    from engines.export import ensure_exported
+
+    model = ensure_exported(SIZE)
+    assert model.parts == ("eyes", "mouth")
+    assert all(model.path(p).is_file() for p in model.graphs)
+
+
+def test_renderers_without_parts_and_the_wrappers() -> None:
+    from fakes import FakeEngine, TinyRenderer
+
+    from engines.batching import BatchingEngine
+    from engines.select import FallbackEngine
+    from engines.torch_engine import TorchEngine
+
+    tiny = TorchEngine(32, device="cpu", renderer=TinyRenderer(32))
+    assert tiny.parts == ()
+    with pytest.raises(ValueError):
+        tiny.animate_part(tiny.prepare(np.zeros((1, 8), np.float32)), np.zeros((1, 13), np.float32), "eyes")
+    assert FakeEngine().parts == ()
+    shipped = TorchEngine(SIZE, device="cpu")
+    params, rows = _faces(1, 5), _rows(2, 6)
+    want = shipped.animate_part(shipped.prepare(params), rows, "mouth")
+    fallback = FallbackEngine(shipped, lambda: FakeEngine(SIZE))
+    assert fallback.parts == ("eyes", "mouth")
+    np.testing.assert_array_equal(fallback.animate_part(fallback.prepare(params), rows, "mouth"), want)
+    batching = BatchingEngine(shipped)
+    assert batching.parts == ("eyes", "mouth")
+    np.testing.assert_array_equal(batching.animate_part(batching.prepare(params), rows, "mouth"), want)
+
+
+def test_a_morph_frame_is_the_engine_frame_of_the_blended_face(engine: Any) -> None:
+    """Static layers cross-faded in uint8 (a level of rounding), patches of the blended face
+    drawn by the engine, the head turned by the compositor's remap."""
+    from streamface.face.label import draw_label
+    from streamface.face.sprites import FaceSprites
+
+    faces = _faces(2, 7)
+    a, b = engine.prepare(faces[:1]), engine.prepare(faces[1:])
+    first, second = FaceSprites(engine, a, draw_label), FaceSprites(engine, b, draw_label)
+    rows = _rows(4, 8)
+    rows[:, _F["yaw"] : _F["roll"] + 1] *= 0.3  # the compositor's usual range (idle motion)
+    for weight, row in zip((0.0, 0.3, 0.7, 1.0), rows, strict=True):
+        blended = engine.blend(a, b, weight)
+        want = draw_label(np.array(engine.animate(blended, row[None])[0], np.uint8))
+        got = first.morph_frame(second, weight, blended, row)
+        assert got is not None and got.shape == want.shape
+        err = np.abs(got.astype(np.int16) - want)
+        assert err.mean() < 0.3, (weight, err.mean())
+        assert np.percentile(err, 99.9) <= 12
+    assert first.stats.morph_frames == 4 and not first.stats.cells_rendered  # nothing cached
