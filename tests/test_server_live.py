@@ -146,3 +146,21 @@ def test_audio_to_mono(fmt: str, layout: str) -> None:
     mono, rate = audio_to_mono(frame)
     assert rate == 48_000 and mono.dtype == np.float32 and mono.shape == (n,)
     assert np.allclose(mono, left, atol=1e-3)
+
+
+@pytest.mark.parametrize("fmt", ["s16", "s16p", "flt"])
+def test_audio_to_mono_averages_the_channels(fmt: str) -> None:
+    n = 960
+    left = np.linspace(-0.5, 0.5, n, dtype=np.float32)
+    right = -0.25 * left + 0.1
+    frame = AudioFrame(format=fmt, layout="stereo", samples=n)
+    pcm = [(c * 32768).astype(np.int16) if fmt.startswith("s16") else c for c in (left, right)]
+    if fmt.endswith("p"):
+        for plane, channel in zip(frame.planes, pcm, strict=True):
+            plane.update(channel.tobytes())
+    else:
+        frame.planes[0].update(np.stack(pcm, axis=1).reshape(-1).tobytes())
+    frame.sample_rate = 48_000
+    mono, _ = audio_to_mono(frame)
+    assert mono.dtype == np.float32 and mono.shape == (n,)
+    assert np.allclose(mono, (left + right) / 2, atol=1e-4)

