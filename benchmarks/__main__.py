@@ -195,6 +195,8 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
      "agent_cpu_ms_per_session_s_at_knee", None, "max"),
     ("callers' CPU per session at the knee (ms per s)", "load",
      "callers_cpu_ms_per_session_s_at_knee", None, "max"),
+    ("audio to mouth p95 at the knee, all its sessions (ms)", "load",
+     "audio_to_mouth_ms_p95_at_knee", "audio_to_mouth_ms_p95_target", "max"),
     ("independent classifiers: faces detected (weaker)", "face_quality", "detected_fraction",
      "target_detected_fraction", "min"),
     ("independent classifiers: intended sex read (weaker)", "face_quality", "sex_agreement_fraction",
