@@ -57,7 +57,7 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
         if codec is not None and (
             frame.width != codec.width
             or frame.height != codec.height
-            or abs(self.target_bitrate - codec.bit_rate) / codec.bit_rate > 0.1
+            or abs(self.target_bitrate - (codec.bit_rate or 0)) > 0.1 * (codec.bit_rate or 0)
         ):
             codec = None
         if force_keyframe:
@@ -66,7 +66,7 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
             codec = self.codec = self._open(frame.width, frame.height)
         data = b"".join(bytes(packet) for packet in codec.encode(frame))
         payloads = self._packetize(data, self.picture_id)
-        timestamp = convert_timebase(frame.pts, frame.time_base, VIDEO_TIME_BASE)
+        timestamp = convert_timebase(frame.pts or 0, frame.time_base or VIDEO_TIME_BASE, VIDEO_TIME_BASE)
         self.picture_id = (self.picture_id + 1) % (1 << 15)
         return payloads, timestamp
 

@@ -284,15 +284,15 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> VideoFrame:
     h, w = h - h % 2, w - w % 2  # yuv420p needs even sizes
     if (h, w) != rgb.shape[:2]:
         rgb = np.ascontiguousarray(rgb[:h, :w])
-    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # [H * 3 / 2, W]: Y, then U, then V
+    yuv: np.ndarray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), np.uint8)  # Y, U, V rows
     frame = VideoFrame(w, h, "yuv420p")
     planes = frame.planes
     if planes[0].line_size != w or planes[1].line_size != w // 2:  # padded rows
         return VideoFrame.from_ndarray(yuv, format="yuv420p")
     quarter = h // 4
-    planes[0].update(yuv[:h])
-    planes[1].update(yuv[h : h + quarter])
-    planes[2].update(yuv[h + quarter :])
+    planes[0].update(yuv[:h])  # type: ignore[arg-type]  # any buffer does
+    planes[1].update(yuv[h : h + quarter])  # type: ignore[arg-type]
+    planes[2].update(yuv[h + quarter :])  # type: ignore[arg-type]
     return frame
 
 
