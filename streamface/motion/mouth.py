@@ -25,6 +25,7 @@ chunking (up to float rounding of batched FFTs).
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -147,11 +148,17 @@ class MouthTracker:
         db = 20.0 * np.log10(np.maximum(rms, 1e-7))
         spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
         bands = spec @ self._band_masks.T  # [n, 3] low, mid, high
-        rows = np.empty((len(frames), 8), np.float32)
+        # Each band's share of the energy in dB, for every hop at once; the loop below
+        # (the state carried from hop to hop) runs on Python floats: this is called 100
+        # times a second per live caller, and numpy's per-call cost on 3-element arrays
+        # was most of the tracker's time.
+        shares = (10.0 * np.log10(bands / (bands.sum(axis=1, keepdims=True) + 1e-20) + 1e-6)).tolist()
+        out: list[tuple[float, ...]] = []
         peak_decay = _PEAK_DECAY_DB_S * HOP_S
         floor_rise = _FLOOR_RISE_DB_S * HOP_S
-        for i in range(len(frames)):
-            level_db = float(db[i])
+        shape = [float(v) for v in self._shape]
+        mean = None if self._share_mean is None else [float(v) for v in self._share_mean]
+        for level_db, level, share_db in zip(db.tolist(), rms.tolist(), shares, strict=True):
             # Adaptive noise floor: follows dips quickly, rises slowly.
             if level_db < self._floor_db:
                 self._floor_db += 0.5 * (level_db - self._floor_db)
@@ -174,25 +181,35 @@ class MouthTracker:
             held = 1.0 if self._since_active <= self._hold_hops else 0.0
             self._speaking += self._a_gate * (held - self._speaking)
             if active:
-                # Each band's share of the energy in dB, against its running mean for this
-                # voice and channel: the vowel is whichever band stands out right now.
-                share_db = 10.0 * np.log10(bands[i] / (bands[i].sum() + 1e-20) + 1e-6)
-                if self._share_mean is None:
-                    self._share_mean = share_db.copy()
-                self._share_mean += self._a_norm * (share_db - self._share_mean)
-                dev = (share_db - self._share_mean)[[1, 2, 0]] / _SHAPE_DB  # a, ei, ou
-                mix = np.exp(dev - dev.max())
-                self._shape += self._a_shape * (mix / mix.sum() - self._shape)
+                # Each band's share against its running mean for this voice and channel:
+                # the vowel is whichever band stands out right now.
+                if mean is None:
+                    mean = list(share_db)
+                mean = [m + self._a_norm * (x - m) for m, x in zip(mean, share_db, strict=True)]
+                dev = [(share_db[k] - mean[k]) / _SHAPE_DB for k in (1, 2, 0)]  # a, ei, ou
+                top = max(dev)
+                mix = [math.exp(d - top) for d in dev]
+                total = mix[0] + mix[1] + mix[2]
+                shape = [v + self._a_shape * (x / total - v) for v, x in zip(shape, mix, strict=True)]
             o, g = self._open, self._speaking
-            shape = self._shape / (self._shape.sum() + 1e-12)
-            rows[i, 0] = o
-            rows[i, 1] = (1.0 - g) * (1.0 - o)  # rest
-            rows[i, 2:5] = o * shape  # a, ei, ou
-            rows[i, 5] = g * (1.0 - o)  # closed lips between syllables
-            rows[i, 6] = rms[i]
-            rows[i, 7] = g
+            norm = shape[0] + shape[1] + shape[2] + 1e-12
+            out.append(
+                (
+                    o,
+                    (1.0 - g) * (1.0 - o),  # rest
+                    o * (shape[0] / norm),  # a, ei, ou
+                    o * (shape[1] / norm),
+                    o * (shape[2] / norm),
+                    g * (1.0 - o),  # closed lips between syllables
+                    level,
+                    g,
+                )
+            )
+        self._shape = np.array(shape, np.float64)
+        if mean is not None:
+            self._share_mean = np.array(mean, np.float64)
         idx = (self._hops + np.arange(len(frames))) % self._cap
-        self._ring[idx] = rows
+        self._ring[idx] = np.array(out, np.float32).reshape(len(frames), 8)
         self._hops += len(frames)
 
     def at(self, t: float) -> MouthState:
