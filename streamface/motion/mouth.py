@@ -124,7 +124,8 @@ class MouthTracker:
         x = np.asarray(samples, np.float32).reshape(-1)
         if x.size == 0:
             return
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(x).all():  # cheaper than nan_to_num on the usual clean chunk
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         with self._lock:
             buf = np.concatenate([self._pending, x])
             n_hops = buf.size // HOP
