@@ -4,10 +4,11 @@ aiortc encodes every video track with `aiortc.codecs.vpx.Vp8Encoder`, whose sett
 suit a camera: among them libvpx's temporal denoiser (``noise-sensitivity`` 4). The face
 is rendered, not filmed: it has no sensor noise to remove, so the denoiser only costs
 CPU and smooths the picture the caller sees. Measured on 40 s of the live face (256 px,
-`benchmarks/results/agentcost-vp8-settings.json`): without it one encode takes about
-40 % less CPU, the received picture is 6 dB closer to what was rendered (PSNR-Y 51 dB
-instead of 45 dB), and it needs fewer bits (about 330 kb/s instead of 455 kb/s at the
-same 500 kb/s CBR target). Everything else (realtime deadline, ``cpu-used`` -6, CBR with
+`benchmarks/results/agentcost-vp8-settings.json`, `video_path-cpu.json`): without it one
+encode takes 25-40 % less CPU, the received picture is 6 dB closer to what was rendered
+(PSNR-Y 51 dB instead of 45 dB), and it needs fewer bits (about 330 kb/s instead of
+455 kb/s at the same 500 kb/s CBR target). A faster ``cpu-used`` (-12, -16) would save
+a little more at +9-10 % bits and -0.2-0.3 dB; it is left at aiortc's -6. Everything else (realtime deadline, ``cpu-used`` -6, CBR with
 aiortc's bitrate control from the receiver's REMB, keyframes on request, RTP
 packetizing) is aiortc's.
 
