@@ -239,3 +239,32 @@ def test_random_input_never_crashes(chunks: list[tuple[np.ndarray, object, int]]
     snap = ingest.buffer.snapshot()
     assert snap.size <= 8000 and np.isfinite(snap).all()
     ingest.close()
+
+
+@pytest.mark.parametrize("batch", [2, 4])
+def test_batched_vad_decides_the_same_frames_only_later(voice: np.ndarray, batch: int) -> None:
+    pcm = np.clip(resample_array(voice[:48000], 16000, 48000), -1, 1).astype(np.float32)
+    every, batched = AudioIngest(), AudioIngest(vad_batch_frames=batch)
+    decided_every: list[np.ndarray] = []
+    decided_batched: list[np.ndarray] = []
+    for i in range(0, pcm.size, 960):  # 20 ms chunks of 48 kHz, as WebRTC gives them
+        a, b = every.push(pcm[i : i + 960], 48000), batched.push(pcm[i : i + 960], 48000)
+        np.testing.assert_array_equal(a.audio, b.audio)  # the mouth's input is never held
+        decided_every.append(a.speech_flags)
+        decided_batched.append(b.speech_flags)
+        assert every.stats.frames - batched.stats.frames in range(batch)
+        assert every.buffer.total_speech_seconds >= batched.buffer.total_speech_seconds
+    flags = np.concatenate(decided_batched)
+    np.testing.assert_array_equal(flags, np.concatenate(decided_every)[: flags.size])
+    assert flags.any()
+    every.flush()
+    batched.flush()
+    assert every.stats.frames == batched.stats.frames
+    np.testing.assert_array_equal(every.buffer.snapshot(), batched.buffer.snapshot())
+    batched.close()
+    assert not batched._rest.any()
+
+
+def test_vad_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="vad_batch_frames"):
+        AudioIngest(vad_batch_frames=0)

@@ -82,6 +82,11 @@ class AudioIngest:
         buffer_seconds: Seconds of speech the buffer keeps (default 5.0).
         vad_aggressiveness: WebRTC VAD mode 0-3 (default 2).
         vad_config: All VAD thresholds (`VadConfig`); defaults when None.
+        vad_batch_frames: Complete 20 ms frames held back until the VAD decides them
+            together (1: every push decides what it completed). The VAD is causal, so its
+            decisions and the buffer are the same, only up to ``vad_batch_frames - 1``
+            frames later; its per-call cost is paid once per batch. The resampled audio
+            of each push (the mouth's input) is never held back.
     """
 
     def __init__(
@@ -90,13 +95,17 @@ class AudioIngest:
         vad_aggressiveness: int = 2,
         *,
         vad_config: VadConfig | None = None,
+        vad_batch_frames: int = 1,
     ) -> None:
+        if vad_batch_frames < 1:
+            raise ValueError(f"vad_batch_frames must be at least 1, got {vad_batch_frames}")
+        self._batch = int(vad_batch_frames)
         self.buffer = SpeechBuffer(buffer_seconds, TARGET_RATE)
         self.vad = VoiceActivityDetector(vad_aggressiveness, vad_config)
         self.words = IsolatedWords(self.vad.config, self.vad.config.aggressiveness)
         self.stats = IngestStats()
         self._resampler = StreamResampler(TARGET_RATE)
-        self._rest = np.zeros(FRAME_SAMPLES, dtype=np.float32)  # partial frame
+        self._rest = np.zeros(self._batch * FRAME_SAMPLES, dtype=np.float32)  # held samples
         self._rest_len = 0
         self._lock = threading.Lock()
 
@@ -135,7 +144,7 @@ class AudioIngest:
         """End of stream: push out the resampler's held tail (the last partial frame stays)."""
         with self._lock:
             audio = self._resampler.flush()
-            flags, added = self._frames(audio)
+            flags, added = self._frames(audio, force=True)
             return IngestResult(audio=audio, speech_flags=flags, speech_seconds_added=added)
 
     def stats_snapshot(self) -> IngestStats:
@@ -156,13 +165,16 @@ class AudioIngest:
             self.vad.reset()
             self.words.reset()
 
-    def _frames(self, audio: np.ndarray) -> tuple[np.ndarray, float]:
-        """Frame the new 16 kHz samples (after the held remainder), run VAD, fill buffer."""
-        if audio.size == 0:
+    def _frames(self, audio: np.ndarray, force: bool = False) -> tuple[np.ndarray, float]:
+        """Frame the new 16 kHz samples (after the held ones), run VAD, fill buffer.
+
+        Complete frames wait until there are ``vad_batch_frames`` of them (or ``force``).
+        """
+        if audio.size == 0 and not (force and self._rest_len >= FRAME_SAMPLES):
             return np.zeros(0, dtype=bool), 0.0
         total = self._rest_len + audio.size
         n = total // FRAME_SAMPLES
-        if n == 0:
+        if n == 0 or (n < self._batch and not force):
             self._rest[self._rest_len : total] = audio
             self._rest_len = total
             return np.zeros(0, dtype=bool), 0.0
