@@ -134,6 +134,10 @@ def run(quick: bool = False, seconds: float | None = None, reps: int | None = No
         med["cpu_ms_per_frame"] = round(med["convert_cpu_ms_per_frame"] + med["encode_cpu_ms_per_frame"], 4)
         out[name] = med
     out["cpu_saved_ms_per_frame"] = round(out["before"]["cpu_ms_per_frame"] - out["after"]["cpu_ms_per_frame"], 4)
+    out["cpu_ms_per_frame"] = out["after"]["cpu_ms_per_frame"]
+    out["cpu_ms_per_frame_before"] = out["before"]["cpu_ms_per_frame"]
+    out["psnr_y_db"] = out["after"]["psnr_y_db_mean"]
+    out["psnr_y_db_before"] = out["before"]["psnr_y_db_mean"]
     out["runs"] = runs
     return out
 
