@@ -7,8 +7,10 @@ Each area is a module here with ``run(quick: bool = False) -> dict``; keys carry
 the areas a summary table of the headline numbers is printed and written beside the JSON
 as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn`` (10
 minutes; 2 with ``--quick``), ``flood``, ``ray_cluster`` (a local Ray cluster, see its
-module), ``pipecat``, ``batching`` (batched rendering, minutes at 512 px) and ``cells_ab`` (issue
-18's patch drawing against the path before it, in lockstep) run only when asked for:
+module), ``pipecat``, ``batching`` (batched rendering, minutes at 512 px), ``cells_ab`` (issue
+18's patch drawing against the path before it, in lockstep), ``video_path`` (the agent's
+RGB -> YUV -> VP8 path per frame, before/after) and ``agent_cpu`` (the server's CPU per
+session by thread, minutes) run only when asked for:
 ``python -m benchmarks --only soak``.
 """
 
@@ -31,7 +33,10 @@ AREAS: tuple[str, ...] = (
     "vp8", "live", "load", "vmc", "command", "agent_audio",
 )
 """Areas of the default run, in order."""
-OPT_IN: tuple[str, ...] = ("soak", "churn", "flood", "ray_cluster", "pipecat", "batching", "cells_ab")
+OPT_IN: tuple[str, ...] = (
+    "soak", "churn", "flood", "ray_cluster", "pipecat", "batching", "cells_ab", "video_path",
+    "agent_cpu",
+)
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -195,6 +200,8 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
      "agent_cpu_ms_per_session_s_at_knee", None, "max"),
     ("callers' CPU per session at the knee (ms per s)", "load",
      "callers_cpu_ms_per_session_s_at_knee", None, "max"),
+    ("audio to mouth p95 at the knee, all its sessions (ms)", "load",
+     "audio_to_mouth_ms_p95_at_knee", "audio_to_mouth_ms_p95_target", "max"),
     ("independent classifiers: faces detected (weaker)", "face_quality", "detected_fraction",
      "target_detected_fraction", "min"),
     ("independent classifiers: intended sex read (weaker)", "face_quality", "sex_agreement_fraction",
@@ -222,6 +229,11 @@ SUMMARY: tuple[tuple[str, str, str, str | float | None, str], ...] = (
     ("pipeline / VP8 encode (x)", "vp8", "pipeline_to_vp8_x", None, "max"),
     ("render + yuv / VP8, settled frames composed (x)", "vp8", "settled_render_to_vp8_x", None, "max"),
     ("render + yuv / VP8, engine every frame, same run (x)", "vp8", "engine_only_render_to_vp8_x", None, "max"),
+    ("agent video path per frame: RGB -> yuv420p -> VP8 -> RTP (ms)", "video_path",
+     "cpu_ms_per_frame", None, "max"),
+    ("  the same before issue 18's agent-cost work (swscale, aiortc's encoder) (ms)", "video_path",
+     "cpu_ms_per_frame_before", None, "max"),
+    ("  received picture PSNR-Y (dB)", "video_path", "psnr_y_db", None, "min"),
     ("agent ingest CPU per 30 fps frame, 48 kHz in 20 ms chunks (ms)", "agent_audio",
      "ingest_ms_per_frame", None, "max"),
     ("agent voice analysis CPU per 30 fps frame, amortised (ms)", "agent_audio",

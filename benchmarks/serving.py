@@ -59,10 +59,18 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server(max_sessions: int = 32, extra: tuple[str, ...] = ()) -> Iterator[ServerProcess]:
-    """Start ``streamface serve`` on a free loopback port; stop it on exit."""
+def server(
+    max_sessions: int = 32, extra: tuple[str, ...] = (), tree: Path | None = None
+) -> Iterator[ServerProcess]:
+    """Start ``streamface serve`` on a free loopback port; stop it on exit.
+
+    ``tree``: run the server from that source tree (its folder and PYTHONPATH) instead of
+    the one this module is imported from (for before/after comparisons).
+    """
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         log = Path(tmp) / "server.log"
         with log.open("wb") as out:
@@ -81,6 +89,7 @@ def server(max_sessions: int = 32, extra: tuple[str, ...] = ()) -> Iterator[Serv
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
+                cwd=tree,
             )
             try:
                 yield ServerProcess(proc, f"http://127.0.0.1:{port}", log)

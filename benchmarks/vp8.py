@@ -65,7 +65,6 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
     from av import VideoFrame
-    from av.video.reformatter import VideoReformatter
 
     from engines.select import load_engine
     from streamface.face.sprites import layout
@@ -89,7 +88,6 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
     cpu = {"ingest": 0.0, "analysis": 0.0, "render": 0.0}
     by_kind = {"settled": [0.0, 0], "morphing": [0.0, 0], "last_third": [0.0, 0]}
     frames: list[VideoFrame] = []
-    reformatter = VideoReformatter()  # as each FaceTrack keeps one
     pushed = 0
     analyses = 0
     for k in range(frames_n):
@@ -104,7 +102,7 @@ def _pipeline(quick: bool, size: int | None, seconds: float | None, sprites: boo
             analyses += 1
         c2 = time.process_time()
         settled = session._morph.at(t)[1]
-        yuv, _ = _render_yuv(session.render_frame, t, reformatter)
+        yuv, _ = _render_yuv(session.render_frame, t)
         c3 = time.process_time()
         cpu["ingest"] += c1 - c0
         cpu["analysis"] += c2 - c1

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
+from av import AudioFrame, VideoFrame
 from fakes import FakeSession
 
 from streamface.errors import BadAudioError
@@ -146,3 +146,44 @@ def test_audio_to_mono(fmt: str, layout: str) -> None:
     mono, rate = audio_to_mono(frame)
     assert rate == 48_000 and mono.dtype == np.float32 and mono.shape == (n,)
     assert np.allclose(mono, left, atol=1e-3)
+
+
+@pytest.mark.parametrize("fmt", ["s16", "s16p", "flt"])
+def test_audio_to_mono_averages_the_channels(fmt: str) -> None:
+    n = 960
+    left = np.linspace(-0.5, 0.5, n, dtype=np.float32)
+    right = -0.25 * left + 0.1
+    frame = AudioFrame(format=fmt, layout="stereo", samples=n)
+    pcm = [(c * 32768).astype(np.int16) if fmt.startswith("s16") else c for c in (left, right)]
+    if fmt.endswith("p"):
+        for plane, channel in zip(frame.planes, pcm, strict=True):
+            plane.update(channel.tobytes())
+    else:
+        frame.planes[0].update(np.stack(pcm, axis=1).reshape(-1).tobytes())
+    frame.sample_rate = 48_000
+    mono, _ = audio_to_mono(frame)
+    assert mono.dtype == np.float32 and mono.shape == (n,)
+    assert np.allclose(mono, (left + right) / 2, atol=1e-4)
+
+
+@pytest.mark.parametrize(("h", "w"), [(256, 256), (256, 456), (65, 97)])
+def test_rgb_to_yuv420p_matches_swscale(h: int, w: int) -> None:
+    from av.video.reformatter import VideoReformatter
+
+    from streamface.server.tracks import rgb_to_yuv420p
+
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)  # smooth, like a rendered face
+    rgb = np.stack(
+        [128 + 100 * np.sin(x / 31), 128 + 100 * np.cos(y / 23), 128 + 80 * np.sin((x + y) / 37)], axis=2
+    ).astype(np.uint8)
+    frame = rgb_to_yuv420p(rgb)
+    even = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
+    assert frame.format.name == "yuv420p" and (frame.height, frame.width) == even.shape[:2]
+    ref = VideoReformatter().reformat(VideoFrame.from_ndarray(even, format="rgb24"), format="yuv420p")
+    luma = even.shape[0]
+    ours, theirs = frame.to_ndarray(), ref.to_ndarray()
+    assert np.abs(ours[:luma].astype(int) - theirs[:luma]).max() <= 1  # same BT.601 limited range
+    # Back to RGB (by swscale, which favours its own chroma siting): as close as swscale's.
+    err = np.abs(frame.to_ndarray(format="rgb24").astype(float) - even).mean()
+    err_sws = np.abs(ref.to_ndarray(format="rgb24").astype(float) - even).mean()
+    assert err < err_sws + 0.5, (err, err_sws)

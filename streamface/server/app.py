@@ -142,7 +142,8 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
     ``threads`` the Python threads and ``os_threads`` every thread of the process (native
     ones too: ONNX Runtime, OpenMP, codecs); ``rss_bytes`` is the resident set size.
     With ``?intervals=N`` (at most 4096) each session's last N frame intervals (ms) and
-    its count of frames handed out come too, for measuring a window of time.
+    audio-to-frame latencies (ms), with its counts of frames handed out and of audio
+    arrivals drawn, come too, for measuring a window of time.
     ``batching`` has, per batching engine, its engine calls (``batches``), the ``animate``
     calls they answered, the mean and largest batch and how many closed on their deadline.
     """
@@ -161,6 +162,10 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
             "frames_handed": call.live.stats.frames_handed,
             "frame_interval_ms": [
                 round(v, 2) for v in list(call.live.stats.frame_interval_ms)[-intervals:]
+            ],
+            "audio_drawn": call.live.stats.audio_drawn,
+            "audio_to_frame_ms": [
+                round(v, 2) for v in list(call.live.stats.audio_to_frame_ms)[-intervals:]
             ],
         }
         for call in hub.calls.values()

@@ -98,6 +98,8 @@ class LiveStats:
         self.first_face: float | None = None
         self.last_handed: float | None = None
         self.audio_frames = 0
+        self.audio_drawn = 0
+        """Audio arrivals whose latency was recorded (entries added to ``audio_to_frame_ms``)."""
         self.audio_rejected = 0
         self.audio_over_budget_s = 0.0
         self.audio_over_budget_chunks = 0
@@ -123,6 +125,7 @@ class LiveStats:
             self.frames_rendered += 1
             if self.last_handed is not None:  # audio from before the video started is not lag
                 self.audio_to_frame_ms.extend((now - a) * 1000.0 for a in arrivals)
+                self.audio_drawn += len(arrivals)
         if self.last_handed is not None:
             interval_ms = (now - self.last_handed) * 1000.0
             self.frame_interval_ms.append(interval_ms)

@@ -11,7 +11,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from streamface.server.encoder import use_face_encoder
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,12 @@ class Peer:
             ) from exc
         if not self.pc.getTransceivers() and not self.pc.sctp:
             raise BadOfferError("the SDP offer has no media")
+
+    def add_face(self, track: MediaStreamTrack) -> RTCRtpSender:
+        """Send the face on this peer, encoded with `encoder.FaceVp8Encoder` (VP8)."""
+        sender = self.pc.addTrack(track)
+        use_face_encoder(sender)
+        return sender
 
     def kinds(self) -> set[str]:
         """Media kinds the remote offer has m-lines for."""

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 from aiortc import VideoStreamTrack
 from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_PTIME, VIDEO_TIME_BASE, MediaStreamError
 from av import AudioFrame, VideoFrame
-from av.video.reformatter import VideoReformatter
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,6 @@ class FaceTrack(VideoStreamTrack):
         self._pending_token: Any = None
         self._last: VideoFrame | None = None  # the last frame rendered, yuv420p
         self._last_sent = False  # whether that frame object has gone out already
-        # One swscale context for the track, reused frame after frame (renders of one track
-        # never overlap): building a context per frame cost as much as half the render.
-        self._reformatter = VideoReformatter()
         self._render_s = 0.010  # running estimate of one render's duration
         self._clock_start: float | None = None
         self._index = -1
@@ -196,8 +193,7 @@ class FaceTrack(VideoStreamTrack):
             ticket = None if self._grid is None else self._grid.ticket()
             try:
                 self._pending = loop.run_in_executor(
-                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE,
-                    self._reformatter, ticket,
+                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, ticket,
                 )
             except RuntimeError as exc:  # the render pool is shut down: the server is stopping
                 if ticket is not None:
@@ -261,7 +257,7 @@ def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
 
 
 def _render_yuv(
-    render: RenderFn, t: float, reformatter: VideoReformatter, ticket: RenderTicket | None = None
+    render: RenderFn, t: float, ticket: RenderTicket | None = None
 ) -> tuple[VideoFrame, float]:
     """Render and convert to the encoder's pixel format, off the event loop; and how long.
 
@@ -273,15 +269,31 @@ def _render_yuv(
         rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"render returned shape {rgb.shape}, expected [H, W, 3]")
+    return rgb_to_yuv420p(rgb), time.perf_counter() - started
+
+
+def rgb_to_yuv420p(rgb: np.ndarray) -> VideoFrame:
+    """An RGB uint8 [H, W, 3] picture as a new yuv420p `VideoFrame` (odd edges trimmed).
+
+    BT.601 limited range, as swscale's default gives (within 1 level of Y) and as VP8
+    receivers assume; chroma is the mean of each 2x2 block, as libyuv (WebRTC's own
+    converter) makes it. OpenCV converts in one pass into one buffer, which is copied
+    plane by plane into the frame: 5x cheaper than swscale through PyAV at 256 px.
+    """
     h, w = rgb.shape[:2]
-    if h % 2 or w % 2:  # yuv420p needs even sizes
-        rgb = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
-    # threads=1: PyAV's default (0, "automatic") gives every swscale context its own pool
-    # of native threads, which live as long as the track; at 256 px one thread is enough.
-    frame = reformatter.reformat(
-        VideoFrame.from_ndarray(rgb, format="rgb24"), format="yuv420p", threads=1
-    )
-    return frame, time.perf_counter() - started
+    h, w = h - h % 2, w - w % 2  # yuv420p needs even sizes
+    if (h, w) != rgb.shape[:2]:
+        rgb = np.ascontiguousarray(rgb[:h, :w])
+    yuv: np.ndarray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), np.uint8)  # Y, U, V rows
+    frame = VideoFrame(w, h, "yuv420p")
+    planes = frame.planes
+    if planes[0].line_size != w or planes[1].line_size != w // 2:  # padded rows
+        return VideoFrame.from_ndarray(yuv, format="yuv420p")
+    quarter = h // 4
+    planes[0].update(yuv[:h])  # type: ignore[arg-type]  # any buffer does
+    planes[1].update(yuv[h : h + quarter])  # type: ignore[arg-type]
+    planes[2].update(yuv[h + quarter :])  # type: ignore[arg-type]
+    return frame
 
 
 def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
@@ -292,6 +304,15 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     """
     data = frame.to_ndarray()
     channels = max(1, len(frame.layout.channels))
+    if data.dtype == np.int16 and channels <= 2 and not frame.format.is_planar:
+        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16.
+        # Two column adds instead of a mean over a 2-wide axis (4x cheaper).
+        pairs = data.reshape(-1, channels)
+        mono = pairs[:, 0].astype(np.float32)
+        if channels == 2:
+            mono += pairs[:, 1]
+        mono *= np.float32(1.0 / (32768.0 * channels))
+        return mono, int(frame.sample_rate)
     data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
     if data.dtype == np.int16:
         mono = data.astype(np.float32).mean(axis=1) / 32768.0
@@ -304,4 +325,4 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(mono, dtype=np.float32), int(frame.sample_rate)
 
 
-__all__ = ["FPS", "FaceTrack", "FrameGrid", "RenderTicket", "audio_to_mono"]
+__all__ = ["FPS", "FaceTrack", "FrameGrid", "RenderTicket", "audio_to_mono", "rgb_to_yuv420p"]

@@ -77,7 +77,7 @@ async def add_viewer(hub: Hub, call: Call, offer: str, ice_grace_s: float) -> tu
         await peer.accept(offer)
         if "video" not in peer.kinds():
             raise BadOfferError("the SDP offer has no video m-line to send the face on")
-        peer.pc.addTrack(call.live.video_track())
+        peer.add_face(call.live.video_track())
         answer = await peer.answer()
     except BadOfferError as exc:
         await peer.close()

@@ -103,7 +103,7 @@ async def negotiate_caller(
         raise BadOfferError("the SDP offer has no audio to ingest (WHIP needs an audio m-line)")
     _check_one_per_kind(peer)
     if "video" in peer.kinds():
-        peer.pc.addTrack(call.live.video_track())
+        peer.add_face(call.live.video_track())
     return await peer.answer(), audio
 
 
