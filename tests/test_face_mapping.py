@@ -79,7 +79,7 @@ def test_seniors_grey_thin_on_men_and_wear_glasses_more_often() -> None:
         return [params_for_profile(_profile(p_female, {band: 1.0}, seed=1), look=s) for s in range(200)]
 
     young_men, old_men, old_women = faces(0.0, "young_adult"), faces(0.0, "senior"), faces(1.0, "senior")
-    assert min(f.hair_grey for f in old_men + old_women) >= 0.84
+    assert min(f.hair_grey for f in old_men + old_women) >= 0.72
     assert max(f.hair_grey for f in young_men) == 0.0
     # Most older men's hair thins (a higher hairline at least), no young man's and no woman's.
     assert np.mean([f.hair_thinning >= 0.3 for f in old_men]) > 0.7

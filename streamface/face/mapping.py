@@ -100,8 +100,7 @@ def params_for_profile(
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
-    # Seniors grey to white; adults show from none to some grey (salt and pepper).
-    grey = senior * (0.84 + 0.16 * u["grey"]) + adult * 0.22 * u["grey"]
+    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)

@@ -54,8 +54,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     jaw = p("jaw_width")
     g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.20 * masc - 0.04 * child + 0.06 * sag)
     g["jaw_cy"] = g["cy"] + 0.15
-    # A man's lower face lengthens a little with age (the soft tissue settles downwards).
-    g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child + 0.02 * old * masc
+    g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
     g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 1.3 * masc
     g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.07 * masc
     g["cheek"] = p("cheek_fullness") + 0.4 * child
@@ -77,14 +76,13 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
 
     # Nose (tip height), mouth, ears.
-    # Noses and ears keep growing: longer noses (a man's also wider) and larger ears with age,
-    # and a longer upper lip; lips thin.
+    # Noses and ears keep growing: a longer nose and larger ears with age.
     g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
-    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.024 * masc - 0.005 * child + 0.006 * old * masc
+    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.024 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
-    g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.014 * old
+    g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
-    g["lip_t"] = (0.008 + 0.016 * p("lip_fullness") + 0.014 * fem) * (1.0 - 0.2 * old) - 0.002 * sag
+    g["lip_t"] = 0.008 + 0.016 * p("lip_fullness") + 0.014 * fem - 0.006 * sag
     g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.12 * old
     g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.075 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.13 * masc - 0.1 * child
@@ -111,11 +109,10 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     hair = sh.palette(hl, bufs["hair_pal"])
     hair = hair + (sh.palette(hl, bufs["hair_red_pal"]) - hair) * p("hair_red")
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
-    grey_col = (0.52 + 0.44 * grey) * col(1.0, 1.0, 1.02).to(hair)
+    grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
     g["grey"] = grey
-    g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.97
-    # Brows grey too, a step behind the hair, and stay a little darker than it.
-    g["brow_col"] = (hair + (grey_col - hair) * 0.55 * grey) * (0.62 - 0.14 * masc) + 0.02
+    g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
+    g["brow_col"] = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.

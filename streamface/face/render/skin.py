@@ -157,53 +157,40 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
 
 
 def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """A few clean signs of age: smile folds with the cheek's fullness above them, forehead
-    lines, crow's feet and under-eye bags.
-
-    No marionette lines and nothing that pulls the mouth corners down: those read as a
-    sad face rather than an older one (see docs/STYLE.md, Age).
-    """
+    """A few clean lines of age: smile folds, forehead, crow's feet, under-eye, marionette."""
     ax = torch.abs(x)
-    lines, sag, old = g["lines"], g["sag"], g["old"]
+    lines, sag = g["lines"], g["sag"]
     ey, edx, ew, eh = g["eye_y"], g["eye_dx"], g["eye_w"], g["eye_h"]
     ny_, nw, my, mw = g["nose_y"], g["nose_w"], g["mouth_y"], g["mouth_w"]
 
     def stroke(dist: Tensor, width: Tensor | float) -> Tensor:
         return torch.exp(-((dist / width) ** 2))
 
-    # Smile folds from the nose wings to beside the mouth corners (a faint hint on adults),
-    # curved like parentheses as when the cheeks lift in a smile. They end level with the
-    # lifted corners and clear of them: folds that wrap round below the corners box the
-    # mouth in and read as a frown. On older faces the cheek above the fold is lit and the
-    # skin inside it in soft shade, so the fold has volume rather than being drawn on.
-    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ - 0.004), 0.0, 1.0)
-    x0, x1 = nw * 1.35 + 0.005, mw * 1.02 + 0.026
-    fold_x = x0 + (x1 - x0) * t + 0.009 * torch.sin(math.pi * t)
-    win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(0.95, 0.6, t)
-    strength = (0.65 * lines + 0.3 * sag) * sh.smoothstep(0.05, 0.3, lines)
-    fold = stroke(ax - fold_x, 0.0035 + 0.004 * lines) * win * strength
-    inside = stroke(ax - fold_x + 0.009, 0.007) * win * 0.13 * old
-    cheek = stroke(ax - fold_x - 0.017, 0.014) * win * 0.10 * old
-    # Forehead: three nearly level lines, lighter in the middle (lines arched up over the
-    # centre are the raised inner brows of a worried or surprised face).
-    fy = g["brow_y"] - y - 0.035 + 0.003 * (x / 0.2) ** 2
-    fwin = sh.smoothstep(0.22, 0.13, ax) * (0.55 + 0.45 * sh.smoothstep(0.0, 0.09, ax))
-    fore = stroke(fy, 0.0035) + 0.85 * stroke(fy - 0.035, 0.0032) + 0.6 * stroke(fy - 0.068, 0.003)
-    fore = fore * fwin * 0.5 * sh.smoothstep(0.25, 0.8, lines)
-    # Crow's feet: three short rays from the outer eye corners, fanning as in a smile.
+    # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
+    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
+    fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
+    win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
+    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    # Forehead: two gently curved lines.
+    fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
+    fwin = sh.smoothstep(0.22, 0.12, ax)
+    fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
+    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
+    # Crow's feet: three short rays from the outer eye corners.
     cu = ax - edx - ew - 0.012
-    cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.034, 0.02, cu)
+    cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
     crow = (stroke(y - ey + 0.25 * cu, 0.0025) + stroke(y - ey - 0.012 - 0.45 * cu, 0.0025) + stroke(y - ey + 0.014 + 0.6 * cu, 0.0025))
-    crow = crow * cwin * 0.55 * sh.smoothstep(0.35, 0.85, lines)
-    # Under-eye: a soft arc with sagging (and a fainter one below it), the bag above it a touch shaded.
-    ue = (ax - edx) / (ew * 1.15)
+    crow = crow * cwin * 0.5 * sh.smoothstep(0.35, 0.85, lines)
+    # Under-eye: one soft arc (bags with sagging).
+    ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
-    bag_y = ey + eh * 0.85 + 0.02 + 0.008 * sag - 0.01 * uwin
-    under = (stroke(y - bag_y, 0.0035) * uwin + 0.4 * stroke(y - bag_y - 0.014, 0.003) * uwin**2) * (0.9 * sag)
-    bag = sh.smoothstep(bag_y - 0.022, bag_y - 0.002, y) * sh.smoothstep(bag_y + 0.002, bag_y - 0.004, y) * uwin * 0.15 * sag
-    dark = torch.clamp(fold + fore + crow + under, 0.0, 0.7)
-    img = img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x)) * (1.0 - (inside + bag) * col(0.7, 0.95, 0.95).to(x))
-    return img * (1.0 + cheek)
+    under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
+    # Marionette lines down from the mouth corners.
+    mx = mw * 1.08 + 0.01 + (y - my) * 0.15
+    mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
+    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
+    return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
 
 def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: Tensor) -> Tensor:
