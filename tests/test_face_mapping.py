@@ -74,6 +74,21 @@ def test_age_probabilities_move_age_cues() -> None:
     assert child.age < young.age and child.facial_hair < 0.05
 
 
+def test_seniors_grey_thin_on_men_and_wear_glasses_more_often() -> None:
+    def faces(p_female: float, band: str) -> list:
+        return [params_for_profile(_profile(p_female, {band: 1.0}, seed=1), look=s) for s in range(200)]
+
+    young_men, old_men, old_women = faces(0.0, "young_adult"), faces(0.0, "senior"), faces(1.0, "senior")
+    assert min(f.hair_grey for f in old_men + old_women) >= 0.72
+    assert max(f.hair_grey for f in young_men) == 0.0
+    # Most older men's hair thins (a higher hairline at least), no young man's and no woman's.
+    assert np.mean([f.hair_thinning >= 0.3 for f in old_men]) > 0.7
+    assert max(f.hair_thinning for f in young_men + old_women) == 0.0
+    young_glasses = np.mean([f.glasses > 0.5 for f in young_men])
+    old_glasses = np.mean([f.glasses > 0.5 for f in old_men + old_women])
+    assert 0.1 < young_glasses < 0.3 < old_glasses < 0.6
+
+
 def test_skin_tone_is_not_driven_by_traits() -> None:
     tones = {
         params_for_profile(_profile(p, {band: 1.0}, seed=11)).skin_tone

@@ -106,7 +106,9 @@ def params_for_profile(
     style_m = _pick(u["style_m"], _MALE_STYLES)
     # Hair thins and recedes with age, more on men; continuous in the probabilities, so
     # a refining age estimate moves it smoothly rather than switching styles.
-    thinning = (senior + 0.25 * adult) * pm * max(0.0, u["balding"] - 0.35) / 0.65
+    # Most older men show it: a higher hairline on nearly all, thin on top or bald on some.
+    balding = float(np.clip((u["balding"] - 0.15) / 0.85, 0.0, 1.0))
+    thinning = (senior + 0.25 * adult) * pm * (0.3 + 0.7 * balding) * min(1.0, u["balding"] / 0.15)
 
     # Clean-shaven men still show a shaving shadow (~0.15); some have stubble or a beard.
     # Continuous in the latent: about a third show only the shadow, a quarter stubble, the
@@ -158,8 +160,9 @@ def params_for_profile(
         hair_grey=float(np.clip(grey, 0.0, 1.0)),
         facial_hair=float(np.clip(facial_hair, 0.0, 1.0)),
         facial_hair_style=float(min(int(u["beard_style"] * len(BEARD_STYLES)), len(BEARD_STYLES) - 1)),
-        # About one face in five wears glasses (whatever the voice).
-        glasses=float(u["glasses"] < 0.2),
+        # About one face in five wears glasses, rising to four in ten seniors (most people
+        # past 60 need them); a refining age estimate fades them in rather than switching.
+        glasses=float(np.clip((0.2 + 0.05 * adult + 0.25 * senior - u["glasses"]) / 0.04 + 0.5, 0.0, 1.0)),
         glasses_shape=u["glasses_shape"],
         glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),

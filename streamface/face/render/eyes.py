@@ -58,7 +58,8 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     lid = torch.sigmoid((v - crease_v) / 0.004) * torch.sigmoid((v_up - v) / (px * 0.6)) * s
     shadow_col = col(0.55, 0.42, 0.48).to(x) * (0.6 + 0.4 * g["lum"])
     out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0).to(x))
-    out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"])
+    # Older lids are a little heavier: more of the lid in shade under the crease.
+    out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"] + 0.12 * g["sag"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
     lash_t = 0.0012 + 0.0042 * g["fem"] + 0.0025 * g["makeup"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
@@ -84,7 +85,7 @@ def brows(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, lift: Tenso
     t = (u - u0) / (u1 - u0)
     tc = torch.clamp(t, 0.0, 1.0)
     arch = g["brow_arch"] * (1.0 - ((tc - 0.6) / 0.6) ** 2)
-    yb = g["brow_y"] - arch - lift * (0.7 + 0.5 * (1.0 - tc)) + 0.008 * tc * tc * (0.5 + g["sag"])
+    yb = g["brow_y"] - arch - lift * (0.7 + 0.5 * (1.0 - tc)) + 0.008 * tc * tc * (0.5 + 0.25 * g["sag"])
     half = g["brow_t"] * (1.0 - 0.55 * tc**1.5) * 0.5
     d = torch.abs(y - yb) - half
     ends = torch.maximum(u0 - u, u - u1)

@@ -92,7 +92,8 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # Half way to a cool grey: a full grey wash reads as dirt on light skin.
     img = img + (img.mean(dim=1, keepdim=True) * col(0.95, 0.98, 1.05).to(x) - img) * (0.5 * k)
     # Crisp short hairs in a dark shade of the hair colour read as stubble.
-    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.5
+    # (White stubble shows less: on light skin it would read as a texture, not as hair.)
+    dots = stubble * area * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.5 * (1.0 - 0.6 * g["grey"])
     img = sh.over(img, hair * 0.6, dots)
     # A grown beard in the style's areas.
     grown = sh.smoothstep(0.42, 0.72, fh)

@@ -68,6 +68,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
+    # Heavier, relaxed lids with age (wide-open eyes on an older face read startled).
     g["lid_droop"] = 0.08 + 0.22 * sag + 0.06 * masc
     # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
     g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem + 0.004 * old
@@ -75,13 +76,14 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
 
     # Nose (tip height), mouth, ears.
-    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.010 * old
+    # Noses and ears keep growing: a longer nose and larger ears with age.
+    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
     g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.024 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
     g["lip_t"] = 0.008 + 0.016 * p("lip_fullness") + 0.014 * fem - 0.006 * sag
-    g["ear_s"] = 0.85 + 0.35 * p("ear_size")
+    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.12 * old
     g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.075 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.13 * masc - 0.1 * child
 
@@ -108,6 +110,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     hair = hair + (sh.palette(hl, bufs["hair_red_pal"]) - hair) * p("hair_red")
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
     grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
+    g["grey"] = grey
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     g["brow_col"] = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
@@ -126,7 +129,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
         g["h_" + name] = style[:, i].reshape(-1, 1, 1, 1)
     thin = torch.clamp(p("hair_thinning"), 0.0, 1.0)
     g["h_recede"] = torch.maximum(g["h_recede"], thin)
-    g["h_cover"] = g["h_cover"] * (1.0 - 0.95 * sh.smoothstep(0.5, 1.0, thin))
+    g["h_bald"] = sh.smoothstep(0.45, 0.9, thin)  # how far a bald crown has spread
     g["h_dir"] = 2.0 * p("hair_side") - 1.0
     g["hairline"] = p("hairline")
 

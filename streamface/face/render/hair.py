@@ -123,6 +123,22 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     return base * strands * curls + (gloss - base * 0.5) * band * 0.55
 
 
+def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """Coverage of the bald patch that strong thinning opens on top of the head.
+
+    A clean-edged shape growing from the crown towards the temples (so thinning never
+    shows as translucent hair), leaving a horseshoe of hair at the sides.
+    """
+    b = g["h_bald"]
+    cy, rx, ry = g["cy"], g["rx"], g["ry"]
+    d = sh.ellipse(x, y, 0.0, cy - ry + 0.02, rx * (0.25 + 0.55 * b), 0.06 + 0.16 * b)
+    crown = torch.sigmoid(-d / 0.005) * torch.clamp(b * 4.0, 0.0, 1.0)
+    # What is left lies close to the head above the ears (no volume standing up beside it).
+    hug = sh.ellipse(x, y, 0.0, cy, rx + 0.03, ry + 0.012)
+    outside = torch.sigmoid(hug / 0.005) * torch.sigmoid((cy + 0.02 - y) / 0.02) * sh.smoothstep(0.1, 0.4, b)
+    return torch.maximum(crown, outside)
+
+
 def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     """The hair mass behind the head, drawn after the shoulders.
 
@@ -134,10 +150,11 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     d, hcy, hrx, hry = silhouette(g, x, y)
     a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
     behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
-    a = a * (1.0 - behind_neck)
+    a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
     behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
-    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - 0.5 * behind)
+    # (Less deep on grey and white hair, where a full shadow reads as a dark stripe.)
+    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - (0.5 - 0.2 * g["grey"]) * behind)
     return sh.over(img, shaded, a)
 
 
@@ -163,7 +180,7 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
     horseshoe = sh.smoothstep(rx * 0.62, rx * 0.85, ax) * sh.smoothstep(cy - 0.12, cy - 0.03, y)
     cover = torch.clamp(g["h_cover"], 0.0, 1.0)
-    cap = cap * (cover + (1.0 - cover) * horseshoe)
+    cap = cap * (cover + (1.0 - cover) * horseshoe) * (1.0 - bald_crown(g, x, y))
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
     cap = cap * (1.0 - 0.7 * clip)
     # Curtains of longer hair framing the face (not when tucked behind the ears).

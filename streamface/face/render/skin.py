@@ -76,6 +76,11 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     # An Adam's apple on a masculine neck: a small lit bump with a shadow under it.
     apple = sh.soft(sh.ellipse(x, y, -0.004, g["chin_y"] + 0.09, 0.018, 0.02), 0.01)
     neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
+    # An older neck: two soft cords down from under the chin and a fold across it.
+    below = y - g["chin_y"]
+    cords = torch.exp(-(((ax - 0.035 - 0.25 * below) / 0.016) ** 2)) * sh.smoothstep(0.0, 0.04, below) * sh.smoothstep(0.16, 0.06, below)
+    fold = torch.exp(-(((below - 0.05 - 0.6 * x * x) / 0.006) ** 2)) * sh.smoothstep(g["neck_w"] * 0.9, g["neck_w"] * 0.3, ax)
+    neck_col = neck_col * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold))
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
     top_d = sh.superellipse(x, y, 0.0, 1.10, sw, 0.70, 2.6)

