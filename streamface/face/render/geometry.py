@@ -116,7 +116,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
     # Brows stay darker than the skin (else they vanish on dark skin), most on men.
-    g["brow_col"] = torch.minimum(brow, skin * (0.62 - 0.22 * masc))
+    g["brow_col"] = torch.minimum(brow, skin * (0.62 - 0.22 * masc) + 0.6 * grey)  # grey brows stay grey
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.
