@@ -72,8 +72,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["lid_fold"] = p("lid_fold")
     g["lid_droop"] = 0.08 + 0.22 * sag  # a man's narrower opening is in eye_h, not a heavier lid
     # Brows: a man's heavier and darker with an angled arch and clear lid space below (brows
-    # pressed onto the eye read as eye make-up); a woman's thinner and rounder.
-    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem - 0.024 * masc + 0.004 * old
+    # pressed onto the eye read as eye make-up; a little lower with age); a woman's thinner
+    # and rounder.
+    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem - 0.024 * masc * (1.0 - 0.25 * old) + 0.004 * old
     g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.016 * masc
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem + 0.008 * masc
     g["brow_ridge"] = 0.16 * masc  # shadow under a masculine brow ridge
