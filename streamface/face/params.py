@@ -42,9 +42,9 @@ MALE_HAIR_STYLES: tuple[str, ...] = (
     "slick_back",
     "curly_top",
     "short_afro",
-    "fringe_crop",
-    "man_bun",
-    "surfer",
+    "french_crop",
+    "high_fade",
+    "textured",
 )
 """Hair styles typical of a masculine presentation (13)."""
 

@@ -80,7 +80,6 @@ class FaceRenderer(nn.Module):
     hair_styles: Tensor
     beard_styles: Tensor
     freckle_dots: Tensor
-    stubble_dots: Tensor
     warp_col: Tensor
     warp_row: Tensor
     warp_hx: Tensor
@@ -117,7 +116,6 @@ class FaceRenderer(nn.Module):
         self.body_box = self._box(BODY_BOX)
         self.freckle_box = self._box(skin.FRECKLE_BOX)
         self.register_buffer("freckle_dots", skin.freckle_field(size, self.freckle_box), persistent=False)
-        self.register_buffer("stubble_dots", facial_hair.stubble_field(size, self.beard_box), persistent=False)
         self._init_warp()
 
     # ------------------------------------------------------------------ layout
@@ -207,7 +205,7 @@ class FaceRenderer(nn.Module):
         img = paste(img, fbox, skin.marks(g, crop(img, fbox), *self._grid(self.freckle_box), px, self.freckle_dots))
         bbox = inner(self.beard_box, self.face_box)
         bx, by = self._grid(self.beard_box)
-        beard = facial_hair.beard(g, crop(img, bbox), bx, by, px, crop(face_d, bbox), self.stubble_dots)
+        beard = facial_hair.beard(g, crop(img, bbox), bx, by, px, crop(face_d, bbox))
         img = paste(img, bbox, beard)
         return eye_layer.glasses_arms(g, img, x, y, px)
 

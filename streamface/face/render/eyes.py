@@ -39,7 +39,8 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     lid_sh = torch.exp(-torch.clamp(v - v_up, min=0.0) / (0.25 * h))
     white = col(0.97, 0.96, 0.94).to(x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
     # Iris and pupil follow the gaze.
-    ri = torch.minimum(h * 0.98, w * (0.56 - 0.04 * g["masc"]))
+    # A man's narrower opening keeps a full-size iris (the lids cover more of it).
+    ri = torch.minimum(h * (0.98 + 0.25 * g["masc"]), w * (0.56 - 0.04 * g["masc"]))
     ix = x - sign * g["eye_dx"] - a("gaze_x") * w * 0.35
     iy = y - g["eye_y"] - a("gaze_y") * h * 0.3 + 0.16 * h
     r = torch.sqrt(ix * ix + iy * iy + 1e-9)
@@ -86,12 +87,13 @@ def brows(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, lift: Tenso
     tc = torch.clamp(t, 0.0, 1.0)
     arch = g["brow_arch"] * (1.0 - ((tc - 0.6) / 0.6) ** 2)
     yb = g["brow_y"] - arch - lift * (0.7 + 0.5 * (1.0 - tc)) + 0.008 * tc * tc * (0.5 + 0.25 * g["sag"])
-    half = g["brow_t"] * (1.0 - 0.55 * tc**1.5) * 0.5
+    # A man's brow keeps its weight out to the tail (a straight, blocky shape).
+    half = g["brow_t"] * (1.0 - (0.55 - 0.25 * g["masc"]) * tc**1.5) * 0.5
     d = torch.abs(y - yb) - half
     ends = torch.maximum(u0 - u, u - u1)
     d = torch.maximum(d, ends)
     # The inner end is rounder and lighter.
-    alpha = sh.fill(d, px) * (0.55 + 0.25 * g["masc"] + (0.45 - 0.25 * g["masc"]) * sh.smoothstep(0.0, 0.25, t))
+    alpha = sh.fill(d, px) * (0.55 + 0.35 * g["masc"] + (0.45 - 0.35 * g["masc"]) * sh.smoothstep(0.0, 0.25, t))
     return sh.over(img, g["brow_col"], alpha * 0.95)
 
 

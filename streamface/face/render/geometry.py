@@ -49,43 +49,49 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
 
     # Head: a cranium ellipse and a jaw superellipse, smoothly united.
     g["cy"] = torch.full_like(masc, -0.17)
-    g["rx"] = 0.25 + 0.07 * p("face_width") + 0.025 * masc + 0.01 * child
+    g["rx"] = 0.25 + 0.07 * p("face_width") + 0.035 * masc + 0.01 * child
     g["ry"] = 0.34 + 0.07 * p("face_length") + 0.01 * masc - 0.02 * child
     jaw = p("jaw_width")
-    g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.20 * masc - 0.04 * child + 0.06 * sag)
+    g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.26 * masc - 0.04 * child + 0.06 * sag)
     g["jaw_cy"] = g["cy"] + 0.15
     g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
-    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 1.3 * masc
-    g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.07 * masc
+    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 1.8 * masc
+    g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.10 * masc
     g["cheek"] = p("cheek_fullness") + 0.4 * child
     g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]
 
     # Eyes at the middle of the head; large, as in illustrated portraits.
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
-    g["eye_w"] = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
-    g["eye_h"] = g["eye_w"] * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child)
+    eye_w = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
+    # A man's eye is longer and narrower (not smaller: tiny eyes read as a child's or a doll's).
+    g["eye_w"] = eye_w + 0.020 * masc
+    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 - 0.2 * masc)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
     # Heavier, relaxed lids with age (wide-open eyes on an older face read startled).
-    g["lid_droop"] = 0.08 + 0.22 * sag + 0.06 * masc
-    # Brows: a man's lower, straighter and heavier; a woman's higher, thinner, arched.
-    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem + 0.004 * old
-    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.022 * masc
-    g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem
+    g["lid_droop"] = 0.08 + 0.22 * sag  # a man's narrower opening is in eye_h, not a heavier lid
+    # Brows: a man's heavier and darker with an angled arch and clear lid space below (brows
+    # pressed onto the eye read as eye make-up; a little lower with age); a woman's thinner
+    # and rounder.
+    g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem - 0.024 * masc * (1.0 - 0.25 * old) + 0.004 * old
+    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.016 * masc
+    g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem + 0.008 * masc
+    g["brow_ridge"] = 0.16 * masc  # shadow under a masculine brow ridge
+    g["gloss"] = 1.0 - 0.5 * masc  # masculine skin is drawn more matte (softer highlights)
 
     # Nose (tip height), mouth, ears.
     # Noses and ears keep growing: a longer nose and larger ears with age.
     g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
-    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.024 * masc - 0.005 * child
+    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.030 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
-    g["lip_t"] = 0.008 + 0.016 * p("lip_fullness") + 0.014 * fem - 0.006 * sag
-    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.12 * old
-    g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.075 * masc - 0.015 * child
-    g["shoulder_w"] = 0.70 + 0.13 * masc - 0.1 * child
+    g["lip_t"] = 0.006 + 0.016 * p("lip_fullness") + 0.016 * fem - 0.006 * sag
+    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.12 * old
+    g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.10 * masc - 0.015 * child
+    g["shoulder_w"] = 0.70 + 0.18 * masc - 0.1 * child
 
     # Skin: the Monk palette, an undertone shift, duller with age.
     skin = sh.palette(p("skin_tone").reshape(-1), bufs["skin_pal"])
@@ -112,7 +118,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
     g["grey"] = grey
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
-    g["brow_col"] = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
+    brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
+    # Brows stay darker than the skin (else they vanish on dark skin), most on men.
+    g["brow_col"] = torch.minimum(brow, skin * (0.62 - 0.22 * masc) + 0.6 * grey)  # grey brows stay grey
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.

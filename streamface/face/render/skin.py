@@ -118,6 +118,9 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     # Soft sockets above the eyes, a shadow under the nose and the lower lip's shadow.
     sock = sh.soft(sh.ellipse(ax, y, edx, ey - 0.01, g["eye_w"] * 1.45, g["eye_h"] * 1.6 + 0.01), 0.02)
     k = k * (1.0 - (0.06 + 0.06 * g["masc"] + 0.08 * g["sag"]) * sock)
+    # A masculine brow ridge: a soft shadow under the brows, across the sockets' tops.
+    ridge = sh.soft(sh.ellipse(ax, y, edx - 0.005, g["brow_y"] + 0.022, g["eye_w"] * 1.9, 0.016), 0.012)
+    k = k * (1.0 - g["brow_ridge"] * ridge)
     # Nose: a shadow down the bridge's shadow side, a rounded tip, wings and nostrils.
     along = sh.smoothstep(ey - 0.02, ey + 0.05, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.02, y)
     side = torch.exp(-(((x - nw * 0.6 - 0.004) / (0.012 + 0.006 * g["masc"])) ** 2)) * along
@@ -143,13 +146,14 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     nostril = sh.fill(sh.ellipse(ax, y, nw * 0.52, ny_ + 0.004, nw * 0.30, 0.0065), 0.004)
     out = out * (1.0 - 0.45 * nostril)
     # Highlights (stronger on darker skin, where they carry the face's structure).
-    hi = 0.03 + 0.16 * g["tone"]
+    hi = (0.03 + 0.16 * g["tone"]) * g["gloss"]
     fore = sh.soft(sh.ellipse(x, y, -0.07, g["cy"] - 0.12, 0.10, 0.06), 0.05)
     tip = sh.soft(sh.ellipse(x, y, -0.006, ny_ - 0.012, nw * (0.45 + 0.25 * g["nose_tip"]), 0.011 + 0.004 * g["nose_tip"]), 0.007)
     bridge = torch.exp(-(((x + 0.008) / 0.006) ** 2)) * along * 0.5
     cheekbone = sh.soft(sh.ellipse(x, y, -edx - 0.01, ey + 0.085, 0.06, 0.03), 0.03)
     chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.05, 0.05, 0.03), 0.025)
-    out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin) * col(1.0, 0.95, 0.9).to(x)
+    brow_hi = sh.soft(sh.ellipse(x, y, -edx * 0.9, g["brow_y"] - 0.028, 0.07, 0.018), 0.02) * g["masc"]
+    out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin + 0.8 * brow_hi) * col(1.0, 0.95, 0.9).to(x)
     # Blush: warm cheeks (less visible, and less needed, on darker skin).
     blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
     amount = (0.07 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
