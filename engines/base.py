@@ -68,6 +68,11 @@ class Engine(ABC):
         """
         return [self.animate(prepared, anim) for prepared, anim in calls]
 
+    def check_part(self, part: str) -> None:
+        """Raise ValueError unless `animate_part` can draw ``part``."""
+        if part not in self.parts:
+            raise ValueError(f"{self.name} draws no part {part!r}; it draws {self.parts}")
+
     @property
     def parts(self) -> tuple[str, ...]:
         """Patches `animate_part` draws (the shipped layout: "eyes", "mouth"); () for none."""

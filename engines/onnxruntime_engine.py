@@ -130,33 +130,26 @@ class OnnxRuntimeEngine(Engine):
         prepared = run_session(self._session("prepare"), {"params": rows})
         return OrtPrepared(prepared=prepared, params=rows)
 
-    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+    def _animate_feeds(self, prepared: Any, anim: np.ndarray) -> dict[str, np.ndarray]:
         if not isinstance(prepared, OrtPrepared):
             prepared = self.prepare(prepared)
         anim_rows = as_rows(anim, self.model.anim_dim, "anim")
-        feeds = {
+        return {
             "prepared": match_batch(prepared.prepared, anim_rows, "prepared"),
             "params": match_batch(prepared.params, anim_rows),
             "anim": anim_rows,
         }
-        return run_session(self._session("animate"), feeds)
+
+    def animate(self, prepared: Any, anim: np.ndarray) -> np.ndarray:
+        return run_session(self._session("animate"), self._animate_feeds(prepared, anim))
 
     @property
     def parts(self) -> tuple[str, ...]:
         return self.model.parts
 
     def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
-        if part not in self.model.parts:
-            raise ValueError(f"this model draws no part {part!r}; it draws {self.model.parts}")
-        if not isinstance(prepared, OrtPrepared):
-            prepared = self.prepare(prepared)
-        anim_rows = as_rows(anim, self.model.anim_dim, "anim")
-        feeds = {
-            "prepared": match_batch(prepared.prepared, anim_rows, "prepared"),
-            "params": match_batch(prepared.params, anim_rows),
-            "anim": anim_rows,
-        }
-        return run_session(self._session(part), feeds)
+        self.check_part(part)
+        return run_session(self._session(part), self._animate_feeds(prepared, anim))
 
     def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
         if len(calls) == 1:

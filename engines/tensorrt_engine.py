@@ -273,8 +273,7 @@ class TensorRTEngine(Engine):
         return self.model.parts
 
     def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
-        if part not in self.model.parts:
-            raise ValueError(f"this model draws no part {part!r}; it draws {self.model.parts}")
+        self.check_part(part)
         face, params, anim_rows = self._matched(prepared, anim)
         return self._images(part, {"prepared": face, "params": params, "anim": anim_rows})
 

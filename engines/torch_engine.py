@@ -214,8 +214,7 @@ class TorchEngine(Engine):
         return self._parts
 
     def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
-        if part not in self._parts:
-            raise ValueError(f"this renderer draws no part {part!r}; it draws {self._parts}")
+        self.check_part(part)
         face, params, anim_rows = self._matched(prepared, anim)
         return self._run(part, self._paths[part], face, params, self._tensor(anim_rows))
 

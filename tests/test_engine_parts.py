@@ -18,50 +18,24 @@ from streamface.face.params import neutral_params
 
 torch = pytest.importorskip("torch")
 
+from engine_util import gpu_params, make_engine, private_cache  # noqa: E402
+
 SIZE = 96
 _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
 _POSE = [_F[n] for n in ("yaw", "pitch", "roll", "breath")]
-_NO_CUDA = not torch.cuda.is_available()
-
-
-def _tensorrt_missing() -> str | None:
-    try:
-        import engines.tensorrt_engine  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - EngineUnavailableError or the import itself
-        return str(exc)
-    return None
 
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private model cache (never the user's ~/.cache)."""
-    root = tmp_path_factory.mktemp("streamface-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STREAMFACE_CACHE_DIR", str(root))
-        yield root
+    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(
     scope="module",
-    params=[
-        "onnxruntime",
-        "torch",
-        pytest.param("torch-cuda", marks=pytest.mark.skipif(_NO_CUDA, reason="no CUDA GPU here")),
-        pytest.param("tensorrt", marks=pytest.mark.skipif(_NO_CUDA or _tensorrt_missing() is not None, reason="no TensorRT here")),
-    ],
+    params=["onnxruntime", "torch", *gpu_params()],
 )
 def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
-    if request.param == "onnxruntime":
-        from engines.onnxruntime_engine import OnnxRuntimeEngine
-
-        return OnnxRuntimeEngine(SIZE)
-    if request.param == "tensorrt":
-        from engines.tensorrt_engine import TensorRTEngine
-
-        return TensorRTEngine(SIZE)
-    from engines.torch_engine import TorchEngine
-
-    return TorchEngine(SIZE, device="cuda" if request.param == "torch-cuda" else "cpu")
+    return make_engine(request.param, SIZE)
 
 
 def _exact(engine: Any) -> bool:

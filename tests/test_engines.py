@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from engine_util import private_cache
 from fakes import FakeEngine, TinyRenderer, UnloadableEngine, tiny_renderer_factory
 
 from engines.base import Engine
@@ -55,11 +56,7 @@ TRT_ERROR = _tensorrt_import_error()
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private model cache for this module (never the user's ~/.cache)."""
-    root = tmp_path_factory.mktemp("streamface-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STREAMFACE_CACHE_DIR", str(root))
-        yield root
+    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

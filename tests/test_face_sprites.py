@@ -30,6 +30,8 @@ from streamface.face.sprites import FaceSprites, layout, quantise
 
 torch = pytest.importorskip("torch")
 
+from engine_util import gpu_params, make_engine, private_cache  # noqa: E402
+
 SIZE = 96
 VOICES = Path(__file__).resolve().parent.parent.parent / "shared" / "voices"
 _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
@@ -37,45 +39,15 @@ _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private model cache (never the user's ~/.cache)."""
-    root = tmp_path_factory.mktemp("streamface-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STREAMFACE_CACHE_DIR", str(root))
-        yield root
-
-
-def _tensorrt_missing() -> str | None:
-    try:
-        import engines.tensorrt_engine  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - EngineUnavailableError or the import itself
-        return str(exc)
-    return None
-
-
-_NO_CUDA = not torch.cuda.is_available()
+    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(
     scope="module",
-    params=[
-        pytest.param("onnxruntime", marks=pytest.mark.slow),
-        "torch",
-        pytest.param("torch-cuda", marks=pytest.mark.skipif(_NO_CUDA, reason="no CUDA GPU here")),
-        pytest.param("tensorrt", marks=pytest.mark.skipif(_NO_CUDA or _tensorrt_missing() is not None, reason="no TensorRT here")),
-    ],
+    params=[pytest.param("onnxruntime", marks=pytest.mark.slow), "torch", *gpu_params()],
 )
 def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
-    if request.param == "onnxruntime":
-        from engines.onnxruntime_engine import OnnxRuntimeEngine
-
-        return OnnxRuntimeEngine(SIZE)
-    if request.param == "tensorrt":
-        from engines.tensorrt_engine import TensorRTEngine
-
-        return TensorRTEngine(SIZE)
-    from engines.torch_engine import TorchEngine
-
-    return TorchEngine(SIZE, device="cuda" if request.param == "torch-cuda" else "cpu")
+    return make_engine(request.param, SIZE)
 
 
 def _face(seed: int) -> np.ndarray:
