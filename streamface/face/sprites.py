@@ -222,7 +222,11 @@ def layout_ready(size: int) -> Layout | None:
         except Exception:  # noqa: BLE001 - frames keep using the engine; say why once
             logger.exception("sprite layout at %d px failed; frames are drawn by the engine", size)
 
-    threading.Thread(target=build, name=f"sprite-layout-{size}", daemon=True).start()
+    # Not a daemon: a short command can finish before the layout does, and a daemon thread
+    # still inside torch while the interpreter tears down aborts the process ("terminate
+    # called without an active exception"). Exit waits for the build (seconds, once per
+    # renderer; it is cached for the next run).
+    threading.Thread(target=build, name=f"sprite-layout-{size}").start()
     return None
 
 
