@@ -24,7 +24,6 @@ from typing import Any
 import av
 from aiortc import RTCRtpSender
 from aiortc.codecs import vpx
-from aiortc.mediastreams import VIDEO_TIME_BASE, convert_timebase
 from av import VideoFrame
 from av.frame import Frame
 
@@ -50,26 +49,22 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
         """libvpx contexts opened so far (the first, then one per size or bitrate change)."""
 
     def encode(self, frame: Frame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
-        """Encode one frame into RTP payloads and its 90 kHz timestamp."""
+        """Encode one frame into RTP payloads and its 90 kHz timestamp (aiortc's `encode`).
+
+        The libvpx context is opened here, with this encoder's options, wherever aiortc's
+        would open one (none yet, a new size, or the bitrate off by more than 10 %), so
+        aiortc's own `encode` finds it current and keeps it.
+        """
         assert isinstance(frame, VideoFrame)
-        if frame.format.name != "yuv420p":
-            frame = frame.reformat(format="yuv420p")
         codec = self.codec
-        if codec is not None and (
-            frame.width != codec.width
+        if (
+            codec is None
+            or frame.width != codec.width
             or frame.height != codec.height
             or abs(self.target_bitrate - (codec.bit_rate or 0)) > 0.1 * (codec.bit_rate or 0)
         ):
-            codec = None
-        if force_keyframe:
-            frame.pict_type = av.video.frame.PictureType.I
-        if codec is None:
-            codec = self.codec = self._open(frame.width, frame.height)
-        data = b"".join(bytes(packet) for packet in codec.encode(frame))
-        payloads = self._packetize(data, self.picture_id)
-        timestamp = convert_timebase(frame.pts or 0, frame.time_base or VIDEO_TIME_BASE, VIDEO_TIME_BASE)
-        self.picture_id = (self.picture_id + 1) % (1 << 15)
-        return payloads, timestamp
+            self.codec = self._open(frame.width, frame.height)
+        return super().encode(frame, force_keyframe)
 
     def _open(self, width: int, height: int) -> Any:
         bitrate = self.target_bitrate
