@@ -134,7 +134,8 @@ class MouthTracker:
         x = np.asarray(samples, np.float32).reshape(-1)
         if x.size == 0:
             return
-        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(x).all():  # the ingest's output never has non-finite samples
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         with self._lock:
             self._queued.append(x)
             self._queued_n += x.size
@@ -145,10 +146,9 @@ class MouthTracker:
         """(Lock held.) Analyse the queued audio's full hops."""
         if not self._queued:
             return
-        x = self._queued[0] if len(self._queued) == 1 else np.concatenate(self._queued)
+        buf = np.concatenate([self._pending, *self._queued])
         self._queued = []
         self._queued_n = 0
-        buf = np.concatenate([self._pending, x])
         n_hops = buf.size // HOP
         if n_hops == 0:
             self._pending = buf
