@@ -54,6 +54,17 @@ class Call:
         self.chunk = 1
         self.closed: tuple[int | None, str] | None = None
         self.stopped = False
+        self.reader: asyncio.Future[None] | None = None
+
+    async def read(self) -> None:
+        """Read what the server sends until it closes, as a telephony provider does.
+
+        A client that stops reading has its close frame stuck behind unread events: the
+        server gives up waiting for the reply and the close shows as 1006.
+        """
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.ws:
+                pass
 
     async def feed(self) -> None:
         """Send one media message; note the close if the server closed the stream."""
@@ -68,10 +79,9 @@ class Call:
 
     async def close_info(self) -> tuple[int | None, str]:
         if self.closed is None:
-            with contextlib.suppress(ConnectionClosed, TimeoutError):
-                async with asyncio.timeout(15):
-                    while True:
-                        await self.ws.recv()
+            reader = self.reader or asyncio.ensure_future(self.read())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), 15)
             self.closed = (self.ws.close_code, self.ws.close_reason or "")
         return self.closed
 
@@ -87,6 +97,7 @@ async def open_call(url: str) -> Call:
             first = json.loads(await ws.recv())
         assert first["type"] == "session", first
         call.session_id = first["session_id"]
+        call.reader = asyncio.ensure_future(call.read())
     except ConnectionClosed:
         await call.close_info()
     return call
@@ -237,6 +248,8 @@ async def test_sessions_spread_refuse_when_full_and_survive_a_dead_node(cluster:
             for call in calls:
                 with contextlib.suppress(ConnectionClosed):
                     await call.ws.close()
+                if call.reader is not None:
+                    await call.reader
     # every session ended with its stream: no actor is left holding capacity
     assert await wait_for(lambda: _free_slots() == 2, within_s=15)
 
@@ -328,6 +341,8 @@ async def test_streamface_serve_ray_front_door_lists_and_serves_the_clusters_ses
                 assert viewer.response["status"] == 201, viewer.response
                 await read_frames(await asyncio.wait_for(viewer.video, 20), 10, within_s=20)
             await call.ws.close()
+            assert call.reader is not None
+            await call.reader
     finally:
         if viewer is not None:
             await viewer.close()
