@@ -149,6 +149,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(1)  # sessions run in parallel; one core per analysis is enough
     except ImportError:
         pass
+    from streamface.offline import one_core
+
+    # OpenBLAS too: its pool would wake a second thread for an analysis's larger products,
+    # and that thread spins after each one, a core another session's frames need.
+    one_core()
     app = create_app(
         config,
         default_session_factory(

@@ -84,6 +84,9 @@ def _limit_threads() -> None:
         torch.set_num_threads(1)  # sessions run side by side; one core per analysis
     except ImportError:
         pass
+    from streamface.offline import one_core
+
+    one_core()  # and OpenBLAS's pool, whose spinning workers would take a session's core
 
 
 class SessionActor:
