@@ -29,6 +29,7 @@ from typing import Any
 
 from benchmarks.vp8 import FPS, _voice_48k
 
+
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None) -> dict[str, Any]:
     """Run both variants in lockstep; per-variant results under ``before_*`` and ``now_*``."""
 
