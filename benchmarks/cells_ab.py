@@ -24,28 +24,53 @@ from __future__ import annotations
 import dataclasses
 import fractions
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.vp8 import FPS, _voice_48k
 
-VARIANTS: tuple[str, ...] = ("before", "now")
-
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None) -> dict[str, Any]:
     """Run both variants in lockstep; per-variant results under ``before_*`` and ``now_*``."""
+
+    def before(session: Any) -> None:
+        from streamface.audio.ingest import AudioIngest
+        from streamface.session import BUFFER_SECONDS
+
+        session._audio = AudioIngest(BUFFER_SECONDS)  # each chunk's frames decided at once
+        session._mouth._queue_samples = 0  # the mouth analysed at every push
+
+    return lockstep({"before": (False, before), "now": (True, None)}, quick, size, seconds)
+
+
+Configure = Callable[[Any], None]
+"""Changes a new `Session` into a variant's (None: as shipped)."""
+
+
+def lockstep(
+    variants: dict[str, tuple[bool, Configure | None]],
+    quick: bool = False,
+    size: int | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """Drive one session per variant in lockstep; results under ``<variant>_*``.
+
+    Args:
+        variants: name -> (whether its engine draws eye and mouth patches, a function that
+            changes its new session, or None).
+    """
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
-    from av.video.reformatter import VideoReformatter
 
     from engines.onnxruntime_engine import OnnxRuntimeEngine
-    from streamface.audio.ingest import AudioIngest
     from streamface.face.sprites import layout
     from streamface.server.app import LIVE_SIZE
     from streamface.server.tracks import _render_yuv
-    from streamface.session import BUFFER_SECONDS, Session
+    from streamface.session import Session
     from streamface.voice.analyzer import default_analyzer
 
     torch.set_num_threads(1)
+    names = tuple(variants)
     size = size or LIVE_SIZE
     seconds = seconds or (6.0 if quick else 20.0)
     frames_n = int(seconds * FPS)
@@ -54,26 +79,24 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     layout(size)
     default_analyzer().warm_up()
     sessions: dict[str, Session] = {}
-    for name in VARIANTS:
+    for name, (parts, configure) in variants.items():
         engine = OnnxRuntimeEngine(size)
-        if name == "before":
+        if not parts:
             engine.model = dataclasses.replace(engine.model, parts=())  # cells and morphs by `animate`
         session = Session(engine, fps=FPS, seed=0)
-        if name == "before":
-            session._audio = AudioIngest(BUFFER_SECONDS)  # each chunk's frames decided at once
-            session._mouth._queue_samples = 0  # the mouth analysed at every push
+        if configure is not None:
+            configure(session)
         session.render_frame(0.0)
         sessions[name] = session
     zero = {"ingest": 0.0, "analysis": 0.0, "render": 0.0, "vp8": 0.0, "settled": 0.0, "morphing": 0.0, "last_third": 0.0}
-    cpu = {name: dict(zero) for name in VARIANTS}
-    counts = {name: {"settled": 0, "morphing": 0, "last_third": 0, "analyses": 0} for name in VARIANTS}
-    pushed = dict.fromkeys(VARIANTS, 0)
-    reformatters = {name: VideoReformatter() for name in VARIANTS}
-    encoders = {name: Vp8Encoder() for name in VARIANTS}
+    cpu = {name: dict(zero) for name in names}
+    counts = {name: {"settled": 0, "morphing": 0, "last_third": 0, "analyses": 0} for name in names}
+    pushed = dict.fromkeys(names, 0)
+    encoders = {name: Vp8Encoder() for name in names}
     time_base = fractions.Fraction(1, 90000)
     for k in range(frames_n):
         t = k / FPS
-        for name in VARIANTS if k % 2 else VARIANTS[::-1]:
+        for name in names if k % 2 else names[::-1]:
             session, acc, n = sessions[name], cpu[name], counts[name]
             c0 = time.process_time()
             while pushed[name] * chunk < (t + 1.0 / FPS) * 48000:
@@ -85,7 +108,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
                 n["analyses"] += 1
             c2 = time.process_time()
             settled = session._morph.at(t)[1]
-            yuv, _ = _render_yuv(session.render_frame, t, reformatters[name])
+            yuv, _ = _render_yuv(session.render_frame, t)
             c3 = time.process_time()
             yuv.pts = k * 3000
             yuv.time_base = time_base
@@ -102,7 +125,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
                 acc["last_third"] += c3 - c2
                 n["last_third"] += 1
     out: dict[str, Any] = {"engine": "onnxruntime", "frame_size_px": size, "frames": frames_n}
-    for name in VARIANTS:
+    for name in names:
         session, acc, n = sessions[name], cpu[name], counts[name]
         vp8 = max(acc["vp8"], 1e-9) / frames_n
 
@@ -130,6 +153,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
             f"{name}_morphing_render_to_vp8_x": round(acc["morphing"] / max(n["morphing"], 1) / vp8, 2),
             f"{name}_last_third_render_to_vp8_x": round(acc["last_third"] / max(n["last_third"], 1) / vp8, 2),
         })
+        out[f"{name}_face_changes"] = len(session.face_changes)
         session.close()
         session.engine.close()
     return out

@@ -319,3 +319,34 @@ def test_layout_is_cached_on_disk_and_read_back_the_same(
     monkeypatch.setattr(sprites, "_layouts", {})
     again = sprites.layout(96)
     np.testing.assert_array_equal(again.fields, computed.fields)
+
+
+def test_quantise_keys_are_grid_points_that_quantise_to_themselves() -> None:
+    from streamface.face.sprites import BLINK_STEPS, OPEN_STEPS, VISEME_STEPS
+
+    pixel = layout(SIZE).pixel
+    rows = _rows(400, 21, pose=True)
+    rows[:50, _F["v_rest"] : _F["v_mbp"] + 1] = 0.0  # no viseme weight: the rest shape
+    rows[50:60, _F["v_rest"] : _F["v_mbp"] + 1] = 0.0
+    rows[50:60, _F["v_a"] : _F["v_ou"] + 1] = 1.0  # thirds: a tie of remainders, to the first
+    mouth, eyes, grid = quantise(rows, pixel)
+    assert mouth.dtype == eyes.dtype == np.int16 and grid.dtype == np.float32
+    assert ((mouth[:, 0] >= 0) & (mouth[:, 0] <= OPEN_STEPS)).all()
+    assert (mouth[:, 1:] >= 0).all() and (mouth[:, 1:].sum(axis=1) == VISEME_STEPS).all()
+    assert (mouth[:50, 1] == VISEME_STEPS).all()
+    assert (mouth[50:60, 1:] == [0, 2, 1, 1, 0]).all()
+    assert ((eyes[:, 0] >= 0) & (eyes[:, 0] <= BLINK_STEPS)).all()
+    again = quantise(grid, pixel)
+    np.testing.assert_array_equal(again[0], mouth)
+    np.testing.assert_array_equal(again[1], eyes)
+    np.testing.assert_array_equal(again[2], grid)
+    # One row at a time gives the same cells as the batch.
+    for i in range(0, 400, 37):
+        one = quantise(rows[i], pixel)
+        np.testing.assert_array_equal(one[0][0], mouth[i])
+        np.testing.assert_array_equal(one[1][0], eyes[i])
+    # A non-finite row (never given by the animator) still maps to a cell.
+    bad = rows[:1].copy()
+    bad[0, _F["mouth_open"]] = np.nan
+    bad[0, _F["gaze_x"]] = np.inf
+    assert quantise(bad, pixel)[0][0, 0] == 0

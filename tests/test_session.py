@@ -95,6 +95,34 @@ def test_speaker_change_morphs_to_a_new_face_without_jumps(speaker_change) -> No
     assert after - before > 0.5
 
 
+def test_a_settled_face_is_analysed_less_often_until_the_voice_moves() -> None:
+    from streamface.session import CADENCE_CALM_S, CADENCE_FULL_S
+
+    x = np.concatenate([_voice("flite_female_slt.wav"), _voice("flite_female_slt_2.wav")])
+    session = _session()
+    heard: list[float] = []
+    analyze = session.analyze
+
+    def counted():  # type: ignore[no-untyped-def]
+        profile = analyze()
+        if profile is not None:
+            heard.append(session.total_speech_seconds)
+        return profile
+
+    session.analyze = counted  # type: ignore[method-assign]
+    for _ in drive(session, Audio(x, 16000), FPS):
+        pass
+    assert [r for _, r in session.face_changes].count("new_speaker") == 0
+    gaps = np.diff(heard)
+    # Speech is counted in 0.1 s batches: a gap may exceed its interval by that much.
+    assert gaps.max() >= CADENCE_CALM_S - 1e-6 and gaps.max() <= CADENCE_CALM_S + 0.1 + 1e-6, gaps
+    calm = gaps[np.flatnonzero(gaps > CADENCE_FULL_S + 0.1 + 1e-6)]
+    assert calm.size >= 2, gaps
+    # Once the face is stable, about half the analyses the 1 s cadence would have made.
+    later = [h for h in heard if h >= 6.0]
+    assert len(later) - 1 <= 0.5 * (later[-1] - later[0]) / CADENCE_FULL_S, heard
+
+
 def test_label_on_every_frame_and_badge_only_while_listening(speaker_change) -> None:
     session, run, _ = speaker_change
     assert all(label_present(f) for f in run["frames"])

@@ -85,6 +85,17 @@ def test_mel_spectrogram_matches_librosa() -> None:
     np.testing.assert_allclose(m.mean(axis=0), REFERENCE["mel_band_means"], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("frames", [1, 30, 64, 65, 94, 101, 501, 777])
+def test_mel_filter_in_row_blocks_is_the_one_product(frames: int) -> None:
+    # Blocks of rows keep OpenBLAS on one thread (its spinning helper thread cost more CPU
+    # than the analysis); every row must still get the full product's value.
+    power = np.random.default_rng(frames).random((frames, 201)) ** 4
+    bank_t = mel.mel_filterbank().T
+    got = mel._filter(power, bank_t)
+    assert got.shape == (frames, bank_t.shape[1])
+    np.testing.assert_allclose(got, power @ bank_t, rtol=1e-12, atol=0.0)
+
+
 def test_embedding_matches_resemblyzer() -> None:
     x = decode_file(VOICES / REFERENCE["file"])
     assert x.size == REFERENCE["samples"]

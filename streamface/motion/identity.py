@@ -161,6 +161,12 @@ class IdentityTracker:
         self._params = np.clip(moved, low, high).astype(np.float32)
         return FaceTarget(self._params.copy(), FIRST_MORPH_S, "look")
 
+    def distance(self, embedding: np.ndarray) -> float:
+        """Cosine distance of ``embedding`` from the current speaker's anchor (1.0 before a face)."""
+        if self._anchor is None:
+            return 1.0
+        return cosine_distance(np.asarray(embedding, np.float32).reshape(-1), self._anchor)
+
     def settled(self, total_speech_s: float) -> bool:
         """Whether this speaker's buffer is full (the face is then stable)."""
         return self._params is not None and total_speech_s - self._speaker_start_s >= _FULL_SECONDS
