@@ -212,3 +212,49 @@ def test_head_warp_samples_like_grid_sample() -> None:
     assert float((ours - ref).detach().abs().max()) < 1e-5
     ours.sum().backward()
     assert img.grad is not None and float(img.grad.sum()) > 0
+
+
+# ---------------------------------------------------------------- the look (issue 13, docs/STYLE.md)
+
+def _half_widths(face: FaceParams, ys: np.ndarray) -> np.ndarray:
+    """Half-width of the face outline (`skin.face_sdf` < 0) at each height in ``ys``."""
+    from streamface.face.render.skin import face_sdf
+
+    renderer = FaceRenderer(64)
+    g = renderer._geometry(_params(face))
+    x = torch.linspace(0.0, 0.6, 1201).reshape(1, 1, 1, -1)
+    y = torch.tensor(ys, dtype=torch.float32).reshape(1, 1, -1, 1)
+    inside = (face_sdf(g, x, y) < 0.0)[0, 0].numpy()
+    return np.where(inside.any(1), inside.sum(1) * (0.6 / 1200), 0.0)
+
+
+def _rows(face: FaceParams) -> tuple[float, float, float]:
+    g = FaceRenderer(64)._geometry(_params(face))
+    return float(g["eye_y"]), float(g["mouth_y"]), float(g["chin_y"])
+
+
+def test_masculine_head_tapers_from_cheekbones_to_chin() -> None:
+    """A man's head is squarer than a woman's but still tapers (a straight-sided jaw reads as a block)."""
+    for jaw in (0.0, 0.5, 1.0):
+        man = FaceParams(masculinity=1.0, jaw_width=jaw, chin_width=jaw)
+        woman = FaceParams(masculinity=0.0, jaw_width=jaw, chin_width=jaw)
+        eye_y, mouth_y, chin_y = _rows(man)
+        cheek, mouth, chin = _half_widths(man, np.array([eye_y + 0.08, mouth_y, chin_y - 0.03]))
+        assert mouth < 0.93 * cheek and chin < 0.72 * cheek, (jaw, cheek, mouth, chin)
+        w_eye, w_mouth, w_chin = _rows(woman)
+        f_cheek, f_mouth, f_chin = _half_widths(woman, np.array([w_eye + 0.08, w_mouth, w_chin - 0.03]))
+        assert mouth / cheek > f_mouth / f_cheek and chin / cheek > f_chin / f_cheek
+
+
+def test_face_outline_narrows_without_notches() -> None:
+    """From the cheekbones to the chin the outline only narrows (no bumps or notches at the jaw)."""
+    rng = np.random.default_rng(3)
+    for _ in range(24):
+        face = FaceParams(
+            masculinity=float(rng.uniform()), jaw_width=float(rng.uniform()), chin_width=float(rng.uniform()),
+            cheek_fullness=float(rng.uniform()), face_width=float(rng.uniform()), face_length=float(rng.uniform()),
+            chin_length=float(rng.uniform()), age_sag=float(rng.choice([0.0, 1.0])),
+        )
+        eye_y, _, chin_y = _rows(face)
+        widths = _half_widths(face, np.linspace(eye_y + 0.10, chin_y - 0.01, 80))
+        assert np.all(np.diff(widths) <= 1e-3), face

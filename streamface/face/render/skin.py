@@ -50,19 +50,37 @@ def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tens
     return img.expand(batch, 3, size, size)
 
 
+def _edge(ax: Tensor, y: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor) -> Tensor:
+    """Signed distance to the line from (x0, y0) down to (x1, y1), positive on its outer side."""
+    dx, dy = x1 - x0, y1 - y0
+    return ((ax - x0) * dy - (y - y0) * dx) / torch.sqrt(dx * dx + dy * dy)
+
+
 def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """Signed distance of the face outline (cranium, jaw, cheeks, chin, jowls)."""
-    cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
-    jaw = sh.superellipse(x, y, 0.0, g["jaw_cy"], g["jaw_rx"], g["jaw_ry"], g["jaw_n"])
-    d = sh.smin(cran, jaw, 0.07)
+    """Signed distance of the face outline: a cranium ellipse over a tapered lower face.
+
+    The lower face is three rounded edges: the cheek side tapering from the cranium's
+    widest row to the jaw angle, the jaw line from there to the chin, and the chin's
+    flat. A masculine jaw angle is wider, lower and crisper and the chin broader, so the
+    face tapers less (cheekbone -> jaw -> chin), but it still tapers (a straight-sided
+    jaw reads as a block); a feminine one is rounder and narrows to a small chin.
+    """
     ax = torch.abs(x)
-    cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
-    d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
-    # A broad chin squares off the bottom of the jaw.
-    chin = sh.superellipse(x, y, 0.0, g["chin_y"] - 0.045, g["chin_w"], 0.045, 3.0)
-    d = sh.smin(d, chin, 0.04)
-    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.72, g["mouth_y"] + 0.07, 0.07, 0.065)
-    return sh.smin(d, jowls + 0.07 - 0.06 * g["sag"], 0.08)
+    cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
+    # Widest at the cheekbones, just below the eyes; tapering from there to the jaw angle.
+    cheekbone = g["eye_y"] + 0.06
+    side = sh.smax(ax - g["rx"], _edge(ax, y, g["rx"], cheekbone, g["jaw_rx"], g["jaw_y"]), 0.06)
+    # Cheek fullness and jowls widen the side as smooth bulges of the edge (no separate
+    # shapes, whose joins notched the outline).
+    side = side - 0.014 * (g["cheek"] - 0.3) * torch.exp(-(((y - g["eye_y"] - 0.11) / 0.09) ** 2))
+    chin_y = g["chin_y"]
+    jaw_line = _edge(ax, y, g["jaw_rx"], g["jaw_y"], g["chin_w"], chin_y)
+    lower = sh.smax(side, jaw_line, g["jaw_round"])
+    lower = sh.smax(lower, y - chin_y, g["chin_round"])
+    lower = sh.smax(lower, g["cy"] - y, 0.02)
+    jowl = torch.exp(-(((y - g["mouth_y"] - 0.05) / 0.06) ** 2)) * sh.smoothstep(g["chin_w"], g["jaw_rx"] * 0.8, ax)
+    lower = lower - 0.03 * g["sag"] * jowl
+    return sh.smin(cran, lower, 0.06)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
