@@ -258,3 +258,23 @@ def test_face_outline_narrows_without_notches() -> None:
         eye_y, _, chin_y = _rows(face)
         widths = _half_widths(face, np.linspace(eye_y + 0.10, chin_y - 0.01, 80))
         assert np.all(np.diff(widths) <= 1e-3), face
+
+
+def _eye_opening_px(face: FaceParams, size: int = 256) -> int:
+    """Rows of the eye's centre column that a blink changes: the open eye's height in pixels."""
+    renderer = FaceRenderer(size)
+    params = _params(face)
+    with torch.no_grad():
+        open_ = renderer(params, _anim(1))[0]
+        shut = renderer(params, _anim(1, blink=1.0))[0]
+    g = renderer._geometry(params)
+    col = _col(float(g["eye_dx"]), size)
+    diff = (open_ - shut).abs().amax(0)[:, col - 1 : col + 2].amax(1)
+    return int((diff > 0.15).sum())
+
+
+def test_masculine_eyes_are_open_not_slits() -> None:
+    """At call-tile sizes a man's eye stays open (a slit reads as a squint): most of a woman's opening."""
+    man = _eye_opening_px(FaceParams(masculinity=1.0, makeup=0.0))
+    woman = _eye_opening_px(FaceParams(masculinity=0.0, makeup=0.0))
+    assert man >= 5 and man >= 0.6 * woman, (man, woman)

@@ -67,9 +67,11 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
     eye_w = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
-    # A man's eye is longer and narrower (not smaller: tiny eyes read as a child's or a doll's).
-    g["eye_w"] = eye_w + 0.020 * masc
-    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 - 0.2 * masc)
+    # A man's eye is longer, with a flatter upper lid (eyes.eyes), but open: not smaller,
+    # which reads as a child's or a doll's, and never a slit, which reads as a squint at
+    # call-tile sizes. (More open still read as less masculine to both judges.)
+    g["eye_w"] = eye_w + 0.016 * masc
+    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 + 0.1 * masc)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
