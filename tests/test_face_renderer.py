@@ -278,3 +278,19 @@ def test_masculine_eyes_are_open_not_slits() -> None:
     man = _eye_opening_px(FaceParams(masculinity=1.0, makeup=0.0))
     woman = _eye_opening_px(FaceParams(masculinity=0.0, makeup=0.0))
     assert man >= 5 and man >= 0.6 * woman, (man, woman)
+
+
+def test_smile_folds_end_beside_the_mouth() -> None:
+    """Smile folds are short curves ending level with the mouth corners, not lines down to the chin."""
+    renderer = FaceRenderer(512)
+    senior = FaceParams(masculinity=0.5, age=0.95, age_lines=1.0, age_sag=0.0)
+    smooth = FaceParams(masculinity=0.5, age=0.95, age_lines=0.0, age_sag=0.0)
+    with torch.no_grad():
+        diff = (renderer.prepare(_params(smooth)) - renderer.prepare(_params(senior)))[0].mean(0)
+    g = renderer._geometry(_params(senior))
+    mouth_y, mouth_w, nose_y = float(g["mouth_y"]), float(g["mouth_w"]), float(g["nose_y"])
+    cols = slice(_col(mouth_w * 0.9, 512), _col(mouth_w * 1.6 + 0.03, 512))
+    beside = diff[_row(nose_y + 0.01, 512) : _row(mouth_y - 0.01, 512), cols]
+    below = diff[_row(mouth_y + 0.01, 512) : _row(float(g["chin_y"]), 512), cols]
+    assert float(beside.max()) > 0.05  # the fold is there ...
+    assert float(below.max()) < 0.01  # ... and stops at the mouth

@@ -188,11 +188,16 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     def stroke(dist: Tensor, width: Tensor | float) -> Tensor:
         return torch.exp(-((dist / width) ** 2))
 
-    # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
-    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
-    fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
-    win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    # Smile folds: a short curved crease from beside the nose wing round towards the mouth
+    # corner, ending a little above its level, tapered at both ends (a faint hint on young
+    # faces). Two long straight lines down to the chin read as a ventriloquist's dummy; a
+    # soft shadow on the fold's mouth side read as a down-turned mouth.
+    t = (y - (ny_ - 0.012)) / (my - ny_ - 0.008)
+    tc = torch.clamp(t, 0.0, 1.0)
+    fold_x = nw * 1.3 + 0.008 + (mw * 1.15 + 0.014 - nw * 1.3 - 0.008) * (1.6 * tc - 0.6 * tc * tc)
+    taper = torch.clamp(torch.sin(math.pi * tc), 0.0, 1.0) ** 0.8 * (t > 0.0).to(x.dtype) * (t < 1.0).to(x.dtype)
+    amount = (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    fold = stroke(ax - fold_x, 0.0025 + 0.0025 * lines) * taper * amount
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
@@ -207,10 +212,13 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
     under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
-    # Marionette lines down from the mouth corners.
-    mx = mw * 1.08 + 0.01 + (y - my) * 0.15
-    mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
-    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    # Marionette lines: short soft curves below and outside the mouth corners, apart from
+    # the smile folds, bending in towards the chin.
+    mt = (y - my - 0.022) / 0.04
+    mtc = torch.clamp(mt, 0.0, 1.0)
+    mx = mw * 1.12 + 0.008 - 0.012 * mtc * mtc
+    mwin = torch.clamp(torch.sin(math.pi * mtc), 0.0, 1.0) * (mt > 0.0).to(x.dtype) * (mt < 1.0).to(x.dtype)
+    mar = (stroke(ax - mx, 0.0028) + 0.3 * stroke(ax - mx + 0.007, 0.008)) * mwin * 0.4 * sh.smoothstep(0.3, 0.9, sag)
     dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
     return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
