@@ -294,3 +294,20 @@ def test_smile_folds_end_beside_the_mouth() -> None:
     below = diff[_row(mouth_y + 0.01, 512) : _row(float(g["chin_y"]), 512), cols]
     assert float(beside.max()) > 0.05  # the fold is there ...
     assert float(below.max()) < 0.01  # ... and stops at the mouth
+
+
+def test_bald_crown_has_no_line_across_the_scalp() -> None:
+    """A bald crown is clean skin: no thin dark arc where the hairline's shadow used to fall."""
+    renderer = FaceRenderer(512)
+    face = FaceParams(masculinity=1.0, hair_thinning=1.0, hair_style=_style("receding"), hair_grey=0.8,
+                      age=0.95, age_lines=0.0, age_sag=1.0, skin_tone=0.5)
+    params = _params(face)
+    with torch.no_grad():
+        img = renderer(params, _anim(1))[0].mean(0)
+    g = renderer._geometry(params)
+    top = float(g["cy"] - g["ry"])
+    rows = slice(_row(top + 0.03, 512), _row(float(g["brow_y"]) - 0.05, 512))
+    scalp = img[rows, _col(-0.07, 512) : _col(0.07, 512)]
+    # A thin line is a dip below both neighbours two pixels away; the shading is smooth.
+    dip = (scalp[2:-2] - (scalp[:-4] + scalp[4:]) / 2).neg().amax()
+    assert float(dip) < 0.01, float(dip)
