@@ -311,3 +311,18 @@ def test_bald_crown_has_no_line_across_the_scalp() -> None:
     # A thin line is a dip below both neighbours two pixels away; the shading is smooth.
     dip = (scalp[2:-2] - (scalp[:-4] + scalp[4:]) / 2).neg().amax()
     assert float(dip) < 0.01, float(dip)
+
+
+def test_grown_beard_has_a_clean_cheek_edge() -> None:
+    """A full beard meets the cheek in a clean edge (a wide blur read as dirt), at 512 px."""
+    renderer = FaceRenderer(512)
+    face = FaceParams(masculinity=1.0, facial_hair=1.0, facial_hair_style=0.0, hair_lightness=0.0, skin_tone=0.2)
+    params = _params(face)
+    with torch.no_grad():
+        img = renderer(params, _anim(1))[0].mean(0)
+    g = renderer._geometry(params)
+    col = img[_row(float(g["eye_y"]), 512) : _row(float(g["mouth_y"]), 512), _col(-float(g["rx"]) * 0.75, 512)].numpy()
+    skin, beard = col[:8].mean(), col[-8:].mean()
+    frac = (col - beard) / (skin - beard)
+    edge = np.nonzero((frac < 0.9) & (frac > 0.1))[0]
+    assert skin - beard > 0.3 and len(edge) <= 5, (skin, beard, len(edge))
