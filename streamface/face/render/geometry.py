@@ -55,7 +55,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # The lower face (skin.face_sdf): the jaw angle's half-width and height, the chin's
     # half-width and how round both corners are. Masculine: a wider head, a crisper jaw
     # angle and a broader chin (still tapering); older: wider and softer.
-    g["jaw_rx"] = g["rx"] * (0.71 + 0.14 * jaw + 0.01 * masc - 0.04 * child + 0.08 * sag)
+    g["jaw_rx"] = g["rx"] * (0.71 + 0.14 * jaw + 0.09 * masc - 0.04 * child + 0.08 * sag)
     jaw_ry = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
     g["chin_y"] = g["cy"] + 0.15 + jaw_ry
     g["chin_w"] = 0.04 + 0.05 * p("chin_width") + 0.055 * masc + 0.015 * sag

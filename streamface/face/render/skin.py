@@ -192,12 +192,12 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     # corner, ending a little above its level, tapered at both ends (a faint hint on young
     # faces). Two long straight lines down to the chin read as a ventriloquist's dummy; a
     # soft shadow on the fold's mouth side read as a down-turned mouth.
-    t = (y - (ny_ - 0.012)) / (my - ny_ - 0.008)
+    t = (y - (ny_ - 0.012)) / (my - ny_ + 0.012)
     tc = torch.clamp(t, 0.0, 1.0)
     fold_x = nw * 1.3 + 0.008 + (mw * 1.15 + 0.014 - nw * 1.3 - 0.008) * (1.6 * tc - 0.6 * tc * tc)
     taper = torch.clamp(torch.sin(math.pi * tc), 0.0, 1.0) ** 0.8 * (t > 0.0).to(x.dtype) * (t < 1.0).to(x.dtype)
     amount = (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
-    fold = stroke(ax - fold_x, 0.0025 + 0.0025 * lines) * taper * amount
+    fold = stroke(ax - fold_x, 0.003 + 0.004 * lines) * taper * amount
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
