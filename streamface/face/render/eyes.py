@@ -30,7 +30,8 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     t = u / w
     s = torch.clamp(1.0 - t * t, 0.0, 1.0)
     skew = 1.0 - 0.15 * t  # the upper lid peaks towards the inner corner
-    v_up_open = -h * s ** (0.75 - 0.3 * g["eye_round"]) * skew
+    # A man's upper lid is flatter (a lower arch over the same opening).
+    v_up_open = -h * s ** ((0.75 - 0.3 * g["eye_round"]) * (1.0 - 0.25 * g["masc"])) * skew
     v_low = h * 0.58 * s**0.8  # a relaxed lower lid, lifted a little as in a smile
     blink = torch.clamp(a("blink"), 0.0, 1.0)
     v_up = v_up_open + (v_low - v_up_open) * torch.clamp(blink + g["lid_droop"], 0.0, 1.0)
@@ -40,7 +41,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     white = col(0.97, 0.96, 0.94).to(x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
     # Iris and pupil follow the gaze.
     # A man's narrower opening keeps a full-size iris (the lids cover more of it).
-    ri = torch.minimum(h * (0.98 + 0.25 * g["masc"]), w * (0.56 - 0.04 * g["masc"]))
+    ri = torch.minimum(h * (0.98 + 0.12 * g["masc"]), w * (0.56 - 0.04 * g["masc"]))
     ix = x - sign * g["eye_dx"] - a("gaze_x") * w * 0.35
     iy = y - g["eye_y"] - a("gaze_y") * h * 0.3 + 0.16 * h
     r = torch.sqrt(ix * ix + iy * iy + 1e-9)
@@ -62,7 +63,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     # Older lids are a little heavier: more of the lid in shade under the crease.
     out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"] + 0.12 * g["sag"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
-    lash_t = 0.0012 + 0.0042 * g["fem"] + 0.0025 * g["makeup"]
+    lash_t = 0.0012 + 0.0042 * g["fem"] + 0.0025 * g["makeup"] + 0.0008 * g["masc"]
     lash_line = sh.fill(torch.abs(v - v_up + lash_t * 0.4) - lash_t * (0.6 + 0.7 * sh.smoothstep(-0.3, 0.9, t)), px)
     lash_line = lash_line * sh.smoothstep(1.08, 0.95, torch.abs(t))
     flick_len = 0.006 + 0.014 * g["fem"] + 0.008 * g["makeup"]

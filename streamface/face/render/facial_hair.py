@@ -31,13 +31,20 @@ assert tuple(BEARD_ROWS) == BEARD_STYLES, "BEARD_ROWS != params.BEARD_STYLES"
 
 
 def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """Signed distance of the moustache (shared with the mouth layer, which redraws it)."""
+    """Signed distance of the moustache (shared with the mouth layer, which redraws it).
+
+    A band over the upper lip that follows its curve, fullest at the centre, thinning and
+    turning down towards rounded ends beside the mouth corners (a flat-cut bar reads as a
+    sticker).
+    """
     my, mw = g["mouth_y"], g["mouth_w"]
-    t = torch.clamp(x / (mw * 1.15), -1.0, 1.0)
-    top = my - g["lip_t"] - 0.028 - 0.008 * g["b_length"] + 0.006 * t * t
-    bottom = my - 0.004 + 0.018 * t * t * g["b_horseshoe"] + 0.01 * t * t
+    half = mw * 1.12
+    t = torch.clamp(x / half, -1.0, 1.0)
+    t2 = t * t
+    top = my - g["lip_t"] - 0.027 - 0.008 * g["b_length"] + 0.024 * t2
+    bottom = my - 0.004 + (0.012 + 0.018 * g["b_horseshoe"]) * t2
     d = torch.maximum(top - y, y - bottom)
-    return torch.maximum(d, torch.abs(x) - mw * 1.15)
+    return sh.smax(d, torch.abs(x) - half, 0.012)
 
 
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
@@ -51,11 +58,22 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     my, mw, ny_ = g["mouth_y"], g["mouth_w"], g["nose_y"]
     rx = g["rx"]
     # Where beard can grow: below a line from the sideburns to beside the mouth.
-    line = (ny_ + 0.01) + (g["eye_y"] + 0.05 - ny_ - 0.01) * sh.smoothstep(mw * 1.0, rx * 0.95, ax)
+    side = sh.smoothstep(mw * 1.0, rx * 0.95, ax)
+    line = (ny_ + 0.01) + (g["eye_y"] + 0.05 - ny_ - 0.01) * side
     line = line + 0.05 * sh.smoothstep(mw * 1.2, mw * 2.0, ax) * (1.0 - sh.smoothstep(rx * 0.7, rx * 0.95, ax))
+    # A grown beard's cheek line: one clean curve from the sideburn down to the
+    # moustache's end, bowing a little down across the cheek.
+    u = torch.clamp((ax - mw * 1.05) / (rx * 0.95 - mw * 1.05), 0.0, 1.0)
+    y_corner = my - g["lip_t"] - 0.012
+    cheek_line = y_corner + (g["eye_y"] + 0.095 - y_corner) * u * (0.55 + 0.45 * u)
     inside = sh.fill(face_d, px)
     lips = sh.soft(sh.ellipse(x, y, 0.0, my + 0.002, mw * 0.95, g["lip_t"] * 0.8), 0.003)
-    area = torch.sigmoid((y - line - 0.015) / 0.02) * inside * (1.0 - lips)
+    grown = sh.smoothstep(0.42, 0.72, fh)
+    # Under a grown beard with cheeks the shadow starts at the beard's own edge (above
+    # it, a feathered tint read as a blur at the cheek line).
+    full = grown * g["b_cheek"]
+    area_line = line + 0.015 + (cheek_line - line - 0.015) * full
+    area = torch.sigmoid((y - area_line) / (0.02 - 0.014 * full)) * inside * (1.0 - lips)
     # Shaving shadow and stubble: one clean, soft-edged tint in a cool dark shade of the
     # hair colour (no single hairs, which read as dirt at call-tile sizes). The shadow is
     # light and feathered (fairer hair shows less); stubble is denser over the lip and on
@@ -73,24 +91,31 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # White stubble shows less (on light skin a pale tint reads as a texture, not as hair).
     stub = edge * dense * sh.smoothstep(0.2, 0.42, fh) * (1.0 - sh.smoothstep(0.6, 0.8, fh)) * 0.55 * (1.0 - 0.4 * g["grey"])
     img = img + (tint - img) * torch.clamp(shadow + stub, 0.0, 0.8)
-    # A grown beard in the style's areas.
-    grown = sh.smoothstep(0.42, 0.72, fh)
+    # A grown beard in the style's areas: clean anti-aliased shapes that follow the jaw
+    # (the outline grown out by the beard's length, most at the chin).
     ext = (0.004 + 0.035 * g["b_length"]) * grown
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
     shape = sh.fill(below, px)
-    cheek = g["b_cheek"] * torch.sigmoid((y - line - 0.045) / 0.008)
-    chin_fill = sh.fill(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.035 + 0.5 * ext, mw * 0.85, 0.075 + ext), px)
-    chin_fill = chin_fill * torch.sigmoid((y - my - g["lip_t"] - 0.006) / 0.004)
+    cheek_d = cheek_line - y
+    cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
+    chin_d = sh.ellipse(x, y, 0.0, g["chin_y"] - 0.035 + 0.5 * ext, mw * 0.85, 0.075 + ext)
+    chin_d = sh.smax(chin_d, my + g["lip_t"] + 0.006 - y, 0.012)
+    chin_fill = sh.fill(chin_d, px)
     strap = g["b_strap"] * sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * sh.smoothstep(my - 0.06, my, y)
-    shoe = g["b_horseshoe"] * sh.fill(torch.abs(ax - mw * 1.1) - 0.016, px) * sh.smoothstep(my - 0.03, my - 0.01, y)
+    # Horseshoe: two bars from the moustache's ends down beside the chin, following the
+    # jaw's taper, with rounded tops.
+    shoe_x = mw * 1.08 - 0.12 * torch.relu(y - my - 0.04)
+    shoe_d = sh.smax(torch.abs(ax - shoe_x) - 0.015, my - 0.02 - y, 0.01)
+    shoe = g["b_horseshoe"] * sh.fill(shoe_d, px)
     must = g["b_moustache"] * sh.fill(moustache_d(g, x, y), px)
     zone = torch.maximum(torch.maximum(cheek, g["b_chin"] * chin_fill), torch.maximum(strap, shoe))
     a = torch.maximum(zone * shape * (1.0 - lips), must) * grown * sh.fill(face_d - ext - 0.02, px)
-    # Shading: a rounded volume, darker under the chin and on the shadow side, a soft sheen,
-    # and a slightly feathered upper edge where it meets the cheek.
+    # Shading: a rounded volume, lit from the upper left, darker under the chin and on the
+    # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
+    top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03)
-    colour = (hair * 1.05 + 0.05) * lit * (1.0 - 0.2 * rim) + 0.06 * sheen
-    a = a * (0.80 + 0.15 * sh.smoothstep(0.0, 0.03, y - line - 0.045))
-    return sh.over(img, colour, a)
+    sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
+    colour = (hair * 1.05 + 0.05) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
+    return sh.over(img, colour, a * 0.95)

@@ -52,21 +52,26 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["rx"] = 0.25 + 0.07 * p("face_width") + 0.035 * masc + 0.01 * child
     g["ry"] = 0.34 + 0.07 * p("face_length") + 0.01 * masc - 0.02 * child
     jaw = p("jaw_width")
-    g["jaw_rx"] = g["rx"] * (0.62 + 0.24 * jaw + 0.26 * masc - 0.04 * child + 0.06 * sag)
-    g["jaw_cy"] = g["cy"] + 0.15
-    g["jaw_ry"] = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
-    g["jaw_n"] = 2.0 + 0.9 * jaw * (0.3 + 0.7 * masc) + 1.8 * masc
-    g["chin_w"] = 0.03 + 0.07 * p("chin_width") + 0.10 * masc
+    # The lower face (skin.face_sdf): the jaw angle's half-width and height, the chin's
+    # half-width and how round both corners are. Masculine: a wider head, a crisper jaw
+    # angle and a broader chin (still tapering); older: wider and softer.
+    g["jaw_rx"] = g["rx"] * (0.71 + 0.14 * jaw + 0.09 * masc - 0.04 * child + 0.08 * sag)
+    jaw_ry = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
+    g["chin_y"] = g["cy"] + 0.15 + jaw_ry
+    g["chin_w"] = 0.04 + 0.05 * p("chin_width") + 0.055 * masc + 0.015 * sag
+    g["jaw_round"] = 0.05 + 0.08 * fem + 0.03 * sag  # a softer jaw line with age
+    g["chin_round"] = 0.035 + 0.04 * fem
     g["cheek"] = p("cheek_fullness") + 0.4 * child
-    g["chin_y"] = g["jaw_cy"] + g["jaw_ry"]
 
     # Eyes at the middle of the head; large, as in illustrated portraits.
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
     eye_w = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
-    # A man's eye is longer and narrower (not smaller: tiny eyes read as a child's or a doll's).
-    g["eye_w"] = eye_w + 0.020 * masc
-    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 - 0.2 * masc)
+    # A man's eye is longer, with a flatter upper lid (eyes.eyes), but open: not smaller,
+    # which reads as a child's or a doll's, and never a slit, which reads as a squint at
+    # call-tile sizes. (More open still read as less masculine to both judges.)
+    g["eye_w"] = eye_w + 0.016 * masc
+    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 + 0.1 * masc)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
@@ -87,6 +92,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.030 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
+    g["jaw_y"] = g["mouth_y"] + 0.015 + 0.005 * masc  # the jaw angle
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
     g["lip_t"] = 0.006 + 0.016 * p("lip_fullness") + 0.016 * fem - 0.006 * sag
     g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.12 * old

@@ -204,5 +204,7 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
     # The hair's soft shadow on the forehead, just under the hairline.
     below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
+    # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
+    below = below * (1.0 - bald_crown(g, x, f["y_line"] - 0.012))
     img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"] * g["h_density"])
     return sh.over(img, shaded, a)

@@ -54,12 +54,14 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     # Inside: a warm dark mouth, upper teeth, lower teeth for wide vowels, a tongue.
     depth = sh.smoothstep(gap_top, gap_bot + 1e-3, v)
     inside = col(0.30, 0.09, 0.10).to(x) * (0.75 + 0.25 * depth)
-    tongue = sh.fill(sh.ellipse(x, v, 0.0, gap_bot + 0.004, width * 0.58, gap * 0.42 + 0.003), px)
+    tongue = sh.fill(sh.ellipse(x, v, 0.0, gap_bot + 0.004, width * 0.6, gap * 0.5 + 0.003), px)
     inside = sh.over(inside, col(0.80, 0.40, 0.42).to(x) * (0.85 + 0.15 * (1.0 - depth)), tongue * (0.4 + 0.6 * (va + vou + vrest)))
-    upper_h = torch.clamp(gap * 0.4, max=0.022) + 0.003
+    # Teeth show as bands at the top (and, on spread vowels, the bottom) of a dark mouth
+    # with the tongue in it: teeth filling the opening read as a grimace.
+    upper_h = torch.clamp(gap * 0.3, max=0.018) + 0.003
     teeth_w = sh.smoothstep(0.92, 0.7, ax / width)
     upper_teeth = torch.sigmoid((gap_top + upper_h - v) / (px * 0.7)) * teeth_w
-    lower_h = gap * (0.12 + 0.18 * vei) * (1.0 - vou)
+    lower_h = gap * (0.04 + 0.22 * vei) * (1.0 - vou)
     lower_teeth = torch.sigmoid((v - (gap_bot - lower_h)) / (px * 0.7)) * teeth_w * sh.smoothstep(0.8, 0.55, ax / width)
     tooth = col(0.97, 0.96, 0.92).to(x)
     inside = sh.over(inside, tooth * (0.9 + 0.1 * s), torch.maximum(upper_teeth, lower_teeth))

@@ -50,19 +50,37 @@ def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tens
     return img.expand(batch, 3, size, size)
 
 
+def _edge(ax: Tensor, y: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor) -> Tensor:
+    """Signed distance to the line from (x0, y0) down to (x1, y1), positive on its outer side."""
+    dx, dy = x1 - x0, y1 - y0
+    return ((ax - x0) * dy - (y - y0) * dx) / torch.sqrt(dx * dx + dy * dy)
+
+
 def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """Signed distance of the face outline (cranium, jaw, cheeks, chin, jowls)."""
-    cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
-    jaw = sh.superellipse(x, y, 0.0, g["jaw_cy"], g["jaw_rx"], g["jaw_ry"], g["jaw_n"])
-    d = sh.smin(cran, jaw, 0.07)
+    """Signed distance of the face outline: a cranium ellipse over a tapered lower face.
+
+    The lower face is three rounded edges: the cheek side tapering from the cranium's
+    widest row to the jaw angle, the jaw line from there to the chin, and the chin's
+    flat. A masculine jaw angle is wider, lower and crisper and the chin broader, so the
+    face tapers less (cheekbone -> jaw -> chin), but it still tapers (a straight-sided
+    jaw reads as a block); a feminine one is rounder and narrows to a small chin.
+    """
     ax = torch.abs(x)
-    cheeks = sh.ellipse(ax, y, g["rx"] * 0.5, g["cy"] + 0.2, 0.11 + 0.02 * g["cheek"], 0.10)
-    d = sh.smin(d, cheeks + 0.035 - 0.02 * g["cheek"], 0.08)
-    # A broad chin squares off the bottom of the jaw.
-    chin = sh.superellipse(x, y, 0.0, g["chin_y"] - 0.045, g["chin_w"], 0.045, 3.0)
-    d = sh.smin(d, chin, 0.04)
-    jowls = sh.ellipse(ax, y, g["jaw_rx"] * 0.72, g["mouth_y"] + 0.07, 0.07, 0.065)
-    return sh.smin(d, jowls + 0.07 - 0.06 * g["sag"], 0.08)
+    cran = sh.ellipse(x, y, 0.0, g["cy"], g["rx"], g["ry"])
+    # Widest at the cheekbones, just below the eyes; tapering from there to the jaw angle.
+    cheekbone = g["eye_y"] + 0.06
+    side = sh.smax(ax - g["rx"], _edge(ax, y, g["rx"], cheekbone, g["jaw_rx"], g["jaw_y"]), 0.06)
+    # Cheek fullness and jowls widen the side as smooth bulges of the edge (no separate
+    # shapes, whose joins notched the outline).
+    side = side - 0.014 * (g["cheek"] - 0.3) * torch.exp(-(((y - g["eye_y"] - 0.11) / 0.09) ** 2))
+    chin_y = g["chin_y"]
+    jaw_line = _edge(ax, y, g["jaw_rx"], g["jaw_y"], g["chin_w"], chin_y)
+    lower = sh.smax(side, jaw_line, g["jaw_round"])
+    lower = sh.smax(lower, y - chin_y, g["chin_round"])
+    lower = sh.smax(lower, g["cy"] - y, 0.02)
+    jowl = torch.exp(-(((y - g["mouth_y"] - 0.05) / 0.06) ** 2)) * sh.smoothstep(g["chin_w"], g["jaw_rx"] * 0.8, ax)
+    lower = lower - 0.03 * g["sag"] * jowl
+    return sh.smin(cran, lower, 0.06)
 
 
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -170,11 +188,16 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     def stroke(dist: Tensor, width: Tensor | float) -> Tensor:
         return torch.exp(-((dist / width) ** 2))
 
-    # Smile folds from the nose wings round the mouth corners (a faint hint on young faces).
-    t = torch.clamp((y - (ny_ - 0.012)) / (my - ny_ + 0.045), 0.0, 1.0)
-    fold_x = nw * 1.35 + 0.005 + (mw * 1.12 + 0.012 - nw * 1.35 - 0.005) * (1.7 * t - 0.7 * t * t)
-    win = sh.smoothstep(0.0, 0.15, t) * sh.smoothstep(1.0, 0.75, t)
-    fold = stroke(ax - fold_x, 0.0035 + 0.005 * lines) * win * (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    # Smile folds: a short curved crease from beside the nose wing round towards the mouth
+    # corner, ending a little above its level, tapered at both ends (a faint hint on young
+    # faces). Two long straight lines down to the chin read as a ventriloquist's dummy; a
+    # soft shadow on the fold's mouth side read as a down-turned mouth.
+    t = (y - (ny_ - 0.012)) / (my - ny_ + 0.012)
+    tc = torch.clamp(t, 0.0, 1.0)
+    fold_x = nw * 1.3 + 0.008 + (mw * 1.15 + 0.014 - nw * 1.3 - 0.008) * (1.6 * tc - 0.6 * tc * tc)
+    taper = torch.clamp(torch.sin(math.pi * tc), 0.0, 1.0) ** 0.8 * (t > 0.0).to(x.dtype) * (t < 1.0).to(x.dtype)
+    amount = (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
+    fold = stroke(ax - fold_x, 0.003 + 0.004 * lines) * taper * amount
     # Forehead: two gently curved lines.
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
@@ -189,10 +212,13 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     ue = (ax - edx) / (ew * 1.1)
     uwin = torch.clamp(1.0 - ue * ue, 0.0, 1.0)
     under = stroke(y - (ey + eh * 0.85 + 0.018 + 0.008 * sag - 0.01 * uwin), 0.0035) * uwin * (0.8 * sag)
-    # Marionette lines down from the mouth corners.
-    mx = mw * 1.08 + 0.01 + (y - my) * 0.15
-    mar = stroke(ax - mx, 0.003) * sh.smoothstep(my + 0.01, my + 0.025, y) * sh.smoothstep(my + 0.07, my + 0.045, y)
-    mar = mar * 0.5 * sh.smoothstep(0.3, 0.9, sag)
+    # Marionette lines: short soft curves below and outside the mouth corners, apart from
+    # the smile folds, bending in towards the chin.
+    mt = (y - my - 0.022) / 0.04
+    mtc = torch.clamp(mt, 0.0, 1.0)
+    mx = mw * 1.12 + 0.008 - 0.012 * mtc * mtc
+    mwin = torch.clamp(torch.sin(math.pi * mtc), 0.0, 1.0) * (mt > 0.0).to(x.dtype) * (mt < 1.0).to(x.dtype)
+    mar = (stroke(ax - mx, 0.0028) + 0.3 * stroke(ax - mx + 0.007, 0.008)) * mwin * 0.4 * sh.smoothstep(0.3, 0.9, sag)
     dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
     return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
 
