@@ -206,7 +206,7 @@ class MouthTracker:
             else:
                 rest = floor_db + 20.0
                 peak_db = rest if rest > decayed else decayed
-                peak_db = -60.0 if -60.0 > peak_db else peak_db
+                peak_db = -60.0 if peak_db < -60.0 else peak_db
                 since += 1
             target = 0.0
             if active:
@@ -214,7 +214,7 @@ class MouthTracker:
                 hi = peak_db - _OPEN_BELOW_PEAK_DB
                 u = (level_db - lo) / (hi - lo)
                 u = u if u > 0.0 else 0.0
-                target = 1.0 if 1.0 < u else u
+                target = 1.0 if u > 1.0 else u
             opened += (a_att if target > opened else a_rel) * (target - opened)
             speaking += a_gate * ((1.0 if since <= hold_hops else 0.0) - speaking)
             if active:
