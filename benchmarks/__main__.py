@@ -9,7 +9,9 @@ as Markdown (``<tag>.md``). ``soak`` (10 minutes; 1 with ``--quick``), ``churn``
 minutes; 2 with ``--quick``), ``flood``, ``ray_cluster`` (a local Ray cluster, see its
 module), ``pipecat``, ``batching`` (batched rendering, minutes at 512 px), ``cells_ab`` (issue
 18's patch drawing against the path before it, in lockstep), ``cadence_ab`` (a settled
-face's analyses backing off against the 1 s cadence, in lockstep), ``video_path`` (the agent's
+face's analyses backing off against the 1 s cadence, in lockstep), ``motion_ab`` (the mouth
+tracker, idle motion and resampler of an earlier commit against this tree's, in lockstep,
+counting differing frames), ``video_path`` (the agent's
 RGB -> YUV -> VP8 path per frame, before/after) and ``agent_cpu`` (the server's CPU per
 session by thread, minutes) run only when asked for:
 ``python -m benchmarks --only soak``.
@@ -36,7 +38,7 @@ AREAS: tuple[str, ...] = (
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = (
     "soak", "churn", "flood", "ray_cluster", "pipecat", "batching", "cells_ab", "cadence_ab",
-    "video_path", "agent_cpu",
+    "motion_ab", "video_path", "agent_cpu",
 )
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"

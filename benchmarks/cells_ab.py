@@ -52,12 +52,15 @@ def lockstep(
     quick: bool = False,
     size: int | None = None,
     seconds: float | None = None,
+    compare: bool = False,
 ) -> dict[str, Any]:
     """Drive one session per variant in lockstep; results under ``<variant>_*``.
 
     Args:
         variants: name -> (whether its engine draws eye and mouth patches, a function that
             changes its new session, or None).
+        compare: Also count the frames on which the variants' pictures differ
+            (``frames_differing``; the comparison is not timed).
     """
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
@@ -94,8 +97,10 @@ def lockstep(
     pushed = dict.fromkeys(names, 0)
     encoders = {name: Vp8Encoder() for name in names}
     time_base = fractions.Fraction(1, 90000)
+    differing = 0
     for k in range(frames_n):
         t = k / FPS
+        planes: list[bytes] = []
         for name in names if k % 2 else names[::-1]:
             session, acc, n = sessions[name], cpu[name], counts[name]
             c0 = time.process_time()
@@ -114,6 +119,8 @@ def lockstep(
             yuv.time_base = time_base
             encoders[name].encode(yuv)
             c4 = time.process_time()
+            if compare:
+                planes.append(b"".join(bytes(p) for p in yuv.planes))
             acc["ingest"] += c1 - c0
             acc["analysis"] += c2 - c1
             acc["render"] += c3 - c2
@@ -124,7 +131,10 @@ def lockstep(
             if k >= frames_n * 2 // 3:
                 acc["last_third"] += c3 - c2
                 n["last_third"] += 1
+        differing += compare and len(set(planes)) > 1
     out: dict[str, Any] = {"engine": "onnxruntime", "frame_size_px": size, "frames": frames_n}
+    if compare:
+        out["frames_differing"] = differing
     for name in names:
         session, acc, n = sessions[name], cpu[name], counts[name]
         vp8 = max(acc["vp8"], 1e-9) / frames_n

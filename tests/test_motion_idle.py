@@ -60,3 +60,15 @@ def test_deterministic_for_a_seed_and_order_independent() -> None:
     shuffled = {t: b.at(t) for t in times}
     assert forward == [shuffled[t] for t in sorted(times)]
     assert forward != [c.at(t) for t in sorted(times)]
+
+
+def test_head_is_each_axis_sum_of_sines() -> None:
+    """The three axes computed together give each axis's own sum of seeded sines, exactly."""
+    motion = IdleMotion(seed=5)
+    for t in np.random.default_rng(0).uniform(-2.0, 3600.0, 500).tolist():
+        want = []
+        for axis in ("yaw", "pitch", "roll"):
+            freqs, phases, amps = motion._head[axis]
+            v = float(np.sum(amps * np.sin(2.0 * np.pi * freqs * t + phases)))
+            want.append(max(-HEAD_LIMIT_DEG, min(HEAD_LIMIT_DEG, v)))
+        assert motion.head_at(t) == tuple(want)

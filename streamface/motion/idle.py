@@ -90,6 +90,11 @@ class IdleMotion:
             amps = head_rng.uniform(0.5, 1.0, _N_SINES)
             amps *= sigma * np.sqrt(2.0) / np.sqrt(np.sum(amps**2))  # std of the sum = sigma
             self._head[axis] = (freqs, phases, amps)
+        # The three axes' sines in one product (the same values as axis by axis, at a
+        # quarter of the calls): rows yaw, pitch, roll.
+        self._head_freqs, self._head_phases, self._head_amps = (
+            np.stack([self._head[axis][i] for axis in ("yaw", "pitch", "roll")]) for i in range(3)
+        )
         self._breath_hz = float(head_rng.uniform(*_BREATH_HZ))
         self._breath_phase = float(head_rng.uniform(0.0, 2.0 * np.pi))
 
@@ -118,12 +123,9 @@ class IdleMotion:
 
     def head_at(self, t: float) -> tuple[float, float, float]:
         """(yaw, pitch, roll) in degrees at ``t``."""
-        out = []
-        for axis in ("yaw", "pitch", "roll"):
-            freqs, phases, amps = self._head[axis]
-            v = float(np.sum(amps * np.sin(2.0 * np.pi * freqs * t + phases)))
-            out.append(max(-HEAD_LIMIT_DEG, min(HEAD_LIMIT_DEG, v)))
-        return out[0], out[1], out[2]
+        sums = (self._head_amps * np.sin(2.0 * np.pi * self._head_freqs * t + self._head_phases)).sum(axis=1)
+        yaw, pitch, roll = (max(-HEAD_LIMIT_DEG, min(HEAD_LIMIT_DEG, v)) for v in sums.tolist())
+        return yaw, pitch, roll
 
     def breath_at(self, t: float) -> float:
         """Breathing rise 0..1 at ``t`` (the rate drifts a little over time)."""

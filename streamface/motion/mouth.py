@@ -166,7 +166,9 @@ class MouthTracker:
         self._analyse(frames)
 
     def _analyse(self, frames: np.ndarray) -> None:
-        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+        x = frames.astype(np.float64)
+        # np.mean's sum and division without its per-call overhead (the same values).
+        rms = np.sqrt(np.add.reduce(x * x, axis=1) / WIN)
         db = 20.0 * np.log10(np.maximum(rms, 1e-7))
         spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
         bands = spec @ self._band_masks.T  # [n, 3] low, mid, high
@@ -176,54 +178,76 @@ class MouthTracker:
         rows: list[tuple[float, ...]] = []
         peak_decay = _PEAK_DECAY_DB_S * HOP_S
         floor_rise = _FLOOR_RISE_DB_S * HOP_S
-        # Scalars in Python floats: a hop's state is a handful of numbers, and numpy's
-        # per-call overhead on 3-vectors was most of the tracker's cost.
+        # Scalars in Python floats and locals: a hop's state is a handful of numbers, and
+        # numpy's per-call overhead on 3-vectors (then attribute look-ups and calls of
+        # max/min) were most of the tracker's cost. `max(a, b)` is `b if b > a else a`.
+        floor_db, peak_db, since, opened, speaking = (
+            self._floor_db, self._peak_db, self._since_active, self._open, self._speaking
+        )
+        s0, s1, s2 = self._shape
+        mean = self._share_mean
+        m0, m1, m2 = mean if mean is not None else (0.0, 0.0, 0.0)
+        seen = mean is not None
+        a_att, a_rel, a_gate, a_shape, a_norm = self._a_att, self._a_rel, self._a_gate, self._a_shape, self._a_norm
+        hold_hops = self._hold_hops
+        exp = math.exp
         for level_db, level, share in zip(db.tolist(), rms.tolist(), shares, strict=True):
             # Adaptive noise floor: follows dips quickly, rises slowly.
-            if level_db < self._floor_db:
-                self._floor_db += 0.5 * (level_db - self._floor_db)
+            if level_db < floor_db:
+                floor_db += 0.5 * (level_db - floor_db)
             else:
-                self._floor_db += floor_rise
-            active = level_db > max(_ABS_GATE_DBFS, self._floor_db + _GATE_ABOVE_FLOOR_DB)
+                floor_db += floor_rise
+            gate = floor_db + _GATE_ABOVE_FLOOR_DB
+            active = level_db > (gate if gate > _ABS_GATE_DBFS else _ABS_GATE_DBFS)
+            decayed = peak_db - peak_decay
             if active:
-                self._peak_db = max(self._peak_db - peak_decay, level_db)
-                self._since_active = 0
+                peak_db = level_db if level_db > decayed else decayed
+                since = 0
             else:
-                self._peak_db = max(self._peak_db - peak_decay, self._floor_db + 20.0, -60.0)
-                self._since_active += 1
+                rest = floor_db + 20.0
+                peak_db = rest if rest > decayed else decayed
+                peak_db = -60.0 if peak_db < -60.0 else peak_db
+                since += 1
             target = 0.0
             if active:
-                lo = self._peak_db - _CLOSED_BELOW_PEAK_DB
-                hi = self._peak_db - _OPEN_BELOW_PEAK_DB
-                target = min(1.0, max(0.0, (level_db - lo) / (hi - lo)))
-            a = self._a_att if target > self._open else self._a_rel
-            self._open += a * (target - self._open)
-            held = 1.0 if self._since_active <= self._hold_hops else 0.0
-            self._speaking += self._a_gate * (held - self._speaking)
+                lo = peak_db - _CLOSED_BELOW_PEAK_DB
+                hi = peak_db - _OPEN_BELOW_PEAK_DB
+                u = (level_db - lo) / (hi - lo)
+                u = u if u > 0.0 else 0.0
+                target = 1.0 if u > 1.0 else u
+            opened += (a_att if target > opened else a_rel) * (target - opened)
+            speaking += a_gate * ((1.0 if since <= hold_hops else 0.0) - speaking)
             if active:
-                if self._share_mean is None:
-                    self._share_mean = list(share)
-                mean = self._share_mean
-                for j in range(3):
-                    mean[j] += self._a_norm * (share[j] - mean[j])
-                dev = [(share[j] - mean[j]) / _SHAPE_DB for j in (1, 2, 0)]  # a, ei, ou
-                top = max(dev)
-                mix = [math.exp(d - top) for d in dev]
-                total = mix[0] + mix[1] + mix[2]
-                for j in range(3):
-                    self._shape[j] += self._a_shape * (mix[j] / total - self._shape[j])
-            o, g = self._open, self._speaking
-            norm = self._shape[0] + self._shape[1] + self._shape[2] + 1e-12
+                h0, h1, h2 = share
+                if not seen:
+                    m0, m1, m2, seen = h0, h1, h2, True
+                m0 += a_norm * (h0 - m0)
+                m1 += a_norm * (h1 - m1)
+                m2 += a_norm * (h2 - m2)
+                d0, d1, d2 = (h1 - m1) / _SHAPE_DB, (h2 - m2) / _SHAPE_DB, (h0 - m0) / _SHAPE_DB  # a, ei, ou
+                top = d1 if d1 > d0 else d0
+                top = d2 if d2 > top else top
+                e0, e1, e2 = exp(d0 - top), exp(d1 - top), exp(d2 - top)
+                total = e0 + e1 + e2
+                s0 += a_shape * (e0 / total - s0)
+                s1 += a_shape * (e1 / total - s1)
+                s2 += a_shape * (e2 / total - s2)
+            o, g = opened, speaking
+            norm = s0 + s1 + s2 + 1e-12
             rows.append((
                 o,
                 (1.0 - g) * (1.0 - o),  # rest
-                o * self._shape[0] / norm,  # a
-                o * self._shape[1] / norm,  # ei
-                o * self._shape[2] / norm,  # ou
+                o * s0 / norm,  # a
+                o * s1 / norm,  # ei
+                o * s2 / norm,  # ou
                 g * (1.0 - o),  # closed lips between syllables
                 level,
                 g,
             ))
+        self._floor_db, self._peak_db, self._since_active = floor_db, peak_db, since
+        self._open, self._speaking = opened, speaking
+        self._shape = [s0, s1, s2]
+        self._share_mean = [m0, m1, m2] if seen else None
         idx = (self._hops + np.arange(len(frames))) % self._cap
         self._ring[idx] = np.array(rows, np.float32)
         self._hops += len(frames)
