@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.cells_ab import lockstep
+from benchmarks.cells_ab import lockstep, main
 
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None) -> dict[str, Any]:
@@ -26,14 +26,4 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-
-    args = sys.argv[1:]
-
-    def _opt(name: str) -> float | None:
-        return float(args[args.index(name) + 1]) if name in args else None
-
-    size_arg, seconds_arg = _opt("--size"), _opt("--seconds")
-    result = run(quick="--quick" in args, size=None if size_arg is None else int(size_arg), seconds=seconds_arg)
-    print(json.dumps(result, indent=2))
+    main(run)

@@ -169,15 +169,18 @@ def lockstep(
     return out
 
 
-if __name__ == "__main__":
+def main(run: Any) -> None:
+    """Command line of a lockstep area: ``[--size N] [--seconds S] [--quick]``; JSON out."""
+    import argparse
     import json
-    import sys
 
-    args = sys.argv[1:]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=None, help="frame size in pixels")
+    parser.add_argument("--seconds", type=float, default=None, help="length of the talk")
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    args = parser.parse_args()
+    print(json.dumps(run(quick=args.quick, size=args.size, seconds=args.seconds), indent=2))
 
-    def _opt(name: str) -> float | None:
-        return float(args[args.index(name) + 1]) if name in args else None
 
-    size_arg, seconds_arg = _opt("--size"), _opt("--seconds")
-    result = run(quick="--quick" in args, size=None if size_arg is None else int(size_arg), seconds=seconds_arg)
-    print(json.dumps(result, indent=2))
+if __name__ == "__main__":
+    main(run)
