@@ -13,11 +13,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from streamface.audio.decode import decode_file
-from streamface.session import Session
+from streamface.errors import NoSpeechError
+from streamface.session import FIRST_ANALYSIS_S, Session
+
+if TYPE_CHECKING:
+    from engines.base import Engine
+    from streamface.voice.profile import VoiceProfile
 
 SAMPLE_RATE = 16_000
 
@@ -100,8 +106,8 @@ def audio_slice(audio: Audio, k: int, fps: float) -> np.ndarray:
     return audio.samples[a:b]
 
 
-def drive(session: Session, audio: Audio, fps: float) -> Iterator[tuple[int, np.ndarray]]:
-    """Render every frame of ``audio``: yields ``(k, rgb)`` for ``k = 0 .. n-1``.
+def feed(session: Session, audio: Audio, fps: float) -> Iterator[int]:
+    """Give ``session`` the audio of each frame ``k = 0 .. n-1`` in turn; yields ``k``.
 
     The session gets each frame's audio before that frame; due analyses run inline.
     """
@@ -110,7 +116,63 @@ def drive(session: Session, audio: Audio, fps: float) -> Iterator[tuple[int, np.
         if chunk.size:
             session.push_audio(chunk, audio.rate)
         step(session)
+        yield k
+
+
+def drive(session: Session, audio: Audio, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Render every frame of ``audio``: yields ``(k, rgb)`` for ``k = 0 .. n-1`` (see `feed`)."""
+    for k in feed(session, audio, fps):
         yield k, session.render_frame(k / fps)
+
+
+SETTLED_AFTER_S = 3600.0
+"""A media time after the end by which any morph has long finished."""
+
+
+def call_face(session: Session, audio: Audio, fps: float = 30.0) -> np.ndarray | None:
+    """The face-parameter vector a call with ``audio`` settles on by its end.
+
+    Feeds ``session`` (fresh) the audio and runs its analyses exactly as `drive` does,
+    without drawing frames: the identity code is fixed at the first face and only
+    perceived sex and age refine, so a still of a recording (`streamface portrait`,
+    the gallery) shows the face its call or `streamface render` shows at the end.
+
+    Returns:
+        float32 [PARAM_DIM], or None when no face formed (too little speech).
+    """
+    for _ in feed(session, audio, fps):
+        pass
+    if session.profile is None:
+        return None
+    return session.params_at(audio.seconds + SETTLED_AFTER_S)
+
+
+def recording_face(
+    audio: Audio, engine: Engine, look: int = 0, name: str = "the audio"
+) -> tuple[np.ndarray, VoiceProfile]:
+    """The face a call with the speech of ``audio`` shows at its end, and its last profile.
+
+    Args:
+        audio: A decoded recording (`load_audio`).
+        engine: The engine the face will be drawn with (a session needs its size; no
+            frame is drawn here).
+        look: Seed of what the voice cannot tell (0: the voice's own look).
+        name: What to call the recording in the error.
+
+    Raises:
+        NoSpeechError: too little speech for a face.
+    """
+    session = Session(engine, look=look, sprites=False)
+    try:
+        params = call_face(session, audio)
+        profile = session.profile
+    finally:
+        session.close()
+    if params is None or profile is None:
+        raise NoSpeechError(
+            f"{name}: less than {FIRST_ANALYSIS_S:.1f} s of speech found; a face needs that much"
+        )
+    return params, profile
 
 
 def step(session: Session) -> None:

@@ -137,6 +137,42 @@ def test_portrait_writes_jpeg_by_extension(
     _assert_signed(out, result)
 
 
+def test_portrait_is_the_face_a_call_ends_on(
+    voice: Path, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One voice, one look: the still is the face `render` (and a call) shows at the end.
+
+    The identity is held from the first second of speech, as in a call; a portrait that
+    took it from the whole clip showed another hairstyle and skin than `make demo`'s video.
+    """
+    _needs_pipeline()
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+    from streamface.face.params import FaceParams
+    from streamface.offline import drive, load_audio
+    from streamface.session import Session
+
+    params_out = tmp_path / "face.json"
+    result = streamface(
+        "portrait", voice, "-o", tmp_path / "face.png", "--size", SIZE, "--engine", "onnxruntime",
+        "--params-out", params_out, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    still = FaceParams(**json.loads(params_out.read_text())["params"]).to_vector()
+
+    monkeypatch.setenv("STREAMFACE_CACHE_DIR", env["STREAMFACE_CACHE_DIR"])
+    audio = load_audio(voice)
+    session = Session(OnnxRuntimeEngine(SIZE))
+    try:
+        for _ in drive(session, audio, 30.0):
+            pass
+        video_end = session.params_at(audio.seconds + 60.0)
+        firsts = [reason for _, reason in session.face_changes]
+    finally:
+        session.close()
+    assert firsts[0] == "first" and "new_speaker" not in firsts  # one speaker, one code
+    assert np.abs(still - video_end).max() < 1e-3  # the JSON rounds the parameters
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -152,9 +152,9 @@ def run(args: argparse.Namespace) -> int:
     from streamface import SYNTHETIC_NOTICE
     from streamface.cli.portrait import image_format, save_image, save_json
     from streamface.face.animation import NEUTRAL
-    from streamface.face.mapping import params_for_profile
+    from streamface.face.params import FaceParams
+    from streamface.offline import load_audio, recording_face
     from streamface.provenance import OutputSigner
-    from streamface.voice.analyzer import profile_file
 
     image_format(args.output)
     if args.cols < 1:
@@ -163,31 +163,30 @@ def run(args: argparse.Namespace) -> int:
         raise StreamFaceError(f"--tile must be between 64 and 1024, got {args.tile}")
     entries = [Entry(p) for p in collect_voices(list(args.voices))]
 
-    for entry in tqdm(entries, desc="voices", unit="voice"):
-        try:
-            profile = profile_file(entry.path)
-        except StreamFaceError as exc:
-            entry.error = str(exc)
-            logger.warning("%s: %s", entry.path.name, exc)
-            continue
-        face = params_for_profile(profile)
-        entry.traits = profile.traits_json()
-        entry.params = face.to_vector()
-        entry.face = face.to_dict()
-    good = [e for e in entries if e.params is not None]
-    if not good:
-        raise StreamFaceError("none of the voices gave a face")
-
     engine = load_engine(args.engine, args.tile)
     images: dict[int, np.ndarray] = {}
     try:
-        signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
+        signer = OutputSigner(args.output)  # bad signing credentials fail before any work
+        for entry in tqdm(entries, desc="voices", unit="voice"):
+            try:
+                # The face a call with this speech shows at its end, as `portrait` draws it.
+                face, profile = recording_face(load_audio(entry.path), engine, name=entry.path.name)
+            except StreamFaceError as exc:
+                entry.error = str(exc)
+                logger.warning("%s: %s", entry.path.name, exc)
+                continue
+            entry.traits = profile.traits_json()
+            entry.params = face
+            entry.face = FaceParams.from_vector(face).to_dict()
+        good = [e for e in entries if e.params is not None]
+        if not good:
+            raise StreamFaceError("none of the voices gave a face")
         batch = 8
         for start in range(0, len(good), batch):
             chunk = good[start : start + batch]
-            params = np.stack([e.params for e in chunk if e.params is not None])
+            rows = np.stack([e.params for e in chunk if e.params is not None])
             anim = np.repeat(NEUTRAL.to_vector()[None, :], len(chunk), axis=0)
-            for e, frame in zip(chunk, engine.render(params, anim), strict=True):
+            for e, frame in zip(chunk, engine.render(rows, anim), strict=True):
                 images[id(e)] = frame
     finally:
         engine.close()

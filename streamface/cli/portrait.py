@@ -167,15 +167,16 @@ def run(args: argparse.Namespace) -> int:
     from streamface import SYNTHETIC_NOTICE
     from streamface.face.animation import NEUTRAL
     from streamface.face.label import draw_label
-    from streamface.face.mapping import params_for_profile
+    from streamface.offline import load_audio, recording_face
     from streamface.provenance import OutputSigner
-    from streamface.voice.analyzer import profile_file
 
-    profile = profile_file(args.audio)
-    face = params_for_profile(profile, look=args.look).with_overrides(overrides)
+    audio = load_audio(args.audio)  # bad input fails here, before any engine loads
     engine = load_engine(args.engine, size.face, per_frame=False)  # one still: `render` only
     try:
         signer = OutputSigner(args.output)  # bad signing credentials fail before rendering
+        # The face a call with this speech shows at its end (as `render`'s last frame).
+        params, profile = recording_face(audio, engine, look=args.look, name=args.audio.name)
+        face = FaceParams.from_vector(params).with_overrides(overrides)
         frame = engine.render(face.to_vector()[None, :], NEUTRAL.to_vector()[None, :])[0]
     finally:
         engine.close()
