@@ -16,7 +16,7 @@ analysis, render + yuv (split into settled and morphing frames by the side's own
 and VP8, each side's ``pipeline_to_vp8_x`` = (ingest + analysis + render + yuv) / VP8,
 and ``frames_differing``: frames whose yuv420p planes differ between the sides (their
 hashes compared, not timed). Options: ``--base REV`` (default `BASE`), ``--size N``,
-``--seconds S``.
+``--seconds S``, ``--now REV`` (the ``now`` side from a revision too).
 """
 
 from __future__ import annotations
@@ -164,19 +164,24 @@ def _ask(proc: subprocess.Popen[str], line: str) -> str:
     return answer
 
 
-def run(base: str = BASE, size: int = 256, seconds: float = 60.0) -> dict[str, Any]:
-    """Both sides in lockstep; results under ``before_*`` and ``now_*``."""
+def run(base: str = BASE, size: int = 256, seconds: float = 60.0, now: str | None = None) -> dict[str, Any]:
+    """Both sides in lockstep; results under ``before_*`` and ``now_*``.
+
+    Args:
+        now: A revision for the ``now`` side too (None: this working tree).
+    """
     fps = 30
     frames_n = int(seconds * fps)
-    with tempfile.TemporaryDirectory(prefix="rev-ab-") as tmp:
-        sides = {"before": _start(_tree(base, Path(tmp)), size, seconds), "now": _start(ROOT, size, seconds)}
+    with tempfile.TemporaryDirectory(prefix="rev-ab-") as tmp, tempfile.TemporaryDirectory(prefix="rev-ab-") as tmp_now:
+        after = ROOT if now is None else _tree(now, Path(tmp_now))
+        sides = {"before": _start(_tree(base, Path(tmp)), size, seconds), "now": _start(after, size, seconds)}
         names = list(sides)
         differing = 0
         for k in range(frames_n):
             order = names if k % 2 else names[::-1]
             hashes = {name: _ask(sides[name], f"frame {k}") for name in order}
             differing += len(set(hashes.values())) > 1
-        out: dict[str, Any] = {"base": base, "engine": "onnxruntime", "frame_size_px": size, "frames": frames_n,
+        out: dict[str, Any] = {"base": base, "now": now or "working tree", "engine": "onnxruntime", "frame_size_px": size, "frames": frames_n,
                                "frames_differing": differing}
         for name, proc in sides.items():
             assert proc.stdout is not None
@@ -190,6 +195,7 @@ def main() -> None:
     """Command line: ``[--base REV] [--size N] [--seconds S]``; JSON out."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=BASE, help="git revision of the 'before' side")
+    parser.add_argument("--now", default=None, help="git revision of the 'now' side (default: this tree)")
     parser.add_argument("--size", type=int, default=256, help="frame size in pixels")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the talk")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -198,7 +204,7 @@ def main() -> None:
     if args.worker:
         _worker(args.size, args.seconds, args.voice)
         return
-    print(json.dumps(run(args.base, args.size, args.seconds), indent=2))
+    print(json.dumps(run(args.base, args.size, args.seconds, args.now), indent=2))
 
 
 if __name__ == "__main__":
