@@ -146,3 +146,23 @@ def test_resample_array_offline() -> None:
     y = resample_array(x, 44100, 16000)
     assert len(y) == 8000 and y.dtype == np.float32
     assert peak_frequency(y, 16000) == pytest.approx(700, abs=0.5)
+
+
+def test_refilling_the_input_frame_gives_the_samples_of_fresh_frames() -> None:
+    """`StreamResampler` refills its last PyAV frame while chunks keep their size and rate;
+    the resampler has copied the samples by then, so the output is that of a new frame per
+    chunk, bit for bit (sizes change, the rate changes, flushes in between)."""
+    rng = np.random.default_rng(3)
+    refilled, fresh = StreamResampler(), StreamResampler()
+    got, want = [], []
+    for i in range(200):
+        n = int(rng.choice([1, 160, 320, 441, 960, 960, 960, 1023]))
+        rate = 44100 if 80 <= i < 100 else 48000
+        x = (rng.standard_normal(n) * 0.2).astype(np.float32)
+        fresh._frame = None
+        got.append(refilled.process(x, rate))
+        want.append(fresh.process(x, rate))
+        if i % 37 == 36:
+            got.append(refilled.flush())
+            want.append(fresh.flush())
+    np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))

@@ -54,6 +54,8 @@ class BadChunkError(BadAudioError):
 
 def check_rate(sample_rate: object) -> int:
     """Return `sample_rate` as an int, or raise `BadChunkError` ("rate") when absurd."""
+    if type(sample_rate) is int and MIN_RATE <= sample_rate <= MAX_RATE:
+        return sample_rate  # the usual case, at a tenth of the checks below
     if isinstance(sample_rate, bool) or not isinstance(
         sample_rate, int | float | np.integer | np.floating
     ):
@@ -163,6 +165,7 @@ class StreamResampler:
         self.target_rate = int(target_rate)
         self._rate: int | None = None
         self._res: av.AudioResampler | None = None
+        self._frame: av.AudioFrame | None = None  # the input frame, refilled while chunks keep their size
 
     @property
     def rate(self) -> int | None:
@@ -183,14 +186,28 @@ class StreamResampler:
         elif mono.size == 0:
             out = np.zeros(0, dtype=np.float32)
         else:
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(mono, dtype=np.float32).reshape(1, -1),
-                format="flt",
-                layout="mono",
-            )
-            frame.sample_rate = rate
-            out = _join(self._res.resample(frame))
+            out = _join(self._res.resample(self._input(np.ascontiguousarray(mono, dtype=np.float32), rate)))
         return np.concatenate([head, out]) if head.size else out
+
+    def _input(self, mono: np.ndarray, rate: int) -> av.AudioFrame:
+        """``mono`` in a PyAV frame: the last one refilled when the size and rate match.
+
+        The resampler copies a frame's samples before `resample` returns (its filter keeps
+        its own history), so the frame can be refilled for the next chunk: a third of
+        `AudioFrame.from_ndarray`'s cost.
+        """
+        frame = self._frame
+        if frame is None or frame.samples != mono.size or frame.sample_rate != rate:
+            frame = self._frame = av.AudioFrame(format="flt", layout="mono", samples=mono.size)
+            frame.sample_rate = rate
+        plane = frame.planes[0]
+        if plane.buffer_size != mono.nbytes:  # a padded plane (no size PyAV gives today)
+            self._frame = None
+            frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = rate
+            return frame
+        plane.update(mono)  # type: ignore[arg-type]  # any buffer does
+        return frame
 
     def flush(self) -> np.ndarray:
         """Return the samples still held in the filter and start over at the same rate."""
@@ -204,6 +221,7 @@ class StreamResampler:
         """Drop all state (the held tail is discarded)."""
         self._rate = None
         self._res = None
+        self._frame = None
 
     def _new(self) -> av.AudioResampler:
         return av.AudioResampler(format="flt", layout="mono", rate=self.target_rate)
