@@ -44,7 +44,7 @@ def _worker(size: int, seconds: float, voice: str) -> None:
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
 
-    from benchmarks import vp8
+    from benchmarks import vp8 as bench_vp8
     from benchmarks.vp8 import FPS, _voice_48k
     from engines.onnxruntime_engine import OnnxRuntimeEngine
     from streamface.face.sprites import layout
@@ -53,7 +53,7 @@ def _worker(size: int, seconds: float, voice: str) -> None:
     from streamface.voice.analyzer import default_analyzer
 
     torch.set_num_threads(1)
-    vp8.VOICE = Path(voice)  # this tree's voice: the other tree's path is relative to its folder
+    bench_vp8.VOICE = Path(voice)  # this tree's voice: the other tree's path is relative to its folder
     frames_n = int(seconds * FPS)
     pcm = _voice_48k(seconds + 1.0)
     chunk = 960
@@ -139,10 +139,8 @@ def _tree(rev: str, into: Path) -> Path:
 
 def _start(tree: Path, size: int, seconds: float) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    code = (
-        "import runpy, sys; sys.argv = ['rev_ab', '--worker', '--size', %r, '--seconds', %r, '--voice', %r]; "
-        "runpy.run_path(%r, run_name='__main__')" % (str(size), str(seconds), str(_voice()), __file__)
-    )
+    argv = ["rev_ab", "--worker", "--size", str(size), "--seconds", str(seconds), "--voice", str(_voice())]
+    code = f"import runpy, sys; sys.argv = {argv!r}; runpy.run_path({__file__!r}, run_name='__main__')"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdout is not None
