@@ -382,13 +382,9 @@ class FaceSprites:
         if finished.shape[0] != base.shape[0] or finished.shape[1] < left + base.shape[1]:
             raise ValueError(f"finish put a {base.shape} frame into {finished.shape} at column {left}")
         self._offset = (int(left), 0)
-        plain = np.zeros_like(finished)
         ox, oy = self._offset
-        plain[oy : oy + base.shape[0], ox : ox + base.shape[1]] = base
-        drawn = np.any(finished != plain, axis=2)
-        drawn[:oy] = drawn[oy + base.shape[0] :] = False  # side bands are the framing's own
-        drawn[:, :ox] = drawn[:, ox + base.shape[1] :] = False
-        self._baked = not drawn[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1].any()
+        # Baked: ``finish`` left the warp box as the engine drew it (framing and label outside).
+        self._baked = np.array_equal(finished[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1], base[wy0:wy1, wx0:wx1])
         self._finished = finished
 
     # ---- engine pictures ---------------------------------------------------------------
