@@ -166,3 +166,18 @@ def test_refilling_the_input_frame_gives_the_samples_of_fresh_frames() -> None:
             got.append(refilled.flush())
             want.append(fresh.flush())
     np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))
+
+
+def test_the_usual_int16_chunk_takes_a_short_path_to_the_same_samples() -> None:
+    """1-D int16 mono at a whole-number rate skips the checks it passes: the same float32
+    samples as the general path (here reached with a 2-D (n, 1) view of the same chunk)."""
+    rng = np.random.default_rng(4)
+    chunk = rng.integers(-32768, 32767, 960, dtype=np.int16)
+    short, rate = prepare_chunk(chunk, 48000)
+    general, _ = prepare_chunk(chunk.reshape(-1, 1), 48000)
+    assert rate == 48000 and short.dtype == np.float32 and short.flags.c_contiguous
+    np.testing.assert_array_equal(short, general)
+    with pytest.raises(BadChunkError):
+        prepare_chunk(chunk, 96000)
+    with pytest.raises(BadChunkError):
+        prepare_chunk(chunk, 48000, True)  # type: ignore[arg-type]  # a bool is not a channel count
