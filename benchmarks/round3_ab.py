@@ -1,16 +1,17 @@
-"""Issue 18, third round: split part graphs, a new session settled from the start and a
-refilled resampler frame, in lockstep.
+"""Issue 18, third round: this tree's per-frame changes against the modules of ``--base``,
+in lockstep in one process.
 
 Two live-sized sessions on the same audio driven by `benchmarks.cells_ab.lockstep` (one
-process, one frame of each in turn, each with its own VP8 encoder), both as shipped except
-that ``before`` draws every eye and mouth patch with the whole part graph (its engine's
-split graphs switched off, `engines.face_split`) and gets its `ParamMorph` (a new
-session's first 0.3 s counted as a morph) and `StreamResampler` (a new PyAV frame per
-chunk) from commit ``--base``. The compositor's warp into the frame (no copy) is in both. The JSON counts the frames
-whose pictures differ (only the listening placeholder's first second may: its cells are
-drawn from the first frame on instead of the tenth). Per frame CPU of ingest, analysis,
-render + yuv and VP8, and each variant's ``pipeline_to_vp8_x``. Options: ``--size N``,
-``--seconds S``, ``--base REV``.
+frame of each in turn, each with its own VP8 encoder), both as shipped except that
+``before`` runs the modules this round changed as commit ``--base`` had them (read with
+``git show``): its engine draws every eye and mouth patch with the whole part graph (the
+split graphs of `engines.face_split` switched off), and it gets `ParamMorph` (a new
+session's first 0.3 s counted as a morph), `StreamResampler` and `prepare_chunk` (the
+ingest's), and `FaceSprites` (the session's compositors) from ``--base``. The JSON counts
+the frames whose pictures differ (only the listening placeholder's first second may: its
+cells are drawn from the first frame on instead of the tenth). Per frame CPU of ingest,
+analysis, render + yuv and VP8, and each variant's ``pipeline_to_vp8_x``. Options:
+``--size N``, ``--seconds S``, ``--base REV``.
 
 `benchmarks.rev_ab` compares whole trees instead (one process each, which costs both
 sides more per frame than one process does).
@@ -30,13 +31,32 @@ BASE = "310bdbc"
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None, base: str = BASE) -> dict[str, Any]:
     """Both variants in lockstep; results under ``before_*`` and ``now_*``."""
+    import streamface.session as session_module
+    from streamface.session import BUFFER_SECONDS, INGEST_FRAME_BATCH
+
     morph = old_module(base, "streamface/motion/morph.py")
     resample = old_module(base, "streamface/audio/resample.py")
+    ingest = old_module(base, "streamface/audio/ingest.py")
+    ingest.prepare_chunk, ingest.StreamResampler = resample.prepare_chunk, resample.StreamResampler
+    sprites = old_module(base, "streamface/face/sprites.py")
 
     def before(session: Any) -> None:
         session.engine._splits = {}  # every patch by the whole graph
         session._morph = morph.ParamMorph(session._placeholder)
-        session._audio._resampler = resample.StreamResampler()
+        session._audio = ingest.AudioIngest(BUFFER_SECONDS, frame_batch=INGEST_FRAME_BATCH)
+        render = session.render_frame
+
+        def render_frame(t: float) -> Any:
+            # The session module's compositor class is the old one for this session's frames
+            # (lockstep runs one frame at a time, in one thread).
+            shipped = session_module.FaceSprites
+            session_module.FaceSprites = sprites.FaceSprites
+            try:
+                return render(t)
+            finally:
+                session_module.FaceSprites = shipped
+
+        session.render_frame = render_frame
 
     out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
     out["base"] = base
