@@ -50,11 +50,11 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
             # The session module's compositor class is the old one for this session's frames
             # (lockstep runs one frame at a time, in one thread).
             shipped = session_module.FaceSprites
-            session_module.FaceSprites = sprites.FaceSprites
+            setattr(session_module, "FaceSprites", sprites.FaceSprites)  # noqa: B010 - a class, not a variable
             try:
                 return render(t)
             finally:
-                session_module.FaceSprites = shipped
+                setattr(session_module, "FaceSprites", shipped)  # noqa: B010
 
         session.render_frame = render_frame
 
