@@ -37,7 +37,8 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     morph = old_module(base, "streamface/motion/morph.py")
     resample = old_module(base, "streamface/audio/resample.py")
     ingest = old_module(base, "streamface/audio/ingest.py")
-    ingest.prepare_chunk, ingest.StreamResampler = resample.prepare_chunk, resample.StreamResampler
+    for name in ("prepare_chunk", "StreamResampler"):  # the old ingest with the old resampler's
+        setattr(ingest, name, getattr(resample, name))
     sprites = old_module(base, "streamface/face/sprites.py")
 
     def before(session: Any) -> None:
