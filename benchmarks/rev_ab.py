@@ -162,12 +162,22 @@ def _ask(proc: subprocess.Popen[str], line: str) -> str:
     return answer
 
 
-def run(base: str = BASE, size: int = 256, seconds: float = 60.0, now: str | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False,
+    size: int | None = None,
+    seconds: float | None = None,
+    base: str = BASE,
+    now: str | None = None,
+) -> dict[str, Any]:
     """Both sides in lockstep; results under ``before_*`` and ``now_*``.
 
     Args:
+        quick: A 6 s talk (default 60 s).
+        size: Frame size (default 256).
         now: A revision for the ``now`` side too (None: this working tree).
     """
+    size = size or 256
+    seconds = seconds or (6.0 if quick else 60.0)
     fps = 30
     frames_n = int(seconds * fps)
     with tempfile.TemporaryDirectory(prefix="rev-ab-") as tmp, tempfile.TemporaryDirectory(prefix="rev-ab-") as tmp_now:
@@ -190,19 +200,21 @@ def run(base: str = BASE, size: int = 256, seconds: float = 60.0, now: str | Non
 
 
 def main() -> None:
-    """Command line: ``[--base REV] [--size N] [--seconds S]``; JSON out."""
+    """Command line: ``[--base REV] [--now REV] [--size N] [--seconds S] [--quick]``; JSON out."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=BASE, help="git revision of the 'before' side")
     parser.add_argument("--now", default=None, help="git revision of the 'now' side (default: this tree)")
     parser.add_argument("--size", type=int, default=256, help="frame size in pixels")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the talk")
+    parser.add_argument("--quick", action="store_true", help="a 6 s talk")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--voice", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _worker(args.size, args.seconds, args.voice)
         return
-    print(json.dumps(run(args.base, args.size, args.seconds, args.now), indent=2))
+    seconds = 6.0 if args.quick else args.seconds
+    print(json.dumps(run(size=args.size, seconds=seconds, base=args.base, now=args.now), indent=2))
 
 
 if __name__ == "__main__":
