@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy as np
 from engines._arrays import as_rows, check_blendable, match_batch, split_rows
 from engines.base import Engine
 from engines.export import ExportedModel, RendererFactory, ensure_exported, run_session
+from engines.face_split import split_graph
 from streamface.errors import EngineUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,28 @@ EAGER_GRAPHS: tuple[str, ...] = ("prepare", "animate", "eyes", "mouth")
 
 @dataclass(frozen=True)
 class OrtPrepared:
-    """A face prepared by `OnnxRuntimeEngine.prepare`: the prepare graph's output and params."""
+    """A face prepared by `OnnxRuntimeEngine.prepare`: the prepare graph's output and params.
+
+    ``faces`` holds, per part graph, the face's own tensors of that graph (see
+    `engines.face_split`), computed on the second patch drawn of the face: a morph's
+    blended faces draw one patch each and never pay for them.
+    """
 
     prepared: np.ndarray
     params: np.ndarray
+    faces: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A part graph's two halves as sessions (`engines.face_split.SplitGraph`)."""
+
+    face: Any
+    frame: Any
+    face_tensors: tuple[str, ...]
+    inputs: frozenset[str]
+    """What ``frame`` reads besides the face tensors."""
+    output: str
 
 
 class OnnxRuntimeEngine(Engine):
@@ -84,10 +103,14 @@ class OnnxRuntimeEngine(Engine):
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._pending: dict[str, bytes] = {}
+        # Part graphs split into a face half and a frame half (`engines.face_split`).
+        self._splits: dict[str, _Split | None] = {}
         build_now = frozenset(eager)
         for graph in self.model.graphs:
             if graph in build_now:
                 self._sessions[graph] = self._build(str(self.model.path(graph)))
+                if graph in self.model.parts:
+                    self._splits[graph] = self._split(self.model.path(graph).read_bytes())
             else:
                 self._pending[graph] = self.model.path(graph).read_bytes()
 
@@ -106,6 +129,19 @@ class OnnxRuntimeEngine(Engine):
             # Spinning workers burn cores that other sessions' calls could use.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return options
+
+    def _split(self, graph: bytes) -> _Split | None:
+        made = split_graph(graph)
+        if made is None:
+            return None
+        frame = self._build(made.frame)
+        return _Split(
+            face=self._build(made.face),
+            frame=frame,
+            face_tensors=made.face_tensors,
+            inputs=frozenset(i.name for i in frame.get_inputs()),
+            output=frame.get_outputs()[0].name,
+        )
 
     def _session(self, graph: str) -> Any:
         session = self._sessions.get(graph)
@@ -149,7 +185,29 @@ class OnnxRuntimeEngine(Engine):
 
     def animate_part(self, prepared: Any, anim: np.ndarray, part: str) -> np.ndarray:
         self.check_part(part)
-        return run_session(self._session(part), self._animate_feeds(prepared, anim))
+        split = self._splits.get(part)
+        anim_rows = as_rows(anim, self.model.anim_dim, "anim")
+        if (
+            split is None
+            or not isinstance(prepared, OrtPrepared)
+            or prepared.params.shape[0] != 1
+            or anim_rows.shape[0] != 1
+        ):
+            return run_session(self._session(part), self._animate_feeds(prepared, anim_rows))
+        # One face, one row (a compositor's cell): the face's own tensors of this graph are
+        # computed once, on its second patch, then only the animated nodes run.
+        if part not in prepared.faces:
+            prepared.faces[part] = None  # seen once
+            return run_session(self._session(part), self._animate_feeds(prepared, anim_rows))
+        ort_value = self._ort.OrtValue.ortvalue_from_numpy
+        params = ort_value(prepared.params)
+        tensors = prepared.faces[part]
+        if tensors is None:
+            values = split.face.run_with_ort_values(list(split.face_tensors), {"params": params})
+            tensors = prepared.faces[part] = dict(zip(split.face_tensors, values, strict=True))
+        feeds = {"prepared": ort_value(prepared.prepared), "params": params, "anim": ort_value(anim_rows)}
+        feeds = {k: v for k, v in feeds.items() if k in split.inputs} | tensors
+        return np.asarray(split.frame.run_with_ort_values([split.output], feeds)[0].numpy())
 
     def animate_many(self, calls: Sequence[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
         if len(calls) == 1:
@@ -193,3 +251,4 @@ class OnnxRuntimeEngine(Engine):
         with self._lock:
             self._sessions = {}
             self._pending = {}
+            self._splits = {}

@@ -146,3 +146,38 @@ def test_resample_array_offline() -> None:
     y = resample_array(x, 44100, 16000)
     assert len(y) == 8000 and y.dtype == np.float32
     assert peak_frequency(y, 16000) == pytest.approx(700, abs=0.5)
+
+
+def test_refilling_the_input_frame_gives_the_samples_of_fresh_frames() -> None:
+    """`StreamResampler` refills its last PyAV frame while chunks keep their size and rate;
+    the resampler has copied the samples by then, so the output is that of a new frame per
+    chunk, bit for bit (sizes change, the rate changes, flushes in between)."""
+    rng = np.random.default_rng(3)
+    refilled, fresh = StreamResampler(), StreamResampler()
+    got, want = [], []
+    for i in range(200):
+        n = int(rng.choice([1, 160, 320, 441, 960, 960, 960, 1023]))
+        rate = 44100 if 80 <= i < 100 else 48000
+        x = (rng.standard_normal(n) * 0.2).astype(np.float32)
+        fresh._frame = None
+        got.append(refilled.process(x, rate))
+        want.append(fresh.process(x, rate))
+        if i % 37 == 36:
+            got.append(refilled.flush())
+            want.append(fresh.flush())
+    np.testing.assert_array_equal(np.concatenate(got), np.concatenate(want))
+
+
+def test_the_usual_int16_chunk_takes_a_short_path_to_the_same_samples() -> None:
+    """1-D int16 mono at a whole-number rate skips the checks it passes: the same float32
+    samples as the general path (here reached with a 2-D (n, 1) view of the same chunk)."""
+    rng = np.random.default_rng(4)
+    chunk = rng.integers(-32768, 32767, 960, dtype=np.int16)
+    short, rate = prepare_chunk(chunk, 48000)
+    general, _ = prepare_chunk(chunk.reshape(-1, 1), 48000)
+    assert rate == 48000 and short.dtype == np.float32 and short.flags.c_contiguous
+    np.testing.assert_array_equal(short, general)
+    with pytest.raises(BadChunkError):
+        prepare_chunk(chunk, 96000)
+    with pytest.raises(BadChunkError):
+        prepare_chunk(chunk, 48000, True)  # type: ignore[arg-type]  # a bool is not a channel count

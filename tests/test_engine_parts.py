@@ -157,3 +157,24 @@ def test_a_morph_frame_is_the_engine_frame_of_the_blended_face(engine: Any) -> N
         assert err.mean() < 0.3, (weight, err.mean())
         assert np.percentile(err, 99.9) <= 12
     assert first.stats.morph_frames == 4 and not first.stats.cells_rendered  # nothing cached
+
+
+@pytest.mark.parametrize("part", ["eyes", "mouth"])
+def test_onnxruntime_draws_a_faces_later_cells_from_its_split_graph_the_same(cache_dir: Path, part: str) -> None:
+    """From a face's second single-row patch on, ONNX Runtime runs only the animated half of
+    the part graph on the face's cached tensors (`engines.face_split`): the same bytes as
+    the whole graph (drawn here by batched calls, which always run it whole)."""
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    engine = make_engine("onnxruntime", SIZE)
+    assert isinstance(engine, OnnxRuntimeEngine) and engine._splits[part] is not None
+    rows = _rows(12, 9)
+    faces = _faces(3, 10)
+    for i, face in enumerate(faces):
+        prepared = engine.prepare(face[None])
+        if i == 2:  # a morph's blended face
+            prepared = engine.blend(engine.prepare(faces[:1]), prepared, 0.4)
+        want = engine.animate_part(prepared, rows, part)
+        got = np.concatenate([engine.animate_part(prepared, row[None], part) for row in rows])
+        assert prepared.faces[part] is not None  # the split half ran
+        np.testing.assert_array_equal(got, want)

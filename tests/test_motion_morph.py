@@ -162,3 +162,16 @@ def test_keyframes_are_few_for_small_changes_and_never_too_close() -> None:
     scale = np.full(1, 0.5)  # a change over twice the range
     big = [morph.keyframes(1.0 + k / FPS, 0.01, 3 / FPS, scale) for k in range(1, 20)]
     assert len({f.b.tobytes() for f in big}) == 4  # capped: 0.6 s / (1.5 * 0.1 s)
+
+
+def test_a_new_or_reset_morph_is_settled_from_the_start() -> None:
+    morph = ParamMorph(np.full(2, 0.5, np.float32))
+    for t in (0.0, 0.1, 0.29):
+        value, settled = morph.at(t)
+        assert settled and np.array_equal(value, [0.5, 0.5])
+        keys = morph.keyframes(t, 0.1, 0.1)
+        assert keys.weight == 0.0 and np.array_equal(keys.a, keys.b)
+    morph.set_target(np.ones(2), t=1.0, duration_s=0.6)
+    assert not morph.at(1.1)[1]
+    morph.reset(np.zeros(2))
+    assert morph.at(0.0)[1] and morph.at(1.1)[1] and np.array_equal(morph.at(0.0)[0], [0.0, 0.0])

@@ -382,13 +382,9 @@ class FaceSprites:
         if finished.shape[0] != base.shape[0] or finished.shape[1] < left + base.shape[1]:
             raise ValueError(f"finish put a {base.shape} frame into {finished.shape} at column {left}")
         self._offset = (int(left), 0)
-        plain = np.zeros_like(finished)
         ox, oy = self._offset
-        plain[oy : oy + base.shape[0], ox : ox + base.shape[1]] = base
-        drawn = np.any(finished != plain, axis=2)
-        drawn[:oy] = drawn[oy + base.shape[0] :] = False  # side bands are the framing's own
-        drawn[:, :ox] = drawn[:, ox + base.shape[1] :] = False
-        self._baked = not drawn[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1].any()
+        # Baked: ``finish`` left the warp box as the engine drew it (framing and label outside).
+        self._baked = np.array_equal(finished[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1], base[wy0:wy1, wx0:wx1])
         self._finished = finished
 
     # ---- engine pictures ---------------------------------------------------------------
@@ -473,17 +469,16 @@ class FaceSprites:
         ex0, ex1, ey0, ey1 = lay.local(lay.eye_box)
         region[my0:my1, mx0:mx1] = mouth
         region[ey0:ey1, ex0:ex1] = eyes
-        warped = self._warp(region, row[0])
         wx0, wx1, wy0, wy1 = lay.warp_box
         with self._lock:
             self.stats.frames += 1
         if self._baked:
             out = self._finished.copy()
             ox, oy = self._offset
-            out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1] = warped
+            self._warp(region, row[0], out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1])
             return out
         square = self._square.copy()
-        square[wy0:wy1, wx0:wx1] = warped
+        self._warp(region, row[0], square[wy0:wy1, wx0:wx1])
         return self._finish(square)
 
     def morph_frame(self, other: FaceSprites, weight: float, prepared: Any, anim: np.ndarray) -> np.ndarray | None:
@@ -520,19 +515,21 @@ class FaceSprites:
         for part in ("mouth", "eyes"):
             x0, x1, y0, y1 = lay.local(self._box(part))
             region[y0:y1, x0:x1] = self._draw(prepared, row, part)[0]
-        target[...] = self._warp(region, row[0])
+        self._warp(region, row[0], target)
         with self._lock:
             self.stats.engine_calls += 2
             self.stats.morph_frames += 1
         return out
 
-    def _warp(self, region: np.ndarray, row: np.ndarray) -> np.ndarray:
-        """The renderer's head warp of the warp-box ``region`` (bilinear, border-clamped)."""
+    def _warp(self, region: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
+        """The renderer's head warp of the warp-box ``region`` (bilinear, border-clamped),
+        written into ``out`` (the warp box of the frame: no copy of the turned region)."""
         # Python floats: np.clip on four scalars cost as much as the map arithmetic at 256 px.
         yaw, pitch, roll = (min(max(float(row[i]), -_POSE_LIMIT_DEG), _POSE_LIMIT_DEG) * _DEG for i in _POSE[:3])
         breath = min(max(float(row[_POSE[3]]), 0.0), 1.0)
         if yaw == pitch == roll == breath == 0.0:
-            return region
+            out[...] = region
+            return
         c1, s = math.cos(roll) - 1.0, math.sin(roll)
         sy, sp = math.sin(yaw), math.sin(pitch)
         col, rw, hx, hy, hd = self.layout.fields
@@ -546,5 +543,7 @@ class FaceSprites:
         cv2.scaleAdd(hd, -sp, fy, dst=fy)
         if breath:
             cv2.scaleAdd(self.layout.rise, breath, fy, dst=fy)
-        return cv2.remap(region, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        done = cv2.remap(region, fx, fy, cv2.INTER_LINEAR, dst=out, borderMode=cv2.BORDER_REPLICATE)
+        if done is not out:  # OpenCV wrote elsewhere (it takes a strided view as it is today)
+            out[...] = done
 

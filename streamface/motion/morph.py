@@ -73,7 +73,9 @@ class ParamMorph:
         start = np.array(initial, np.float32).reshape(-1)
         self._from = start
         self._to = start.copy()
-        self._t0 = 0.0
+        # No morph yet: settled on ``initial`` at any time (a morph "ending" at 0.3 s sent
+        # a new session's first frames down the morphing path, drawn whole by the engine).
+        self._t0 = -math.inf
         self._dur = MIN_MORPH_S
         self.version = 0
         """Incremented on every new target (lets callers cache work per face)."""
@@ -160,5 +162,5 @@ class ParamMorph:
         with self._lock:
             self._from = value
             self._to = value.copy()
-            self._t0 = 0.0
+            self._t0 = -math.inf
             self.version += 1
