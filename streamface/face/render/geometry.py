@@ -75,7 +75,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
-    # Heavier, relaxed lids with age (wide-open eyes on an older face read startled).
+    # Heavier, relaxed lids with age (wide-open eyes on an older face read startled; lighter
+    # lids on seniors read surprised, not younger, to face-api).
     g["lid_droop"] = 0.08 + 0.22 * sag  # a man's narrower opening is in eye_h, not a heavier lid
     # Brows: a man's heavier and darker with an angled arch and clear lid space below (brows
     # pressed onto the eye read as eye make-up; a little lower with age); a woman's thinner
@@ -89,14 +90,14 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
 
     # Nose (tip height), mouth, ears.
     # Noses and ears keep growing: a longer nose and larger ears with age.
-    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
+    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.028 * old
     g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.036 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["jaw_y"] = g["mouth_y"] + 0.015 + 0.005 * masc  # the jaw angle
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
     g["lip_t"] = 0.006 + 0.016 * p("lip_fullness") + 0.016 * fem - 0.006 * sag
-    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.12 * old
+    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.20 * old
     g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.12 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.18 * masc - 0.1 * child
 
