@@ -90,7 +90,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
 
     # Nose (tip height), mouth, ears.
     # Noses and ears keep growing: a longer nose and larger ears with age.
-    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.028 * old
+    g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
     g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.036 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
