@@ -97,7 +97,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["jaw_y"] = g["mouth_y"] + 0.015 + 0.005 * masc  # the jaw angle
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
     g["lip_t"] = 0.006 + 0.016 * p("lip_fullness") + 0.016 * fem - 0.006 * sag
-    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.20 * old
+    g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.12 * old
     g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.12 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.18 * masc - 0.1 * child
 
