@@ -142,8 +142,9 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     # Nose: a shadow down the bridge's shadow side, a rounded tip, wings and nostrils.
     along = sh.smoothstep(ey - 0.02, ey + 0.05, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.02, y)
     side = torch.exp(-(((x - nw * 0.6 - 0.004) / (0.012 + 0.006 * g["masc"])) ** 2)) * along
-    # A man's stronger bridge: a straight ridge from between the brows, edged on the lit
-    # side too (fainter), so the nose reads as a shape and not only as a tip.
+    # A man's stronger bridge: a straight ridge from eye level down, edged on the lit side
+    # too (fainter), so the nose reads as a shape and not only as a tip. (Started between
+    # the brows, its shadow read as a frown.)
     ridge_along = sh.smoothstep(ey - 0.01, ey + 0.03, y) * sh.smoothstep(ny_ - 0.005, ny_ - 0.03, y)
     lit_edge = torch.exp(-(((x + nw * 0.45 + 0.004) / 0.010) ** 2)) * ridge_along * g["masc"]
     side = side + 0.35 * torch.exp(-(((x - nw * 0.55 - 0.004) / 0.014) ** 2)) * ridge_along * (1.0 - along) * g["masc"]
