@@ -326,3 +326,45 @@ def test_grown_beard_has_a_clean_cheek_edge() -> None:
     frac = (col - beard) / (skin - beard)
     edge = np.nonzero((frac < 0.9) & (frac > 0.1))[0]
     assert skin - beard > 0.3 and len(edge) <= 5, (skin, beard, len(edge))
+
+
+def _bridge_edge_contrast(face: FaceParams, size: int = 512) -> float:
+    """How much darker the lit side of the nose bridge is than the cheek just beyond it."""
+    renderer = FaceRenderer(size)
+    params = _params(face)
+    with torch.no_grad():
+        img = renderer.prepare(params)[0].mean(0)
+    g = renderer._geometry(params)
+    eye_y, nose_y, nose_w = float(g["eye_y"]), float(g["nose_y"]), float(g["nose_w"])
+    row = _row((eye_y + 0.03 + nose_y - 0.03) / 2, size)
+    edge = float(img[row, _col(-(nose_w * 0.45 + 0.004), size)])
+    beyond = float(img[row, _col(-(nose_w * 0.45 + 0.03), size)])
+    return beyond - edge
+
+
+def test_masculine_nose_has_a_defined_bridge() -> None:
+    """A man's nose reads as a shape: its bridge is edged on the lit side too, a woman's is not."""
+    man = _bridge_edge_contrast(FaceParams(masculinity=1.0, makeup=0.0, skin_tone=0.3))
+    woman = _bridge_edge_contrast(FaceParams(masculinity=0.0, makeup=0.0, skin_tone=0.3))
+    assert man > 0.012 and man > woman + 0.01, (man, woman)
+
+
+def _lip_rows(face: FaceParams, size: int = 512) -> tuple[int, int]:
+    """Rows of the closed lips above and below the seam at the mouth's centre column."""
+    renderer = FaceRenderer(size)
+    params = _params(face)
+    with torch.no_grad():
+        bare = renderer.prepare(params)
+        lips = renderer.animate(bare, params, _anim(1))
+    g = renderer._geometry(params)
+    diff = (lips - bare)[0].abs().amax(0)[:, _col(0.012, size)]
+    seam = _row(float(g["mouth_y"]), size)
+    return int((diff[seam - 30 : seam] > 0.03).sum()), int((diff[seam : seam + 30] > 0.03).sum())
+
+
+def test_masculine_upper_lip_is_thinner() -> None:
+    """A man's upper lip is thin next to his lower lip (a woman's is nearly as full as hers)."""
+    up_m, low_m = _lip_rows(FaceParams(masculinity=1.0, makeup=0.0, lip_fullness=0.6))
+    up_f, low_f = _lip_rows(FaceParams(masculinity=0.0, makeup=0.0, lip_fullness=0.6))
+    assert up_m <= 0.55 * low_m and up_m / low_m < up_f / low_f - 0.1, (up_m, low_m, up_f, low_f)
+

@@ -58,9 +58,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["jaw_rx"] = g["rx"] * (0.71 + 0.14 * jaw + 0.09 * masc - 0.04 * child + 0.08 * sag)
     jaw_ry = 0.245 + 0.065 * p("chin_length") + 0.03 * p("face_length") + 0.015 * masc - 0.03 * child
     g["chin_y"] = g["cy"] + 0.15 + jaw_ry
-    g["chin_w"] = 0.04 + 0.05 * p("chin_width") + 0.055 * masc + 0.015 * sag
+    g["chin_w"] = 0.04 + 0.05 * p("chin_width") + 0.065 * masc + 0.015 * sag
     g["jaw_round"] = 0.05 + 0.08 * fem + 0.03 * sag  # a softer jaw line with age
-    g["chin_round"] = 0.035 + 0.04 * fem
+    g["chin_round"] = 0.028 + 0.047 * fem  # a squarer chin on a man
     g["cheek"] = p("cheek_fullness") + 0.4 * child
 
     # Eyes at the middle of the head; large, as in illustrated portraits.
@@ -75,28 +75,30 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
-    # Heavier, relaxed lids with age (wide-open eyes on an older face read startled).
+    # Heavier, relaxed lids with age (wide-open eyes on an older face read startled; lighter
+    # lids on seniors read surprised, not younger, to face-api).
     g["lid_droop"] = 0.08 + 0.22 * sag  # a man's narrower opening is in eye_h, not a heavier lid
     # Brows: a man's heavier and darker with an angled arch and clear lid space below (brows
     # pressed onto the eye read as eye make-up; a little lower with age); a woman's thinner
     # and rounder.
+    # (A flatter, straighter masculine brow read as sad to face-api: the angled arch stays.)
     g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem - 0.024 * masc * (1.0 - 0.25 * old) + 0.004 * old
-    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.016 * masc
+    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.019 * masc
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem + 0.008 * masc
-    g["brow_ridge"] = 0.16 * masc  # shadow under a masculine brow ridge
+    g["brow_ridge"] = 0.19 * masc  # shadow under a masculine brow ridge
     g["gloss"] = 1.0 - 0.5 * masc  # masculine skin is drawn more matte (softer highlights)
 
     # Nose (tip height), mouth, ears.
     # Noses and ears keep growing: a longer nose and larger ears with age.
     g["nose_y"] = g["eye_y"] + 0.135 + 0.065 * p("nose_length") - 0.025 * child + 0.03 * masc + 0.018 * old
-    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.030 * masc - 0.005 * child
+    g["nose_w"] = 0.022 + 0.024 * p("nose_width") + 0.036 * masc - 0.005 * child
     g["nose_tip"] = p("nose_tip")
     g["mouth_y"] = g["nose_y"] + 0.072 + 0.03 * p("chin_length") + 0.008 * masc - 0.012 * child + 0.006 * old
     g["jaw_y"] = g["mouth_y"] + 0.015 + 0.005 * masc  # the jaw angle
     g["mouth_w"] = 0.068 + 0.04 * p("lip_width") + 0.006 * masc - 0.010 * child
     g["lip_t"] = 0.006 + 0.016 * p("lip_fullness") + 0.016 * fem - 0.006 * sag
     g["ear_s"] = 0.85 + 0.35 * p("ear_size") + 0.17 * masc + 0.12 * old
-    g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.10 * masc - 0.015 * child
+    g["neck_w"] = 0.10 + 0.03 * p("neck_width") + 0.12 * masc - 0.015 * child
     g["shoulder_w"] = 0.70 + 0.18 * masc - 0.1 * child
 
     # Skin: the Monk palette, an undertone shift, duller with age.

@@ -34,7 +34,8 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     gap_top = -gap * 0.28 * sr
     gap_bot = gap * 0.72 * sr
     bow = 1.0 - 0.45 * torch.exp(-((x / (width * 0.16)) ** 2))  # the cupid's bow dips at the centre
-    up_edge = gap_top - lt * 0.80 * s**0.45 * (0.72 + 0.28 * bow)
+    # A man's upper lip is thinner (a lower lip of the same fullness).
+    up_edge = gap_top - lt * (0.80 - 0.25 * g["masc"]) * s**0.45 * (0.72 + 0.28 * bow)
     low_edge = gap_bot + lt * 1.05 * s**0.55
     valid = (s > 0).to(x.dtype)
     lips = torch.sigmoid((v - up_edge) / (px * 0.7)) * torch.sigmoid((low_edge - v) / (px * 0.7)) * valid

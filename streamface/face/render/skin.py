@@ -142,6 +142,12 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     # Nose: a shadow down the bridge's shadow side, a rounded tip, wings and nostrils.
     along = sh.smoothstep(ey - 0.02, ey + 0.05, y) * sh.smoothstep(ny_ + 0.005, ny_ - 0.02, y)
     side = torch.exp(-(((x - nw * 0.6 - 0.004) / (0.012 + 0.006 * g["masc"])) ** 2)) * along
+    # A man's stronger bridge: a straight ridge from eye level down, edged on the lit side
+    # too (fainter), so the nose reads as a shape and not only as a tip. (Started between
+    # the brows, its shadow read as a frown.)
+    ridge_along = sh.smoothstep(ey - 0.01, ey + 0.03, y) * sh.smoothstep(ny_ - 0.005, ny_ - 0.03, y)
+    lit_edge = torch.exp(-(((x + nw * 0.45 + 0.004) / 0.010) ** 2)) * ridge_along * g["masc"]
+    side = side + 0.35 * torch.exp(-(((x - nw * 0.55 - 0.004) / 0.014) ** 2)) * ridge_along * (1.0 - along) * g["masc"]
     under = sh.soft(sh.ellipse(x, y, 0.004, ny_ + 0.016, nw * 1.2, 0.013), 0.01)
     wing_d = sh.ellipse(ax, y, nw * 0.85, ny_ - 0.002, nw * 0.45, 0.017)
     wings = sh.soft(wing_d, 0.006)
@@ -149,7 +155,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     crease = crease * sh.smoothstep(nw * 0.6, nw * 1.0, ax)
     strength = 0.75 + 0.8 * g["masc"]
     k = k * (1.0 - 0.28 * strength * side) * (1.0 - 0.32 * strength * under) * (1.0 - 0.10 * wings)
-    k = k * (1.0 - 0.30 * strength * crease)
+    k = k * (1.0 - 0.30 * strength * crease) * (1.0 - 0.10 * lit_edge)
     my, mw = g["mouth_y"], g["mouth_w"]
     below = sh.soft(sh.ellipse(x, y, 0.0, my + g["lip_t"] * 1.3 + 0.02, mw * 0.6, 0.012), 0.01)
     k = k * (1.0 - 0.16 * below)
@@ -167,7 +173,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     hi = (0.03 + 0.16 * g["tone"]) * g["gloss"]
     fore = sh.soft(sh.ellipse(x, y, -0.07, g["cy"] - 0.12, 0.10, 0.06), 0.05)
     tip = sh.soft(sh.ellipse(x, y, -0.006, ny_ - 0.012, nw * (0.45 + 0.25 * g["nose_tip"]), 0.011 + 0.004 * g["nose_tip"]), 0.007)
-    bridge = torch.exp(-(((x + 0.008) / 0.006) ** 2)) * along * 0.5
+    bridge = torch.exp(-(((x + 0.008) / 0.006) ** 2)) * (along * 0.5 + 0.6 * g["masc"] * ridge_along)
     cheekbone = sh.soft(sh.ellipse(x, y, -edx - 0.01, ey + 0.085, 0.06, 0.03), 0.03)
     chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.05, 0.05, 0.03), 0.025)
     brow_hi = sh.soft(sh.ellipse(x, y, -edx * 0.9, g["brow_y"] - 0.028, 0.07, 0.018), 0.02) * g["masc"]
