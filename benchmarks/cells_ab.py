@@ -169,8 +169,12 @@ def lockstep(
     return out
 
 
-def main(run: Any) -> None:
-    """Command line of a lockstep area: ``[--size N] [--seconds S] [--quick]``; JSON out."""
+def main(run: Any, base: str | None = None) -> None:
+    """Command line of a lockstep area: ``[--size N] [--seconds S] [--quick]``; JSON out.
+
+    ``base``: the area's default git revision of its "before" modules; given, the command
+    line takes ``--base REV`` too and passes it on to ``run``.
+    """
     import argparse
     import json
 
@@ -178,8 +182,11 @@ def main(run: Any) -> None:
     parser.add_argument("--size", type=int, default=None, help="frame size in pixels")
     parser.add_argument("--seconds", type=float, default=None, help="length of the talk")
     parser.add_argument("--quick", action="store_true", help="a short run")
+    if base is not None:
+        parser.add_argument("--base", default=base, help=f"revision of the old modules (default {base})")
     args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, size=args.size, seconds=args.seconds), indent=2))
+    extra = {} if base is None else {"base": args.base}
+    print(json.dumps(run(quick=args.quick, size=args.size, seconds=args.seconds, **extra), indent=2))
 
 
 if __name__ == "__main__":

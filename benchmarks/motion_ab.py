@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks.cells_ab import lockstep
+from benchmarks.cells_ab import lockstep, main
 
 BASE = "8307201"
 """The merge of the cadence work, before the motion and resampler changes."""
@@ -57,18 +57,4 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
 
 
 if __name__ == "__main__":
-    import json
-
-    args = sys.argv[1:]
-
-    def _opt(name: str) -> str | None:
-        return args[args.index(name) + 1] if name in args else None
-
-    size_arg, seconds_arg = _opt("--size"), _opt("--seconds")
-    result = run(
-        quick="--quick" in args,
-        size=None if size_arg is None else int(size_arg),
-        seconds=None if seconds_arg is None else float(seconds_arg),
-        base=_opt("--base") or BASE,
-    )
-    print(json.dumps(result, indent=2))
+    main(run, base=BASE)

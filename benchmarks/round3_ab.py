@@ -19,10 +19,9 @@ sides more per frame than one process does).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from benchmarks.cells_ab import lockstep
+from benchmarks.cells_ab import lockstep, main
 from benchmarks.motion_ab import old_module
 
 BASE = "310bdbc"
@@ -65,18 +64,4 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
 
 
 if __name__ == "__main__":
-    import json
-
-    args = sys.argv[1:]
-
-    def _opt(name: str) -> str | None:
-        return args[args.index(name) + 1] if name in args else None
-
-    size_arg, seconds_arg = _opt("--size"), _opt("--seconds")
-    result = run(
-        quick="--quick" in args,
-        size=None if size_arg is None else int(size_arg),
-        seconds=None if seconds_arg is None else float(seconds_arg),
-        base=_opt("--base") or BASE,
-    )
-    print(json.dumps(result, indent=2))
+    main(run, base=BASE)
