@@ -6,7 +6,7 @@ import asyncio
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
-from streamface.server.peer import Peer
+from streamface.server.peer import Peer, close_peer_connection
 
 
 async def test_close_just_after_ice_completes_leaves_no_consent_checks_running() -> None:
@@ -53,5 +53,5 @@ async def test_close_just_after_ice_completes_leaves_no_consent_checks_running()
         # ... and the close stopped the consent checks it started then
         assert task.done()
     finally:
-        await client.close()
+        await close_peer_connection(client)
         await peer.close()

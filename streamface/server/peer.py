@@ -11,16 +11,21 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aioice import Connection
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceTransport,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from streamface.server.encoder import use_face_encoder
 
 log = logging.getLogger(__name__)
 
-# Long enough for aioice's connect() to finish its 20 ms pacing sleep after a close.
-LATE_CONSENT_WAIT_S = 0.25
+# connect() resumes within one 20 ms pacing sleep; this bounds the wait on a stalled loop.
+LATE_CONSENT_WAIT_S = 5.0
 
 
 class BadOfferError(ValueError):
@@ -110,15 +115,20 @@ class Peer:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
-        # ICE that completed just now may not have started its consent checks yet
-        racing = _completed_before_consent(self.pc)
-        await self.pc.close()
-        if racing:
-            await _stop_late_consent_checks(racing)
+        await close_peer_connection(self.pc)
 
 
-def _completed_before_consent(pc: RTCPeerConnection) -> list[Connection]:
-    """ICE connections whose check list completed but whose consent checks have not begun.
+async def close_peer_connection(pc: RTCPeerConnection) -> None:
+    """Close ``pc`` without leaking aioice's consent checks (see `_completed_before_consent`)."""
+    # ICE that completed just now may not have started its consent checks yet
+    racing = _completed_before_consent(pc)
+    await pc.close()
+    if racing:
+        await _stop_late_consent_checks(racing)
+
+
+def _completed_before_consent(pc: RTCPeerConnection) -> list[RTCIceTransport]:
+    """ICE transports whose check list completed but whose consent checks have not begun.
 
     aioice 0.13 race: ``connect()`` paces its checks with 20 ms sleeps and reads the check
     list's result after the next one. A close inside that window leaves ``connect()`` to
@@ -128,25 +138,30 @@ def _completed_before_consent(pc: RTCPeerConnection) -> list[Connection]:
     transports = [t.receiver.transport.transport for t in pc.getTransceivers()]
     if pc.sctp is not None:
         transports.append(pc.sctp.transport.transport)
-    connections = {id(t._connection): t._connection for t in transports}  # bundled: shared
+    unique = {id(t): t for t in transports}  # bundled: shared
     return [
-        c
-        for c in connections.values()
-        if c._check_list_done and c._nominated and c._query_consent_task is None
+        t
+        for t in unique.values()
+        if t._connection._check_list_done
+        and t._connection._nominated
+        and t._connection._query_consent_task is None
     ]
 
 
-async def _stop_late_consent_checks(connections: list[Connection]) -> None:
-    """Wait (briefly) for the consent tasks ``connect()`` starts late, and cancel them."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LATE_CONSENT_WAIT_S
-    waiting = list(connections)
-    while waiting and loop.time() < deadline:
-        await asyncio.sleep(0.005)
-        started = [c for c in waiting if c._query_consent_task is not None]
-        for connection in started:
-            waiting.remove(connection)
-            task = connection._query_consent_task
-            assert task is not None
+async def _stop_late_consent_checks(transports: list[RTCIceTransport]) -> None:
+    """Wait for each racing ``connect()`` to return, then cancel the consent task it began.
+
+    ``RTCIceTransport.start`` sets its private start event once ``connect()`` returns,
+    whatever the outcome, so this waits exactly as long as the race lasts.
+    """
+    for transport in transports:
+        started: asyncio.Event | None = getattr(transport, "_RTCIceTransport__start", None)
+        if started is not None:
+            try:
+                await asyncio.wait_for(started.wait(), LATE_CONSENT_WAIT_S)
+            except TimeoutError:
+                log.warning("ICE connect() did not return %.0f s after close", LATE_CONSENT_WAIT_S)
+        task = transport._connection._query_consent_task
+        if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
