@@ -22,12 +22,10 @@ into settled and morphing frames and the last third) and VP8, and each variant's
 from __future__ import annotations
 
 import dataclasses
-import fractions
-import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.vp8 import FPS, _voice_48k
+from benchmarks.frame_step import FPS, FrameStepper, voice_48k
 
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None) -> dict[str, Any]:
@@ -68,7 +66,6 @@ def lockstep(
     from engines.onnxruntime_engine import OnnxRuntimeEngine
     from streamface.face.sprites import layout
     from streamface.server.app import LIVE_SIZE
-    from streamface.server.tracks import _render_yuv
     from streamface.session import Session
     from streamface.voice.analyzer import default_analyzer
 
@@ -77,11 +74,10 @@ def lockstep(
     size = size or LIVE_SIZE
     seconds = seconds or (6.0 if quick else 20.0)
     frames_n = int(seconds * FPS)
-    pcm = _voice_48k(seconds + 1.0)
-    chunk = 960
+    pcm = voice_48k(seconds + 1.0)
     layout(size)
     default_analyzer().warm_up()
-    sessions: dict[str, Session] = {}
+    steppers: dict[str, FrameStepper] = {}
     for name, (parts, configure) in variants.items():
         engine = OnnxRuntimeEngine(size)
         if not parts:
@@ -90,82 +86,24 @@ def lockstep(
         if configure is not None:
             configure(session)
         session.render_frame(0.0)
-        sessions[name] = session
-    zero = {"ingest": 0.0, "analysis": 0.0, "render": 0.0, "vp8": 0.0, "settled": 0.0, "morphing": 0.0, "last_third": 0.0}
-    cpu = {name: dict(zero) for name in names}
-    counts = {name: {"settled": 0, "morphing": 0, "last_third": 0, "analyses": 0} for name in names}
-    pushed = dict.fromkeys(names, 0)
+        steppers[name] = FrameStepper(session, pcm, frames_n)
     encoders = {name: Vp8Encoder() for name in names}
-    time_base = fractions.Fraction(1, 90000)
     differing = 0
     for k in range(frames_n):
-        t = k / FPS
         planes: list[bytes] = []
         for name in names if k % 2 else names[::-1]:
-            session, acc, n = sessions[name], cpu[name], counts[name]
-            c0 = time.process_time()
-            while pushed[name] * chunk < (t + 1.0 / FPS) * 48000:
-                session.push_audio(pcm[pushed[name] * chunk : (pushed[name] + 1) * chunk], 48000)
-                pushed[name] += 1
-            c1 = time.process_time()
-            if session.analysis_due():
-                session.analyze()
-                n["analyses"] += 1
-            c2 = time.process_time()
-            settled = session._morph.at(t)[1]
-            yuv, _ = _render_yuv(session.render_frame, t)
-            c3 = time.process_time()
-            yuv.pts = k * 3000
-            yuv.time_base = time_base
-            encoders[name].encode(yuv)
-            c4 = time.process_time()
+            yuv = steppers[name].frame(k)
+            steppers[name].encode(encoders[name], yuv, k)
             if compare:
                 planes.append(b"".join(bytes(p) for p in yuv.planes))
-            acc["ingest"] += c1 - c0
-            acc["analysis"] += c2 - c1
-            acc["render"] += c3 - c2
-            acc["vp8"] += c4 - c3
-            kind = "settled" if settled else "morphing"
-            acc[kind] += c3 - c2
-            n[kind] += 1
-            if k >= frames_n * 2 // 3:
-                acc["last_third"] += c3 - c2
-                n["last_third"] += 1
         differing += compare and len(set(planes)) > 1
     out: dict[str, Any] = {"engine": "onnxruntime", "frame_size_px": size, "frames": frames_n}
     if compare:
         out["frames_differing"] = differing
-    for name in names:
-        session, acc, n = sessions[name], cpu[name], counts[name]
-        vp8 = max(acc["vp8"], 1e-9) / frames_n
-
-        def ms(total: float, count: int = frames_n) -> float:
-            return round(total / max(count, 1) * 1e3, 3)
-
-        pipeline = acc["ingest"] + acc["analysis"] + acc["render"]
-        out.update({
-            f"{name}_analyses": n["analyses"],
-            f"{name}_sprite_frames": session.sprite_frames,
-            f"{name}_composed_morph_frames": session.morph_frames,
-            f"{name}_ingest_cpu_ms_per_frame": ms(acc["ingest"]),
-            f"{name}_analysis_cpu_ms_per_frame": ms(acc["analysis"]),
-            f"{name}_render_yuv_cpu_ms_per_frame": ms(acc["render"]),
-            f"{name}_settled_render_yuv_cpu_ms_per_frame": ms(acc["settled"], n["settled"]),
-            f"{name}_morphing_render_yuv_cpu_ms_per_frame": ms(acc["morphing"], n["morphing"]),
-            f"{name}_morphing_frames": n["morphing"],
-            f"{name}_last_third_render_yuv_cpu_ms_per_frame": ms(acc["last_third"], n["last_third"]),
-            f"{name}_vp8_encode_cpu_ms_per_frame": ms(acc["vp8"]),
-            f"{name}_pipeline_cpu_ms_per_frame": ms(pipeline),
-            f"{name}_pipeline_to_vp8_x": round(pipeline / frames_n / vp8, 2),
-            f"{name}_ingest_analysis_to_vp8_x": round((acc["ingest"] + acc["analysis"]) / frames_n / vp8, 2),
-            f"{name}_render_to_vp8_x": round(acc["render"] / frames_n / vp8, 2),
-            f"{name}_settled_render_to_vp8_x": round(acc["settled"] / max(n["settled"], 1) / vp8, 2),
-            f"{name}_morphing_render_to_vp8_x": round(acc["morphing"] / max(n["morphing"], 1) / vp8, 2),
-            f"{name}_last_third_render_to_vp8_x": round(acc["last_third"] / max(n["last_third"], 1) / vp8, 2),
-        })
-        out[f"{name}_face_changes"] = len(session.face_changes)
-        session.close()
-        session.engine.close()
+    for name, stepper in steppers.items():
+        out.update({f"{name}_{key}": value for key, value in stepper.metrics().items()})
+        stepper.session.close()
+        stepper.session.engine.close()
     return out
 
 

@@ -38,94 +38,49 @@ BASE = "310bdbc"
 
 def _worker(size: int, seconds: float, voice: str) -> None:
     """One side: read ``frame k`` lines on stdin, answer each with the frame's yuv hash."""
-    import fractions
-    import time
+    import importlib.util
 
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
 
-    from benchmarks import vp8 as bench_vp8
-    from benchmarks.vp8 import FPS, _voice_48k
     from engines.onnxruntime_engine import OnnxRuntimeEngine
     from streamface.face.sprites import layout
-    from streamface.server.tracks import _render_yuv
     from streamface.session import Session
     from streamface.voice.analyzer import default_analyzer
 
+    # this tree's stepper, by path: the side's ``benchmarks`` package may predate it
+    spec = importlib.util.spec_from_file_location("frame_step", Path(__file__).with_name("frame_step.py"))
+    assert spec is not None and spec.loader is not None
+    frame_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(frame_step)
+
     torch.set_num_threads(1)
-    bench_vp8.VOICE = Path(voice)  # this tree's voice: the other tree's path is relative to its folder
-    frames_n = int(seconds * FPS)
-    pcm = _voice_48k(seconds + 1.0)
-    chunk = 960
+    frames_n = int(seconds * frame_step.FPS)
     layout(size)
     default_analyzer().warm_up()
     engine = OnnxRuntimeEngine(size)
-    session = Session(engine, fps=FPS, seed=0)
+    session = Session(engine, fps=frame_step.FPS, seed=0)
+    stepper = frame_step.FrameStepper(session, frame_step.voice_48k(seconds + 1.0, Path(voice)), frames_n)
     encoder = Vp8Encoder()
-    time_base = fractions.Fraction(1, 90000)
-    acc = dict.fromkeys(("ingest", "analysis", "render", "vp8", "settled", "morphing"), 0.0)
-    n = dict.fromkeys(("settled", "morphing", "analyses"), 0)
-    pushed = 0
     print("ready", flush=True)
     for line in sys.stdin:
         k = int(line.split()[1])
-        t = k / FPS
-        c0 = time.process_time()
-        while pushed * chunk < (t + 1.0 / FPS) * 48000:
-            session.push_audio(pcm[pushed * chunk : (pushed + 1) * chunk], 48000)
-            pushed += 1
-        c1 = time.process_time()
-        if session.analysis_due():
-            session.analyze()
-            n["analyses"] += 1
-        c2 = time.process_time()
-        settled = session._morph.at(t)[1]
-        yuv, _ = _render_yuv(session.render_frame, t)
-        c3 = time.process_time()
-        yuv.pts = k * 3000
-        yuv.time_base = time_base
-        encoder.encode(yuv)
-        c4 = time.process_time()
-        digest = hashlib.blake2b(b"".join(bytes(p) for p in yuv.planes), digest_size=16).hexdigest()
-        acc["ingest"] += c1 - c0
-        acc["analysis"] += c2 - c1
-        acc["render"] += c3 - c2
-        acc["vp8"] += c4 - c3
-        kind = "settled" if settled else "morphing"
-        acc[kind] += c3 - c2
-        n[kind] += 1
-        print(digest, flush=True)
+        yuv = stepper.frame(k)
+        stepper.encode(encoder, yuv, k)
+        print(hashlib.blake2b(b"".join(bytes(p) for p in yuv.planes), digest_size=16).hexdigest(), flush=True)
         if k == frames_n - 1:
             break
-
-    def ms(total: float, count: int = frames_n) -> float:
-        return round(total / max(count, 1) * 1e3, 3)
-
-    pipeline = acc["ingest"] + acc["analysis"] + acc["render"]
-    vp8 = max(acc["vp8"], 1e-9)
     print(json.dumps({
-        "analyses": n["analyses"],
+        **stepper.metrics(),
         "face_changes": [[round(t, 3), reason] for t, reason in session.face_changes],
-        "sprite_frames": session.sprite_frames,
-        "composed_morph_frames": session.morph_frames,
         "prepares": session.prepares,
-        "ingest_cpu_ms_per_frame": ms(acc["ingest"]),
-        "analysis_cpu_ms_per_frame": ms(acc["analysis"]),
-        "render_yuv_cpu_ms_per_frame": ms(acc["render"]),
-        "settled_render_yuv_cpu_ms_per_frame": ms(acc["settled"], n["settled"]),
-        "settled_frames": n["settled"],
-        "morphing_render_yuv_cpu_ms_per_frame": ms(acc["morphing"], n["morphing"]),
-        "morphing_frames": n["morphing"],
-        "vp8_encode_cpu_ms_per_frame": ms(acc["vp8"]),
-        "pipeline_cpu_ms_per_frame": ms(pipeline),
-        "pipeline_to_vp8_x": round(pipeline / vp8, 3),
     }), flush=True)
     session.close()
     engine.close()
 
 
 def _voice() -> Path:
-    from benchmarks.vp8 import VOICE
+    from benchmarks.frame_step import VOICE
 
     return VOICE
 

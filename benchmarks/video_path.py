@@ -33,13 +33,13 @@ import numpy as np
 
 
 def _frames(seconds: float) -> list[np.ndarray]:
-    from benchmarks.vp8 import FPS, _voice_48k
+    from benchmarks.frame_step import FPS, voice_48k
     from engines.select import load_engine
     from streamface.face.sprites import layout
     from streamface.server.app import LIVE_SIZE
     from streamface.session import Session
 
-    pcm = _voice_48k(seconds + 1.0)
+    pcm = voice_48k(seconds + 1.0)
     engine = load_engine("auto", LIVE_SIZE)
     layout(LIVE_SIZE)
     session = Session(engine, fps=FPS, seed=0)
