@@ -9,12 +9,13 @@ import time
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame, VideoFrame
+from av import AudioFrame, Packet, VideoFrame
 from fakes import FakeSession
 
 from streamface.errors import BadAudioError
+from streamface.server.encoder import FaceVp8Encoder, SharedFaceEncoding
 from streamface.server.live import LiveSession
-from streamface.server.tracks import FaceTrack, audio_to_mono
+from streamface.server.tracks import FaceFanout, FaceTrack, audio_to_mono
 
 
 def _chunk(seconds: float = 0.02, rate: int = 48_000, level: float = 0.3) -> np.ndarray:
@@ -102,6 +103,44 @@ async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
     assert track.frames_resent > 0
     fps = (len(handed) - 2) / (handed[-1] - handed[1])
     assert 28 <= fps <= 32
+
+
+async def test_fanout_hands_packets_to_vp8_senders_and_frames_to_the_rest() -> None:
+    calls = 0
+
+    def render(t: float) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls % 6 == 0:
+            time.sleep(0.08)  # misses its deadline: that tick has no new picture
+        return np.full((32, 32, 3), (calls * 7) % 255, dtype=np.uint8)
+
+    encoding = SharedFaceEncoding()
+    track = FaceTrack(render, encoding=encoding)
+    fanout = FaceFanout(track)
+    packets, frames = fanout.subscribe(), fanout.subscribe()
+    packer = FaceVp8Encoder()
+    packets.use_packets(packer)
+    assert encoding.active
+    got: list[Packet] = []
+    pts: list[int] = []
+    for _ in range(30):
+        packet, frame = await asyncio.gather(packets.recv(), frames.recv())
+        assert isinstance(packet, Packet) and isinstance(frame, VideoFrame)
+        assert packet.pts == frame.pts
+        got.append(packet)
+        pts.append(int(frame.pts))  # type: ignore[arg-type]
+    assert np.all(np.diff(pts) == 3000)
+    sizes = [p.size for p in got]
+    assert sizes[0] > 0 and bytes(got[0])[0] & 1 == 0, "the first packet is a keyframe"
+    empty = sizes.count(0)
+    assert track.frames_resent >= 1 and empty >= track.frames_resent
+    assert empty < len(sizes) // 2
+    packets.stop()
+    assert not encoding.active
+    frames.stop()
+    track.stop()
+    await asyncio.sleep(0.1)
 
 
 async def test_face_track_render_error_ends_track() -> None:

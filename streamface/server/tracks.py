@@ -440,17 +440,21 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     Handles packed and planar layouts and the s16/s32/flt/dbl/u8 sample formats that
     WebRTC decoders produce (usually 48 kHz s16, mono or stereo).
     """
-    data = frame.to_ndarray()
-    channels = max(1, len(frame.layout.channels))
-    if data.dtype == np.int16 and channels <= 2 and not frame.format.is_planar:
-        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16.
+    channels = max(1, frame.layout.nb_channels)
+    if frame.format.name == "s16" and channels <= 2:
+        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16,
+        # read where the frame holds it (`to_ndarray` stacks planes: 3x the cost).
         # Two column adds instead of a mean over a 2-wide axis (4x cheaper).
-        pairs = data.reshape(-1, channels)
-        mono = pairs[:, 0].astype(np.float32)
-        if channels == 2:
-            mono += pairs[:, 1]
-        mono *= np.float32(1.0 / (32768.0 * channels))
-        return mono, int(frame.sample_rate)
+        count = frame.samples * channels
+        plane = frame.planes[0]
+        if plane.buffer_size >= 2 * count:
+            pairs = np.frombuffer(memoryview(plane), np.int16, count=count)
+            mono = pairs[0::channels].astype(np.float32)
+            if channels == 2:
+                mono += pairs[1::2]
+            mono *= np.float32(1.0 / (32768.0 * channels))
+            return mono, int(frame.sample_rate)
+    data = frame.to_ndarray()
     data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
     if data.dtype == np.int16:
         mono = data.astype(np.float32).mean(axis=1) / 32768.0
