@@ -186,7 +186,7 @@ def test_shared_encoding_is_packed_by_each_sender_and_follows_their_requests() -
         packet = encoding.encode(source)
         data = bytes(packet)
         keyframe = data[0] & 1 == 0
-        assert keyframe == (k in (0, 4, 8)), k
+        assert keyframe == (k in (0, 4, 8)) == packet.is_keyframe, k
         assert source.pict_type == PictureType.NONE  # the frame can go on to other encoders
         for sender in (a, b) if k >= 4 else (a,):
             payloads, timestamp = sender.pack(packet)

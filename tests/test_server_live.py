@@ -213,12 +213,15 @@ def test_rgb_to_yuv420p_matches_swscale(h: int, w: int) -> None:
 
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)  # smooth, like a rendered face
     rgb = np.stack(
-        [128 + 100 * np.sin(x / 31), 128 + 100 * np.cos(y / 23), 128 + 80 * np.sin((x + y) / 37)], axis=2
+        [128 + 100 * np.sin(x / 31), 128 + 100 * np.cos(y / 23), 128 + 80 * np.sin((x + y) / 37)],
+        axis=2,
     ).astype(np.uint8)
     frame = rgb_to_yuv420p(rgb)
     even = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
     assert frame.format.name == "yuv420p" and (frame.height, frame.width) == even.shape[:2]
-    ref = VideoReformatter().reformat(VideoFrame.from_ndarray(even, format="rgb24"), format="yuv420p")
+    ref = VideoReformatter().reformat(
+        VideoFrame.from_ndarray(even, format="rgb24"), format="yuv420p"
+    )
     luma = even.shape[0]
     ours, theirs = frame.to_ndarray(), ref.to_ndarray()
     assert np.abs(ours[:luma].astype(int) - theirs[:luma]).max() <= 1  # same BT.601 limited range
@@ -226,3 +229,24 @@ def test_rgb_to_yuv420p_matches_swscale(h: int, w: int) -> None:
     err = np.abs(frame.to_ndarray(format="rgb24").astype(float) - even).mean()
     err_sws = np.abs(ref.to_ndarray(format="rgb24").astype(float) - even).mean()
     assert err < err_sws + 0.5, (err, err_sws)
+
+
+async def test_a_consumer_joining_mid_stream_gets_packets_from_a_keyframe_on() -> None:
+    track = FaceTrack(
+        lambda t: np.full((32, 32, 3), int(t * 300) % 255, np.uint8), encoding=SharedFaceEncoding()
+    )
+    fanout = FaceFanout(track)
+    first, late = fanout.subscribe(), fanout.subscribe()
+    first.use_packets(FaceVp8Encoder())
+    for _ in range(5):
+        await asyncio.gather(first.recv(), late.recv())
+    late.use_packets(FaceVp8Encoder())  # a viewer joins while a render may be in flight
+    got = [await asyncio.gather(first.recv(), late.recv()) for _ in range(6)]
+    late_sizes = [p.size for _, p in got]  # type: ignore[union-attr]
+    keyed = next(i for i, s in enumerate(late_sizes) if s)
+    assert got[keyed][1].is_keyframe  # type: ignore[union-attr]
+    assert all(late_sizes[keyed:]), late_sizes
+    first.stop()
+    late.stop()
+    track.stop()
+    await asyncio.sleep(0.1)

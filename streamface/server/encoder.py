@@ -175,9 +175,11 @@ class SharedFaceEncoding:
         if senders:
             self._encoder.target_bitrate = min(s.target_bitrate for s in senders)
         pts, time_base = frame.pts, frame.time_base or VIDEO_TIME_BASE  # encoding rebases them
-        packet = Packet(self._encoder.encode_bitstream(frame, keyframe))
+        data = self._encoder.encode_bitstream(frame, keyframe)
+        packet = Packet(data)
         packet.pts = pts
         packet.time_base = time_base
+        packet.is_keyframe = bool(data) and data[0] & 1 == 0  # VP8's inverse key-frame bit
         return packet
 
 

@@ -389,6 +389,7 @@ class FaceFeed(MediaStreamTrack):
         self._item: tuple[VideoFrame, Packet | None] | None = None
         self._ready = asyncio.Event()
         self._packer: FaceVp8Encoder | None = None
+        self._keyed = False  # whether this consumer's packets have begun with a keyframe
 
     def use_packets(self, packer: FaceVp8Encoder) -> None:
         """Hand the track's encoded packets (its sender's ``packer`` packetises them).
@@ -415,7 +416,11 @@ class FaceFeed(MediaStreamTrack):
         frame, packet = item
         if self._packer is None:
             return frame
-        if packet is None:  # a resent picture, or encoding had not begun: nothing new
+        if packet is not None and not self._keyed:
+            # A receiver cannot decode anything before a keyframe (one comes when a
+            # consumer joins); one rendered before it joined is not handed.
+            self._keyed = packet.is_keyframe
+        if packet is None or not self._keyed:  # a resent picture, or not yet decodable
             packet = Packet(b"")
             packet.pts, packet.time_base = frame.pts, frame.time_base or VIDEO_TIME_BASE
         return packet
