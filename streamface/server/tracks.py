@@ -109,7 +109,7 @@ class FaceTrack(VideoStreamTrack):
 
     Args:
         render: Returns the RGB frame for a session time in seconds (called in ``executor``).
-        executor: Where renders run; None is the loop's default executor.
+        executor: Where renders run; None: one pool shared by the tracks given none.
         grace_s: How long past its deadline a frame may wait for its render. A resent frame
             adds a whole frame of audio-to-mouth lag; waiting a few ms instead stretches one
             interval (33 -> 40 ms) and keeps the fresh frame. 7 ms measured best on 2 cores:
@@ -147,7 +147,7 @@ class FaceTrack(VideoStreamTrack):
         self._on_render_start = on_render_start
         self._on_handed = on_handed
         self._on_error = on_error
-        self._pending: asyncio.Future[tuple[VideoFrame, Packet | None, float]] | None = None
+        self._pending: concurrent.futures.Future[tuple[VideoFrame, Packet | None, float]] | None = None
         self._pending_token: Any = None
         self._last: VideoFrame | None = None  # the last frame rendered, yuv420p
         self._last_packet: Packet | None = None  # its encoding, when one was made
@@ -210,7 +210,6 @@ class FaceTrack(VideoStreamTrack):
             self.ended.set()
             raise
         deadline = self._deadline()
-        loop = asyncio.get_running_loop()
         if self._pending is None:
             await asyncio.sleep(deadline - self.lead_s - time.monotonic())
             if self.readyState != "live":  # stopped while waiting for the render slot
@@ -220,8 +219,9 @@ class FaceTrack(VideoStreamTrack):
             ticket = None if self._grid is None else self._grid.ticket()
             try:
                 encoding = self.encoding if self.encoding is not None and self.encoding.active else None
-                self._pending = loop.run_in_executor(
-                    self._executor, _render_yuv, self._render, pts, ticket, encoding,
+                executor = self._executor or _default_executor()
+                self._pending = executor.submit(
+                    _render_yuv, self._render, pts, ticket, encoding
                 )
             except RuntimeError as exc:  # the render pool is shut down: the server is stopping
                 if ticket is not None:
@@ -231,14 +231,21 @@ class FaceTrack(VideoStreamTrack):
                 raise MediaStreamError from exc
             if ticket is not None:  # a render cancelled before it ran must not be waited for
                 self._pending.add_done_callback(_leaving(ticket))
-        # The first frame is always waited for; later ones only until their deadline.
-        timeout = (
-            None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
-        )
-        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        # The render's end does not wake the loop: the frame is taken at its deadline, and
+        # only a render not done by then is waited for (the first one always, later ones
+        # until the grace ends).
+        pending = self._pending
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not pending.done():
+            timeout = (
+                None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
+            )
+            await asyncio.wait({asyncio.wrap_future(pending)}, timeout=timeout)
         token: Any = None
-        if done:
-            future, self._pending = self._pending, None
+        if pending.done():
+            future, self._pending = pending, None
             try:
                 self._last, self._last_packet, took = future.result()
                 self._last_sent = False
@@ -255,7 +262,6 @@ class FaceTrack(VideoStreamTrack):
             if self._grid is not None:
                 self._grid.observe(took)
             token, self._pending_token = self._pending_token, None
-            await asyncio.sleep(deadline - time.monotonic())  # early: wait for the deadline
         else:
             self.frames_resent += 1
         if self.readyState != "live":
@@ -279,6 +285,17 @@ class FaceTrack(VideoStreamTrack):
         if self._on_handed is not None:
             self._on_handed(token, time.perf_counter())
         return frame, packet
+
+
+_DEFAULT_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _default_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """Where tracks given no executor render (one shared pool, made on first use)."""
+    global _DEFAULT_EXECUTOR
+    if _DEFAULT_EXECUTOR is None:
+        _DEFAULT_EXECUTOR = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="sf-face")
+    return _DEFAULT_EXECUTOR
 
 
 def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
