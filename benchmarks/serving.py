@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+
 def _shared_voice(name: str) -> Path:
     """``shared/voices/<name>`` beside the checkout, or beside a folder above it (worktrees)."""
     here = Path(__file__).resolve()
