@@ -441,11 +441,11 @@ class LiveSession:
             task.cancel()
         self.face_track.stop()
         if self.face_track.recv_started:
-            # the relay's reader notices the stop at its next tick and ends
+            # the fan-out's reader notices the stop at its next tick and ends
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.face_track.ended.wait(), timeout=1.0)
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)  # let the relay's reader task finish
+        await asyncio.sleep(0)  # let the fan-out's reader task finish
         try:
             self.session.close()
         except Exception:  # noqa: BLE001 - closing must go on
