@@ -10,15 +10,18 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder, vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
-from av import VideoFrame
+from av import Packet, VideoFrame
+from av.video.frame import PictureType
 
 from streamface.server.encoder import (
     FaceVp8Encoder,
+    SharedFaceEncoding,
     codec_options,
     face_encoder_of,
     use_face_encoder,
 )
 from streamface.server.peer import Peer
+from streamface.server.tracks import FaceFanout, FaceTrack
 
 SIZE = 96
 
@@ -159,3 +162,107 @@ def test_use_face_encoder_without_the_encoder_slot_changes_nothing() -> None:
     bare = Bare()
     assert use_face_encoder(bare) is False  # type: ignore[arg-type]
     assert face_encoder_of(bare) is None  # type: ignore[arg-type]
+
+
+def _decode_all(decoder: Vp8Decoder, payloads: list[bytes], timestamp: int) -> VideoFrame:
+    data = b"".join(vp8_depayload(p) for p in payloads)
+    (decoded,) = decoder.decode(JitterFrame(data=data, timestamp=timestamp))
+    return decoded
+
+
+def test_shared_encoding_is_packed_by_each_sender_and_follows_their_requests() -> None:
+    encoding = SharedFaceEncoding()
+    a, b = FaceVp8Encoder(), FaceVp8Encoder()
+    assert not encoding.active
+    encoding.attach(a)
+    decoders = {id(a): Vp8Decoder(), id(b): Vp8Decoder()}
+    scores = []
+    for k in range(12):
+        if k == 4:
+            encoding.attach(b)  # joins mid-stream: its first packet is a keyframe
+        if k == 8:
+            a.keyframe_wanted = True  # a PLI from a's receiver
+        source = _yuv(k)
+        packet = encoding.encode(source)
+        data = bytes(packet)
+        keyframe = data[0] & 1 == 0
+        assert keyframe == (k in (0, 4, 8)) == packet.is_keyframe, k
+        assert source.pict_type == PictureType.NONE  # the frame can go on to other encoders
+        for sender in (a, b) if k >= 4 else (a,):
+            payloads, timestamp = sender.pack(packet)
+            assert timestamp == k * 3000 and sender.codec is None  # packetising only
+            decoded = _decode_all(decoders[id(sender)], payloads, timestamp)
+            scores.append(_psnr(decoded.to_ndarray()[:SIZE], source.to_ndarray()[:SIZE]))
+    assert min(scores) > 35.0
+    assert encoding.contexts_opened == 1
+    b.target_bitrate = 200_000  # REMB from b's receiver: the encoding follows the lowest
+    encoding.encode(_yuv(12))
+    assert encoding.contexts_opened == 2
+    encoding.detach(b)
+    encoding.detach(a)
+    assert not encoding.active
+
+
+def test_an_empty_packet_is_packed_into_nothing() -> None:
+    encoder = FaceVp8Encoder()
+    picture_id = encoder.picture_id
+    empty = Packet(b"")
+    empty.pts, empty.time_base = 3000, fractions.Fraction(1, 90000)
+    assert encoder.pack(empty) == ([], 0) and encoder.picture_id == picture_id
+
+
+async def _receive_face(
+    codecs: list[str] | None, frames: int = 20
+) -> tuple[list[VideoFrame], FaceTrack, FaceVp8Encoder | None]:
+    """A `Peer` sends a `FaceTrack` (shared encoding) through a `FaceFanout`; aiortc receives."""
+    calls = 0
+
+    def render(t: float) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        return _picture(round(t * 30))
+
+    face = FaceTrack(render, encoding=SharedFaceEncoding())
+    fanout = FaceFanout(face)
+    peer = Peer(lambda reason: None)
+    viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    transceiver = viewer.addTransceiver("video", direction="recvonly")
+    if codecs is not None:
+        from aiortc import RTCRtpReceiver
+
+        caps = RTCRtpReceiver.getCapabilities("video")
+        transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType in codecs])
+    got: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    viewer.on("track", lambda track: got.done() or got.set_result(track))
+    try:
+        await viewer.setLocalDescription(await viewer.createOffer())
+        await peer.accept(viewer.localDescription.sdp)
+        sender = peer.add_face(fanout.subscribe())
+        answer = await peer.answer()
+        await viewer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        track = await asyncio.wait_for(got, 10)
+        received = [await asyncio.wait_for(track.recv(), 10) for _ in range(frames)]  # type: ignore[attr-defined]
+        return received, face, face_encoder_of(sender)
+    finally:
+        await viewer.close()
+        await peer.close()
+        face.stop()
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_a_real_peer_decodes_the_face_encoded_once_in_the_render_thread() -> None:
+    frames, face, packer = await _receive_face(None)
+    assert face.encoding is not None and face.encoding.contexts_opened >= 1
+    assert packer is not None and packer.codec is None, "the sender only packetises"
+    for frame in frames[-3:]:
+        picture = frame.to_ndarray(format="rgb24")
+        best = max(_psnr(picture, _picture(k)) for k in range(300))
+        assert best > 30.0, f"received picture is {best:.1f} dB from every sent one"
+
+
+@pytest.mark.slow
+async def test_other_codecs_get_frames_from_the_fanout() -> None:
+    frames, face, packer = await _receive_face(["video/H264"], frames=10)
+    assert packer is None and face.encoding is not None and face.encoding.contexts_opened == 0
+    assert len(frames) == 10

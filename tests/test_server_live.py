@@ -9,12 +9,13 @@ import time
 import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame, VideoFrame
+from av import AudioFrame, Packet, VideoFrame
 from fakes import FakeSession
 
 from streamface.errors import BadAudioError
+from streamface.server.encoder import FaceVp8Encoder, SharedFaceEncoding
 from streamface.server.live import LiveSession
-from streamface.server.tracks import FaceTrack, audio_to_mono
+from streamface.server.tracks import FaceFanout, FaceTrack, audio_to_mono
 
 
 def _chunk(seconds: float = 0.02, rate: int = 48_000, level: float = 0.3) -> np.ndarray:
@@ -104,6 +105,44 @@ async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
     assert 28 <= fps <= 32
 
 
+async def test_fanout_hands_packets_to_vp8_senders_and_frames_to_the_rest() -> None:
+    calls = 0
+
+    def render(t: float) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls % 6 == 0:
+            time.sleep(0.08)  # misses its deadline: that tick has no new picture
+        return np.full((32, 32, 3), (calls * 7) % 255, dtype=np.uint8)
+
+    encoding = SharedFaceEncoding()
+    track = FaceTrack(render, encoding=encoding)
+    fanout = FaceFanout(track)
+    packets, frames = fanout.subscribe(), fanout.subscribe()
+    packer = FaceVp8Encoder()
+    packets.use_packets(packer)
+    assert encoding.active
+    got: list[Packet] = []
+    pts: list[int] = []
+    for _ in range(30):
+        packet, frame = await asyncio.gather(packets.recv(), frames.recv())
+        assert isinstance(packet, Packet) and isinstance(frame, VideoFrame)
+        assert packet.pts == frame.pts
+        got.append(packet)
+        pts.append(int(frame.pts))  # type: ignore[arg-type]
+    assert np.all(np.diff(pts) == 3000)
+    sizes = [p.size for p in got]
+    assert sizes[0] > 0 and bytes(got[0])[0] & 1 == 0, "the first packet is a keyframe"
+    empty = sizes.count(0)
+    assert track.frames_resent >= 1 and empty >= track.frames_resent
+    assert empty < len(sizes) // 2
+    packets.stop()
+    assert not encoding.active
+    frames.stop()
+    track.stop()
+    await asyncio.sleep(0.1)
+
+
 async def test_face_track_render_error_ends_track() -> None:
     errors: list[BaseException] = []
 
@@ -174,12 +213,15 @@ def test_rgb_to_yuv420p_matches_swscale(h: int, w: int) -> None:
 
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)  # smooth, like a rendered face
     rgb = np.stack(
-        [128 + 100 * np.sin(x / 31), 128 + 100 * np.cos(y / 23), 128 + 80 * np.sin((x + y) / 37)], axis=2
+        [128 + 100 * np.sin(x / 31), 128 + 100 * np.cos(y / 23), 128 + 80 * np.sin((x + y) / 37)],
+        axis=2,
     ).astype(np.uint8)
     frame = rgb_to_yuv420p(rgb)
     even = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])
     assert frame.format.name == "yuv420p" and (frame.height, frame.width) == even.shape[:2]
-    ref = VideoReformatter().reformat(VideoFrame.from_ndarray(even, format="rgb24"), format="yuv420p")
+    ref = VideoReformatter().reformat(
+        VideoFrame.from_ndarray(even, format="rgb24"), format="yuv420p"
+    )
     luma = even.shape[0]
     ours, theirs = frame.to_ndarray(), ref.to_ndarray()
     assert np.abs(ours[:luma].astype(int) - theirs[:luma]).max() <= 1  # same BT.601 limited range
@@ -187,3 +229,24 @@ def test_rgb_to_yuv420p_matches_swscale(h: int, w: int) -> None:
     err = np.abs(frame.to_ndarray(format="rgb24").astype(float) - even).mean()
     err_sws = np.abs(ref.to_ndarray(format="rgb24").astype(float) - even).mean()
     assert err < err_sws + 0.5, (err, err_sws)
+
+
+async def test_a_consumer_joining_mid_stream_gets_packets_from_a_keyframe_on() -> None:
+    track = FaceTrack(
+        lambda t: np.full((32, 32, 3), int(t * 300) % 255, np.uint8), encoding=SharedFaceEncoding()
+    )
+    fanout = FaceFanout(track)
+    first, late = fanout.subscribe(), fanout.subscribe()
+    first.use_packets(FaceVp8Encoder())
+    for _ in range(5):
+        await asyncio.gather(first.recv(), late.recv())
+    late.use_packets(FaceVp8Encoder())  # a viewer joins while a render may be in flight
+    got = [await asyncio.gather(first.recv(), late.recv()) for _ in range(6)]
+    late_sizes = [p.size for _, p in got]  # type: ignore[union-attr]
+    keyed = next(i for i, s in enumerate(late_sizes) if s)
+    assert got[keyed][1].is_keyframe  # type: ignore[union-attr]
+    assert all(late_sizes[keyed:]), late_sizes
+    first.stop()
+    late.stop()
+    track.stop()
+    await asyncio.sleep(0.1)

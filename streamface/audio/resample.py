@@ -105,6 +105,18 @@ def prepare_chunk(
         mono = samples.astype(np.float32)
         mono *= _INT16_SCALE
         return mono, sample_rate
+    if (
+        type(samples) is np.ndarray
+        and samples.dtype == np.float32
+        and samples.ndim == 1
+        and type(channels) is int
+        and channels == 1
+        and type(sample_rate) is int
+        and MIN_RATE <= sample_rate <= MAX_RATE
+    ):  # the live server's chunk (`audio_to_mono`): the float path below, minus its checks
+        mono = samples.copy()
+        _check_float_peak(mono)
+        return mono, sample_rate
     if not isinstance(samples, np.ndarray):
         raise BadChunkError(
             "dtype", f"wrong dtype: expected a numpy array, got {type(samples).__name__}"
@@ -153,18 +165,23 @@ def prepare_chunk(
             else:
                 mono = frames.sum(axis=1, dtype=np.float32)
                 mono *= np.float32(1.0 / n_ch)
-        if mono.size:
-            # One reduction covers both checks: NaN/Inf make the peak non-finite.
-            peak = float(np.abs(mono).max())
-            if not np.isfinite(peak):
-                raise BadChunkError("nan_inf", "NaN/Inf samples in audio chunk")
-            if peak > MAX_FLOAT_PEAK:
-                raise BadChunkError(
-                    "amplitude",
-                    f"float samples peak at {peak:.4g}; expected full scale 1.0 "
-                    "(int16 values passed as float?)",
-                )
+        _check_float_peak(mono)
     return np.ascontiguousarray(mono, dtype=np.float32), rate
+
+
+def _check_float_peak(mono: np.ndarray) -> None:
+    """Raise `BadChunkError` for NaN/Inf or float samples far beyond full scale."""
+    if mono.size:
+        # One reduction covers both checks: NaN/Inf make the peak non-finite.
+        peak = float(np.abs(mono).max())
+        if not np.isfinite(peak):
+            raise BadChunkError("nan_inf", "NaN/Inf samples in audio chunk")
+        if peak > MAX_FLOAT_PEAK:
+            raise BadChunkError(
+                "amplitude",
+                f"float samples peak at {peak:.4g}; expected full scale 1.0 "
+                "(int16 values passed as float?)",
+            )
 
 
 class StreamResampler:

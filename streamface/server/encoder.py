@@ -13,19 +13,27 @@ aiortc's bitrate control from the receiver's REMB, keyframes on request, RTP
 packetizing) is aiortc's.
 
 `use_face_encoder` puts it on an `RTCRtpSender` once the negotiated codec is known.
+
+`SharedFaceEncoding` encodes a face track once, in its render thread, for every sender
+that negotiated VP8: the track then hands those senders encoded packets, which aiortc
+packetises on the loop (``Vp8Encoder.pack``) instead of sending every frame through its
+encoder thread pool (a thread hand-off and a wake-up of the loop per frame per sender).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Callable
 from typing import Any
 
 import av
 from aiortc import RTCRtpSender
 from aiortc.codecs import vpx
-from av import VideoFrame
+from aiortc.mediastreams import VIDEO_TIME_BASE
+from av import Packet, VideoFrame
 from av.frame import Frame
+from av.video.frame import PictureType
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,9 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
         super().__init__()
         self.contexts_opened = 0
         """libvpx contexts opened so far (the first, then one per size or bitrate change)."""
+        self.keyframe_wanted = False
+        """Set when this sender's receiver asks for a keyframe while it sends a
+        `SharedFaceEncoding`'s packets; that encoding clears it with its next keyframe."""
 
     def encode(self, frame: Frame, force_keyframe: bool = False) -> tuple[list[bytes], int]:
         """Encode one frame into RTP payloads and its 90 kHz timestamp (aiortc's `encode`).
@@ -56,6 +67,27 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
         aiortc's own `encode` finds it current and keeps it.
         """
         assert isinstance(frame, VideoFrame)
+        self._ensure_codec(frame)
+        return super().encode(frame, force_keyframe)
+
+    def encode_bitstream(self, frame: VideoFrame, force_keyframe: bool = False) -> bytes:
+        """One yuv420p frame as VP8 bitstream (what `encode` packetises), same context rules."""
+        codec = self._ensure_codec(frame)
+        if force_keyframe:
+            frame.pict_type = PictureType.I
+        try:
+            return b"".join(bytes(packet) for packet in codec.encode(frame))
+        finally:
+            frame.pict_type = PictureType.NONE  # the frame may go on to other encoders
+
+    def pack(self, packet: Packet) -> tuple[list[bytes], int]:
+        """RTP payloads of an encoded frame (aiortc's `pack`); none for an empty packet,
+        which a track hands when it has no new picture for this tick."""
+        if packet.size == 0:
+            return [], 0
+        return super().pack(packet)
+
+    def _ensure_codec(self, frame: VideoFrame) -> Any:
         codec = self.codec
         if (
             codec is None
@@ -63,8 +95,8 @@ class FaceVp8Encoder(vpx.Vp8Encoder):
             or frame.height != codec.height
             or abs(self.target_bitrate - (codec.bit_rate or 0)) > 0.1 * (codec.bit_rate or 0)
         ):
-            self.codec = self._open(frame.width, frame.height)
-        return super().encode(frame, force_keyframe)
+            codec = self.codec = self._open(frame.width, frame.height)
+        return codec
 
     def _open(self, width: int, height: int) -> Any:
         bitrate = self.target_bitrate
@@ -99,12 +131,68 @@ def codec_options(bitrate: int) -> dict[str, str]:
     }
 
 
-def use_face_encoder(sender: RTCRtpSender) -> bool:
+class SharedFaceEncoding:
+    """One VP8 encoding of a face track, shared by every sender that negotiated VP8.
+
+    The track's render thread calls `encode` right after drawing, so a frame is encoded
+    once however many senders send it, and no sender hands frames to aiortc's encoder
+    pool. Senders join with `attach` (their `FaceVp8Encoder` then only packetises): the
+    encoding follows the lowest bitrate any of them was given (REMB) and makes a keyframe
+    when one joins or when any asks for one (PLI/FIR, via ``keyframe_wanted``).
+    """
+
+    def __init__(self) -> None:
+        self._encoder = FaceVp8Encoder()
+        self._senders: tuple[FaceVp8Encoder, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any sender takes this encoding's packets."""
+        return bool(self._senders)
+
+    @property
+    def contexts_opened(self) -> int:
+        """libvpx contexts opened so far by this encoding."""
+        return self._encoder.contexts_opened
+
+    def attach(self, sender_encoder: FaceVp8Encoder) -> None:
+        """A sender takes the packets from now on (its next one is a keyframe). On the loop."""
+        sender_encoder.keyframe_wanted = True
+        self._senders = (*self._senders, sender_encoder)
+
+    def detach(self, sender_encoder: FaceVp8Encoder) -> None:
+        """A sender no longer takes packets. On the loop."""
+        self._senders = tuple(s for s in self._senders if s is not sender_encoder)
+
+    def encode(self, frame: VideoFrame) -> Packet:
+        """``frame`` (yuv420p, its pts set) as one packet; in the render thread."""
+        senders = self._senders  # replaced, never mutated, by the loop
+        keyframe = False
+        for sender in senders:
+            if sender.keyframe_wanted:
+                sender.keyframe_wanted = False
+                keyframe = True
+        if senders:
+            self._encoder.target_bitrate = min(s.target_bitrate for s in senders)
+        pts, time_base = frame.pts, frame.time_base or VIDEO_TIME_BASE  # encoding rebases them
+        data = self._encoder.encode_bitstream(frame, keyframe)
+        packet = Packet(data)
+        packet.pts = pts
+        packet.time_base = time_base
+        packet.is_keyframe = bool(data) and data[0] & 1 == 0  # VP8's inverse key-frame bit
+        return packet
+
+
+def use_face_encoder(
+    sender: RTCRtpSender, on_vp8: Callable[[FaceVp8Encoder], None] | None = None
+) -> bool:
     """Encode ``sender``'s video with `FaceVp8Encoder` when VP8 is negotiated.
 
     The encoder is put in place when the sender starts (the codec is known only then);
-    for any other codec aiortc's own encoder is used. Returns False (and logs why) when
-    this aiortc has no encoder slot to fill; the sender then keeps aiortc's encoder.
+    for any other codec aiortc's own encoder is used. ``on_vp8`` (the track's offer to hand
+    a `SharedFaceEncoding`'s packets instead of frames) is then called with the encoder,
+    after the sender's keyframe requests are made to set its ``keyframe_wanted``. Returns False (and logs why) when this aiortc has no encoder
+    slot to fill; the sender then keeps aiortc's encoder.
     """
     if not hasattr(sender, _ENCODER_ATTR):
         log.warning("aiortc's RTCRtpSender has no encoder slot: the face uses aiortc's VP8 settings")
@@ -118,10 +206,33 @@ def use_face_encoder(sender: RTCRtpSender) -> bool:
             and codecs[0].mimeType.lower() == "video/vp8"
             and getattr(sender, _ENCODER_ATTR) is None
         ):
-            setattr(sender, _ENCODER_ATTR, FaceVp8Encoder())
+            encoder = FaceVp8Encoder()
+            setattr(sender, _ENCODER_ATTR, encoder)
+            if on_vp8 is not None and _forwards_keyframe_requests(sender, encoder):
+                on_vp8(encoder)
         await start(parameters)
 
     sender.send = send  # type: ignore[method-assign]
+    return True
+
+
+def _forwards_keyframe_requests(sender: RTCRtpSender, encoder: FaceVp8Encoder) -> bool:
+    """Make the sender's PLI/FIR handling also set ``encoder.keyframe_wanted``.
+
+    aiortc only passes a keyframe request to the encoder it runs itself; with packets
+    encoded elsewhere the request has to reach that encoding. False when this aiortc has
+    no ``_send_keyframe`` (the track then hands frames, as without a shared encoding).
+    """
+    request = getattr(sender, "_send_keyframe", None)
+    if not callable(request):
+        log.warning("aiortc's RTCRtpSender has no _send_keyframe: the face is encoded per sender")
+        return False
+
+    def send_keyframe() -> None:
+        request()
+        encoder.keyframe_wanted = True
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
     return True
 
 
@@ -131,4 +242,11 @@ def face_encoder_of(sender: RTCRtpSender) -> FaceVp8Encoder | None:
     return encoder if isinstance(encoder, FaceVp8Encoder) else None
 
 
-__all__ = ["NOISE_SENSITIVITY", "FaceVp8Encoder", "codec_options", "face_encoder_of", "use_face_encoder"]
+__all__ = [
+    "NOISE_SENSITIVITY",
+    "FaceVp8Encoder",
+    "SharedFaceEncoding",
+    "codec_options",
+    "face_encoder_of",
+    "use_face_encoder",
+]

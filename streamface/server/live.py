@@ -5,8 +5,9 @@ It owns what is live about a session and nothing about transports:
 * audio in: ``push_audio`` (cheap, on the loop) feeds the session; when the session says
   an analysis is due and none is running, one runs in the analysis executor. At most one
   analysis is in flight per session: due work while one runs is dropped, never queued.
-* video out: one `FaceTrack` (30 fps frame clock) fanned out through a `MediaRelay` to the
-  caller and any number of WHEP viewers, each reading the latest frame (no buffering).
+* video out: one `FaceTrack` (30 fps frame clock) fanned out (`FaceFanout`) to the caller
+  and any number of WHEP viewers, each reading the latest frame (no buffering); frames are
+  VP8-encoded once, in the render thread, for every viewer whose sender negotiated VP8.
 * events out: JSON-ready dicts (stage, traits with confidence) to listeners that must not
   block (data channels, bounded WebSocket queues).
 * timing: audio-arrival to frame-handed latency, frame intervals, first speech to first face.
@@ -27,14 +28,14 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
-from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.errors import BadAudioError
 from streamface.server.budget import AudioBudget, FloodError
+from streamface.server.encoder import SharedFaceEncoding
 from streamface.server.events import EventListener, Listeners, hello_event
-from streamface.server.tracks import FaceTrack, FrameGrid, audio_to_mono
+from streamface.server.tracks import FaceFanout, FaceTrack, FrameGrid, audio_to_mono
 
 log = logging.getLogger(__name__)
 
@@ -219,14 +220,15 @@ class LiveSession:
             on_handed=self._on_handed,
             on_error=lambda exc: self.end(f"render failed: {type(exc).__name__}"),
             grid=frame_grid,
+            encoding=SharedFaceEncoding(),
         )
-        self._relay = MediaRelay()
+        self._fanout = FaceFanout(self.face_track)
 
     # ---- video -------------------------------------------------------------------------
 
     def video_track(self) -> MediaStreamTrack:
         """A new consumer of the face (latest frame only, never a growing buffer)."""
-        return self._relay.subscribe(self.face_track, buffered=False)
+        return self._fanout.subscribe()
 
     def _render(self, t: float) -> np.ndarray:
         return self.session.render_frame(t)
@@ -439,11 +441,11 @@ class LiveSession:
             task.cancel()
         self.face_track.stop()
         if self.face_track.recv_started:
-            # the relay's reader notices the stop at its next tick and ends
+            # the fan-out's reader notices the stop at its next tick and ends
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.face_track.ended.wait(), timeout=1.0)
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)  # let the relay's reader task finish
+        await asyncio.sleep(0)  # let the fan-out's reader task finish
         try:
             self.session.close()
         except Exception:  # noqa: BLE001 - closing must go on

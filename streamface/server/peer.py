@@ -70,9 +70,13 @@ class Peer:
             raise BadOfferError("the SDP offer has no media")
 
     def add_face(self, track: MediaStreamTrack) -> RTCRtpSender:
-        """Send the face on this peer, encoded with `encoder.FaceVp8Encoder` (VP8)."""
+        """Send the face on this peer, encoded with `encoder.FaceVp8Encoder` (VP8).
+
+        A track that can hand encoded packets (``use_packets``, a `tracks.FaceFeed`) is
+        told to once VP8 is negotiated.
+        """
         sender = self.pc.addTrack(track)
-        use_face_encoder(sender)
+        use_face_encoder(sender, getattr(track, "use_packets", None))
         return sender
 
     def kinds(self) -> set[str]:

@@ -6,6 +6,10 @@ loop just in time for the frame's deadline, and hands it on. A render that misse
 deadline is not waited for: the previous frame goes out again and the late render is used
 at the next deadline, so the clock never drifts and at most one render per track is in
 flight.
+
+With a `SharedFaceEncoding` the render thread also encodes each frame (VP8), and
+`FaceFanout` hands every consumer whose sender negotiated VP8 the encoded packet, every
+other consumer the frame.
 """
 
 from __future__ import annotations
@@ -24,8 +28,16 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 from aiortc import VideoStreamTrack
-from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_PTIME, VIDEO_TIME_BASE, MediaStreamError
-from av import AudioFrame, VideoFrame
+from aiortc.mediastreams import (
+    VIDEO_CLOCK_RATE,
+    VIDEO_PTIME,
+    VIDEO_TIME_BASE,
+    MediaStreamError,
+    MediaStreamTrack,
+)
+from av import AudioFrame, Packet, VideoFrame
+
+from streamface.server.encoder import FaceVp8Encoder, SharedFaceEncoding
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +109,7 @@ class FaceTrack(VideoStreamTrack):
 
     Args:
         render: Returns the RGB frame for a session time in seconds (called in ``executor``).
-        executor: Where renders run; None is the loop's default executor.
+        executor: Where renders run; None: one pool shared by the tracks given none.
         grace_s: How long past its deadline a frame may wait for its render. A resent frame
             adds a whole frame of audio-to-mouth lag; waiting a few ms instead stretches one
             interval (33 -> 40 ms) and keeps the fresh frame. 7 ms measured best on 2 cores:
@@ -110,6 +122,8 @@ class FaceTrack(VideoStreamTrack):
         grid: A shared frame grid (batched engines): deadlines on its instants, its
             common render lead, and each render announced to it. None: the track's own
             clock, started at its first frame.
+        encoding: Encodes each rendered frame in the render thread while any sender
+            takes its packets (`recv_encoded`); None: frames only.
     """
 
     def __init__(
@@ -122,18 +136,21 @@ class FaceTrack(VideoStreamTrack):
         on_handed: Callable[[Any, float], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         grid: FrameGrid | None = None,
+        encoding: SharedFaceEncoding | None = None,
     ) -> None:
         super().__init__()
         self._grid = grid
+        self.encoding = encoding
         self._render = render
         self._executor = executor
         self._grace_s = grace_s
         self._on_render_start = on_render_start
         self._on_handed = on_handed
         self._on_error = on_error
-        self._pending: asyncio.Future[tuple[VideoFrame, float]] | None = None
+        self._pending: concurrent.futures.Future[tuple[VideoFrame, Packet | None, float]] | None = None
         self._pending_token: Any = None
         self._last: VideoFrame | None = None  # the last frame rendered, yuv420p
+        self._last_packet: Packet | None = None  # its encoding, when one was made
         self._last_sent = False  # whether that frame object has gone out already
         self._render_s = 0.010  # running estimate of one render's duration
         self._clock_start: float | None = None
@@ -176,6 +193,16 @@ class FaceTrack(VideoStreamTrack):
 
     async def recv(self) -> VideoFrame:
         """The next frame at its deadline; raises `MediaStreamError` once stopped."""
+        frame, _ = await self.recv_encoded()
+        return frame
+
+    async def recv_encoded(self) -> tuple[VideoFrame, Packet | None]:
+        """The next frame at its deadline and its encoding (`SharedFaceEncoding`).
+
+        The packet is None when no encoding was made: a resent frame (its picture went
+        out already; the encoding's senders send nothing this tick) or no sender takes
+        packets. Raises `MediaStreamError` once stopped.
+        """
         self._recv_started = True
         try:
             pts, time_base = await self.next_timestamp()
@@ -183,7 +210,6 @@ class FaceTrack(VideoStreamTrack):
             self.ended.set()
             raise
         deadline = self._deadline()
-        loop = asyncio.get_running_loop()
         if self._pending is None:
             await asyncio.sleep(deadline - self.lead_s - time.monotonic())
             if self.readyState != "live":  # stopped while waiting for the render slot
@@ -192,8 +218,10 @@ class FaceTrack(VideoStreamTrack):
             self._pending_token = self._on_render_start() if self._on_render_start else None
             ticket = None if self._grid is None else self._grid.ticket()
             try:
-                self._pending = loop.run_in_executor(
-                    self._executor, _render_yuv, self._render, pts / VIDEO_CLOCK_RATE, ticket,
+                encoding = self.encoding if self.encoding is not None and self.encoding.active else None
+                executor = self._executor or _default_executor()
+                self._pending = executor.submit(
+                    _render_yuv, self._render, pts, ticket, encoding
                 )
             except RuntimeError as exc:  # the render pool is shut down: the server is stopping
                 if ticket is not None:
@@ -203,16 +231,23 @@ class FaceTrack(VideoStreamTrack):
                 raise MediaStreamError from exc
             if ticket is not None:  # a render cancelled before it ran must not be waited for
                 self._pending.add_done_callback(_leaving(ticket))
-        # The first frame is always waited for; later ones only until their deadline.
-        timeout = (
-            None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
-        )
-        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        # The render's end does not wake the loop: the frame is taken at its deadline, and
+        # only a render not done by then is waited for (the first one always, later ones
+        # until the grace ends).
+        pending = self._pending
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not pending.done():
+            timeout = (
+                None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
+            )
+            await asyncio.wait({asyncio.wrap_future(pending)}, timeout=timeout)
         token: Any = None
-        if done:
-            future, self._pending = self._pending, None
+        if pending.done():
+            future, self._pending = pending, None
             try:
-                self._last, took = future.result()
+                self._last, self._last_packet, took = future.result()
                 self._last_sent = False
             except Exception as exc:
                 log.exception("face render failed; ending this track")
@@ -227,7 +262,6 @@ class FaceTrack(VideoStreamTrack):
             if self._grid is not None:
                 self._grid.observe(took)
             token, self._pending_token = self._pending_token, None
-            await asyncio.sleep(deadline - time.monotonic())  # early: wait for the deadline
         else:
             self.frames_resent += 1
         if self.readyState != "live":
@@ -235,16 +269,33 @@ class FaceTrack(VideoStreamTrack):
             raise MediaStreamError
         assert self._last is not None
         frame = self._last
+        packet = None
         if self._last_sent:
             # Resent: a fresh frame object, since consumers may still hold the first one.
             frame = VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        else:
+            packet = self._last_packet
+            if packet is not None:
+                packet.pts = pts
+                packet.time_base = time_base
         self._last_sent = True
         frame.pts = pts
         frame.time_base = time_base
         self.frames_sent += 1
         if self._on_handed is not None:
             self._on_handed(token, time.perf_counter())
-        return frame
+        return frame, packet
+
+
+_DEFAULT_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _default_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """Where tracks given no executor render (one shared pool, made on first use)."""
+    global _DEFAULT_EXECUTOR
+    if _DEFAULT_EXECUTOR is None:
+        _DEFAULT_EXECUTOR = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="sf-face")
+    return _DEFAULT_EXECUTOR
 
 
 def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
@@ -257,19 +308,29 @@ def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
 
 
 def _render_yuv(
-    render: RenderFn, t: float, ticket: RenderTicket | None = None
-) -> tuple[VideoFrame, float]:
-    """Render and convert to the encoder's pixel format, off the event loop; and how long.
+    render: RenderFn,
+    pts: int,
+    ticket: RenderTicket | None = None,
+    encoding: SharedFaceEncoding | None = None,
+) -> tuple[VideoFrame, Packet | None, float]:
+    """Render the frame at ``pts`` (90 kHz), convert it to yuv420p and, with ``encoding``,
+    encode it; off the event loop. Returns the frame, its packet, and how long it took.
 
     The render runs inside ``ticket`` (its engine call may join a batch); the conversion
-    after it does not hold a batch up.
+    and encoding after it do not hold a batch up.
     """
     started = time.perf_counter()
     with ticket if ticket is not None else contextlib.nullcontext():
-        rgb = np.ascontiguousarray(render(t), dtype=np.uint8)
+        rgb = np.ascontiguousarray(render(pts / VIDEO_CLOCK_RATE), dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"render returned shape {rgb.shape}, expected [H, W, 3]")
-    return rgb_to_yuv420p(rgb), time.perf_counter() - started
+    frame = rgb_to_yuv420p(rgb)
+    packet = None
+    if encoding is not None:
+        frame.pts = pts
+        frame.time_base = VIDEO_TIME_BASE
+        packet = encoding.encode(frame)
+    return frame, packet, time.perf_counter() - started
 
 
 def rgb_to_yuv420p(rgb: np.ndarray) -> VideoFrame:
@@ -296,23 +357,126 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> VideoFrame:
     return frame
 
 
+class FaceFanout:
+    """One `FaceTrack` read once per frame and handed to any number of consumers.
+
+    Like aiortc's unbuffered ``MediaRelay``: each consumer (`FaceFeed`) gets the latest
+    frame; a slow one skips frames, never buffers them. Reading starts with the first
+    consumer's first ``recv`` and goes on until the track ends. A consumer whose sender
+    takes the track's `SharedFaceEncoding` gets the encoded packet instead of the frame.
+    """
+
+    def __init__(self, track: FaceTrack) -> None:
+        self.track = track
+        self._feeds: set[FaceFeed] = set()
+        self._reader: asyncio.Task[None] | None = None
+
+    def subscribe(self) -> FaceFeed:
+        """A new consumer of the face."""
+        return FaceFeed(self)
+
+    def _start(self, feed: FaceFeed) -> None:
+        self._feeds.add(feed)
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read())
+
+    def _stop(self, feed: FaceFeed) -> None:
+        self._feeds.discard(feed)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                item: tuple[VideoFrame, Packet | None] | None = await self.track.recv_encoded()
+            except MediaStreamError:
+                item = None
+            for feed in self._feeds:
+                feed._put(item)
+            if item is None:
+                return
+
+
+class FaceFeed(MediaStreamTrack):
+    """One consumer's view of a `FaceFanout`: frames, or packets once `use_packets` is called."""
+
+    kind = "video"
+
+    def __init__(self, fanout: FaceFanout) -> None:
+        super().__init__()
+        self._fanout = fanout
+        self._item: tuple[VideoFrame, Packet | None] | None = None
+        self._ready = asyncio.Event()
+        self._packer: FaceVp8Encoder | None = None
+        self._keyed = False  # whether this consumer's packets have begun with a keyframe
+
+    def use_packets(self, packer: FaceVp8Encoder) -> None:
+        """Hand the track's encoded packets (its sender's ``packer`` packetises them).
+
+        Does nothing when the track has no encoding: frames go on being handed.
+        """
+        encoding = self._fanout.track.encoding
+        if encoding is None or self._packer is not None:
+            return
+        self._packer = packer
+        encoding.attach(packer)
+
+    async def recv(self) -> VideoFrame | Packet:
+        """The latest frame (or packet); raises `MediaStreamError` when the face ended."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        self._fanout._start(self)
+        await self._ready.wait()
+        self._ready.clear()
+        item = self._item
+        if item is None:
+            self.stop()
+            raise MediaStreamError
+        frame, packet = item
+        if self._packer is None:
+            return frame
+        if packet is not None and not self._keyed:
+            # A receiver cannot decode anything before a keyframe (one comes when a
+            # consumer joins); one rendered before it joined is not handed.
+            self._keyed = packet.is_keyframe
+        if packet is None or not self._keyed:  # a resent picture, or not yet decodable
+            packet = Packet(b"")
+            packet.pts, packet.time_base = frame.pts, frame.time_base or VIDEO_TIME_BASE
+        return packet
+
+    def stop(self) -> None:
+        """Stop consuming (the sender stops its track when it ends)."""
+        super().stop()
+        self._fanout._stop(self)
+        encoding = self._fanout.track.encoding
+        if self._packer is not None and encoding is not None:
+            encoding.detach(self._packer)
+            self._packer = None
+
+    def _put(self, item: tuple[VideoFrame, Packet | None] | None) -> None:
+        self._item = item
+        self._ready.set()
+
+
 def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     """An aiortc/PyAV audio frame as mono float32 in [-1, 1] and its sample rate.
 
     Handles packed and planar layouts and the s16/s32/flt/dbl/u8 sample formats that
     WebRTC decoders produce (usually 48 kHz s16, mono or stereo).
     """
-    data = frame.to_ndarray()
-    channels = max(1, len(frame.layout.channels))
-    if data.dtype == np.int16 and channels <= 2 and not frame.format.is_planar:
-        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16.
+    channels = max(1, frame.layout.nb_channels)
+    if frame.format.name == "s16" and channels <= 2:
+        # What aiortc's Opus decoder gives, 50 times a second per caller: packed s16,
+        # read where the frame holds it (`to_ndarray` stacks planes: 3x the cost).
         # Two column adds instead of a mean over a 2-wide axis (4x cheaper).
-        pairs = data.reshape(-1, channels)
-        mono = pairs[:, 0].astype(np.float32)
-        if channels == 2:
-            mono += pairs[:, 1]
-        mono *= np.float32(1.0 / (32768.0 * channels))
-        return mono, int(frame.sample_rate)
+        count = frame.samples * channels
+        plane = frame.planes[0]
+        if plane.buffer_size >= 2 * count:
+            pairs = np.frombuffer(memoryview(plane), np.int16, count=count)
+            mono = pairs[0::channels].astype(np.float32)
+            if channels == 2:
+                mono += pairs[1::2]
+            mono *= np.float32(1.0 / (32768.0 * channels))
+            return mono, int(frame.sample_rate)
+    data = frame.to_ndarray()
     data = data.reshape(channels, -1).T if frame.format.is_planar else data.reshape(-1, channels)
     if data.dtype == np.int16:
         mono = data.astype(np.float32).mean(axis=1) / 32768.0
@@ -325,4 +489,13 @@ def audio_to_mono(frame: AudioFrame) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(mono, dtype=np.float32), int(frame.sample_rate)
 
 
-__all__ = ["FPS", "FaceTrack", "FrameGrid", "RenderTicket", "audio_to_mono", "rgb_to_yuv420p"]
+__all__ = [
+    "FPS",
+    "FaceFanout",
+    "FaceFeed",
+    "FaceTrack",
+    "FrameGrid",
+    "RenderTicket",
+    "audio_to_mono",
+    "rgb_to_yuv420p",
+]

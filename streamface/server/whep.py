@@ -3,8 +3,8 @@
 ``POST /whep/{session_id}`` with ``Content-Type: application/sdp`` and an offer with a
 video m-line (recvonly) answers ``201 Created`` with the SDP answer and
 ``Location: /whep/{session_id}/{viewer_id}``; ``DELETE`` on that resource disconnects the
-viewer. Viewers read the session's latest frame through a relay: a slow viewer never
-slows the caller or other viewers.
+viewer. Viewers read the session's latest frame through a fan-out (`tracks.FaceFanout`):
+a slow viewer never slows the caller or other viewers.
 """
 
 from __future__ import annotations
