@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from streamface.face.identity import CODE_BITS, IdentityCode
+from streamface.face.params import FaceParams
 from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex, VoiceProfile
 
 SEXES = {"female": 0.95, "male": 0.05}
@@ -136,31 +137,37 @@ def _look(seed: int) -> int:
 
 def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:
     """Render every sex x band x seed case with the torch reference renderer."""
-    import torch
-
-    from streamface.face.animation import NEUTRAL
     from streamface.face.mapping import params_for_profile
-    from streamface.face.renderer import FaceRenderer
 
-    torch.set_num_threads(1)
     specs = [(sex, band, seed) for sex in SEXES for band in BANDS for seed in seeds]
     faces = [
         params_for_profile(synthetic_profile(SEXES[s], b, seed), identity=_identity(seed), look=_look(seed))
         for s, b, seed in specs
     ]
-    params = np.stack([face.to_vector() for face in faces])
-    anim = np.repeat(NEUTRAL.to_vector()[None], len(specs), axis=0)
-    renderer = FaceRenderer(size)
-    images = []
-    with torch.inference_mode():
-        for i in range(0, len(specs), 6):
-            out = renderer(torch.from_numpy(params[i : i + 6]), torch.from_numpy(anim[i : i + 6]))
-            images.append((out.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
-    flat = np.concatenate(images)
+    flat = render_faces(faces, size)
     return [
         Case(s, b, seed, face.skin_tone, img)
         for (s, b, seed), face, img in zip(specs, faces, flat, strict=True)
     ]
+
+
+def render_faces(faces: list[FaceParams], size: int = 512) -> np.ndarray:
+    """Resting portraits of the faces with the torch reference renderer: [N, size, size, 3] uint8."""
+    import torch
+
+    from streamface.face.animation import NEUTRAL
+    from streamface.face.renderer import FaceRenderer
+
+    torch.set_num_threads(1)
+    params = np.stack([face.to_vector() for face in faces])
+    anim = np.repeat(NEUTRAL.to_vector()[None], len(faces), axis=0)
+    renderer = FaceRenderer(size)
+    images = []
+    with torch.inference_mode():
+        for i in range(0, len(faces), 6):
+            out = renderer(torch.from_numpy(params[i : i + 6]), torch.from_numpy(anim[i : i + 6]))
+            images.append((out.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
+    return np.concatenate(images)
 
 
 def read_faces(cases: list[Case]) -> list[Verdict]:

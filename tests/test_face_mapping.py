@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from streamface.errors import StreamFaceError
-from streamface.face.identity import CODE_BITS, IdentityCode, identity_code
-from streamface.face.mapping import params_for_profile
-from streamface.face.params import HAIR_STYLES
+from streamface.face.identity import CODE_BITS, IdentityCode, identity_code, identity_latents
+from streamface.face.mapping import LATENTS, face_from_latents, params_for_profile
+from streamface.face.params import HAIR_STYLES, FaceParams, params_matrix
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
 
@@ -144,3 +145,35 @@ def test_overrides_apply_and_are_validated() -> None:
     assert params_for_profile(_profile(), {"skin_tone": 0.9}).skin_tone == 0.9
     with pytest.raises(StreamFaceError):
         params_for_profile(_profile(), {"not_a_param": 1.0})
+
+
+# ---------------------------------------------------------------- distinct people (issue 13)
+
+def test_eyes_keep_a_gap_between_them_and_stay_inside_the_head() -> None:
+    """The eye-spacing range stays a face: the eyes never crowd the nose bridge (the gap
+    between the inner corners is at least a quarter of an eye's width) and never reach the
+    head's outline (even on the narrowest head). A 1.6x wider range failed the first
+    (benchmarks/results/distinct_trials.md)."""
+    from streamface.face.renderer import FaceRenderer
+
+    renderer = FaceRenderer(64)
+    for masc in (0.0, 1.0):
+        for spacing, size, width in ((0.0, 1.0, 1.0), (1.0, 1.0, 0.0), (0.0, 1.0, 0.0)):
+            face = FaceParams(masculinity=masc, eye_spacing=spacing, eye_size=size, face_width=width)
+            g = renderer._geometry(torch.from_numpy(params_matrix([face])))
+            dx, w, rx = float(g["eye_dx"]), float(g["eye_w"]), float(g["rx"])
+            assert 2.0 * (dx - w) >= 0.25 * 2.0 * w, (masc, spacing, dx, w)
+            assert dx + w <= rx - 0.01, (masc, spacing, dx, w, rx)
+
+
+def test_every_identity_draw_moves_the_face() -> None:
+    """Each draw the mapping lists changes some parameter at one end of its range or the
+    other (what `benchmarks/descriptor_sensitivity.py` moves one at a time)."""
+    profile = _profile(p_female=0.5, age={"adult": 0.5, "senior": 0.5})
+    base = {name: 0.5 for name in LATENTS}
+    mid = face_from_latents(profile, base)
+    for name in LATENTS:
+        ends = [face_from_latents(profile, {**base, name: u}) for u in (0.01, 0.99)]
+        assert any(face != mid for face in ends), name
+    code = identity_code(profile.embedding)
+    assert face_from_latents(profile, identity_latents(code, LATENTS)) == params_for_profile(profile)

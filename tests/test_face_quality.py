@@ -82,4 +82,5 @@ def test_resting_faces_read_pleasant_and_speakers_differ(
         pytest.skip("expressions and descriptors come from face-api")
     assert summary["pleasant_expression_fraction"] >= 0.85, summary["expressions"]
     assert summary["distinct_pairs"] > 0
-    assert summary["descriptor_distance_median"] >= 0.38, summary["descriptor_distance_median"]
+    # The median is 0.444 on this grid (benchmarks/results/distinct_trials.md: what moves it).
+    assert summary["descriptor_distance_median"] >= 0.42, summary["descriptor_distance_median"]

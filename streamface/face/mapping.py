@@ -34,7 +34,7 @@ from streamface.voice.profile import VoiceProfile
 
 logger = logging.getLogger(__name__)
 
-_LATENTS = (
+LATENTS: tuple[str, ...] = (
     "skin_tone", "skin_undertone", "hair_lightness", "hair_red", "iris_hue", "iris_lightness",
     "face_width", "face_length", "jaw_width", "chin_length", "cheek_fullness",
     "brow_thickness", "brow_height", "brow_arch", "eye_size", "eye_spacing",
@@ -44,6 +44,7 @@ _LATENTS = (
     "chin_width", "eye_shape", "eye_tilt", "lid_fold", "nose_tip", "freckles", "mole", "mole_pos",
     "hair_side", "hairline", "balding", "beard_style", "glasses", "glasses_shape", "glasses_tint",
 )
+"""The identity draws the mapping uses (uniform in (0, 1), from `identity.identity_latents`)."""
 
 # Every style of each presentation is equally likely (13 each, see params.py).
 _FEMALE_STYLES = FEMALE_HAIR_STYLES
@@ -82,7 +83,15 @@ def params_for_profile(
         StreamFaceError: when an override names an unknown parameter or is out of range.
     """
     code = identity_code(profile.embedding) if identity is None else identity
-    u = identity_latents(code, _LATENTS, look)
+    return face_from_latents(profile, identity_latents(code, LATENTS, look)).with_overrides(overrides)
+
+
+def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FaceParams:
+    """The face for a voice profile and given identity draws (one per name in `LATENTS`).
+
+    `params_for_profile` passes the draws hashed from the identity code; probes
+    (`benchmarks/descriptor_sensitivity.py`) pass chosen ones to move one trait alone.
+    """
     pf = float(np.clip(profile.perceived_sex.p_female, 0.0, 1.0))
     pm = 1.0 - pf
     probs = {k: max(0.0, float(v)) for k, v in profile.age_band.probs.items()}
@@ -177,4 +186,4 @@ def params_for_profile(
         bg_hue=u["bg_hue"],
         bg_lightness=_mid(u["bg_lightness"], 0.55, 0.92),
     ).clamp()
-    return face.with_overrides(overrides)
+    return face
