@@ -58,6 +58,30 @@ assert tuple(STYLES) == HAIR_STYLES, "hair STYLES rows != params.HAIR_STYLES"
 assert all(len(row) == len(STYLE_COLUMNS) for row in STYLES.values())
 
 
+COIL = 0.07
+"""Diameter of one curl (drawing units: about 19 px at 512, 10 px at 256)."""
+
+
+def coils(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Curls as round coils on a gently warped hexagonal layout.
+
+    Returns the distance from the nearest coil's centre in coil radii (0 centre, ~1 edge),
+    the unit direction (dx, dy) from that centre and a fixed pseudo-random angle per coil. The warp keeps the coils from lining
+    up in rows and columns: a separable (cos x * cos y) pattern read as a waffle.
+    """
+    s = COIL
+    u = x + 0.3 * s * torch.sin(y * 17.0 + 2.0 * torch.sin(x * 7.0))
+    v = y + 0.3 * s * torch.sin(x * 19.0 + 1.3 + 1.5 * torch.sin(y * 5.0))
+    h = s * 3.0**0.5
+    ax_, ay = u - s * (torch.floor(u / s) + 0.5), v - h * (torch.floor(v / h) + 0.5)
+    bx, by = u - s * torch.floor(u / s + 0.5), v - h * torch.floor(v / h + 0.5)
+    use_a = (ax_ * ax_ + ay * ay) < (bx * bx + by * by)
+    dx, dy = torch.where(use_a, ax_, bx), torch.where(use_a, ay, by)
+    dist = torch.sqrt(dx * dx + dy * dy + 1e-8)
+    turn = 6.0 * torch.sin((u - dx) * 91.7 + (v - dy) * 47.3)
+    return dist / (0.5 * s), dx / dist, dy / dist, turn
+
+
 def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry).
 
@@ -80,7 +104,8 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     half_w = rx + 0.03 + 0.13 * side + 0.04 * length
     long_d = sh.superellipse(x, y, 0.0, (hcy + y_end) * 0.5, half_w, (y_end - hcy) * 0.5 + 1e-3, 3.2)
     d = sh.smin(d, long_d + 0.3 * (1.0 - has_long), 0.05)
-    bumps = curl * (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
+    # A curly outline is a row of coils (round bumps where coils meet the edge).
+    bumps = curl * (0.008 + 0.010 * side) * (coils(x, y)[0] - 0.7)
     d = d + bumps
     if not full:
         return d, hcy, hrx, hry
@@ -89,10 +114,16 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     size = (0.55 + 0.45 * bun) * (1.0 + 0.45 * curl)
     bun_d = sh.ellipse(x, y, 0.0, cy - ry - 0.06 * bun * size, 0.10 * size, 0.08 * size) + bumps
     d = torch.minimum(d, bun_d + 0.3 * (1.0 - torch.clamp(bun * 3.0, 0.0, 1.0)))
+    # The ponytail hangs from behind the head: it grows out of the hair mass above and behind
+    # the ear (joined smoothly, the head drawn over its root) and falls, curving a little out,
+    # onto the shoulder; a lone shape beside the cheek, ending in the air, read as floating.
     tail = g["h_tail"]
-    tail_d = sh.ellipse(x - g["h_dir"] * (rx + 0.03), y, 0.0, cy + 0.22, 0.055, 0.24)
+    tx = x - g["h_dir"] * (rx - 0.005 + 0.09 * torch.clamp(y - cy, 0.0, 0.6))
+    tail_d = sh.ellipse(tx, y, 0.0, cy + 0.27, 0.056, 0.40)
     crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, 0.09, 0.055)
-    d = torch.minimum(d, torch.minimum(tail_d, crown) + 0.3 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0)))
+    off = 0.8 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0))  # beyond the tail's depth (ry)
+    d = sh.smin(d, tail_d + off, 0.06)
+    d = torch.minimum(d, crown + off)
     return d, hcy, hrx, hry
 
 
@@ -114,8 +145,18 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     q = (x - xp) / (torch.abs(y - yp) + 0.12)
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
     strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
-    ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
-    curls = 1.0 - curl * 0.12 * (1.0 - ring) ** 2  # soft shadows between the curls
+    # Coils: each a loop of hair, a C-shaped sheen on its lit side and a thin crescent of
+    # shadow on the other, with a little shade where coils meet.
+    cr, cdx, cdy, turn = coils(x, y)
+    facing = 0.6 * cdx + 0.8 * cdy  # -1 towards the light (upper left) .. 1 away
+    sheen = torch.exp(-(((cr - 0.45) / 0.18) ** 2)) * torch.relu(-facing)
+    # Each coil's loop: a thin shadow line, open on one side, turned differently per coil.
+    gap = sh.smoothstep(0.2, 0.75, cdx * torch.cos(turn) + cdy * torch.sin(turn))
+    loop = torch.exp(-(((cr - 0.68) / 0.13) ** 2)) * (1.0 - gap)
+    between = sh.smoothstep(0.85, 1.1, cr)
+    # (Loops only on curly hair: wavy hair keeps its strands.)
+    curly = sh.smoothstep(0.5, 1.0, curl)
+    curls = 1.0 - curly * (0.18 * loop + 0.05 * between - 0.08 * sheen)
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
@@ -151,12 +192,21 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
     a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
-    behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
+    # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
+    # beyond it left a strip of backdrop between the hair and the neck.
+    ax = torch.abs(x)
+    # (Only where the neck shows: below the neckline the top is in front, and the hair falls
+    # in front of it.)
+    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
+    behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
     a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
-    behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
+    behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
-    # (Less deep on grey and white hair, where a full shadow reads as a dark stripe.)
-    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - (0.5 - 0.2 * g["grey"]) * behind)
+    # Hair in shade, not a black slab: a light shadow (less on grey and white hair, where it
+    # reads as a stripe), deepest only in a soft contact shadow along the neck.
+    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
+    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - shadow) + 0.03 * behind
     return sh.over(img, shaded, a)
 
 
@@ -187,11 +237,14 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cap = cap * (cover + (1.0 - cover) * horseshoe) * (1.0 - bald_crown(g, x, y))
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
     cap = cap * (1.0 - 0.7 * clip)
-    # Curtains of longer hair framing the face (not when tucked behind the ears).
-    long_front = sh.smoothstep(0.15, 0.35, g["h_length"]) * (1.0 - g["h_tuck"])
-    x_in = curtain_edge(g, x, y)
+    # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
+    # them narrower (their inner edge moves out, off the face), never fainter: a faded
+    # curtain let the cheek and ear show through the hair.
+    tuck = g["h_tuck"]
+    tucked = 0.25 * (1.0 - sh.smoothstep(0.15, 0.35, g["h_length"])) + 0.06 * tuck + 0.3 * sh.smoothstep(0.5, 0.9, tuck)
+    x_in = curtain_edge(g, x, y) + tucked
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
-    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px) * long_front
+    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
     a = torch.maximum(cap, curtain) * g["h_density"]
     return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry}
 
