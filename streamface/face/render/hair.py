@@ -66,8 +66,9 @@ def coils(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Curls as round coils on a gently warped hexagonal layout.
 
     Returns the distance from the nearest coil's centre in coil radii (0 centre, ~1 edge),
-    the unit direction (dx, dy) from that centre and a fixed pseudo-random angle per coil. The warp keeps the coils from lining
-    up in rows and columns: a separable (cos x * cos y) pattern read as a waffle.
+    the unit direction (dx, dy) from that centre and a fixed pseudo-random angle per coil.
+    The warp keeps the coils from lining up in rows and columns: a separable
+    (cos x * cos y) pattern read as a waffle.
     """
     s = COIL
     u = x + 0.3 * s * torch.sin(y * 17.0 + 2.0 * torch.sin(x * 7.0))
@@ -104,8 +105,11 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     half_w = rx + 0.03 + 0.13 * side + 0.04 * length
     long_d = sh.superellipse(x, y, 0.0, (hcy + y_end) * 0.5, half_w, (y_end - hcy) * 0.5 + 1e-3, 3.2)
     d = sh.smin(d, long_d + 0.3 * (1.0 - has_long), 0.05)
-    # A curly outline is a row of coils (round bumps where coils meet the edge).
-    bumps = curl * (0.008 + 0.010 * side) * (coils(x, y)[0] - 0.7)
+    # A curly outline is a row of coils (round bumps where coils meet the edge); wavy hair
+    # keeps its soft wave (measured: changing it made face-api read lob_waves faces surprised).
+    curly = sh.smoothstep(0.5, 1.0, curl)
+    wave = (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
+    bumps = curl * ((1.0 - curly) * wave + curly * (0.008 + 0.010 * side) * (coils(x, y)[0] - 0.7))
     d = d + bumps
     if not full:
         return d, hcy, hrx, hry
@@ -145,8 +149,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     q = (x - xp) / (torch.abs(y - yp) + 0.12)
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
     strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
-    # Coils: each a loop of hair, a C-shaped sheen on its lit side and a thin crescent of
-    # shadow on the other, with a little shade where coils meet.
+    # Coils: each a loop of hair with a sheen on its lit side, a little shade where they meet.
     cr, cdx, cdy, turn = coils(x, y)
     facing = 0.6 * cdx + 0.8 * cdy  # -1 towards the light (upper left) .. 1 away
     sheen = torch.exp(-(((cr - 0.45) / 0.18) ** 2)) * torch.relu(-facing)
@@ -154,9 +157,11 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     gap = sh.smoothstep(0.2, 0.75, cdx * torch.cos(turn) + cdy * torch.sin(turn))
     loop = torch.exp(-(((cr - 0.68) / 0.13) ** 2)) * (1.0 - gap)
     between = sh.smoothstep(0.85, 1.1, cr)
-    # (Loops only on curly hair: wavy hair keeps its strands.)
+    # (Loops only on curly hair: wavy hair keeps its soft wave shadows.)
     curly = sh.smoothstep(0.5, 1.0, curl)
-    curls = 1.0 - curly * (0.18 * loop + 0.05 * between - 0.08 * sheen)
+    ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
+    waves = curl * 0.12 * (1.0 - ring) ** 2
+    curls = 1.0 - (1.0 - curly) * waves - curly * (0.18 * loop + 0.05 * between - 0.08 * sheen)
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
@@ -192,21 +197,12 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
     a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
-    # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
-    # beyond it left a strip of backdrop between the hair and the neck.
-    ax = torch.abs(x)
-    # (Only where the neck shows: below the neckline the top is in front, and the hair falls
-    # in front of it.)
-    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
-    behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
+    behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
     a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
-    behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
+    behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
-    # Hair in shade, not a black slab: a light shadow (less on grey and white hair, where it
-    # reads as a stripe), deepest only in a soft contact shadow along the neck.
-    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
-    shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
-    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - shadow) + 0.03 * behind
+    # (Less deep on grey and white hair, where a full shadow reads as a dark stripe.)
+    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - (0.5 - 0.2 * g["grey"]) * behind)
     return sh.over(img, shaded, a)
 
 
@@ -237,14 +233,11 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cap = cap * (cover + (1.0 - cover) * horseshoe) * (1.0 - bald_crown(g, x, y))
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
     cap = cap * (1.0 - 0.7 * clip)
-    # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
-    # them narrower (their inner edge moves out, off the face), never fainter: a faded
-    # curtain let the cheek and ear show through the hair.
-    tuck = g["h_tuck"]
-    tucked = 0.25 * (1.0 - sh.smoothstep(0.15, 0.35, g["h_length"])) + 0.06 * tuck + 0.3 * sh.smoothstep(0.5, 0.9, tuck)
-    x_in = curtain_edge(g, x, y) + tucked
+    # Curtains of longer hair framing the face (not when tucked behind the ears).
+    long_front = sh.smoothstep(0.15, 0.35, g["h_length"]) * (1.0 - g["h_tuck"])
+    x_in = curtain_edge(g, x, y)
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
-    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
+    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px) * long_front
     a = torch.maximum(cap, curtain) * g["h_density"]
     return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry}
 
