@@ -98,8 +98,16 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shape = sh.fill(below, px)
     cheek_d = cheek_line - y
     cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
-    chin_d = sh.ellipse(x, y, 0.0, g["chin_y"] - 0.035 + 0.5 * ext, mw * 0.85, 0.075 + ext)
-    chin_d = sh.smax(chin_d, my + g["lip_t"] + 0.006 - y, 0.012)
+    # The chin patch of a goatee: a rounded oval under the lower lip, its top following the
+    # lip's curve and its bottom rounded just inside the chin (a flat-cut top and a bottom
+    # cut by the chin's outline read as a block). Joined to a full moustache (circle) or a
+    # chin strap it keeps their shape.
+    oval = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0) * (1.0 - g["b_strap"])
+    chin_d = sh.ellipse(
+        x, y, 0.0, g["chin_y"] - 0.035 - 0.01 * oval + 0.5 * ext, mw * 0.85, 0.075 - 0.018 * oval + (1.0 - 0.7 * oval) * ext
+    )
+    lip_line = my + g["lip_t"] + 0.006 + (0.002 + 0.03 * (x / mw) ** 2) * oval
+    chin_d = sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
     chin_fill = sh.fill(chin_d, px)
     strap = g["b_strap"] * sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * sh.smoothstep(my - 0.06, my, y)
     # Horseshoe: two bars from the moustache's ends down beside the chin, following the

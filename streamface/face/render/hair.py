@@ -58,6 +58,31 @@ assert tuple(STYLES) == HAIR_STYLES, "hair STYLES rows != params.HAIR_STYLES"
 assert all(len(row) == len(STYLE_COLUMNS) for row in STYLES.values())
 
 
+COIL = 0.07
+"""Diameter of one curl (drawing units: about 19 px at 512, 10 px at 256)."""
+
+
+def coils(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Curls as round coils on a gently warped hexagonal layout.
+
+    Returns the distance from the nearest coil's centre in coil radii (0 centre, ~1 edge),
+    the unit direction (dx, dy) from that centre and a fixed pseudo-random angle per coil.
+    The warp keeps the coils from lining up in rows and columns: a separable
+    (cos x * cos y) pattern read as a waffle.
+    """
+    s = COIL
+    u = x + 0.3 * s * torch.sin(y * 17.0 + 2.0 * torch.sin(x * 7.0))
+    v = y + 0.3 * s * torch.sin(x * 19.0 + 1.3 + 1.5 * torch.sin(y * 5.0))
+    h = s * 3.0**0.5
+    ax_, ay = u - s * (torch.floor(u / s) + 0.5), v - h * (torch.floor(v / h) + 0.5)
+    bx, by = u - s * torch.floor(u / s + 0.5), v - h * torch.floor(v / h + 0.5)
+    use_a = (ax_ * ax_ + ay * ay) < (bx * bx + by * by)
+    dx, dy = torch.where(use_a, ax_, bx), torch.where(use_a, ay, by)
+    dist = torch.sqrt(dx * dx + dy * dy + 1e-8)
+    turn = 6.0 * torch.sin((u - dx) * 91.7 + (v - dy) * 47.3)
+    return dist / (0.5 * s), dx / dist, dy / dist, turn
+
+
 def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry).
 
@@ -80,7 +105,11 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     half_w = rx + 0.03 + 0.13 * side + 0.04 * length
     long_d = sh.superellipse(x, y, 0.0, (hcy + y_end) * 0.5, half_w, (y_end - hcy) * 0.5 + 1e-3, 3.2)
     d = sh.smin(d, long_d + 0.3 * (1.0 - has_long), 0.05)
-    bumps = curl * (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
+    # A curly outline is a row of coils (round bumps where coils meet the edge); wavy hair
+    # keeps its soft wave (measured: changing it made face-api read lob_waves faces surprised).
+    curly = sh.smoothstep(0.5, 1.0, curl)
+    wave = (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
+    bumps = curl * ((1.0 - curly) * wave + curly * (0.008 + 0.010 * side) * (coils(x, y)[0] - 0.7))
     d = d + bumps
     if not full:
         return d, hcy, hrx, hry
@@ -89,10 +118,16 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     size = (0.55 + 0.45 * bun) * (1.0 + 0.45 * curl)
     bun_d = sh.ellipse(x, y, 0.0, cy - ry - 0.06 * bun * size, 0.10 * size, 0.08 * size) + bumps
     d = torch.minimum(d, bun_d + 0.3 * (1.0 - torch.clamp(bun * 3.0, 0.0, 1.0)))
+    # The ponytail hangs from behind the head: it grows out of the hair mass above and behind
+    # the ear (joined smoothly, the head drawn over its root) and falls, curving a little out,
+    # onto the shoulder; a lone shape beside the cheek, ending in the air, read as floating.
     tail = g["h_tail"]
-    tail_d = sh.ellipse(x - g["h_dir"] * (rx + 0.03), y, 0.0, cy + 0.22, 0.055, 0.24)
+    tx = x - g["h_dir"] * (rx - 0.005 + 0.09 * torch.clamp(y - cy, 0.0, 0.6))
+    tail_d = sh.ellipse(tx, y, 0.0, cy + 0.27, 0.056, 0.40)
     crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, 0.09, 0.055)
-    d = torch.minimum(d, torch.minimum(tail_d, crown) + 0.3 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0)))
+    off = 0.8 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0))  # beyond the tail's depth (ry)
+    d = sh.smin(d, tail_d + off, 0.06)
+    d = torch.minimum(d, crown + off)
     return d, hcy, hrx, hry
 
 
@@ -114,8 +149,19 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     q = (x - xp) / (torch.abs(y - yp) + 0.12)
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
     strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
+    # Coils: each a loop of hair with a sheen on its lit side, a little shade where they meet.
+    cr, cdx, cdy, turn = coils(x, y)
+    facing = 0.6 * cdx + 0.8 * cdy  # -1 towards the light (upper left) .. 1 away
+    sheen = torch.exp(-(((cr - 0.45) / 0.18) ** 2)) * torch.relu(-facing)
+    # Each coil's loop: a thin shadow line, open on one side, turned differently per coil.
+    gap = sh.smoothstep(0.2, 0.75, cdx * torch.cos(turn) + cdy * torch.sin(turn))
+    loop = torch.exp(-(((cr - 0.68) / 0.13) ** 2)) * (1.0 - gap)
+    between = sh.smoothstep(0.85, 1.1, cr)
+    # (Loops only on curly hair: wavy hair keeps its soft wave shadows.)
+    curly = sh.smoothstep(0.5, 1.0, curl)
     ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
-    curls = 1.0 - curl * 0.12 * (1.0 - ring) ** 2  # soft shadows between the curls
+    waves = curl * 0.12 * (1.0 - ring) ** 2
+    curls = 1.0 - (1.0 - curly) * waves - curly * (0.18 * loop + 0.05 * between - 0.08 * sheen)
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)

@@ -17,8 +17,12 @@ from torch import Tensor
 from streamface.face import shapes as sh
 from streamface.face.render.common import LIGHT, Geometry, col, frame_coords, pixel_size
 
-FRECKLE_BOX = (-0.30, 0.30, -0.16, 0.10)
-"""Where freckles can fall (they are a fixed field of dots masked per face)."""
+FRECKLE_BOX = (-0.30, 0.30, -0.16, 0.20)
+"""Where freckles and the beauty mark are drawn (down to beside the mouth)."""
+
+_FRECKLE_DOTS = (-0.30, 0.30, -0.16, 0.10)
+# Where the fixed field of freckle dots is scattered (kept when the box grew, so every
+# face keeps its freckles).
 
 # Spots a beauty mark can take (relative to features), chosen along `mole_pos`.
 _MOLE_SPOTS = 6
@@ -31,8 +35,8 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
     xs, ys = fx[x0:x1][None, :], fy[y0:y1][:, None]
     rng = np.random.default_rng(seed)
     n = 150
-    cx = rng.uniform(FRECKLE_BOX[0], FRECKLE_BOX[1], n)
-    cy = rng.uniform(FRECKLE_BOX[2], FRECKLE_BOX[3], n)
+    cx = rng.uniform(_FRECKLE_DOTS[0], _FRECKLE_DOTS[1], n)
+    cy = rng.uniform(_FRECKLE_DOTS[2], _FRECKLE_DOTS[3], n)
     r = rng.uniform(0.0035, 0.0065, n)
     shade = rng.uniform(0.5, 1.0, n)
     field = np.zeros((y1 - y0, x1 - x0))
@@ -239,20 +243,21 @@ def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: T
     zone = sh.soft(sh.ellipse(ax, y, g["eye_dx"] * 0.55, g["nose_y"] - 0.05, g["eye_dx"] + 0.06, 0.07), 0.03)
     a = freckles * zone * torch.clamp(g["freckles"] * 1.2, 0.0, 1.0) * 0.4
     img = img * (1.0 - a * col(0.30, 0.40, 0.48).to(x))
-    # Beauty mark: the spot is a blend of candidate spots along mole_pos.
+    # Beauty mark: at exactly one of a few deliberate spots, the one nearest mole_pos (a
+    # blend of two spots put it in between, e.g. in the philtrum, where it read as dirt).
     spots = (
-        (-0.9, g["nose_y"] + 0.0, g["eye_dx"]),
-        (0.65, g["mouth_y"] - 0.035, g["mouth_w"]),
-        (-0.5, g["chin_y"] - 0.07, g["mouth_w"]),
-        (1.0, g["eye_y"] + 0.075, g["eye_dx"]),
-        (-0.55, g["mouth_y"] - 0.03, g["mouth_w"]),
-        (0.75, g["nose_y"] + 0.03, g["eye_dx"]),
+        (-0.9, g["nose_y"] + 0.0, g["eye_dx"]),  # cheek beside the nose
+        (0.8, g["mouth_y"] - 0.065, g["mouth_w"]),  # above the lip's corner
+        (-1.75, g["mouth_y"] - 0.01, g["mouth_w"]),  # low on the cheek, beside the mouth
+        (1.0, g["eye_y"] + 0.075, g["eye_dx"]),  # on the cheekbone under the eye
+        (-0.75, g["mouth_y"] - 0.065, g["mouth_w"]),  # above the lip's other corner
+        (0.75, g["nose_y"] + 0.03, g["eye_dx"]),  # cheek beside the nose wing
     )
-    pos = torch.clamp(g["mole_pos"], 0.0, 1.0) * (_MOLE_SPOTS - 1)
+    pos = torch.round(torch.clamp(g["mole_pos"], 0.0, 1.0) * (_MOLE_SPOTS - 1))
     mx = torch.zeros_like(pos)
     my = torch.zeros_like(pos)
     for i, (fx, sy, scale) in enumerate(spots):
-        w = torch.relu(1.0 - torch.abs(pos - i))
+        w = (pos == float(i)).to(pos.dtype)
         mx = mx + w * fx * scale * 1.1
         my = my + w * sy
     mole = sh.fill(sh.ellipse(x, y, mx, my, 0.0075, 0.0075), px) * torch.clamp(g["mole"] * 1.5 - 0.2, 0.0, 1.0)
