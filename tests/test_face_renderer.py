@@ -313,22 +313,6 @@ def test_smile_folds_start_below_the_nose_wing() -> None:
     assert float(wing.max()) < 0.01  # ... and not beside the nose wing
 
 
-def test_senior_eyes_are_smaller() -> None:
-    """A senior's eyes are smaller than an adult's (same face otherwise); an adult keeps a young adult's."""
-
-    def eye_area(age: float) -> int:
-        renderer = FaceRenderer(256)
-        params = _params(FaceParams(age=age, age_sag=0.3))
-        with torch.no_grad():
-            open_ = renderer(params, _anim(1))[0]
-            shut = renderer(params, _anim(1, blink=1.0))[0]
-        return int(((open_ - shut).abs().amax(0) > 0.15).sum())
-
-    young, adult, senior = eye_area(0.35), eye_area(0.6), eye_area(0.95)
-    assert adult == pytest.approx(young, rel=0.03), (young, adult)
-    assert senior < 0.8 * adult, (adult, senior)
-
-
 def test_bald_crown_has_no_line_across_the_scalp() -> None:
     """A bald crown is clean skin: no thin dark arc where the hairline's shadow used to fall."""
     renderer = FaceRenderer(512)

@@ -66,9 +66,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # Eyes at the middle of the head; large, as in illustrated portraits.
     g["eye_y"] = g["cy"] + 0.03 + 0.02 * child + 0.02 * p("face_length")
     g["eye_dx"] = 0.104 + 0.046 * p("eye_spacing") + 0.012 * p("face_width")
-    # A senior's eyes are smaller (up to 15 %; adults keep theirs): seniors read about a
-    # year older to face-api and no more often sad (a fifth smaller cost male reads).
-    eye_w = (0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child) * (1.0 - 0.15 * sh.smoothstep(0.65, 0.95, age))
+    eye_w = 0.040 + 0.014 * p("eye_size") + 0.010 * fem + 0.008 * child
     # A man's eye is longer, with a flatter upper lid (eyes.eyes), but open: not smaller,
     # which reads as a child's or a doll's, and never a slit, which reads as a squint at
     # call-tile sizes. (More open still read as less masculine to both judges.)
