@@ -296,6 +296,23 @@ def test_smile_folds_end_beside_the_mouth() -> None:
     assert float(below.max()) < 0.01  # ... and stops at the mouth
 
 
+def test_smile_folds_start_below_the_nose_wing() -> None:
+    """A fold that starts at the nose wing reads as a pinched, sad nose-to-mouth: it starts lower."""
+    renderer = FaceRenderer(512)
+    senior = FaceParams(masculinity=1.0, age=0.95, age_lines=1.0, age_sag=0.0)
+    smooth = FaceParams(masculinity=1.0, age=0.95, age_lines=0.0, age_sag=0.0)
+    with torch.no_grad():
+        diff = (renderer.prepare(_params(smooth)) - renderer.prepare(_params(senior)))[0].mean(0)
+    g = renderer._geometry(_params(senior))
+    nose_y, mouth_y, nose_w = float(g["nose_y"]), float(g["mouth_y"]), float(g["nose_w"])
+    top, span = nose_y - 0.012, mouth_y - nose_y + 0.012
+    cols = slice(_col(nose_w * 1.3 - 0.01, 512), _col(float(g["mouth_w"]) * 1.15 + 0.03, 512))
+    wing = diff[_row(top + 0.05 * span, 512) : _row(top + 0.3 * span, 512), cols]
+    corner = diff[_row(top + 0.6 * span, 512) : _row(top + 0.9 * span, 512), cols]
+    assert float(corner.max()) > 0.05  # the fold is there by the mouth corner ...
+    assert float(wing.max()) < 0.01  # ... and not beside the nose wing
+
+
 def test_bald_crown_has_no_line_across_the_scalp() -> None:
     """A bald crown is clean skin: no thin dark arc where the hairline's shadow used to fall."""
     renderer = FaceRenderer(512)
