@@ -1,10 +1,9 @@
 """Hair, facial hair and marks as a person sees them: pixel checks of the issues of #13.
 
-Each test renders faces and checks pixels for one thing that read wrong at 100 %: a
-floating ponytail, a waffle pattern in curls, a block-shaped goatee, a beauty mark
-between two spots. (The fixes for the hair beside the neck, see-through curtains and pale
-white stubble, with their tests, are on branch `hair-neck-curtains`: each cost face-api
-pleasant reads below the guard's floor.)
+Each test renders faces and checks pixels (or a layer's coverage) for one thing that read
+wrong at 100 %: black or see-through hair, backdrop between hair and neck, a floating
+ponytail, a waffle pattern in curls, a block-shaped goatee, pale white stubble, a beauty
+mark between two spots.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import torch
 
 from streamface.face.animation import NEUTRAL
 from streamface.face.params import FaceParams, params_matrix
+from streamface.face.render import hair
 from streamface.face.render.common import CENTRE, ZOOM
 from streamface.face.renderer import FaceRenderer
 
@@ -55,6 +55,42 @@ def _backdrop(renderer: FaceRenderer, face: dict[str, object]) -> tuple[np.ndarr
     img = _render(renderer, {**face, "bg_hue": 0.1, "bg_lightness": 0.8}, {**face, "bg_hue": 0.6, "bg_lightness": 0.3})
     change = np.abs(img[0] - img[1]).max(axis=-1)
     return img[0], change > 0.25 * change[:, :3].max()
+
+
+@pytest.mark.parametrize("style", ["long", "lob_waves", "side_swept"])
+def test_no_backdrop_between_long_hair_and_neck(renderer: FaceRenderer, style: str) -> None:
+    _, shows = _backdrop(renderer, {**FEM, "hair_style": style, "hair_lightness": 0.3})
+    for y in (0.22, 0.26, 0.30):
+        backdrop = shows[_row(y)]
+        # From the centre (neck) out to the outer edge of the hair, on both sides.
+        for half in (backdrop[SIZE // 2 :], backdrop[: SIZE // 2][::-1]):
+            outer = int(np.argmax(~half[::-1]))  # backdrop run at the outer end
+            inside = half[: len(half) - outer]
+            assert not inside.any(), f"backdrop between hair and neck at y={y}: columns {np.flatnonzero(inside)}"
+
+
+def test_back_hair_beside_the_neck_is_in_shade_not_black(renderer: FaceRenderer) -> None:
+    """Light long hair beside the neck stays a shade of the hair (a black slab read wrong)."""
+    img = _render(renderer, {**FEM, "hair_style": "long", "hair_lightness": 0.85, "skin_tone": 0.8})[0]
+    lum = img @ np.array([0.3, 0.59, 0.11])
+    top = lum[_row(-0.55), _col(-0.1) : _col(0.1)].max()  # the lit crown
+    for y in (0.2, 0.28):
+        r = lum[_row(y), _col(-0.36) : _col(0.36)]
+        # Darkest hair pixel beside the neck (the neck and top are lighter or bluish, and
+        # darker than the hair's lit colour by far only where the hair is nearly black).
+        assert r.min() > 0.35 * top, f"near-black hair beside the neck at y={y}: {r.min():.3f} vs crown {top:.3f}"
+
+
+@pytest.mark.parametrize("style", ["side_swept", "curly_shoulder"])
+def test_curtains_are_opaque(renderer: FaceRenderer, style: str) -> None:
+    """Front hair coverage is 0 or 1 but for the anti-aliased edges (no see-through curtain)."""
+    params = torch.from_numpy(params_matrix(_faces({**FEM, "hair_style": style})))
+    g = renderer._geometry(params)
+    x, y = renderer.xs, renderer.ys
+    a = hair.front(g, x, y, renderer.px)["a"][0, 0].numpy()
+    band = a[_row(-0.12) : _row(0.15)]  # eyes to chin, where curtains frame the face
+    partial = ((band > 0.1) & (band < 0.9)).mean()
+    assert partial < 0.08, f"{partial:.1%} of the face band is half-covered by hair"
 
 
 def test_ponytail_hangs_onto_the_shoulder(renderer: FaceRenderer) -> None:
@@ -112,6 +148,15 @@ def test_goatee_is_rounded(renderer: FaceRenderer) -> None:
     top, bottom, widest = rows[0], rows[-1], widths.max()
     assert widths[top] < 0.6 * widest, f"goatee top {widths[top:top + 4]} vs widest {widest}"
     assert widths[bottom] < 0.7 * widest, f"goatee bottom {widths[bottom - 3:bottom + 1]} vs widest {widest}"
+
+
+@pytest.mark.parametrize("skin", [0.1, 0.85])
+def test_white_stubble_is_never_a_pale_patch(renderer: FaceRenderer, skin: float) -> None:
+    base = {**MASC, "skin_tone": skin, "hair_grey": 1.0, "age": 0.9}
+    img = _render(renderer, {**base, "facial_hair": 0.35}, {**base, "facial_hair": 0.0})
+    region = (slice(_row(0.1), _row(0.3)), slice(_col(-0.25), _col(0.25)))
+    lighter = img[0][region] - img[1][region]
+    assert lighter.max() < 0.01, f"stubble lighter than the skin by {lighter.max():.3f}"
 
 
 def test_beauty_mark_sits_at_one_spot(renderer: FaceRenderer) -> None:

@@ -81,8 +81,10 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     hair = g["hair"]
     hair_dark = 1.0 - 0.75 * hair.mean(dim=1, keepdim=True)
     tint = (hair * 0.55 + g["skin_shadow"] * 0.25) * col(0.94, 0.98, 1.06).to(x)
-    # Grey stubble on darker skin: a lighter tint, but never a pale mask.
-    tint = tint - 0.6 * torch.relu(tint - g["skin"] * 0.9)
+    # Grey and white stubble: never lighter than the skin under it in any channel (a lighter
+    # tint read as a pale patch, on dark skin most), and only a shade darker (a dark ring
+    # round the mouth of a white-haired man read sad or angry).
+    tint = torch.minimum(tint, img * torch.clamp(0.85 + 0.2 * g["grey"], max=1.0))
     edge = torch.sigmoid((y - line - 0.03) / 0.008) * inside * (1.0 - lips)
     must_zone = sh.soft(moustache_d(g, x, y), 0.006)
     chin_zone = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.03, mw * 0.95, 0.06), 0.02)

@@ -197,12 +197,21 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
     a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
-    behind_neck = sh.fill(torch.abs(x) - g["neck_w"] - 0.025, px) * torch.sigmoid((y - 0.2) / 0.01)
+    # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
+    # beyond it left a strip of backdrop between the hair and the neck.
+    ax = torch.abs(x)
+    # (Only where the neck shows: below the neckline the top is in front, and the hair falls
+    # in front of it.)
+    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
+    behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
     a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
-    behind = sh.soft(torch.abs(x) - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
+    behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
-    # (Less deep on grey and white hair, where a full shadow reads as a dark stripe.)
-    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - (0.5 - 0.2 * g["grey"]) * behind)
+    # Hair in shade, not a black slab: a light shadow (less on grey and white hair, where it
+    # reads as a stripe), deepest only in a soft contact shadow along the neck.
+    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
+    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - shadow) + 0.03 * behind
     return sh.over(img, shaded, a)
 
 
@@ -233,11 +242,14 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cap = cap * (cover + (1.0 - cover) * horseshoe) * (1.0 - bald_crown(g, x, y))
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
     cap = cap * (1.0 - 0.7 * clip)
-    # Curtains of longer hair framing the face (not when tucked behind the ears).
-    long_front = sh.smoothstep(0.15, 0.35, g["h_length"]) * (1.0 - g["h_tuck"])
-    x_in = curtain_edge(g, x, y)
+    # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
+    # them narrower (their inner edge moves out, off the face), never fainter: a faded
+    # curtain let the cheek and ear show through the hair.
+    tuck = g["h_tuck"]
+    tucked = 0.25 * (1.0 - sh.smoothstep(0.15, 0.35, g["h_length"])) + 0.06 * tuck + 0.3 * sh.smoothstep(0.5, 0.9, tuck)
+    x_in = curtain_edge(g, x, y) + tucked
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
-    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px) * long_front
+    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
     a = torch.maximum(cap, curtain) * g["h_density"]
     return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry}
 
