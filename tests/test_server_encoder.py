@@ -10,6 +10,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder, vp8_depayload
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamTrack
 from av import Packet, VideoFrame
 from av.video.frame import PictureType
 
@@ -111,8 +112,10 @@ class _Pictures(VideoStreamTrack):
         return frame
 
 
-async def _receive(codecs: list[str] | None) -> tuple[list[VideoFrame], object]:
-    """A `Peer` sends `_Pictures` with ``add_face``; a real aiortc peer receives them."""
+async def _receive(
+    track: MediaStreamTrack, codecs: list[str] | None, frames: int = 20
+) -> tuple[list[VideoFrame], FaceVp8Encoder | None]:
+    """A `Peer` sends ``track`` with ``add_face``; a real aiortc peer receives ``frames``."""
     peer = Peer(lambda reason: None)
     viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = viewer.addTransceiver("video", direction="recvonly")
@@ -126,12 +129,12 @@ async def _receive(codecs: list[str] | None) -> tuple[list[VideoFrame], object]:
     try:
         await viewer.setLocalDescription(await viewer.createOffer())
         await peer.accept(viewer.localDescription.sdp)
-        sender = peer.add_face(_Pictures())
+        sender = peer.add_face(track)
         answer = await peer.answer()
         await viewer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        track = await asyncio.wait_for(got, 10)
-        frames = [await asyncio.wait_for(track.recv(), 10) for _ in range(20)]  # type: ignore[attr-defined]
-        return frames, face_encoder_of(sender)
+        remote = await asyncio.wait_for(got, 10)
+        received = [await asyncio.wait_for(remote.recv(), 10) for _ in range(frames)]  # type: ignore[attr-defined]
+        return received, face_encoder_of(sender)
     finally:
         await viewer.close()
         await peer.close()
@@ -139,7 +142,7 @@ async def _receive(codecs: list[str] | None) -> tuple[list[VideoFrame], object]:
 
 @pytest.mark.slow
 async def test_a_real_peer_decodes_the_face_encoded_by_face_vp8() -> None:
-    frames, encoder = await _receive(None)
+    frames, encoder = await _receive(_Pictures(), None)
     assert isinstance(encoder, FaceVp8Encoder) and encoder.contexts_opened >= 1
     last = frames[-1].to_ndarray(format="rgb24")
     assert last.shape == (SIZE, SIZE, 3)
@@ -150,7 +153,7 @@ async def test_a_real_peer_decodes_the_face_encoded_by_face_vp8() -> None:
 
 @pytest.mark.slow
 async def test_other_codecs_keep_aiortcs_encoder() -> None:
-    frames, encoder = await _receive(["video/H264"])
+    frames, encoder = await _receive(_Pictures(), ["video/H264"])
     assert encoder is None and len(frames) == 20
 
 
@@ -223,29 +226,10 @@ async def _receive_face(
         return _picture(round(t * 30))
 
     face = FaceTrack(render, encoding=SharedFaceEncoding())
-    fanout = FaceFanout(face)
-    peer = Peer(lambda reason: None)
-    viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    transceiver = viewer.addTransceiver("video", direction="recvonly")
-    if codecs is not None:
-        from aiortc import RTCRtpReceiver
-
-        caps = RTCRtpReceiver.getCapabilities("video")
-        transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType in codecs])
-    got: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-    viewer.on("track", lambda track: got.done() or got.set_result(track))
     try:
-        await viewer.setLocalDescription(await viewer.createOffer())
-        await peer.accept(viewer.localDescription.sdp)
-        sender = peer.add_face(fanout.subscribe())
-        answer = await peer.answer()
-        await viewer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        track = await asyncio.wait_for(got, 10)
-        received = [await asyncio.wait_for(track.recv(), 10) for _ in range(frames)]  # type: ignore[attr-defined]
-        return received, face, face_encoder_of(sender)
+        received, packer = await _receive(FaceFanout(face).subscribe(), codecs, frames)
+        return received, face, packer
     finally:
-        await viewer.close()
-        await peer.close()
         face.stop()
         await asyncio.sleep(0.05)
 

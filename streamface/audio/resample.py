@@ -95,27 +95,20 @@ def prepare_chunk(
     """
     if (
         type(samples) is np.ndarray
-        and samples.dtype == np.int16
+        and (samples.dtype == np.int16 or samples.dtype == np.float32)
         and samples.ndim == 1
         and type(channels) is int
         and channels == 1
         and type(sample_rate) is int
         and MIN_RATE <= sample_rate <= MAX_RATE
-    ):  # a live call's usual chunk: the same steps as below without the checks it passes
-        mono = samples.astype(np.float32)
-        mono *= _INT16_SCALE
-        return mono, sample_rate
-    if (
-        type(samples) is np.ndarray
-        and samples.dtype == np.float32
-        and samples.ndim == 1
-        and type(channels) is int
-        and channels == 1
-        and type(sample_rate) is int
-        and MIN_RATE <= sample_rate <= MAX_RATE
-    ):  # the live server's chunk (`audio_to_mono`): the float path below, minus its checks
-        mono = samples.copy()
-        _check_float_peak(mono)
+    ):  # a live call's usual chunks (int16 from telephony, float32 from `audio_to_mono`):
+        # the same steps as below without the checks they pass
+        if samples.dtype == np.int16:
+            mono = samples.astype(np.float32)
+            mono *= _INT16_SCALE
+        else:
+            mono = samples.copy()
+            _check_float_peak(mono)
         return mono, sample_rate
     if not isinstance(samples, np.ndarray):
         raise BadChunkError(
