@@ -65,7 +65,7 @@ class FrameStepper:
 
     def frame(self, k: int) -> VideoFrame:
         """Frame ``k``: the audio up to its end, a due analysis, the yuv420p frame."""
-        from streamface.server.tracks import _render_yuv
+        from streamface.server.tracks import rgb_to_yuv420p
 
         session, t = self.session, k / FPS
         c0 = time.process_time()
@@ -78,7 +78,8 @@ class FrameStepper:
             self.count["analyses"] += 1
         c2 = time.process_time()
         settled = session._morph.at(t)[1]
-        yuv, _ = _render_yuv(session.render_frame, t)
+        # what `FaceTrack`'s render thread does before encoding (public in every tree)
+        yuv = rgb_to_yuv420p(np.ascontiguousarray(session.render_frame(t), dtype=np.uint8))
         c3 = time.process_time()
         self.cpu["ingest"] += c1 - c0
         self.cpu["analysis"] += c2 - c1
