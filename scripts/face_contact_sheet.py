@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,11 +56,28 @@ np.save(out, (imgs.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(n
 """
 
 
-def render(tree: Path, specs: list[tuple[float, str, int]], size: int, out: Path) -> np.ndarray:
-    """Render the profiles with the checkout at ``tree``; [N, size, size, 3] uint8."""
+def render(tree: Path, specs: list[Any], size: int, out: Path, code: str = _RENDER) -> np.ndarray:
+    """Run the render script ``code`` on ``specs`` with the checkout at ``tree``; [N, size, size, 3] uint8."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    subprocess.run([sys.executable, "-c", _RENDER, json.dumps(specs), str(size), str(out)], env=env, check=True, cwd=tree)
+    subprocess.run([sys.executable, "-c", code, json.dumps(specs), str(size), str(out)], env=env, check=True, cwd=tree)
     return np.load(out)
+
+
+def after_and_before(
+    specs: list[Any], size: int, out: Path, before: Path | None, code: str = _RENDER
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The faces rendered by this checkout and, given ``before``, by that checkout too.
+
+    Makes ``out``'s folder; the renders pass through a scratch ``.npy`` beside ``out``.
+    """
+    here = Path(__file__).resolve().parent.parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".npy").resolve()
+    try:
+        after = render(here, specs, size, tmp, code)
+        return after, (render(before.resolve(), specs, size, tmp, code) if before else None)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -70,14 +88,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=192)
     ap.add_argument("--before", type=Path, help="another checkout whose renderer gives the 'before' faces")
     args = ap.parse_args()
-    here = Path(__file__).resolve().parent.parent
     specs = [(p, band, args.first_seed + i) for band in BANDS for _, p in SEXES for i in range(args.seeds)]
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".npy").resolve()
-    after = render(here, specs, args.size, tmp)
-    before = render(args.before.resolve(), specs, args.size, tmp) if args.before else None
-    tmp.unlink(missing_ok=True)
+    after, before = after_and_before(specs, args.size, out, args.before)
     s = args.size
     per_face = 2 if before is not None else 1
     cols = len(SEXES) * args.seeds

@@ -16,13 +16,10 @@ upscaled (nearest) as the web client shows a 256 px stream at 512 CSS px. With
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from face_contact_sheet import after_and_before  # scripts/ is this script's sys.path[0]
 from PIL import Image, ImageDraw
 
 # Renders a list of override dicts with whatever streamface is first on the path.
@@ -92,13 +89,6 @@ def mark_specs() -> list[tuple[str, dict[str, object]]]:
     return out
 
 
-def render(tree: Path, specs: list[dict[str, object]], size: int, out: Path) -> np.ndarray:
-    """Render the overrides with the checkout at ``tree``; [N, size, size, 3] uint8."""
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    subprocess.run([sys.executable, "-c", _RENDER, json.dumps(specs), str(size), str(out)], env=env, check=True, cwd=tree)
-    return np.load(out)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--what", choices=("hair", "beard", "marks"), default="hair")
@@ -114,13 +104,8 @@ def main() -> None:
         keys = args.only.split(",")
         labelled = [(lab, s) for lab, s in labelled if any(k in lab for k in keys)]
     labels, specs = [lab for lab, _ in labelled], [s for _, s in labelled]
-    here = Path(__file__).resolve().parent.parent
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".npy").resolve()
-    after = render(here, specs, args.size, tmp)
-    before = render(args.before.resolve(), specs, args.size, tmp) if args.before else None
-    tmp.unlink(missing_ok=True)
+    after, before = after_and_before(specs, args.size, out, args.before, code=_RENDER)
     s = args.size * args.scale
     per = 2 if before is not None else 1
     cols = min(args.cols, len(specs))
