@@ -8,7 +8,7 @@ import torch
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS, FaceAnimation
 from streamface.face.params import HAIR_STYLES, PARAM_DIM, FaceParams, neutral_params, params_matrix
-from streamface.face.render.common import CENTRE, ZOOM
+from streamface.face.render.common import CENTRE, ZOOM, Geometry
 from streamface.face.render.eyes import brow_lift
 from streamface.face.renderer import FaceRenderer
 
@@ -280,14 +280,20 @@ def test_masculine_eyes_are_open_not_slits() -> None:
     assert man >= 5 and man >= 0.6 * woman, (man, woman)
 
 
-def test_smile_folds_end_beside_the_mouth() -> None:
-    """Smile folds are short curves ending level with the mouth corners, not lines down to the chin."""
+def _age_lines_darken(masculinity: float) -> tuple[torch.Tensor, Geometry]:
+    """How much a senior's age lines darken each pixel at 512 px (mean over RGB), and the
+    senior's geometry."""
     renderer = FaceRenderer(512)
-    senior = FaceParams(masculinity=0.5, age=0.95, age_lines=1.0, age_sag=0.0)
-    smooth = FaceParams(masculinity=0.5, age=0.95, age_lines=0.0, age_sag=0.0)
+    senior = FaceParams(masculinity=masculinity, age=0.95, age_lines=1.0, age_sag=0.0)
+    smooth = FaceParams(masculinity=masculinity, age=0.95, age_lines=0.0, age_sag=0.0)
     with torch.no_grad():
         diff = (renderer.prepare(_params(smooth)) - renderer.prepare(_params(senior)))[0].mean(0)
-    g = renderer._geometry(_params(senior))
+    return diff, renderer._geometry(_params(senior))
+
+
+def test_smile_folds_end_beside_the_mouth() -> None:
+    """Smile folds are short curves ending level with the mouth corners, not lines down to the chin."""
+    diff, g = _age_lines_darken(masculinity=0.5)
     mouth_y, mouth_w, nose_y = float(g["mouth_y"]), float(g["mouth_w"]), float(g["nose_y"])
     cols = slice(_col(mouth_w * 0.9, 512), _col(mouth_w * 1.6 + 0.03, 512))
     beside = diff[_row(nose_y + 0.01, 512) : _row(mouth_y - 0.01, 512), cols]
@@ -298,12 +304,7 @@ def test_smile_folds_end_beside_the_mouth() -> None:
 
 def test_smile_folds_start_below_the_nose_wing() -> None:
     """A fold that starts at the nose wing reads as a pinched, sad nose-to-mouth: it starts lower."""
-    renderer = FaceRenderer(512)
-    senior = FaceParams(masculinity=1.0, age=0.95, age_lines=1.0, age_sag=0.0)
-    smooth = FaceParams(masculinity=1.0, age=0.95, age_lines=0.0, age_sag=0.0)
-    with torch.no_grad():
-        diff = (renderer.prepare(_params(smooth)) - renderer.prepare(_params(senior)))[0].mean(0)
-    g = renderer._geometry(_params(senior))
+    diff, g = _age_lines_darken(masculinity=1.0)
     nose_y, mouth_y, nose_w = float(g["nose_y"]), float(g["mouth_y"]), float(g["nose_w"])
     top, span = nose_y - 0.012, mouth_y - nose_y + 0.012
     cols = slice(_col(nose_w * 1.3 - 0.01, 512), _col(float(g["mouth_w"]) * 1.15 + 0.03, 512))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -76,17 +77,23 @@ async def test_session_error_ends_only_that_session() -> None:
     await good.close()
 
 
-async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
+def _late_every(n: int, shade_step: int) -> Callable[[float], np.ndarray]:
+    """A render of flat 32 px pictures, a new shade each call, every ``n``-th one 80 ms late
+    (it misses its deadline by far)."""
     calls = 0
 
     def render(t: float) -> np.ndarray:
         nonlocal calls
         calls += 1
-        if calls % 5 == 0:
-            time.sleep(0.08)  # every fifth render misses its deadline by far
-        return np.full((32, 32, 3), calls % 255, dtype=np.uint8)
+        if calls % n == 0:
+            time.sleep(0.08)
+        return np.full((32, 32, 3), (calls * shade_step) % 255, dtype=np.uint8)
 
-    track = FaceTrack(render)
+    return render
+
+
+async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
+    track = FaceTrack(_late_every(5, shade_step=1))
     pts: list[int] = []
     handed: list[float] = []
     for _ in range(45):
@@ -106,17 +113,8 @@ async def test_face_track_keeps_30fps_when_renders_are_late() -> None:
 
 
 async def test_fanout_hands_packets_to_vp8_senders_and_frames_to_the_rest() -> None:
-    calls = 0
-
-    def render(t: float) -> np.ndarray:
-        nonlocal calls
-        calls += 1
-        if calls % 6 == 0:
-            time.sleep(0.08)  # misses its deadline: that tick has no new picture
-        return np.full((32, 32, 3), (calls * 7) % 255, dtype=np.uint8)
-
     encoding = SharedFaceEncoding()
-    track = FaceTrack(render, encoding=encoding)
+    track = FaceTrack(_late_every(6, shade_step=7), encoding=encoding)  # late: no new picture
     fanout = FaceFanout(track)
     packets, frames = fanout.subscribe(), fanout.subscribe()
     packer = FaceVp8Encoder()
