@@ -26,18 +26,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-
-def _shared_voice(name: str) -> Path:
-    """``shared/voices/<name>`` beside the checkout, or beside a folder above it (worktrees)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents[1:]:
-        candidate = parent / "shared" / "voices" / name
-        if candidate.exists():
-            return candidate
-    return here.parents[2] / "shared" / "voices" / name
-
-
-VOICE = _shared_voice("flite_female_slt.wav")
+VOICE = Path(__file__).resolve().parents[2] / "shared" / "voices" / "flite_female_slt.wav"
 FRAME_MS = 1000.0 / 30.0
 PTS_STEP = 3000  # one frame on the 90 kHz video clock
 
