@@ -91,6 +91,7 @@ VARIANTS: dict[str, list[Edit]] = {
     "face_wide": [_scale("rx", 1.05)],
     "neck_wide": [_shift("neck_w", 0.03)],
     "shadow_deep": [_shadow_deeper],
+    "shadow_deep_all": [_scale("skin_shadow", 0.85)],
     "skin_light": [_skin_lighter],
     "contrast_dark": [_contrast_dark],
     "brow_thick_some": [_scale("brow_t", 1.2)],

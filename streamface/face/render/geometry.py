@@ -71,7 +71,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # which reads as a child's or a doll's, and never a slit, which reads as a squint at
     # call-tile sizes. (More open still read as less masculine to both judges.)
     g["eye_w"] = eye_w + 0.016 * masc
-    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) 
+    g["eye_h"] = eye_w * (0.36 + 0.10 * p("eye_shape") + 0.08 * fem + 0.06 * child) * (1.0 + 0.1 * masc)
     g["eye_round"] = p("eye_shape")
     g["eye_tilt"] = 0.16 * (p("eye_tilt") - 0.5)
     g["lid_fold"] = p("lid_fold")
@@ -83,7 +83,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # and rounder.
     # (A flatter, straighter masculine brow read as sad to face-api: the angled arch stays.)
     g["brow_y"] = g["eye_y"] - g["eye_h"] - 0.014 - 0.024 * p("brow_height") - 0.018 * fem - 0.024 * masc * (1.0 - 0.25 * old) + 0.004 * old
-    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.026 * masc
+    g["brow_t"] = 0.009 + 0.012 * p("brow_thickness") + 0.030 * masc
     g["brow_arch"] = 0.004 + 0.016 * p("brow_arch") + 0.006 * fem + 0.008 * masc
     g["brow_ridge"] = 0.19 * masc  # shadow under a masculine brow ridge
     g["gloss"] = 1.0 - 0.5 * masc  # masculine skin is drawn more matte (softer highlights)
@@ -108,11 +108,13 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     skin = torch.clamp(skin + shift * (0.4 + 0.6 * skin), 0.0, 1.0)
     skin = skin + (skin.mean(dim=1, keepdim=True) - skin) * (0.18 * sag)
     # Darker skin is modelled with more contrast: the lit side a little lighter and the
-    # shadow side a little deeper (the same mean), so its features do not melt into one
-    # flat, soft block (the gap between lit and shadow is small in absolute terms there).
+    # shadow side a little deeper, so its features do not melt into one flat, soft block
+    # (the gap between lit and shadow is small in absolute terms there). A man's face is
+    # modelled a little harder too (deeper shadows, as his skin is more matte).
     deep = torch.clamp((p("skin_tone") - 0.4) / 0.5, 0.0, 1.0)
     g["skin"] = torch.clamp(skin * (1.0 + 0.12 * deep), 0.0, 1.0)
-    g["skin_shadow"] = (skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)) * (1.0 - 0.10 * deep)
+    shadow = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
+    g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.12 * masc)
     skin = g["skin"]
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum
