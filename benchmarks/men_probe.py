@@ -116,7 +116,7 @@ def render_men(seeds: list[int], edits: list[Edit], size: int = 512) -> list[Cas
             edit(g)
         return g
 
-    compose.geometry = patched  # type: ignore[assignment]
+    compose.geometry = patched
     try:
         from streamface.face.mapping import params_for_profile
 
@@ -131,7 +131,7 @@ def render_men(seeds: list[int], edits: list[Edit], size: int = 512) -> list[Cas
         ]
         images = face_quality.render_faces(faces, size)
     finally:
-        compose.geometry = original  # type: ignore[assignment]
+        compose.geometry = original
     return [Case("male", band, seed, face.skin_tone, img) for (band, seed), face, img in zip(specs, faces, images, strict=True)]
 
 
