@@ -69,6 +69,14 @@ def _contrast_dark(g: Geometry) -> None:
     g["skin"] = torch.clamp(g["skin"] * (1.0 + 0.18 * dark), 0.0, 1.0)
 
 
+def _desaturate_dark(g: Geometry) -> None:
+    # Less chroma on the mid-dark and dark tones (they render terracotta-orange).
+    dark = torch.clamp((g["tone"] - 0.5) / 0.3, 0.0, 1.0) * 0.2
+    for key in ("skin", "skin_shadow"):
+        c = g[key]
+        g[key] = c + (c.mean(dim=1, keepdim=True) - c) * dark
+
+
 def _set(key: str, value: float) -> Edit:
     def edit(g: Geometry) -> None:
         g[key] = torch.full_like(g[key], value)
@@ -94,6 +102,7 @@ VARIANTS: dict[str, list[Edit]] = {
     "shadow_deep_all": [_scale("skin_shadow", 0.85)],
     "skin_light": [_skin_lighter],
     "contrast_dark": [_contrast_dark],
+    "desat_dark": [_desaturate_dark],
     "brow_thick_some": [_scale("brow_t", 1.2)],
     "combo": [_scale("brow_t", 1.2), _scale("eye_h", 0.9), _contrast_dark],
     "gloss_more": [_set("gloss", 1.0)],
@@ -135,12 +144,11 @@ def render_men(seeds: list[int], edits: list[Edit], size: int = 512) -> list[Cas
     return [Case("male", band, seed, face.skin_tone, img) for (band, seed), face, img in zip(specs, faces, images, strict=True)]
 
 
-def read(cases: list[Case]) -> dict[str, list[float | None]]:
-    """p_female per case from both judges (None: no face found)."""
-    return {
-        "dlib": [v.p_female for v in face_quality.read_faces(cases)],
-        "faceapi": [v.p_female for v in faceapi_judge.read_faces(cases)],
-    }
+def read(cases: list[Case]) -> tuple[dict[str, list[float | None]], list[str | None]]:
+    """p_female per case from both judges (None: no face found), and face-api's expressions."""
+    faceapi = faceapi_judge.read_faces(cases)
+    pf = {"dlib": [v.p_female for v in face_quality.read_faces(cases)], "faceapi": [v.p_female for v in faceapi]}
+    return pf, [v.expression for v in faceapi]
 
 
 def tone_of(case: Case) -> str:
@@ -156,10 +164,11 @@ def main() -> None:
     a = ap.parse_args()
     seeds = [int(s) for s in a.seed_list.split(",")]
     results: dict[str, dict[str, list[float | None]]] = {}
+    expressions: dict[str, list[str | None]] = {}
     cases: list[Case] = []
     for name in a.variants.split(","):
         cases = render_men(seeds, VARIANTS[name])
-        results[name] = read(cases)
+        results[name], expressions[name] = read(cases)
         if a.sheet:
             from PIL import Image
 
@@ -181,7 +190,7 @@ def main() -> None:
             row += f"{male:>8d}/{len(pf):<3d} {np.mean(diffs) if diffs else float('nan'):+.3f} {per_tone:>14s} "
         print(row, flush=True)
     if a.json:
-        a.json.write_text(json.dumps({"seeds": seeds, "tones": tones, "cases": [f"{c.band}/{c.seed}" for c in cases], "p_female": results}, indent=1))
+        a.json.write_text(json.dumps({"seeds": seeds, "tones": tones, "cases": [f"{c.band}/{c.seed}" for c in cases], "p_female": results, "expression": expressions}, indent=1))
 
 
 if __name__ == "__main__":
