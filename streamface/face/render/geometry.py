@@ -114,7 +114,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     deep = torch.clamp((p("skin_tone") - 0.4) / 0.5, 0.0, 1.0)
     g["skin"] = torch.clamp(skin * (1.0 + 0.12 * deep), 0.0, 1.0)
     shadow = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
-    g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.12 * masc)
+    g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.08 * masc)
     skin = g["skin"]
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum
