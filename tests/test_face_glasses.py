@@ -33,7 +33,7 @@ def _face(style: str, **kw: float) -> FaceParams:
         glasses_shape=0.5, skin_tone=0.15, hair_lightness=0.15, brow_arch=1.0, brow_height=1.0, age=0.35,
     )
     base.update(kw)
-    return FaceParams(**base)  # type: ignore[arg-type]
+    return FaceParams(**base)
 
 
 def _row(y: float) -> int:
