@@ -112,7 +112,7 @@ def on_rim(g: Geometry) -> Tensor:
 def brow_line(g: Geometry) -> Tensor:
     """Resting height of the brow line (before its arch): lowered, with glasses, to rest on the top rim."""
     _, lh, ly = lens(g)
-    rest = ly - lh - 0.5 * g["brow_t"] - 0.006  # the arch's peak just over the rim
+    rest = ly - lh - 0.5 * g["brow_t"] - 0.010  # the arch's peak just over the rim (touching it)
     return g["brow_y"] + torch.clamp(rest - (g["brow_y"] - g["brow_arch"]), min=0.0) * on_rim(g)
 
 
