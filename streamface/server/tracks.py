@@ -242,7 +242,11 @@ class FaceTrack(VideoStreamTrack):
             timeout = (
                 None if self._last is None else max(0.0, deadline + self._grace_s - time.monotonic())
             )
-            await asyncio.wait({asyncio.wrap_future(pending)}, timeout=timeout)
+            waiter = asyncio.wrap_future(pending)
+            # The result is read from `pending` below; the wrapper's copy of a failure
+            # must be marked seen, or asyncio logs it again when the wrapper is collected.
+            waiter.add_done_callback(_seen)
+            await asyncio.wait({waiter}, timeout=timeout)
         token: Any = None
         if pending.done():
             future, self._pending = pending, None
@@ -296,6 +300,12 @@ def _default_executor() -> concurrent.futures.ThreadPoolExecutor:
     if _DEFAULT_EXECUTOR is None:
         _DEFAULT_EXECUTOR = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="sf-face")
     return _DEFAULT_EXECUTOR
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as retrieved (it is handled where its source is read)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _leaving(ticket: RenderTicket) -> Callable[[Any], None]:
