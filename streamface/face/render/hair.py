@@ -182,15 +182,15 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     b = torch.maximum(g["h_bald"], sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]))
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
     # The patch grows in size, never in opacity (a faint patch is see-through hair): from a
-    # small patch on the crown to, fully bald, a flat-bottomed one reaching down the sides to
+    # small patch on the crown to, fully bald, a wide one reaching down the sides to
     # about the brows, so what is left is a horseshoe whose upper edge runs round the head
     # (a crown ellipse alone left horn-like points at the temples).
     grow = sh.smoothstep(0.0, 0.25, b)
     t = sh.smoothstep(0.15, 1.0, b)
-    pcy = (cy - ry + 0.02) + ((cy - 0.34) - (cy - ry + 0.02)) * t
+    pcy = (cy - ry + 0.02) + ((cy - 0.35) - (cy - ry + 0.02)) * t
     prx = rx * ((0.25 + 0.55 * b) * grow + 0.7 * t) + 1e-3
     pry = (0.06 + 0.16 * b) * grow + 0.02 * t + 1e-3
-    d = sh.superellipse(x, y, 0.0, pcy, prx, pry, 2.0 + t)
+    d = sh.ellipse(x, y, 0.0, pcy, prx, pry)
     crown = torch.sigmoid(-d / 0.005)
     # What is left lies close to the head above the ears (no volume standing up beside it,
     # nor a ring of it round the patch): an outline that closes in on the head as the
