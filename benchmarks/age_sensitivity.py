@@ -100,6 +100,10 @@ def _hair_white(g: Geometry, w: Tensor) -> None:
     g["hair"] = g["hair"] + (col(0.90, 0.90, 0.92).to(g["hair"]) - g["hair"]) * 0.5 * w
 
 
+def _hair_midgrey(g: Geometry, w: Tensor) -> None:
+    g["hair"] = g["hair"] + (col(0.62, 0.62, 0.64).to(g["hair"]) - g["hair"]) * 0.6 * w
+
+
 def _stroke(d: Tensor, width: float) -> Tensor:
     return torch.exp(-((d / width) ** 2))
 
@@ -183,6 +187,7 @@ GEO_CUES: dict[str, GeoCue] = {
     "lips_thin": _lips_thin, "lips_pale": _lips_pale, "skin_desat": _skin_desat, "skin_matte": _skin_matte,
     "brows_grey": _brows_grey, "brows_thin": _brows_thin, "ears": _ears, "nose": _nose, "jowls": _jowls,
     "lids": _lids, "hair_flat": _hair_flat, "hairline": _hairline, "hair_white": _hair_white,
+    "hair_midgrey": _hair_midgrey,
     "jowls2": _jowls2, "chin_long": _chin_long, "combo": _combo_geo,
 }
 LINE_CUES: dict[str, Callable[[Geometry, Tensor, Tensor, Tensor, Tensor], Tensor]] = {

@@ -188,7 +188,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     grow = sh.smoothstep(0.0, 0.25, b)
     t = sh.smoothstep(0.15, 1.0, b)
     pcy = (cy - ry + 0.02) + ((cy - 0.35) - (cy - ry + 0.02)) * t
-    prx = rx * ((0.25 + 0.55 * b) * grow + 0.7 * t) + 1e-3
+    prx = rx * ((0.25 + 0.55 * b) * grow + 0.4 * t) + 1e-3
     pry = (0.06 + 0.16 * b) * grow + 0.02 * t + 1e-3
     d = sh.ellipse(x, y, 0.0, pcy, prx, pry)
     crown = torch.sigmoid(-d / 0.005)
@@ -197,7 +197,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # patch grows and widens smoothly below the temples, always cut crisply (a cut that
     # faded in, or ran across a row, left bands of see-through hair).
     widen = 0.08 * sh.smoothstep(cy - 0.04, cy + 0.08, y) + 0.4 * (1.0 - sh.smoothstep(0.02, 0.2, b))
-    hug = sh.ellipse(x, y, 0.0, cy, rx + 0.03 + widen, ry + 0.012 + widen)
+    hug = sh.ellipse(x, y, 0.0, cy, rx + 0.04 + widen, ry + 0.012 + widen)
     outside = torch.sigmoid(hug / 0.005)
     return torch.maximum(crown, outside)
 
@@ -238,7 +238,10 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
     d, hcy, hrx, hry = silhouette(g, x, y, full)
     top = cy - ry
-    rec, fringe, part, hdir = g["h_recede"], g["h_fringe"], g["h_part"], g["h_dir"]
+    # Older men's hairlines recede further whatever the style (a receding style starts as a
+    # mild M on a young man).
+    rec = torch.clamp(g["h_recede"] + 0.4 * g["old"] * g["masc"], 0.0, 1.0)
+    fringe, part, hdir = g["h_fringe"], g["h_part"], g["h_dir"]
     temples = torch.exp(-(((ax - 0.15) / 0.06) ** 2))
     y_hl = top + 0.165 - 0.06 * g["hairline"] + 0.02 * g["child"] - rec * (0.10 + 0.08 * temples)
     sweep = 0.5 + 0.5 * torch.tanh(x * hdir / 0.08)
