@@ -112,8 +112,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
-    # Adults (late 30s-50s) from no grey to a fair share of it; seniors grey to white.
-    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * (0.05 + 0.30 * u["grey"])
+    # Adults (late 30s-50s) from a few grey hairs to some; seniors grey to silver.
+    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * (0.03 + 0.22 * u["grey"])
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)

@@ -190,10 +190,12 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     pcy = (cy - ry + 0.02) + ((cy - 0.35) - (cy - ry + 0.02)) * t
     prx = rx * ((0.25 + 0.55 * b) * grow + 0.4 * t) + 1e-3
     pry = (0.06 + 0.16 * b) * grow + 0.02 * t + 1e-3
-    d = sh.ellipse(x, y, 0.0, pcy, prx, pry)
+    # (Both pushed outwards while they are specks: a speck's inside is still half covered.)
+    d = sh.ellipse(x, y, 0.0, pcy, prx, pry) + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, b))
     # ... and what is left narrows upwards along the outline (a block at the temple read as
     # a sideburn stuck on).
-    d = torch.minimum(d, sh.ellipse(x, y, 0.0, cy - 0.30, rx * 0.84 * t + 1e-3, 0.36 * t + 1e-3))
+    lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * 0.84 * t + 1e-3, 0.36 * t + 1e-3)
+    d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
     crown = torch.sigmoid(-d / 0.005)
     # What is left lies close to the head above the ears (no volume standing up beside it,
     # nor a ring of it round the patch): an outline that closes in on the head as the
