@@ -106,7 +106,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     under = p("skin_undertone")
     shift = col(0.015, -0.005, -0.03).to(skin) * (under - 0.5) * 2.0 + col(0.02, -0.01, 0.005).to(skin) * (0.5 - under)
     skin = torch.clamp(skin + shift * (0.4 + 0.6 * skin), 0.0, 1.0)
-    skin = skin + (skin.mean(dim=1, keepdim=True) - skin) * (0.30 * sag)
+    skin = skin + (skin.mean(dim=1, keepdim=True) - skin) * (0.18 * sag)
     g["skin"] = skin
     g["skin_shadow"] = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
     lum = skin.mean(dim=1, keepdim=True)

@@ -219,7 +219,7 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     fy = g["brow_y"] - y - 0.035 + 0.01 * (x / 0.2) ** 2
     fwin = sh.smoothstep(0.22, 0.12, ax)
     fore = stroke(fy, 0.004) + 0.9 * stroke(fy - 0.035, 0.0036) + 0.7 * stroke(fy - 0.068, 0.0032)
-    fore = fore * fwin * 0.62 * sh.smoothstep(0.25, 0.8, lines)
+    fore = fore * fwin * 0.45 * sh.smoothstep(0.25, 0.8, lines)
     # Crow's feet: three short rays from the outer eye corners.
     cu = ax - edx - ew - 0.012
     cwin = sh.smoothstep(-0.004, 0.004, cu) * sh.smoothstep(0.032, 0.02, cu)
