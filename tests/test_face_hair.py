@@ -180,3 +180,37 @@ def test_beauty_mark_sits_at_one_spot(renderer: FaceRenderer) -> None:
             assert (mark == ref).all(), f"mole_pos {p} is not at its spot {round(p * 5)}"
     centres = {tuple(np.round(np.argwhere(m).mean(axis=0)).astype(int)) for m in marks}
     assert len(centres) == len(spots)
+
+
+def _see_through(renderer: FaceRenderer, face: dict[str, object]) -> tuple[int, float]:
+    """Above the brows: pixels where the backdrop shows through part-way (anti-aliased edges
+    count), and pixels the front hair covers part-way per pixel of its outline."""
+    img = _render(renderer, {**face, "bg_hue": 0.1, "bg_lightness": 0.8}, {**face, "bg_hue": 0.6, "bg_lightness": 0.3})
+    change = np.abs(img[0] - img[1]).max(axis=-1)
+    frac = change[: _row(-0.2)] / change[:, :3].max()
+    params = torch.from_numpy(params_matrix(_faces(face)))
+    a = hair.front(renderer._geometry(params), renderer.xs, renderer.ys, renderer.px)["a"][0, 0].numpy()[: _row(-0.2)]
+    solid = a > 0.5
+    outline = (solid[1:, 1:] != solid[:-1, 1:]) | (solid[1:, 1:] != solid[1:, :-1])  # the coverage's edge
+    return int(((frac > 0.15) & (frac < 0.85)).sum()), float(((a > 0.1) & (a < 0.9)).sum() / max(1, outline.sum()))
+
+
+@pytest.mark.parametrize(
+    "face",
+    [
+        {**MASC, "hair_style": "receding", "age": 0.35},
+        {**MASC, "hair_style": "receding", "age": 0.9, "hair_grey": 0.9, "hair_thinning": 0.5},
+        {**MASC, "hair_style": "curly_top", "age": 0.9, "hair_grey": 0.9, "hair_thinning": 0.6},
+        {**MASC, "hair_style": "bald", "hair_mix": 0.05, "age": 0.9, "hair_grey": 0.9},
+    ],
+    ids=["receding", "receding-grey", "thinning-curls", "bald"],
+)
+def test_receding_and_thinning_hair_is_never_see_through(renderer: FaceRenderer, face: dict[str, object]) -> None:
+    """Receding, thinning and bald styles end in clean edges: no translucent hair over the
+    backdrop or the scalp (a faded cap and a faded cut drew grey-green smears at the temples).
+    A crew cut (the same head) sets how many edge pixels anti-aliasing makes."""
+    edges, _ = _see_through(renderer, MASC)
+    partial, per_outline = _see_through(renderer, face)
+    assert partial < 1.3 * edges, f"{partial} see-through pixels above the brows (an opaque cut: {edges})"
+    # Opaque cuts: 2.4-3.8 half-covered pixels per outline pixel (faded clipped sides included).
+    assert per_outline < 6.0, f"{per_outline:.1f} half-covered pixels per outline pixel: hair fades over the scalp"

@@ -94,7 +94,10 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     """
     pf = float(np.clip(profile.perceived_sex.p_female, 0.0, 1.0))
     pm = 1.0 - pf
-    probs = {k: max(0.0, float(v)) for k, v in profile.age_band.probs.items()}
+    # The age cues follow the likeliest band decisively (squared probabilities): a voice
+    # that is 85 % senior gets the full senior face, not 85 % of it with traces of every
+    # other band; an even split stays an in-between face.
+    probs = {k: max(0.0, float(v)) ** 2 for k, v in profile.age_band.probs.items()}
     total = sum(probs.values()) or 1.0
     child = probs.get("child", 0.0) / total
     young = probs.get("young_adult", 0.0) / total
@@ -109,7 +112,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
-    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
+    # Adults (late 30s-50s) from a few grey hairs to some; seniors grey to silver.
+    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * (0.03 + 0.22 * u["grey"])
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)
@@ -162,7 +166,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         hair_style_alt=float(np.clip(style_f, 0.0, len(HAIR_STYLES) - 1)),
         hair_mix=pf,
         hair_side=float(u["hair_side"] >= 0.5),
-        hairline=_mid(u["hairline"], 0.1, 0.9),
+        # Hairlines rise a little with age (men's recession is hair_thinning's).
+        hairline=_mid(u["hairline"], 0.1, 0.9) + 0.1 * adult + 0.25 * senior,
         hair_thinning=float(np.clip(thinning, 0.0, 1.0)),
         hair_lightness=float(np.clip(hair_light, 0.0, 1.0)),
         hair_red=float(np.clip(hair_red, 0.0, 1.0)),
@@ -175,8 +180,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         glasses_shape=u["glasses_shape"],
         glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
-        age_lines=float(np.clip(0.18 * adult + 1.05 * senior, 0.0, 1.0)),
-        age_sag=float(np.clip(0.15 * adult + 1.0 * senior, 0.0, 1.0)),
+        age_lines=float(np.clip(0.32 * adult + 1.05 * senior, 0.0, 1.0)),
+        age_sag=float(np.clip(0.22 * adult + 0.87 * senior, 0.0, 1.0)),
         masculinity=pm,
         makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),

@@ -28,9 +28,9 @@ quiff: lifted front; tuck: long hair behind the ears; density: 1 opaque .. buzz-
 
 STYLES: dict[str, tuple[float, ...]] = {
     #                cover top   side  len   rec   curl  fr    part  bun   tail  under quiff tuck  dens
-    "bald":         (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.9),
+    "bald":         (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.9),
     "buzz":         (1.0, 0.0, 0.0, 0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0, 1.0, 0.55),
-    "receding":     (0.75, 0.15, 0.05, 0.0, 0.85, 0.0, 0.0, 0.3, 0.0, 0.0, 0.2, 0.0, 1.0, 1.0),
+    "receding":     (1.0, 0.15, 0.05, 0.0, 0.35, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
     "crew":         (1.0, 0.30, 0.0, 0.0, 0.2, 0.0, 0.05, 0.2, 0.0, 0.0, 0.6, 0.3, 1.0, 1.0),
     "side_part":    (1.0, 0.45, 0.05, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 0.4, 0.4, 1.0, 1.0),
     "quiff":        (1.0, 0.60, 0.05, 0.0, 0.15, 0.1, 0.0, 0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0),
@@ -173,18 +173,38 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
 
 
 def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """Coverage of the bald patch that strong thinning opens on top of the head.
+    """Coverage of the bald patch on top of the head: strong thinning's, or a bald style's.
 
     A clean-edged shape growing from the crown towards the temples (so thinning never
-    shows as translucent hair), leaving a horseshoe of hair at the sides.
+    shows as translucent hair), leaving a horseshoe of hair at the sides. A bald style
+    (no ``cover``) opens it fully: a fade of the hair's opacity drew translucent grey
+    patches at the temples.
     """
-    b = g["h_bald"]
+    b = torch.maximum(g["h_bald"], sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]))
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
-    d = sh.ellipse(x, y, 0.0, cy - ry + 0.02, rx * (0.25 + 0.55 * b), 0.06 + 0.16 * b)
-    crown = torch.sigmoid(-d / 0.005) * torch.clamp(b * 4.0, 0.0, 1.0)
-    # What is left lies close to the head above the ears (no volume standing up beside it).
-    hug = sh.ellipse(x, y, 0.0, cy, rx + 0.03, ry + 0.012)
-    outside = torch.sigmoid(hug / 0.005) * torch.sigmoid((cy + 0.02 - y) / 0.02) * sh.smoothstep(0.1, 0.4, b)
+    # The patch grows in size, never in opacity (a faint patch is see-through hair): from a
+    # small patch on the crown to, fully bald, a wide one reaching down the sides to
+    # about the brows, so what is left is a horseshoe whose upper edge runs round the head
+    # (a crown ellipse alone left horn-like points at the temples).
+    grow = sh.smoothstep(0.0, 0.25, b)
+    t = sh.smoothstep(0.15, 1.0, b)
+    pcy = (cy - ry + 0.02) + ((cy - 0.35) - (cy - ry + 0.02)) * t
+    prx = rx * ((0.25 + 0.55 * b) * grow + 0.4 * t) + 1e-3
+    pry = (0.06 + 0.16 * b) * grow + 0.02 * t + 1e-3
+    # (Both pushed outwards while they are specks: a speck's inside is still half covered.)
+    d = sh.ellipse(x, y, 0.0, pcy, prx, pry) + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, b))
+    # ... and what is left narrows upwards along the outline (a block at the temple read as
+    # a sideburn stuck on).
+    lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * 0.84 * t + 1e-3, 0.36 * t + 1e-3)
+    d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
+    crown = torch.sigmoid(-d / 0.005)
+    # What is left lies close to the head above the ears (no volume standing up beside it,
+    # nor a ring of it round the patch): an outline that closes in on the head as the
+    # patch grows and widens smoothly below the temples, always cut crisply (a cut that
+    # faded in, or ran across a row, left bands of see-through hair).
+    widen = 0.08 * sh.smoothstep(cy - 0.04, cy + 0.08, y) + 0.4 * (1.0 - sh.smoothstep(0.02, 0.2, b))
+    hug = sh.ellipse(x, y, 0.0, cy, rx + 0.04 + widen, ry + 0.012 + widen)
+    outside = torch.sigmoid(hug / 0.005)
     return torch.maximum(crown, outside)
 
 
@@ -197,7 +217,8 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     the head, joins it without a seam); between them, behind the neck, it is in shadow.
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
-    a = sh.fill(d, px) * torch.clamp(g["h_cover"] + g["h_length"] * 4.0, 0.0, 1.0) * g["h_density"]
+    # (No hair on top is bald_crown's clean shape, not a fainter hair mass.)
+    a = sh.fill(d, px) * g["h_density"]
     # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
     # beyond it left a strip of backdrop between the hair and the neck.
     ax = torch.abs(x)
@@ -223,7 +244,10 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
     d, hcy, hrx, hry = silhouette(g, x, y, full)
     top = cy - ry
-    rec, fringe, part, hdir = g["h_recede"], g["h_fringe"], g["h_part"], g["h_dir"]
+    # Older men's hairlines recede further whatever the style (a receding style starts as a
+    # mild M on a young man).
+    rec = torch.clamp(g["h_recede"] + 0.4 * g["old"] * g["masc"], 0.0, 1.0)
+    fringe, part, hdir = g["h_fringe"], g["h_part"], g["h_dir"]
     temples = torch.exp(-(((ax - 0.15) / 0.06) ** 2))
     y_hl = top + 0.165 - 0.06 * g["hairline"] + 0.02 * g["child"] - rec * (0.10 + 0.08 * temples)
     sweep = 0.5 + 0.5 * torch.tanh(x * hdir / 0.08)
@@ -242,9 +266,7 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     y_line = y_hl + (ear_top - y_hl) * side
     inside = sh.fill(d, px)
     cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
-    horseshoe = sh.smoothstep(rx * 0.62, rx * 0.85, ax) * sh.smoothstep(cy - 0.12, cy - 0.03, y)
-    cover = torch.clamp(g["h_cover"], 0.0, 1.0)
-    cap = cap * (cover + (1.0 - cover) * horseshoe) * (1.0 - bald_crown(g, x, y))
+    cap = cap * (1.0 - bald_crown(g, x, y))
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
     cap = cap * (1.0 - 0.7 * clip)
     # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
