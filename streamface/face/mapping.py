@@ -94,10 +94,7 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     """
     pf = float(np.clip(profile.perceived_sex.p_female, 0.0, 1.0))
     pm = 1.0 - pf
-    # The age cues follow the likeliest band decisively (squared probabilities): a voice
-    # that is 85 % senior gets the full senior face, not 85 % of it with traces of every
-    # other band; an even split stays an in-between face.
-    probs = {k: max(0.0, float(v)) ** 2 for k, v in profile.age_band.probs.items()}
+    probs = {k: max(0.0, float(v)) for k, v in profile.age_band.probs.items()}
     total = sum(probs.values()) or 1.0
     child = probs.get("child", 0.0) / total
     young = probs.get("young_adult", 0.0) / total
@@ -180,8 +177,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         glasses_shape=u["glasses_shape"],
         glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
-        age_lines=float(np.clip(0.32 * adult + 1.05 * senior, 0.0, 1.0)),
-        age_sag=float(np.clip(0.22 * adult + 0.87 * senior, 0.0, 1.0)),
+        age_lines=float(np.clip(0.18 * adult + 1.05 * senior, 0.0, 1.0)),
+        age_sag=float(np.clip(0.15 * adult + 1.0 * senior, 0.0, 1.0)),
         masculinity=pm,
         makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),
