@@ -109,8 +109,7 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
     iris_hue = u["iris_hue"] * (1.0 - tone) ** 1.5
-    # Adults (late 30s-50s) from a few grey hairs to some; seniors grey to silver.
-    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * (0.03 + 0.22 * u["grey"])
+    grey = senior * (0.72 + 0.28 * u["grey"]) + adult * 0.12 * u["grey"]
 
     style_f = _pick(u["style_f"], _FEMALE_STYLES)
     style_m = _pick(u["style_m"], _MALE_STYLES)
@@ -163,8 +162,7 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         hair_style_alt=float(np.clip(style_f, 0.0, len(HAIR_STYLES) - 1)),
         hair_mix=pf,
         hair_side=float(u["hair_side"] >= 0.5),
-        # Hairlines rise a little with age (men's recession is hair_thinning's).
-        hairline=_mid(u["hairline"], 0.1, 0.9) + 0.1 * adult + 0.25 * senior,
+        hairline=_mid(u["hairline"], 0.1, 0.9),
         hair_thinning=float(np.clip(thinning, 0.0, 1.0)),
         hair_lightness=float(np.clip(hair_light, 0.0, 1.0)),
         hair_red=float(np.clip(hair_red, 0.0, 1.0)),

@@ -130,7 +130,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     hair = sh.palette(hl, bufs["hair_pal"])
     hair = hair + (sh.palette(hl, bufs["hair_red_pal"]) - hair) * p("hair_red")
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
-    grey_col = (0.50 + 0.24 * grey) * col(1.0, 1.0, 1.02).to(hair)
+    grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
     g["grey"] = grey
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02

@@ -42,9 +42,7 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     opening = torch.sigmoid((v - gap_top) / (px * 0.6)) * torch.sigmoid((gap_bot - v) / (px * 0.6)) * valid
     # Lips: the upper one in shade, the lower one lit with a soft highlight.
     upper = torch.sigmoid(-(v - gap_top) / (px * 0.8))
-    # Older lips are paler, nearer the skin (measured: a little older to dlib, no cost).
-    lip_col = g["lip"] + (g["skin"] * 0.85 - g["lip"]) * 0.35 * g["old"]
-    lip = lip_col * (0.78 + 0.22 * (1.0 - upper)) * (0.9 + 0.1 * s)
+    lip = g["lip"] * (0.78 + 0.22 * (1.0 - upper)) * (0.9 + 0.1 * s)
     gloss = torch.exp(-(((v - gap_bot - lt * 0.42) / (lt * 0.28 + 1e-4)) ** 2)) * (1.0 - upper)
     gloss = gloss * torch.exp(-(((x + 0.012) / (width * 0.45)) ** 2))
     lip = lip + (0.10 + 0.10 * g["makeup"]) * gloss
