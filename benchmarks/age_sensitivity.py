@@ -16,7 +16,6 @@ few seeds suffice), face-api's pleasant fraction and both judges' sex reads.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -246,14 +245,12 @@ def _row(cases: list[Case], dlib: list[Verdict], fapi: list[Verdict]) -> dict[st
 def measure(seeds: list[int], bands: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
     """Both judges on every band's faces, as they are and with each cue added."""
     result: dict[str, Any] = {"seeds": seeds, "rows": {}}
-    bands0 = face_quality.BANDS
     for band in bands:
-        setattr(face_quality, "BANDS", (band,))  # render_cases renders every band in BANDS  # noqa: B010
         full = band != "senior"
         batches: list[tuple[str, list[Case]]] = []
         for name in ("base", *names):
             with cue(None if name == "base" else name, full):
-                batches.append((name, face_quality.render_cases(seeds)))
+                batches.append((name, face_quality.render_cases(seeds, bands=(band,))))
         every = [c for _, cases in batches for c in cases]
         dlib, fapi = face_quality.read_faces(every), faceapi_judge.read_faces(every)
         rows: dict[str, dict[str, float]] = {}
@@ -263,7 +260,6 @@ def measure(seeds: list[int], bands: tuple[str, ...], names: tuple[str, ...]) ->
             rows[name] = _row(cases, dlib[i : i + n], fapi[i : i + n])
             i += n
         result["rows"][band] = rows
-    setattr(face_quality, "BANDS", bands0)  # noqa: B010
     return result
 
 
@@ -289,13 +285,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -308,13 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CUES]
     if unknown:
         ap.error(f"unknown cues {unknown}; known: {', '.join(CUES)}")
-    result = measure(_seeds(a.seeds), tuple(a.bands.split(",")), names)
+    result = measure(face_quality.parse_seeds(a.seeds), tuple(a.bands.split(",")), names)
     text = markdown(result)
     print(text)
     if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        a.out.with_suffix(".md").write_text(text, encoding="utf-8")
+        face_quality.write_probe(a.out, result, text)
     return 0
 
 

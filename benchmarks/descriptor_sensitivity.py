@@ -17,7 +17,6 @@ beside `face_quality.distinct_summary`'s median.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -110,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(text)
     if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        a.out.with_suffix(".md").write_text(text, encoding="utf-8")
+        face_quality.write_probe(a.out, result, text)
     return 0
 
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +78,22 @@ PLEASANT = ("neutral", "happy")
 SAME_PERSON_DISTANCE = 0.6
 """face-api's own threshold: descriptors closer than this are the same person."""
 
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from a command line: "0-11,100,200-203" -> [0, ..., 11, 100, 200, ..., 203]."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def write_probe(out: Path, result: dict[str, Any], text: str) -> None:
+    """Write a probe's result as OUT.json and its table as OUT.md."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(text, encoding="utf-8")
 
 def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
     """A confident profile with a random (seeded) speaker embedding."""
@@ -135,11 +153,11 @@ def _look(seed: int) -> int:
     return seed // 8
 
 
-def render_cases(seeds: Iterable[int], size: int = 512) -> list[Case]:
+def render_cases(seeds: Iterable[int], size: int = 512, bands: Iterable[str] = BANDS) -> list[Case]:
     """Render every sex x band x seed case with the torch reference renderer."""
     from streamface.face.mapping import params_for_profile
 
-    specs = [(sex, band, seed) for sex in SEXES for band in BANDS for seed in seeds]
+    specs = [(sex, band, seed) for sex in SEXES for band in bands for seed in seeds]
     faces = [
         params_for_profile(synthetic_profile(SEXES[s], b, seed), identity=_identity(seed), look=_look(seed))
         for s, b, seed in specs

@@ -13,22 +13,17 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from benchmarks import face_quality as fq
-from benchmarks import faceapi_judge
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, for benchmarks
 
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
+from benchmarks import face_quality as fq  # noqa: E402
+from benchmarks import faceapi_judge  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +33,7 @@ def main() -> None:
     ap.add_argument("--save", type=Path)
     args = ap.parse_args()
     bands = tuple(args.bands.split(","))
-    fq.BANDS = bands  # render_cases renders every band in fq.BANDS
-    cases = fq.render_cases(_seeds(args.seeds))
+    cases = fq.render_cases(fq.parse_seeds(args.seeds), bands=bands)
     dlib = fq.read_faces(cases)
     fapi = faceapi_judge.read_faces(cases)
     if args.save:
