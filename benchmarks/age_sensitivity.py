@@ -298,10 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown cues {unknown}; known: {', '.join(CUES)}")
     result = measure(face_quality.parse_seeds(a.seeds), tuple(a.bands.split(",")), names)
-    text = markdown(result)
-    print(text)
-    if a.out:
-        face_quality.write_probe(a.out, result, text)
+    face_quality.report_probe(result, markdown(result), a.out)
     return 0
 
 

@@ -106,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     a = ap.parse_args(argv)
     result = measure(a.band, a.size)
-    text = markdown(result)
-    print(text)
-    if a.out:
-        face_quality.write_probe(a.out, result, text)
+    face_quality.report_probe(result, markdown(result), a.out)
     return 0
 
 

@@ -89,8 +89,11 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def write_probe(out: Path, result: dict[str, Any], text: str) -> None:
-    """Write a probe's result as OUT.json and its table as OUT.md."""
+def report_probe(result: dict[str, Any], text: str, out: Path | None) -> None:
+    """Print a probe's table; with ``out``, also write the result as OUT.json and the table as OUT.md."""
+    print(text)
+    if out is None:
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(text, encoding="utf-8")
