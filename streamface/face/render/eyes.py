@@ -39,7 +39,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     # White, shaded under the upper lid and towards the corners.
     lid_sh = torch.exp(-torch.clamp(v - v_up, min=0.0) / (0.25 * h))
     white = col(0.97, 0.96, 0.94).to(x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
-    white = white * (1.0 - 0.12 * torch.clamp((g["tone"] - 0.4) / 0.5, 0.0, 1.0))
+    white = white * (1.0 - 0.12 * g["deep"])
     # Iris and pupil follow the gaze.
     # A man's narrower opening keeps a full-size iris (the lids cover more of it).
     ri = torch.minimum(h * (0.98 + 0.12 * g["masc"]), w * (0.56 - 0.04 * g["masc"]))

@@ -88,8 +88,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # On darker skin the tint is deeper and cooler (up to about half as light, a little
     # blue): in the hair colour's shade it was within a few levels of the skin there and a
     # dark man's stubble or shaving shadow was not seen at all.
-    deep = torch.clamp((g["tone"] - 0.4) / 0.5, 0.0, 1.0)
-    tint = tint * (1.0 - 0.48 * deep) * (1.0 + deep * col(-0.096, -0.032, 0.128).to(x))
+    tint = tint * (1.0 - 0.48 * g["deep"]) * (1.0 + g["deep"] * col(-0.096, -0.032, 0.128).to(x))
     edge = torch.sigmoid((y - line - 0.03) / 0.008) * inside * (1.0 - lips)
     must_zone = sh.soft(moustache_d(g, x, y), 0.006)
     chin_zone = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.03, mw * 0.95, 0.06), 0.02)

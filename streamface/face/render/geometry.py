@@ -46,6 +46,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     lines, sag = p("age_lines"), p("age_sag")
     g.update(masc=masc, fem=fem, age=age, child=child, old=old, lines=lines, sag=sag, makeup=p("makeup"))
     g["tone"] = p("skin_tone")
+    # How far into the darker tones (0 up to tone 0.4, 1 from 0.9): where the skin's own
+    # modelling, the eye whites and stubble need more contrast to be seen.
+    g["deep"] = torch.clamp((g["tone"] - 0.4) / 0.5, 0.0, 1.0)
 
     # Head: a cranium ellipse and a jaw superellipse, smoothly united.
     g["cy"] = torch.full_like(masc, -0.17)
@@ -111,7 +114,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # shadow side a little deeper, so its features do not melt into one flat, soft block
     # (the gap between lit and shadow is small in absolute terms there). A man's face is
     # modelled a little harder too (deeper shadows, as his skin is more matte).
-    deep = torch.clamp((p("skin_tone") - 0.4) / 0.5, 0.0, 1.0)
+    deep = g["deep"]
     g["skin"] = torch.clamp(skin * (1.0 + 0.12 * deep), 0.0, 1.0)
     shadow = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
     g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.08 * masc)

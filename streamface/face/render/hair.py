@@ -251,10 +251,11 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     temples = torch.exp(-(((ax - 0.15) / 0.06) ** 2))
     y_hl = top + 0.165 - 0.06 * g["hairline"] + 0.02 * g["child"] - rec * (0.10 + 0.08 * temples)
     sweep = 0.5 + 0.5 * torch.tanh(x * hdir / 0.08)
-    y_fr = g["brow_y"] - 0.022 + 0.007 * torch.sin(x * 48.0) + part * (0.045 * sweep - 0.03)
+    wave = 0.007 * torch.sin(x * 48.0)  # the fringe's ends
+    y_fr = g["brow_y"] - 0.022 + wave + part * (0.045 * sweep - 0.03)
     # With glasses a fringe ends just above the brows (clear of them as they lift in speech):
     # a hidden brow left the frame's top bar as the only brow-like line, high over the eye.
-    clear = eye_layer.brow_top(g) - 0.014 + 0.007 * torch.sin(x * 48.0)
+    clear = eye_layer.brow_top(g) - 0.014 + wave
     y_fr = y_fr + (torch.minimum(y_fr, clear) - y_fr) * eye_layer.on_rim(g)
     # A masculine hairline is squarer, with the temples set back a little.
     y_hl = y_hl - 0.03 * g["masc"] * temples * (1.0 - fringe)
