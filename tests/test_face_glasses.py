@@ -7,18 +7,22 @@ glasses surprised or fearful (issue #13).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
+from face_pixels import col_of, row_of
 
 from streamface.face import shapes as sh
 from streamface.face.animation import FaceAnimation
 from streamface.face.params import HAIR_STYLES, FaceParams, params_matrix
 from streamface.face.render import eyes, hair
-from streamface.face.render.common import CENTRE, ZOOM
 from streamface.face.renderer import FaceRenderer
 
 SIZE = 256
+_col = functools.partial(col_of, size=SIZE)
+_row = functools.partial(row_of, size=SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +40,6 @@ def _face(style: str, **kw: float) -> FaceParams:
     return FaceParams(**base)
 
 
-def _row(y: float) -> int:
-    return int(((y - CENTRE[1]) / ZOOM + 1) / 2 * SIZE)
-
-
-def _col(x: float) -> int:
-    return int(((x - CENTRE[0]) / ZOOM + 1) / 2 * SIZE)
 
 
 def _render(renderer: FaceRenderer, face: FaceParams, **anim: float) -> tuple[torch.Tensor, torch.Tensor, dict]:

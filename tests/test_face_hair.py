@@ -8,17 +8,21 @@ mark between two spots.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
+from face_pixels import col_of, row_of
 
 from streamface.face.animation import NEUTRAL
 from streamface.face.params import FaceParams, params_matrix
 from streamface.face.render import hair
-from streamface.face.render.common import CENTRE, ZOOM
 from streamface.face.renderer import FaceRenderer
 
 SIZE = 256
+_col = functools.partial(col_of, size=SIZE)
+_row = functools.partial(row_of, size=SIZE)
 FEM = {"masculinity": 0.1, "makeup": 0.3, "age": 0.4}
 MASC = {"masculinity": 0.9, "makeup": 0.0, "age": 0.45, "hair_style": "crew"}
 
@@ -41,12 +45,6 @@ def _render(renderer: FaceRenderer, *overrides: dict[str, object]) -> np.ndarray
     return out.permute(0, 2, 3, 1).numpy()
 
 
-def _col(x: float) -> int:
-    return int(((x - CENTRE[0]) / ZOOM + 1.0) / 2.0 * SIZE)
-
-
-def _row(y: float) -> int:
-    return int(((y - CENTRE[1]) / ZOOM + 1.0) / 2.0 * SIZE)
 
 
 def _backdrop(renderer: FaceRenderer, face: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from face_pixels import col_of as _col
+from face_pixels import row_of as _row
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS, FaceAnimation
 from streamface.face.params import HAIR_STYLES, PARAM_DIM, FaceParams, neutral_params, params_matrix
-from streamface.face.render.common import CENTRE, ZOOM, Geometry
+from streamface.face.render.common import Geometry
 from streamface.face.render.eyes import brow_lift
 from streamface.face.renderer import FaceRenderer
 
@@ -75,15 +77,6 @@ def test_gradients_flow_to_params(renderer: FaceRenderer) -> None:
     out.mean().backward()
     assert params.grad is not None and torch.isfinite(params.grad).all()
     assert int((params.grad.abs() > 0).sum()) > PARAM_DIM // 2
-
-
-def _col(x: float, s: int) -> int:
-    """Pixel column of normalised x in an s-pixel frame (the renderer's framing)."""
-    return int(((x - CENTRE[0]) / ZOOM + 1) / 2 * s)
-
-
-def _row(y: float, s: int) -> int:
-    return int(((y - CENTRE[1]) / ZOOM + 1) / 2 * s)
 
 
 def _box(img: torch.Tensor, x0: float, x1: float, y0: float, y1: float) -> torch.Tensor:
