@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import face_quality, faceapi_judge  # noqa: E402
 from benchmarks.face_quality import Case, Verdict  # noqa: E402
 from streamface.face import shapes as sh  # noqa: E402
-from streamface.face.render import compose, skin  # noqa: E402
+from streamface.face.render import skin  # noqa: E402
 from streamface.face.render.common import Geometry, col  # noqa: E402
 
 _AGE_LINES = skin.age_lines  # the renderer's own, before `cue` wraps it
@@ -200,16 +200,14 @@ CUES = tuple(dict.fromkeys((*GEO_CUES, *LINE_CUES)))
 @contextmanager
 def cue(name: str | None, full: bool) -> Iterator[None]:
     """Render with one cue added (``full``: at senior strength whatever the face's age)."""
-    geo0, lines0 = compose.geometry, skin.age_lines
+    lines0 = skin.age_lines
 
     def weight(g: Geometry) -> Tensor:
         return torch.ones_like(g["old"]) if full else g["old"]
 
-    def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
-        g = geo0(params, bufs)
+    def geometry(g: Geometry) -> None:
         if name in GEO_CUES:
             GEO_CUES[name](g, weight(g))
-        return g
 
     def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
         out = lines0(g, img, x, y)
@@ -217,11 +215,12 @@ def cue(name: str | None, full: bool) -> Iterator[None]:
             out = LINE_CUES[name](g, x, y, weight(g), out)
         return out
 
-    compose.geometry, skin.age_lines = geometry, age_lines
+    skin.age_lines = age_lines
     try:
-        yield
+        with face_quality.edited_geometry(geometry):
+            yield
     finally:
-        compose.geometry, skin.age_lines = geo0, lines0
+        skin.age_lines = lines0
 
 
 def _mean(vals: list[float]) -> float:

@@ -20,19 +20,23 @@ darker skin (Buolamwini and Gebru, "Gender Shades", 2018).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from streamface.face.identity import CODE_BITS, IdentityCode
 from streamface.face.params import FaceParams
 from streamface.voice.profile import AGE_BANDS, AgeBand, PerceivedSex, VoiceProfile
+
+if TYPE_CHECKING:
+    from streamface.face.render.common import Geometry
 
 SEXES = {"female": 0.95, "male": 0.05}
 BANDS = ("young_adult", "adult", "senior")
@@ -79,7 +83,6 @@ SAME_PERSON_DISTANCE = 0.6
 """face-api's own threshold: descriptors closer than this are the same person."""
 
 
-
 def parse_seeds(text: str) -> list[int]:
     """Seeds from a command line: "0-11,100,200-203" -> [0, ..., 11, 100, 200, ..., 203]."""
     out: list[int] = []
@@ -97,6 +100,27 @@ def report_probe(result: dict[str, Any], text: str, out: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def edited_geometry(edit: Callable[[Geometry], None]) -> Iterator[None]:
+    """Render with ``edit`` applied to every face's geometry after it is computed (a probe's
+    one changed cue; the renderer's own `geometry` is back afterwards)."""
+    from streamface.face.render import compose
+
+    original = compose.geometry
+
+    def edited(params: Any, bufs: dict[str, Any]) -> Geometry:
+        g = original(params, bufs)
+        edit(g)
+        return g
+
+    compose.geometry = edited
+    try:
+        yield
+    finally:
+        compose.geometry = original
+
 
 def synthetic_profile(p_female: float, band: str, seed: int) -> VoiceProfile:
     """A confident profile with a random (seeded) speaker embedding."""
@@ -156,11 +180,13 @@ def _look(seed: int) -> int:
     return seed // 8
 
 
-def render_cases(seeds: Iterable[int], size: int = 512, bands: Iterable[str] = BANDS) -> list[Case]:
+def render_cases(
+    seeds: Iterable[int], size: int = 512, bands: Iterable[str] = BANDS, sexes: Iterable[str] = tuple(SEXES)
+) -> list[Case]:
     """Render every sex x band x seed case with the torch reference renderer."""
     from streamface.face.mapping import params_for_profile
 
-    specs = [(sex, band, seed) for sex in SEXES for band in bands for seed in seeds]
+    specs = [(sex, band, seed) for sex in sexes for band in bands for seed in seeds]
     faces = [
         params_for_profile(synthetic_profile(SEXES[s], b, seed), identity=_identity(seed), look=_look(seed))
         for s, b, seed in specs

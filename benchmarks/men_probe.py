@@ -25,7 +25,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import face_quality, faceapi_judge  # noqa: E402
 from benchmarks.face_quality import TONES, Case  # noqa: E402
-from streamface.face.render import compose  # noqa: E402
 from streamface.face.render.common import Geometry  # noqa: E402
 
 Edit = Callable[[Geometry], None]
@@ -55,8 +54,7 @@ def _lip_darker(g: Geometry) -> None:
 
 def _shadow_deeper(g: Geometry) -> None:
     # A deeper shadow side on dark skin (more modelling), nothing on light skin.
-    dark = torch.clamp((g["tone"] - 0.4) / 0.5, 0.0, 1.0)
-    g["skin_shadow"] = g["skin_shadow"] * (1.0 - 0.25 * dark)
+    g["skin_shadow"] = g["skin_shadow"] * (1.0 - 0.25 * g["deep"])
 
 
 def _skin_lighter(g: Geometry) -> None:
@@ -65,8 +63,7 @@ def _skin_lighter(g: Geometry) -> None:
 
 def _contrast_dark(g: Geometry) -> None:
     # The lit side lighter on darker skin, the shadow side unchanged (more modelling).
-    dark = torch.clamp((g["tone"] - 0.4) / 0.5, 0.0, 1.0)
-    g["skin"] = torch.clamp(g["skin"] * (1.0 + 0.18 * dark), 0.0, 1.0)
+    g["skin"] = torch.clamp(g["skin"] * (1.0 + 0.18 * g["deep"]), 0.0, 1.0)
 
 
 def _desaturate_dark(g: Geometry) -> None:
@@ -117,31 +114,13 @@ VARIANTS: dict[str, list[Edit]] = {
 
 def render_men(seeds: list[int], edits: list[Edit], size: int = 512) -> list[Case]:
     """The male cases of `face_quality.render_cases`, drawn with ``edits`` applied to the geometry."""
-    original = compose.geometry
 
-    def patched(params: torch.Tensor, bufs: dict[str, torch.Tensor]) -> Geometry:
-        g = original(params, bufs)
+    def edit_all(g: Geometry) -> None:
         for edit in edits:
             edit(g)
-        return g
 
-    compose.geometry = patched
-    try:
-        from streamface.face.mapping import params_for_profile
-
-        specs = [(band, seed) for band in face_quality.BANDS for seed in seeds]
-        faces = [
-            params_for_profile(
-                face_quality.synthetic_profile(face_quality.SEXES["male"], band, seed),
-                identity=face_quality._identity(seed),
-                look=face_quality._look(seed),
-            )
-            for band, seed in specs
-        ]
-        images = face_quality.render_faces(faces, size)
-    finally:
-        compose.geometry = original
-    return [Case("male", band, seed, face.skin_tone, img) for (band, seed), face, img in zip(specs, faces, images, strict=True)]
+    with face_quality.edited_geometry(edit_all):
+        return face_quality.render_cases(seeds, size, sexes=("male",))
 
 
 def read(cases: list[Case]) -> tuple[dict[str, list[float | None]], list[str | None]]:
@@ -162,7 +141,7 @@ def main() -> None:
     ap.add_argument("--sheet", type=Path, help="save the base faces (and each variant's) as PNG strips here")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
-    seeds = [int(s) for s in a.seed_list.split(",")]
+    seeds = face_quality.parse_seeds(a.seed_list)
     results: dict[str, dict[str, list[float | None]]] = {}
     expressions: dict[str, list[str | None]] = {}
     cases: list[Case] = []
