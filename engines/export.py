@@ -494,7 +494,10 @@ def _ensure_at(
             return ExportedModel.load(final)
         except (OSError, ValueError, KeyError):
             pass
-        logger.info("exporting the %s face model at %d px to ONNX (once) in %s", type(renderer).__name__, size, final)
+        logger.info(
+            "preparing the face model for %d px: exporting it to ONNX once (about a minute on one core), "
+            "cached in %s", size, final.parent,
+        )
         models.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=models))
         try:
@@ -528,6 +531,7 @@ class ExportMismatchError(RuntimeError):
 
 def _export(renderer: nn.Module, size: int, key: str, directory: Path) -> ExportedModel:
     import torch
+    from tqdm import tqdm
 
     param_dim, anim_dim = renderer_dims(renderer)
     params_np, anim_np = sample_inputs(2, param_dim, anim_dim, seed=1)
@@ -537,7 +541,8 @@ def _export(renderer: nn.Module, size: int, key: str, directory: Path) -> Export
         prepared = module.prepare(params)
     example = {"params": params, "anim": anim, "prepared": prepared}
     graphs = _graph_modules(renderer)
-    for name, module in graphs.items():
+    # shown on a terminal only (disable=None): the one long wait a new user meets
+    for name, module in tqdm(graphs.items(), desc="face model", unit="graph", disable=None, leave=False):
         inputs = INPUTS.get(name, INPUTS["animate"])
         output = "prepared" if name == "prepare" else "image"
         path = directory / f"{name}.onnx"

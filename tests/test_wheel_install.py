@@ -65,8 +65,9 @@ def test_wheel_in_a_fresh_venv_runs_analyze_and_portrait(tmp_path: Path) -> None
     cache = tmp_path / "cache"
     env_portrait = {**env, "STREAMFACE_CACHE_DIR": str(cache)}
     out = tmp_path / "face.png"
-    run([str(bin_dir / "streamface"), "portrait", str(VOICE), "-o", str(out), "--size", "128"], tmp_path, env_portrait)
+    portrait = run([str(bin_dir / "streamface"), "portrait", str(VOICE), "-o", str(out), "--size", "128"], tmp_path, env_portrait)
     assert out.stat().st_size > 1000
+    assert "preparing the face model" in portrait.stderr  # a new user is told why the first run waits
 
     # the adapters are extras: without them, a one-line hint, and the core never needs them
     hint = subprocess.run(

@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # the face model's one-time export takes about a minute: say so rather than sit silent
+    logging.getLogger("engines.export").setLevel(min(level, logging.INFO))
     if args.command is None:
         parser.print_help()
         return 2
