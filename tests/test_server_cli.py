@@ -102,3 +102,18 @@ def test_serve_rejects_bad_batch_options(args: list[str], says: str) -> None:
     assert out.returncode == 2
     assert says in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_on_a_busy_port_says_so_without_a_traceback() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "streamface", "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "already in use" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "http://" not in out.stdout  # the address is announced only once it is bound

@@ -177,8 +177,25 @@ def _square(size: Any) -> int:
 
 
 def _serve(app: Any, config: Any) -> None:
+    import errno
+
     from aiohttp import web
 
+    from streamface.errors import StreamFaceError
+
     shown = f"[{config.host}]" if ":" in config.host else config.host
-    print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+
+    def listening(_: str) -> None:  # aiohttp calls this once the socket is bound
+        print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
+
+    try:
+        web.run_app(app, host=config.host, port=config.port, print=listening, access_log=None)
+    except OSError as exc:
+        reasons = {
+            errno.EADDRINUSE: "is already in use (another streamface serve?); pick another with --port",
+            errno.EACCES: "needs more privileges (ports below 1024); pick another with --port",
+            errno.EADDRNOTAVAIL: "is not an address of this machine; check --host",
+        }
+        if exc.errno not in reasons:
+            raise
+        raise StreamFaceError(f"cannot listen on {shown}:{config.port}: the address {reasons[exc.errno]}") from exc
