@@ -64,37 +64,53 @@ def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
     return float(v[order][np.searchsorted(cum, 0.5)])
 
 
+def sex_direction() -> np.ndarray:
+    """The unit direction of embedding space that the perceived-sex model reads."""
+    from streamface.voice.traits import _sex_model
+
+    weights, _ = _sex_model()
+    return weights / float(np.linalg.norm(weights))
+
+
 def fit_basis(rows: list[dict], reg: float = REG, keep: int = KEEP) -> dict:
     """Regularised LDA of the rows' embeddings (class = row["group"], a voice).
 
-    Recorded and synthetic voices are centred on their own domain's mean, so no
-    discriminant spends itself on telling espeak from recorded speech; the basis is
+    Voices are grouped by domain (recorded or synthetic) and by sex, and each group is
+    centred on its own mean: no discriminant spends itself on telling espeak from recorded
+    speech, nor women from men. A bit that follows sex would be constant within a
+    presentation, while hairstyles, and the colouring and skin drawn with them, are chosen
+    per presentation: women would share a few skin tones and one hair colour. The basis is
     centred on the recorded voices (what a call brings).
     """
     import scipy.linalg
 
     voices = sorted({r["group"] for r in rows})
     real = {r["group"]: r["split"] != "synthetic" for r in rows}
+    sex = {r["group"]: r["sex"] for r in rows}
     means = np.array([np.mean([r["emb"] for r in rows if r["group"] == v], axis=0) for v in voices])
     is_real = np.array([real[v] for v in voices])
     n_real, n_synthetic = int(is_real.sum()), int((~is_real).sum())
     weight = np.where(is_real, n_synthetic / n_real if n_real and n_synthetic else 1.0, 1.0)
-    domain_mean = {flag: means[is_real == flag].mean(axis=0) for flag in (True, False) if (is_real == flag).any()}
-    centre = domain_mean[True] if True in domain_mean else domain_mean[False]
+    group = [(real[v], sex[v]) for v in voices]
+    group_mean = {g: means[[h == g for h in group]].mean(axis=0) for g in sorted(set(group))}
+    centre = np.mean([mu for (is_rec, _), mu in group_mean.items() if is_rec] or list(group_mean.values()), axis=0)
     index = {v: i for i, v in enumerate(voices)}
     dev = np.array([r[k] - means[index[r["group"]]] for r in rows for k in ("emb", "emb_1s")])
     within = dev.T @ dev / len(dev)
-    m = means - np.array([domain_mean[bool(f)] for f in is_real])
+    m = means - np.array([group_mean[g] for g in group])
     between = (weight[:, None] * m).T @ m / weight.sum()
-    if len(domain_mean) == 2:
-        # No axis may see the offset between the domains either: a caller is projected
-        # from the recorded voices' centre, so an offset along an axis would put every
-        # voice of the other domain on one side of that bit (same skin, same hair).
-        # With both scatters zero along the offset, every discriminant is orthogonal to it.
-        offset = domain_mean[False] - domain_mean[True]
-        keep_out = np.eye(len(offset)) - np.outer(offset, offset) / float(offset @ offset)
-        within = keep_out @ within @ keep_out
-        between = keep_out @ between @ keep_out
+    # No axis may see the offsets between the groups either: a caller is projected from
+    # the recorded voices' centre, so an offset along an axis would put a whole group on
+    # one side of that bit (same skin, same hair). Nor the direction the perceived-sex
+    # model reads (`traits.embedding_logit`, fitted on more voices than the group means
+    # here): the code then carries nothing of the sex StreamFace reads from the voice.
+    # With both scatters zero along these, every discriminant is orthogonal to them.
+    first, *rest = group_mean.values()
+    nuisance = np.array([mu - first for mu in rest] + [sex_direction()]).T
+    q, _ = np.linalg.qr(nuisance)
+    keep_out = np.eye(len(first)) - q @ q.T
+    within = keep_out @ within @ keep_out
+    between = keep_out @ between @ keep_out
     ridge = reg * np.trace(within) / within.shape[0]
     _, vecs = scipy.linalg.eigh(between, within + ridge * np.eye(within.shape[0]))
     axes = vecs[:, ::-1][:, :keep]
@@ -119,6 +135,21 @@ def _pairs(rows: list[dict]) -> tuple[list[tuple[int, int]], list[tuple[int, int
         elif a["group"] != b["group"]:
             diff.append((i, j))
     return same, diff
+
+
+def _sex_gap(bits: np.ndarray, rows: list[dict]) -> float:
+    """The largest gap, over bits, between the share of women's and men's voices with it set.
+
+    Per voice first (its clips' mean), so a voice with many clips counts once.
+    """
+    voices = sorted({r["group"] for r in rows})
+    share = {v: bits[[r["group"] == v for r in rows]].mean(axis=0) for v in voices}
+    sex = {r["group"]: r["sex"] for r in rows}
+    women = [share[v] for v in voices if sex[v] == "female"]
+    men = [share[v] for v in voices if sex[v] == "male"]
+    if not women or not men:
+        return 0.0
+    return float(np.max(np.abs(np.mean(women, axis=0) - np.mean(men, axis=0))))
 
 
 def measure(basis: dict, rows: list[dict], scheme: str) -> dict:
@@ -150,10 +181,15 @@ def measure(basis: dict, rows: list[dict], scheme: str) -> dict:
         }
         if label in ("1 s", "whole"):
             shared = np.array([np.mean([(b[i] == b[j])[s].all() for s in subsets]) for i, j in diff])
+            same_sex = np.array([rows[i]["sex"] == rows[j]["sex"] for i, j in diff])
             out[label] |= {
                 "different_whole_code_collide": round(float(np.mean([(b[i] == b[j]).all() for i, j in diff])), 4),
                 "different_families_shared": round(float(shared.mean()), 3),
                 "different_share_over_half": round(float(np.mean(shared > 0.5)), 4),
+                # what a viewer compares: faces of one presentation (hair is drawn per sex)
+                "different_same_sex_families_shared": round(float(shared[same_sex].mean()), 3),
+                "different_same_sex_share_over_half": round(float(np.mean(shared[same_sex] > 0.5)), 4),
+                "bit_sex_gap_max": round(_sex_gap(b, rows), 2),
             }
     return out
 

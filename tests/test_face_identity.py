@@ -108,22 +108,37 @@ def test_a_familys_eight_faces_are_spread_over_the_range() -> None:
             assert [int(u * 8) for u in distinct] == list(range(8))
 
 
-def test_two_clips_of_one_speaker_keep_half_the_trait_families() -> None:
-    """Flite speakers recorded twice (different texts; kal16 is kal at another rate).
+def _families_equal(a: IdentityCode, b: IdentityCode) -> float:
+    """The share of trait families whose draws two codes give alike."""
+    return float(np.mean([family_key(a, m[0]) == family_key(b, m[0]) for _, m in FAMILIES.values()]))
 
-    Held out, two calls of one recorded speaker keep about half of the 8 families
-    (benchmarks/results/identity_code.md); these pairs, voices the fit never heard, are
-    a regression guard for the shipped basis: together they keep at least that (they
-    keep 2, 4 and 6 families).
+
+@pytest.mark.slow
+def test_one_recorded_speaker_keeps_more_of_the_face_than_two_speakers_share() -> None:
+    """Held-out recorded speakers (never fitted on), whole clips, wideband.
+
+    Two calls of one speaker keep a part of the trait families (about half on the
+    benchmark's 12 clips per speaker, `benchmarks/results/identity_code.md`), clearly more
+    than two different speakers of the same sex share by chance (an eighth per family).
     """
-    pairs = [("flite_rms.flac", "flite_rms_b.flac"), ("flite_kal.flac", "flite_kal16.flac"),
-             ("flite_slt.flac", "flite_slt_b.flac")]
-    kept = []
-    for a, b in pairs:
-        ca, cb = identity_code(_embed(_speech(VOICES / a))), identity_code(_embed(_speech(VOICES / b)))
-        kept.append(sum(family_key(ca, members[0]) == family_key(cb, members[0]) for _, members in FAMILIES.values()))
-        assert ca != IdentityCode(0) and kept[-1] >= 1, (a, b, kept[-1])
-    assert sum(kept) >= 4 * len(pairs), kept
+    from benchmarks import real_voices
+
+    manifest = real_voices.load_manifest()
+    if manifest is None:
+        pytest.skip("real-speech set not built: run bash tests/data/make_real_voices.sh")
+    clips = [c for c in manifest["clips"] if c["split"] == "heldout" and c["band"] == "16k"]
+    codes = {c["file"]: identity_code(_embed(_speech(real_voices.REAL / c["file"]))) for c in clips}
+    kept: dict[str, list[float]] = {}
+    shared: list[float] = []
+    for a, b in itertools.combinations(clips, 2):
+        equal = _families_equal(codes[a["file"]], codes[b["file"]])
+        if a["speaker"] == b["speaker"]:
+            kept.setdefault(a["speaker"], []).append(equal)
+        elif a["sex"] == b["sex"]:
+            shared.append(equal)
+    per_speaker = float(np.mean([np.mean(v) for v in kept.values()]))
+    assert len(kept) >= 4 and shared
+    assert per_speaker >= 0.3 and per_speaker >= float(np.mean(shared)) + 0.12, (kept, np.mean(shared))
 
 
 # ---- independence from language and band ------------------------------------------------
@@ -219,6 +234,24 @@ def _smooth(r: dict) -> tuple[object, float, object, int]:
     z = (e / np.linalg.norm(e)) @ w * 1.8
     u = [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z]
     return float(u[0]), u[0], float(u[1]), min(int(u[1] * 8), 7)
+
+
+@pytest.mark.slow
+def test_no_code_bit_follows_perceived_sex(corpus: list[dict]) -> None:
+    """Hair, skin and colouring are drawn per presentation: a bit that follows sex would be
+    constant among women (or men) and halve their faces, and it would tie the skin-tone
+    range a caller can get to the sex read from the voice. Per voice (its 16 clips' share
+    of a set bit), women's and men's voices set every bit about equally often (the
+    basis fitted before sex was kept out of it: one bit 0.99 apart, another 0.94)."""
+    variants = sorted({r["variant"] for r in corpus})
+    share = {
+        v: np.mean([[(identity_code(r["emb"]).value >> b) & 1 for b in range(CODE_BITS)]
+                    for r in corpus if r["variant"] == v], axis=0)
+        for v in variants
+    }
+    women = np.mean([share[v] for v in variants if _VARIANTS[v] > 0.5], axis=0)
+    men = np.mean([share[v] for v in variants if _VARIANTS[v] < 0.5], axis=0)
+    assert float(np.max(np.abs(women - men))) < 0.45, np.round(women - men, 2)
 
 
 @pytest.mark.slow

@@ -9,9 +9,11 @@ gives one family of recordings one kind of face. Instead:
    its first `CODE_BITS` = 10 linear discriminants (between-voice over within-voice
    scatter, the within-voice part including the first second of speech, other texts,
    languages and a phone channel; fitted on 18 espeak-ng voices in 8 languages and the
-   recorded *tune* speakers, `benchmarks/identity_code.py`; each domain centred on its
-   own mean, so no bit tells synthetic from recorded speech), each against the recorded
-   voices' median, so every bit splits callers in half.
+   recorded *tune* speakers, `benchmarks/identity_code.py`; each domain and sex centred
+   on its own mean, and every axis orthogonal to the direction the perceived-sex model
+   reads, so no bit tells synthetic from recorded speech or women from men), each
+   against the recorded voices' median, so every bit splits callers, and the callers of
+   each presentation, in half.
 2. `identity_latents`: each latent belongs to a trait family (`FAMILIES`: skin,
    hairstyle, colouring, face shape, extras, eyes and brows, nose and lips, clothes), and
    its draw is BLAKE2b of (its family's 3 code bits, the user's ``look`` seed, its name):
@@ -41,10 +43,10 @@ CODE_BITS = 10
 
 FAMILIES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     # family: (the code bits its draws depend on, its latent names). Bit 0 is the most
-    # reliable discriminant. Every bit serves two or three families and two families share
-    # at most one bit, so one flipped bit (the usual noise between two calls of one
-    # speaker) changes at most three families, and the most visible families (skin,
-    # hairstyle, colouring) sit on the most reliable bits.
+    # discriminative axis on the fitted voices. Every bit serves two or three families and
+    # two families share at most one bit, so one flipped bit (the usual noise between two
+    # calls of one speaker) changes at most three families, and the most visible families
+    # (skin, hairstyle, colouring) sit on the first bits.
     "skin": ((0, 1, 2), ("skin_tone", "skin_undertone", "freckles", "mole", "mole_pos")),
     "hairstyle": ((0, 3, 4), ("style_f", "style_m", "hair_side", "hairline", "balding")),
     "colouring": ((1, 3, 5), ("hair_lightness", "hair_red", "grey", "iris_hue", "iris_lightness")),
@@ -103,7 +105,8 @@ def save_basis(centre: np.ndarray, axes: np.ndarray, thresholds: np.ndarray) -> 
     data = {
         "about": "Identity-code basis: regularised LDA of GE2E embeddings of 18 espeak-ng voices "
         "in 8 languages and the recorded tune speakers of tests/data/real_speakers.json, whole "
-        "clips and their first second, two channels (benchmarks/identity_code.py).",
+        "clips and their first second, two channels; domain and sex kept out of every axis "
+        "(benchmarks/identity_code.py).",
         "centre": [round(float(v), 7) for v in centre],
         "axes": [[round(float(v), 7) for v in row] for row in axes],
         "thresholds": [round(float(v), 7) for v in thresholds],
