@@ -25,6 +25,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from benchmarks.frame_step import FPS, FrameStepper, voice_48k
 
 
@@ -58,7 +60,8 @@ def lockstep(
         variants: name -> (whether its engine draws eye and mouth patches, a function that
             changes its new session, or None).
         compare: Also count the frames on which the variants' pictures differ
-            (``frames_differing``; the comparison is not timed).
+            (``frames_differing``; the comparison is not timed) and, with two variants,
+            how much their RGB frames differ (`differences`).
     """
     import torch
     from aiortc.codecs.vpx import Vp8Encoder
@@ -89,6 +92,7 @@ def lockstep(
         steppers[name] = FrameStepper(session, pcm, frames_n)
     encoders = {name: Vp8Encoder() for name in names}
     differing = 0
+    diffs: list[tuple[bool, np.ndarray]] = []
     for k in range(frames_n):
         planes: list[bytes] = []
         for name in names if k % 2 else names[::-1]:
@@ -97,13 +101,39 @@ def lockstep(
             if compare:
                 planes.append(b"".join(bytes(p) for p in yuv.planes))
         differing += compare and len(set(planes)) > 1
+        if compare and len(names) == 2:
+            first, second = (steppers[name] for name in names)
+            assert first.last_rgb is not None and second.last_rgb is not None
+            err = np.abs(first.last_rgb.astype(np.int16) - second.last_rgb)
+            diffs.append((first.last_settled and second.last_settled, err))
     out: dict[str, Any] = {"engine": "onnxruntime", "frame_size_px": size, "frames": frames_n}
     if compare:
         out["frames_differing"] = differing
+    if diffs:
+        out.update(differences(diffs))
     for name, stepper in steppers.items():
         out.update({f"{name}_{key}": value for key, value in stepper.metrics().items()})
         stepper.session.close()
         stepper.session.engine.close()
+    return out
+
+
+def differences(diffs: list[tuple[bool, np.ndarray]]) -> dict[str, Any]:
+    """How much two variants' RGB frames differ, over the frames where either morphs and
+    over the settled ones: (whether both settled, |a - b| uint levels per pixel and channel)
+    per frame."""
+    out: dict[str, Any] = {}
+    for kind, want in (("morphing", False), ("settled", True)):
+        errs = [e for settled, e in diffs if settled == want]
+        if not errs:
+            continue
+        means = [float(e.mean()) for e in errs]
+        out[f"{kind}_frames_compared"] = len(errs)
+        out[f"{kind}_max_abs_diff"] = max(int(e.max()) for e in errs)
+        out[f"{kind}_mean_abs_diff"] = round(float(np.mean(means)), 4)
+        out[f"{kind}_worst_frame_mean_abs_diff"] = round(max(means), 4)
+        out[f"{kind}_p999_abs_diff"] = round(float(max(np.percentile(e, 99.9) for e in errs)), 1)
+        out[f"{kind}_pixels_over_8_levels"] = int(sum(int((e.max(axis=-1) > 8).sum()) for e in errs))
     return out
 
 

@@ -62,6 +62,10 @@ class FrameStepper:
         self._pushed = 0
         self.cpu = dict.fromkeys(("ingest", "analysis", "render", "vp8", "settled", "morphing", "last_third"), 0.0)
         self.count = dict.fromkeys(("settled", "morphing", "last_third", "analyses"), 0)
+        self.last_rgb: np.ndarray | None = None
+        """The RGB frame of the latest `frame` (for comparing variants; not timed)."""
+        self.last_settled = True
+        """Whether the latest frame's face was settled (not morphing)."""
 
     def frame(self, k: int) -> VideoFrame:
         """Frame ``k``: the audio up to its end, a due analysis, the yuv420p frame."""
@@ -79,8 +83,10 @@ class FrameStepper:
         c2 = time.process_time()
         settled = session._morph.at(t)[1]
         # what `FaceTrack`'s render thread does before encoding (public in every tree)
-        yuv = rgb_to_yuv420p(np.ascontiguousarray(session.render_frame(t), dtype=np.uint8))
+        rgb = np.ascontiguousarray(session.render_frame(t), dtype=np.uint8)
+        yuv = rgb_to_yuv420p(rgb)
         c3 = time.process_time()
+        self.last_rgb, self.last_settled = rgb, settled
         self.cpu["ingest"] += c1 - c0
         self.cpu["analysis"] += c2 - c1
         self.cpu["render"] += c3 - c2

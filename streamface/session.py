@@ -16,8 +16,8 @@ motion, `engine.animate`, then the visible label drawn into the pixels (and a
 composed from the engine's own cached pictures (`face.sprites`): its picture at rest,
 labelled once, with the mouth and eye patches of the frame's quantised state pasted in
 and the head turned by a remap. A morphing face (cross-fading engines) is composed too:
-the two keyframes' pictures at rest cross-faded, with the eye and mouth patches of the
-blended face drawn by the engine (``animate_part``) and the head turned the same way.
+the two keyframes' pictures at rest and their own cached eye and mouth cells cross-faded,
+and the head turned the same way.
 
 Per analysis (`analyze`, every ~0.75-1 s of new speech once 1 s is heard, backing off to
 every 3 s while a settled face's analyses agree with it): the speech

@@ -11,7 +11,7 @@ TensorRT too where a GPU is present):
 * off the grid (the nearest cell is shown) the mean error stays under 0.3 levels;
 * a `Session` composes its settled and its morphing frames this way and matches an
   engine-only session frame by frame through a first face, refinements, a look change and
-  close.
+  close (a morph frame within the cross-fade's rounding plus the cell grid).
 """
 
 from __future__ import annotations
@@ -214,17 +214,22 @@ def _lockstep(engine: Any, x: np.ndarray, events: dict[int, Callable[[Any], Any]
 def test_session_frames_match_the_engine_path(engine: Any) -> None:
     x = _voice("flite_female_slt.wav")[: 16000 * 6]
     events: dict[int, Callable[[Any], Any]] = {120: lambda s: s.set_look(7), 165: lambda s: s.close()}
-    composed_before = 0
+    composed_before = morphs_before = 0
     worst = 0.0
     for k, fast, got, want in _lockstep(engine, x, events):
         assert got.shape == want.shape
         err = np.abs(got.astype(np.int16) - want)
         if fast.sprite_frames == composed_before:  # drawn by the engine (morphing): the same call
             np.testing.assert_array_equal(got, want, err_msg=f"frame {k}")
-        else:
+        elif fast.morph_frames == morphs_before:  # settled: the cell grid and the warp's rounding
             worst = max(worst, float(err.mean()))
             assert err.mean() < 0.3, f"frame {k}: mean error {err.mean():.3f}"
-        composed_before = fast.sprite_frames
+        else:
+            # A morph frame adds the uint8 cross-fade of the keyframes' pictures (the engine
+            # blends in float: up to 0.3 levels at 96 px) to the cell grid's error (measured:
+            # at most 0.44 here; 0.13 at 256 px, `benchmarks/results/cpu-vp8-cost.md`).
+            assert err.mean() < 0.5, f"frame {k}: mean error {err.mean():.3f} (morphing)"
+        composed_before, morphs_before = fast.sprite_frames, fast.morph_frames
         assert label_present(got)
     assert fast.sprite_frames > 60  # placeholder, settled first face, after the look, after close
     assert fast.morph_frames > 10  # the morphs (first face, refinements, look) composed too

@@ -12,10 +12,10 @@ Runtime, torch and TensorRT faces look the same this way as drawn whole; nothing
 knows how a layer is drawn, only the engine contract and the layout boxes and head-warp
 fields of `face.render` (`layout`).
 
-A morphing face changes every frame, so nothing is cached for it: `FaceSprites.morph_frame`
-cross-fades the pictures at rest of the morph's two keyframes (each composed once), draws
-the eye and mouth patches of the frame's own blended face with ``animate_part`` and turns
-the head the same way.
+A morphing face changes every frame: `FaceSprites.morph_frame` cross-fades the morph's two
+keyframes, each a compositor of its own: their pictures at rest (each composed once) and
+their cached eye and mouth cells of the frame's quantised state (those of the target are
+the settled face's after the morph), and turns the head the same way.
 
 Quantisation (nearest cell, no blending, so nothing ghosts): mouth openness in steps of
 1/`OPEN_STEPS`, the normalised viseme mix in steps of 1/`VISEME_STEPS` (largest
@@ -481,19 +481,32 @@ class FaceSprites:
         self._warp(region, row[0], square[wy0:wy1, wx0:wx1])
         return self._finish(square)
 
-    def morph_frame(self, other: FaceSprites, weight: float, prepared: Any, anim: np.ndarray) -> np.ndarray | None:
+    def morph_frame(
+        self, other: FaceSprites, weight: float, prepared: Any, anim: np.ndarray, *, draw: bool = False
+    ) -> np.ndarray | None:
         """A frame of a face between this one and ``other``, or None where it cannot be composed.
 
         The pictures at rest (finished) are cross-faded in uint8, as an engine's ``blend``
-        cross-fades the static layers (within a level of its rounding); the eye and mouth
-        patches are drawn for ``prepared`` itself, so they move with the blended face
-        parameters as the engine's ``animate`` draws them; the head turns as in `frame`.
+        cross-fades the static layers (within a level of its rounding). The eye and mouth
+        patches are cross-faded the same way from each keyframe's own cells of the frame's
+        quantised state (`frame`'s cells, drawn once per keyframe and state and cached: the
+        target's serve the settled face after the morph), so a morph frame costs about what
+        a settled one does. With ``draw`` they are instead drawn for ``prepared`` itself
+        (``animate_part``, the whole part graph of a face met once: about 4x a settled
+        frame at 256 px), as the engine's ``animate`` of the blended face draws them. The
+        two differ by the cell grid (as a settled frame differs from ``animate``) and by
+        the cross-fade of two nearby faces' patches against the patch of the face between
+        them (measured in benchmarks/results/cpu-vp8-morphcells.md). The head turns as in
+        `frame`.
 
         Args:
             other: The compositor of the morph's other keyframe (same engine and framing).
             weight: 0 shows this face, 1 ``other``.
-            prepared: The blended face (``engine.blend`` of the two at ``weight``).
+            prepared: The blended face (``engine.blend`` of the two at ``weight``); drawn
+                from only with ``draw``.
             anim: One anim row.
+            draw: Draw the patches of ``prepared`` with the engine instead of cross-fading
+                the keyframes' cells.
 
         Returns:
             A new uint8 frame as `frame`'s, or None when a ``finish`` draws into the warp box
@@ -512,14 +525,26 @@ class FaceSprites:
         ox, oy = self._offset
         target = out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1]
         region = target.copy()
-        for part in ("mouth", "eyes"):
+        if draw:
+            patches = [self._draw(prepared, row, part)[0] for part in ("mouth", "eyes")]
+        else:
+            patches = self._cross_faded(other, w, row)
+        for part, patch in zip(("mouth", "eyes"), patches, strict=True):
             x0, x1, y0, y1 = lay.local(self._box(part))
-            region[y0:y1, x0:x1] = self._draw(prepared, row, part)[0]
+            region[y0:y1, x0:x1] = patch
         self._warp(region, row[0], target)
         with self._lock:
-            self.stats.engine_calls += 2
+            self.stats.engine_calls += 2 * draw
             self.stats.morph_frames += 1
         return out
+
+    def _cross_faded(self, other: FaceSprites, weight: float, row: np.ndarray) -> list[np.ndarray]:
+        """The mouth and eye cells of ``row`` of this face and ``other``, cross-faded by ``weight``."""
+        mine = self._patches(row)
+        if other is self:
+            return list(mine)
+        theirs = other._patches(row)
+        return [cv2.addWeighted(a, 1.0 - weight, b, weight, 0.0) for a, b in zip(mine, theirs, strict=True)]
 
     def _warp(self, region: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
         """The renderer's head warp of the warp-box ``region`` (bilinear, border-clamped),
