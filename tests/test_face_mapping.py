@@ -8,7 +8,7 @@ import torch
 
 from streamface.errors import StreamFaceError
 from streamface.face.identity import CODE_BITS, IdentityCode, identity_code, identity_latents
-from streamface.face.mapping import LATENTS, face_from_latents, params_for_profile
+from streamface.face.mapping import LATENTS, face_from_latents, params_for_profile, presentation
 from streamface.face.params import HAIR_STYLES, FaceParams, params_matrix
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
@@ -33,7 +33,7 @@ def test_same_embedding_gives_same_face() -> None:
     assert params_for_profile(_profile(seed=7)) == params_for_profile(_profile(seed=7))
 
 
-def test_masculinity_follows_p_female_proportionally() -> None:
+def test_masculinity_follows_p_female_committed_outside_the_middle() -> None:
     faces = [params_for_profile(_profile(p, seed=3)) for p in np.linspace(0.0, 1.0, 11)]
     masc = [f.masculinity for f in faces]
     assert all(a >= b for a, b in zip(masc, masc[1:], strict=False))
@@ -42,19 +42,22 @@ def test_masculinity_follows_p_female_proportionally() -> None:
     male, female = faces[0], faces[-1]
     assert male.facial_hair >= mid.facial_hair >= female.facial_hair == 0.0
     assert female.makeup > mid.makeup > male.makeup
+    # a man's voice read at 0.2 (recorded men mostly read 0.1-0.45) gets a man's face
+    assert params_for_profile(_profile(0.2, seed=3)).masculinity == male.masculinity == 1.0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_in_between_hair_blends_the_two_picks_and_nothing_else(seed: int) -> None:
-    """An uncertain voice mixes its male and female hair styles by the probability;
+    """An uncertain voice mixes its male and female hair styles by its presentation;
     averaging style indices instead would show whatever style sits between them."""
     male = params_for_profile(_profile(0.0, seed=seed))
     female = params_for_profile(_profile(1.0, seed=seed))
-    for p in (0.25, 0.5, 0.75):
+    for p in (0.2, 0.4, 0.5, 0.6, 0.8):
         mid = params_for_profile(_profile(p, seed=seed))
         assert mid.hair_style == male.hair_style
         assert mid.hair_style_alt == female.hair_style_alt
-        assert mid.hair_mix == pytest.approx(p)
+        assert mid.hair_mix == pytest.approx(presentation(p))
+    assert male.hair_mix == params_for_profile(_profile(0.2, seed=seed)).hair_mix == 0.0  # no hybrid
     assert male.hair_style_name == HAIR_STYLES[int(round(male.hair_style))]
     assert female.hair_style_name == HAIR_STYLES[int(round(female.hair_style_alt))]
 
