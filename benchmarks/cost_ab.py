@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.cells_ab import lockstep, main
-from benchmarks.motion_ab import old_module
+from benchmarks.motion_ab import draw_with_compositor, old_module
 
 BASE = "f446e15"
 """Main before this round."""
@@ -25,24 +25,10 @@ BASE = "f446e15"
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None, base: str = BASE) -> dict[str, Any]:
     """Both variants in lockstep; results under ``before_*`` and ``now_*``."""
-    import streamface.session as session_module
-
     sprites = old_module(base, "streamface/face/sprites.py")
 
     def before(session: Any) -> None:
-        render = session.render_frame
-
-        def render_frame(t: float) -> Any:
-            # The session module's compositor class is the old one for this session's frames
-            # (lockstep runs one frame at a time, in one thread).
-            shipped = session_module.FaceSprites
-            setattr(session_module, "FaceSprites", sprites.FaceSprites)  # noqa: B010 - a class, not a variable
-            try:
-                return render(t)
-            finally:
-                setattr(session_module, "FaceSprites", shipped)  # noqa: B010
-
-        session.render_frame = render_frame
+        draw_with_compositor(session, sprites)
 
     out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
     out["base"] = base

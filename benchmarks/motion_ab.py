@@ -39,6 +39,25 @@ def old_module(rev: str, path: str) -> ModuleType:
     return module
 
 
+def draw_with_compositor(session: Any, sprites: ModuleType) -> None:
+    """Make ``session`` draw its frames with ``sprites.FaceSprites`` (an older compositor)."""
+    import streamface.session as session_module
+
+    render = session.render_frame
+
+    def render_frame(t: float) -> Any:
+        # The session module's compositor class is the old one for this session's frames
+        # (lockstep runs one frame at a time, in one thread).
+        shipped = session_module.FaceSprites
+        setattr(session_module, "FaceSprites", sprites.FaceSprites)  # noqa: B010 - a class, not a variable
+        try:
+            return render(t)
+        finally:
+            setattr(session_module, "FaceSprites", shipped)  # noqa: B010
+
+    session.render_frame = render_frame
+
+
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None, base: str = BASE) -> dict[str, Any]:
     """Both variants in lockstep; results under ``before_*`` and ``now_*``."""
     mouth = old_module(base, "streamface/motion/mouth.py")

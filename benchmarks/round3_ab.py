@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.cells_ab import lockstep, main
-from benchmarks.motion_ab import old_module
+from benchmarks.motion_ab import draw_with_compositor, old_module
 
 BASE = "310bdbc"
 """Main before this round."""
@@ -30,7 +30,6 @@ BASE = "310bdbc"
 
 def run(quick: bool = False, size: int | None = None, seconds: float | None = None, base: str = BASE) -> dict[str, Any]:
     """Both variants in lockstep; results under ``before_*`` and ``now_*``."""
-    import streamface.session as session_module
     from streamface.session import BUFFER_SECONDS, INGEST_FRAME_BATCH
 
     morph = old_module(base, "streamface/motion/morph.py")
@@ -44,19 +43,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
         session.engine._splits = {}  # every patch by the whole graph
         session._morph = morph.ParamMorph(session._placeholder)
         session._audio = ingest.AudioIngest(BUFFER_SECONDS, frame_batch=INGEST_FRAME_BATCH)
-        render = session.render_frame
-
-        def render_frame(t: float) -> Any:
-            # The session module's compositor class is the old one for this session's frames
-            # (lockstep runs one frame at a time, in one thread).
-            shipped = session_module.FaceSprites
-            setattr(session_module, "FaceSprites", sprites.FaceSprites)  # noqa: B010 - a class, not a variable
-            try:
-                return render(t)
-            finally:
-                setattr(session_module, "FaceSprites", shipped)  # noqa: B010
-
-        session.render_frame = render_frame
+        draw_with_compositor(session, sprites)
 
     out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
     out["base"] = base
