@@ -58,16 +58,16 @@ def test_short_hair_is_opaque(renderer: FaceRenderer, style: str) -> None:
     # Where the sides are clipped: beside the temples, well inside the hair's outline and
     # above its lower edge (away from the anti-aliased seams).
     zone = (ax > 0.84 * rx) & (yy > cy - 0.09) & (d < -3 * px) & (f["y_line"] - yy > 3 * px)
-    zone = zone[0, 0].numpy()
-    assert zone.sum() >= 10, f"only {zone.sum()} pixels of clipped side"
-    a = f["a"][0, 0].numpy()[zone]
+    mask = zone[0, 0].numpy()
+    assert mask.sum() >= 10, f"only {mask.sum()} pixels of clipped side"
+    a = f["a"][0, 0].numpy()[mask]
     assert a.mean() > 0.97, f"{style}: clipped sides {a.mean():.2f} opaque (the skin shows through)"
     # ... and the skin's own colour only tints the short hair: between a lighter and a
     # darker light skin the temple changes far less than the bare cheek.
     img = _render(renderer, face, {**face, "skin_tone": 0.3})
     change = np.abs(img[0] - img[1]).max(axis=-1)
     cheek = change[_row(0.0), _col(-0.15)]
-    assert change[zone].mean() < 0.5 * cheek, f"{style}: temples change {change[zone].mean():.3f} with the skin (cheek {cheek:.3f})"
+    assert change[mask].mean() < 0.5 * cheek, f"{style}: temples change {change[mask].mean():.3f} with the skin (cheek {cheek:.3f})"
 
 
 def _hair_pixels(renderer: FaceRenderer, face: dict[str, object]) -> np.ndarray:
