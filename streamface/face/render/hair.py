@@ -292,9 +292,10 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
 
 
 def clipped(g: Geometry, shaded: Tensor) -> Tensor:
-    """The colour of hair clipped short: the hair's own shade over the skin's shadow tone,
-    darker than the skin under it (short dark hair over skin, not see-through hair)."""
-    return shaded * 0.62 + g["skin_shadow"] * 0.38
+    """The colour of hair clipped short: opaque, a third the hair's shade over a skin tone
+    it darkens (short dark hair over skin). Kept light: a tone as dark as the hair drew the
+    sides down to the ears like a bob's, and dlib read more of those men as women."""
+    return 0.3 * shaded + 0.7 * g["skin"] * (0.85 + 0.15 * shaded)
 
 
 def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor) -> Tensor:
