@@ -24,8 +24,7 @@ STYLE_COLUMNS: tuple[str, ...] = (
 """cover: hair on top (0 bald); top/side: volume; length: 0 above the ears .. 0.35 chin ..
 1 long; recede: hairline recession; curl: 0 straight .. 0.5 wavy .. 1 curly; fringe: bangs;
 part: side sweep; bun: a bun or puff on top; tail: a ponytail; undercut: clipped sides;
-quiff: lifted front; tuck: long hair behind the ears; density: 1 full length .. 0.55 a buzz cut (drawn opaque,
-in the clipped tone of `clipped`)."""
+quiff: lifted front; tuck: long hair behind the ears; density: 1 opaque .. buzz-cut."""
 
 STYLES: dict[str, tuple[float, ...]] = {
     #                cover top   side  len   rec   curl  fr    part  bun   tail  under quiff tuck  dens
@@ -200,7 +199,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # A younger man's bald style is a shaved head: the patch then reaches past the
     # outline (two tabs of hair left at the temples read as stuck on); an older man's
     # keeps his horseshoe.
-    shaved = sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]) * (1.0 - g["old"])
+    shaved = sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]) * (1.0 - sh.smoothstep(0.0, 0.4, g["old"]))
     lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * (0.84 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.2 * shaved) * t + 1e-3)
     d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
     crown = torch.sigmoid(-d / 0.005)
@@ -224,7 +223,7 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     """
     d, hcy, hrx, hry = silhouette(g, x, y)
     # (No hair on top is bald_crown's clean shape, not a fainter hair mass.)
-    a = sh.fill(d, px)
+    a = sh.fill(d, px) * g["h_density"]
     # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
     # beyond it left a strip of backdrop between the hair and the neck.
     ax = torch.abs(x)
@@ -285,9 +284,10 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     x_in = curtain_edge(g, x, y) + tucked
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
     curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
-    a = torch.maximum(cap, curtain)
-    # A buzz cut is short all over: the clipped tone everywhere, as opaque as any cut.
-    short = torch.maximum(clip * (1.0 - curtain), torch.clamp((1.0 - g["h_density"]) / 0.45, 0.0, 1.0))
+    a = torch.maximum(cap, curtain) * g["h_density"]
+    # (A buzz cut keeps its sheer density: drawn opaque in the clipped tone, its cap read as
+    # a bob's to dlib, measured in `benchmarks/results/men_probe.md`.)
+    short = clip * (1.0 - curtain)
     return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short}
 
 
@@ -309,5 +309,5 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
     below = below * (1.0 - bald_crown(g, x, f["y_line"] - 0.012))
-    img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"])
+    img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"] * g["h_density"])
     return sh.over(img, shaded, a)
