@@ -81,6 +81,36 @@ def _set(key: str, value: float) -> Edit:
     return edit
 
 
+def _masc(key: str, factor: float) -> Edit:
+    """Scale a cue on masculine faces only (by ``masculinity``: women keep theirs)."""
+
+    def edit(g: Geometry) -> None:
+        g[key] = g[key] * (1.0 + (factor - 1.0) * g["masc"])
+
+    return edit
+
+
+def _masc_shift(key: str, delta: float) -> Edit:
+    def edit(g: Geometry) -> None:
+        g[key] = g[key] + delta * g["masc"]
+
+    return edit
+
+
+def _masc_at_least(key: str, value: float) -> Edit:
+    def edit(g: Geometry) -> None:
+        g[key] = torch.maximum(g[key], value * g["masc"])
+
+    return edit
+
+
+def _lash_lighter(g: Geometry) -> None:
+    # A man's lid line the skin's shadow at 65 % (not 45 %), fully on a masculine face.
+    liner = torch.tensor([0.07, 0.05, 0.05]).reshape(1, 3, 1, 1)
+    lighter = liner + (g["skin_shadow"] * 0.65 - liner) * g["masc"]
+    g["lash_col"] = g["lash_col"] + (lighter - g["lash_col"]) * g["masc"]
+
+
 VARIANTS: dict[str, list[Edit]] = {
     "base": [],
     "brow_thick": [_scale("brow_t", 1.35)],
@@ -109,18 +139,29 @@ VARIANTS: dict[str, list[Edit]] = {
     "stubble": [_set("facial_hair", 0.35)],
     "no_beard": [_set("facial_hair", 0.0)],
     "beard_full": [_set("facial_hair", 0.8)],
+    # Second pass (men's hair, lash line, ears), each on masculine faces only.
+    "lash_light": [_lash_lighter],
+    "hair_no_side": [_masc("h_side", 0.0)],
+    "hair_no_fringe": [_masc("h_fringe", 0.0)],
+    "hair_clipped": [_masc_at_least("h_undercut", 0.6)],
+    "hair_top_low": [_masc("h_top", 0.6)],
+    "hair_top_high": [_masc("h_top", 1.4)],
+    "hairline_up": [_masc_shift("h_recede", 0.1)],
+    "ears_big": [_masc("ear_s", 1.1)],
+    "nose_long": [_masc_shift("nose_y", 0.01)],
 }
 
 
-def render_men(seeds: list[int], edits: list[Edit], size: int = 512) -> list[Case]:
-    """The male cases of `face_quality.render_cases`, drawn with ``edits`` applied to the geometry."""
+def render_men(seeds: list[int], edits: list[Edit], size: int = 512, sexes: tuple[str, ...] = ("male",)) -> list[Case]:
+    """The cases of `face_quality.render_cases` (male only by default), drawn with ``edits``
+    applied to the geometry."""
 
     def edit_all(g: Geometry) -> None:
         for edit in edits:
             edit(g)
 
     with face_quality.edited_geometry(edit_all):
-        return face_quality.render_cases(seeds, size, sexes=("male",))
+        return face_quality.render_cases(seeds, size, sexes=sexes)
 
 
 def read(cases: list[Case]) -> tuple[dict[str, list[float | None]], list[str | None]]:
@@ -134,42 +175,52 @@ def tone_of(case: Case) -> str:
     return next(name for name, lo, hi in TONES if lo <= case.skin_tone < hi)
 
 
+def _row(pf: list[float | None], base: list[float | None] | None, cases: list[Case]) -> str:
+    """One judge's columns: men read as men (per tone third), women read as women, and the
+    mean change of p_female against the unchanged faces, per sex."""
+    out = ""
+    for sex in ("male", "female"):
+        idx = [i for i, c in enumerate(cases) if c.sex == sex]
+        if not idx:
+            continue
+        read = {i: v for i in idx if (v := pf[i]) is not None}
+        right = [i for i, v in read.items() if (v < 0.5) == (sex == "male")]
+        diffs = [v - b for i, v in read.items() if base and (b := base[i]) is not None]
+        out += f"{len(right):>4d}/{len(idx):<3d} {np.mean(diffs) if diffs else float('nan'):+.3f} "
+        if sex == "male":
+            out += "/".join(str(sum(i in right for i in idx if tone_of(cases[i]) == tn)) for tn, *_ in TONES).rjust(9) + " "
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed-list", required=True)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--sexes", default="male", help="male, female or male,female (women as a control)")
     ap.add_argument("--sheet", type=Path, help="save the base faces (and each variant's) as PNG strips here")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     seeds = face_quality.parse_seeds(a.seed_list)
+    sexes = tuple(a.sexes.split(","))
     results: dict[str, dict[str, list[float | None]]] = {}
     expressions: dict[str, list[str | None]] = {}
     cases: list[Case] = []
+    print(f"{'variant':16s} " + " ".join(f"{j}: " + " ".join(f"{'men' if s == 'male' else 'women'} d_pf" + (" l/m/d" if s == "male" else "") for s in sexes) for j in ("dlib", "faceapi")) + " pleasant")
     for name in a.variants.split(","):
-        cases = render_men(seeds, VARIANTS[name])
+        cases = render_men(seeds, VARIANTS[name], sexes=sexes)
         results[name], expressions[name] = read(cases)
         if a.sheet:
             from PIL import Image
 
             strip = np.concatenate([c.image[::2, ::2] for c in cases], axis=1)
             Image.fromarray(strip).save(a.sheet.with_name(f"{a.sheet.stem}-{name}.png"))
-    tones = [tone_of(c) for c in cases]
-    base = results.get("base")
-    header = f"{'variant':12s} " + " ".join(f"{j:>8s} male  d_pf {'(l/m/d male)':>14s}" for j in ("dlib", "faceapi"))
-    print(header)
-    for name, res in results.items():
-        row = f"{name:12s} "
-        for judge in ("dlib", "faceapi"):
-            pf = res[judge]
-            male = sum(p is not None and p < 0.5 for p in pf)
-            diffs = [p - b for p, b in zip(pf, base[judge], strict=True) if p is not None and b is not None] if base else []
-            per_tone = "/".join(
-                str(sum(p is not None and p < 0.5 for p, t in zip(pf, tones, strict=True) if t == tn)) for tn, *_ in TONES
-            )
-            row += f"{male:>8d}/{len(pf):<3d} {np.mean(diffs) if diffs else float('nan'):+.3f} {per_tone:>14s} "
-        print(row, flush=True)
+        base = results.get("base")
+        row = f"{name:16s} " + "".join(_row(results[name][j], base[j] if base else None, cases) for j in ("dlib", "faceapi"))
+        pleasant = sum(e in ("neutral", "happy") for e in expressions[name])
+        print(row + f"{pleasant:>4d}/{len(cases)}", flush=True)
     if a.json:
-        a.json.write_text(json.dumps({"seeds": seeds, "tones": tones, "cases": [f"{c.band}/{c.seed}" for c in cases], "p_female": results, "expression": expressions}, indent=1))
+        tones = [tone_of(c) for c in cases]
+        a.json.write_text(json.dumps({"seeds": seeds, "tones": tones, "cases": [f"{c.sex}/{c.band}/{c.seed}" for c in cases], "p_female": results, "expression": expressions}, indent=1))
 
 
 if __name__ == "__main__":

@@ -73,8 +73,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     flick = flick * sh.smoothstep(w * 0.7, w * 0.85, u) * sh.smoothstep(w + flick_len, w + flick_len * 0.7, u)
     flick = flick * (y < g["eye_y"]).to(x.dtype)
     lash = torch.maximum(lash_line, flick * g["fem"] ** 2)
-    lash_col = col(0.07, 0.05, 0.05).to(x) + (g["skin_shadow"] * 0.45 - col(0.07, 0.05, 0.05).to(x)) * (0.8 * g["masc"])
-    out = sh.over(out, lash_col, lash)
+    out = sh.over(out, g["lash_col"], lash)
     # Lower lid: a fine line, fading when closed.
     low = torch.exp(-(((v - v_low - 0.0015) / 0.0022) ** 2)) * s * (1.0 - blink)
     return out * (1.0 - 0.25 * low)

@@ -118,6 +118,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["skin"] = torch.clamp(skin * (1.0 + 0.12 * deep), 0.0, 1.0)
     shadow = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
     g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.08 * masc)
+    # The upper lid line: near black, on a man the skin's shadow deepened (not a liner).
+    liner = col(0.07, 0.05, 0.05).to(skin)
+    g["lash_col"] = liner + (g["skin_shadow"] * 0.45 - liner) * (0.8 * masc)
     skin = g["skin"]
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum

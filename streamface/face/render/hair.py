@@ -150,19 +150,20 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     q = (x - xp) / (torch.abs(y - yp) + 0.12)
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
     strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
-    # Coils: each a loop of hair with a sheen on its lit side, a little shade where they meet.
+    # Coils: each an open C-shaped stroke of shadow with a lit stroke just inside it on the
+    # side facing the light, each turned and sized its own way. (A closed ring with a sheen
+    # inside read as a bubble, and a shade where the coils meet outlined scales.)
     cr, cdx, cdy, turn = coils(x, y)
+    rad = 0.66 + 0.12 * torch.sin(1.7 * turn + 0.5)
     facing = 0.6 * cdx + 0.8 * cdy  # -1 towards the light (upper left) .. 1 away
-    sheen = torch.exp(-(((cr - 0.45) / 0.18) ** 2)) * torch.relu(-facing)
-    # Each coil's loop: a thin shadow line, open on one side, turned differently per coil.
-    gap = sh.smoothstep(0.2, 0.75, cdx * torch.cos(turn) + cdy * torch.sin(turn))
-    loop = torch.exp(-(((cr - 0.68) / 0.13) ** 2)) * (1.0 - gap)
-    between = sh.smoothstep(0.85, 1.1, cr)
+    open_ = sh.smoothstep(-0.35, 0.25, cdx * torch.cos(turn) + cdy * torch.sin(turn))
+    loop = torch.exp(-(((cr - rad) / 0.11) ** 2)) * (1.0 - open_)
+    sheen = torch.exp(-(((cr - rad + 0.2) / 0.1) ** 2)) * (1.0 - open_) * torch.relu(-facing)
     # (Loops only on curly hair: wavy hair keeps its soft wave shadows.)
     curly = sh.smoothstep(0.5, 1.0, curl)
     ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
     waves = curl * 0.12 * (1.0 - ring) ** 2
-    curls = 1.0 - (1.0 - curly) * waves - curly * (0.18 * loop + 0.05 * between - 0.08 * sheen)
+    curls = 1.0 - (1.0 - curly) * waves - curly * (0.2 * loop - 0.1 * sheen)
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
@@ -195,7 +196,11 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     d = sh.ellipse(x, y, 0.0, pcy, prx, pry) + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, b))
     # ... and what is left narrows upwards along the outline (a block at the temple read as
     # a sideburn stuck on).
-    lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * 0.84 * t + 1e-3, 0.36 * t + 1e-3)
+    # A younger man's bald style is a shaved head: the patch then reaches past the
+    # outline (two tabs of hair left at the temples read as stuck on); an older man's
+    # keeps his horseshoe.
+    shaved = sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]) * (1.0 - sh.smoothstep(0.0, 0.4, g["old"]))
+    lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * (0.84 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.2 * shaved) * t + 1e-3)
     d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
     crown = torch.sigmoid(-d / 0.005)
     # What is left lies close to the head above the ears (no volume standing up beside it,
@@ -268,8 +273,9 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     inside = sh.fill(d, px)
     cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
     cap = cap * (1.0 - bald_crown(g, x, y))
+    # Clipped sides are short hair, drawn opaque in a darker tone over the skin
+    # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
-    cap = cap * (1.0 - 0.7 * clip)
     # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
     # them narrower (their inner edge moves out, off the face), never fainter: a faded
     # curtain let the cheek and ear show through the hair.
@@ -279,7 +285,17 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
     curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
     a = torch.maximum(cap, curtain) * g["h_density"]
-    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry}
+    # (A buzz cut keeps its sheer density: drawn opaque in the clipped tone, its cap read as
+    # a bob's to dlib, measured in `benchmarks/results/men_probe.md`.)
+    short = clip * (1.0 - curtain)
+    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short}
+
+
+def clipped(g: Geometry, shaded: Tensor) -> Tensor:
+    """The colour of hair clipped short: opaque, a third the hair's shade over a skin tone
+    it darkens (short dark hair over skin). Kept light: a tone as dark as the hair drew the
+    sides down to the ears like a bob's, and dlib read more of those men as women."""
+    return 0.3 * shaded + 0.7 * g["skin"] * (0.85 + 0.15 * shaded)
 
 
 def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor) -> Tensor:
@@ -288,6 +304,7 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     a = f["a"]
     root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018)
     shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
+    shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
     # The hair's soft shadow on the forehead, just under the hairline.
     below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
