@@ -110,3 +110,19 @@ def test_coils_are_open_strokes_not_rings() -> None:
         closed.append(np.mean(dark))
     assert len(closed) >= 10
     assert np.mean(closed) < 0.6, f"coil strokes run round {np.mean(closed):.0%} of the ring"
+
+
+@pytest.mark.parametrize("mix", [0.05, 0.12, 0.24, 0.3])
+def test_a_blended_ponytail_grows_from_its_root_and_is_never_a_thread(mix: float) -> None:
+    """An uncertain presentation blends a woman's ponytail into a man's cut: a part of a
+    ponytail is a shorter tail, never one a pixel or two wide (a dashed line down the neck)."""
+    renderer = FaceRenderer(512)
+    face = {**MASC, "hair_style": "receding", "hair_style_alt": "ponytail", "hair_mix": mix}
+    g = renderer._geometry(_params(face))
+    with torch.no_grad():
+        d = hair.silhouette(g, renderer.xs, renderer.ys)[0][0, 0]
+    covered = (d < 0).numpy()
+    below_ears = covered[row_of(float(g["cy"]) + 0.12, 512):, :]  # rows below the ears
+    widths = [int(row.sum()) for row in below_ears if row.any()]
+    threads = [w for w in widths if w <= 3]  # a rounded tip has a row or two this thin
+    assert len(threads) <= 3, (len(threads), len(widths))

@@ -122,13 +122,17 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     # The ponytail hangs from behind the head: it grows out of the hair mass above and behind
     # the ear (joined smoothly, the head drawn over its root) and falls, curving a little out,
     # onto the shoulder; a lone shape beside the cheek, ending in the air, read as floating.
-    tail = g["h_tail"]
+    # A part of a ponytail (a style blended in by an uncertain presentation, or a morph)
+    # is a shorter tail growing down from its root, never a thinner one: shrinking its
+    # outline drew a lock a pixel wide, a dashed line down the neck.
+    grown = torch.clamp(g["h_tail"] * 3.0, 0.0, 1.0)
     tx = x - g["h_dir"] * (rx - 0.005 + 0.09 * torch.clamp(y - cy, 0.0, 0.6))
-    tail_d = sh.ellipse(tx, y, 0.0, cy + 0.27, 0.056, 0.40)
-    crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, 0.09, 0.055)
-    off = 0.8 * (1.0 - torch.clamp(tail * 3.0, 0.0, 1.0))  # beyond the tail's depth (ry)
-    d = sh.smin(d, tail_d + off, 0.06)
-    d = torch.minimum(d, crown + off)
+    tail_ry = torch.clamp(0.40 * grown, min=1e-3)
+    tail_d = sh.ellipse(tx, y, 0.0, cy - 0.13 + tail_ry, torch.clamp(tail_ry + 0.02, max=0.056), tail_ry)
+    crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, torch.clamp(0.09 * grown, min=1e-3), torch.clamp(0.055 * grown, min=1e-3))
+    absent = 0.8 * (grown <= 0.0).to(x.dtype)  # no tail at all: out of the picture
+    d = sh.smin(d, tail_d + absent, 0.06)
+    d = torch.minimum(d, crown + absent)
     return d, hcy, hrx, hry
 
 
