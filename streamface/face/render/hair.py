@@ -165,8 +165,10 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     sheen = torch.exp(-(((cr - rad + 0.2) / 0.1) ** 2)) * (1.0 - open_) * torch.relu(-facing)
     # (Loops only on curly hair: wavy hair keeps its soft wave shadows.)
     curly = sh.smoothstep(0.5, 1.0, curl)
-    ring = torch.relu(torch.cos(x * 62.0 + torch.sin(y * 31.0)) * torch.cos(y * 62.0 + torch.sin(x * 29.0)))
-    waves = curl * 0.12 * (1.0 - ring) ** 2
+    # Waves: soft shadow bands across the strands, bending from strand to strand as the
+    # locks fall (a grid of cosines here read as quilting or scales at 100 %).
+    across = torch.cos(y * 38.0 + 1.6 * torch.sin(q * 5.0) + 0.8 * torch.sin(x * 9.0))
+    waves = curl * 0.12 * torch.relu(across) ** 2
     curls = 1.0 - (1.0 - curly) * waves - curly * (0.2 * loop - 0.1 * sheen)
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
