@@ -59,3 +59,22 @@ def test_moustache_ends_do_not_droop_past_the_mouth_corners(renderer: FaceRender
     centre = lower_edge(0.0)
     for end in (-0.95 * mw, 0.95 * mw):
         assert lower_edge(end) <= centre - 2, f"moustache end at row {lower_edge(end)}, centre at {centre}"
+
+
+def test_glasses_bottom_bar_sits_close_under_the_eye(renderer: FaceRenderer) -> None:
+    # Down the column through the eye's centre, the frame's bottom bar is nearer the eye's
+    # centre than its top bar is (a deep frame outlined a wide-open eye).
+    face = {"masculinity": 0.0, "age": 0.35, "hair_style": "long", "skin_tone": 0.15, "glasses": 1.0,
+            "glasses_tint": 0.0, "glasses_shape": 1.0}
+    img, g = _render(renderer, face)
+    eye_y, eye_h = float(g["eye_y"][0, 0]), float(g["eye_h"][0, 0])
+    lum = img[0].mean(axis=-1)[:, _col(float(g["eye_dx"][0, 0]))]
+    skin = float(lum[_row(eye_y + eye_h + 0.12)])
+    dark = lum < skin - 0.3
+    above = np.flatnonzero(dark[_row(eye_y - eye_h - 0.07) : _row(eye_y - eye_h - 0.012)])
+    below = np.flatnonzero(dark[_row(eye_y + eye_h + 0.004) : _row(eye_y + eye_h + 0.07)])
+    assert len(above) and len(below), "no frame found above and below the eye"
+    top_inner = _row(eye_y - eye_h - 0.07) + int(above[-1])
+    bottom_inner = _row(eye_y + eye_h + 0.004) + int(below[0])
+    centre = _row(eye_y)
+    assert bottom_inner - centre < centre - top_inner - 2, (top_inner, centre, bottom_inner)
