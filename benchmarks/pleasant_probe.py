@@ -151,6 +151,17 @@ def _lens(shorter: float) -> Callable[[Geometry], tuple[Tensor, Tensor, Tensor]]
     return lens
 
 
+def _lens_move(top: float, bottom: float) -> Callable[[Geometry], tuple[Tensor, Tensor, Tensor]]:
+    """The renderer's lens with its top bar ``top`` lower and its bottom bar ``bottom`` higher."""
+    original = eyes.lens
+
+    def lens(g: Geometry) -> tuple[Tensor, Tensor, Tensor]:
+        lw, lh, ly = original(g)
+        return lw, lh - 0.5 * (top + bottom), ly + 0.5 * (top - bottom)
+
+    return lens
+
+
 def _brow_flat_on_rim(g: Geometry) -> None:
     g["brow_arch"] = g["brow_arch"] * (1.0 - 0.5 * eyes.on_rim(g))
 
@@ -183,6 +194,8 @@ VARIANTS: dict[str, Variant] = {
     "must_level": moustache_variant(droop=0.0),
     "must_short": moustache_variant(half=1.0),
     "lens_short": lambda: _patched(eyes, "lens", _lens(0.008)),
+    "lens_top_down": lambda: _patched(eyes, "lens", _lens_move(0.016, 0.0)),
+    "lens_bottom_up": lambda: _patched(eyes, "lens", _lens_move(0.0, 0.016)),
     "lens_short_12": lambda: _patched(eyes, "lens", _lens(0.012)),
     "brow_flat_rim": geo(_brow_flat_on_rim),
     "no_glare": lambda: _patched(eyes, "glasses", _glasses(glare=0.0)),
