@@ -142,7 +142,8 @@ def lens(g: Geometry) -> tuple[Tensor, Tensor, Tensor]:
 
     On a feminine face the bottom bar sits close under the eye: a deep frame, its bottom bar
     well below a feminine eye, outlined a wide-open eye (face-api read women with glasses
-    surprised or fearful). Masculine frames stay deep (shallower ones read sad and younger).
+    surprised or fearful). Masculine frames stay deep: shallower on every face, more faces read
+    sad, fewer men as men and seniors younger.
     """
     # Under a fringe the top bar is the only line near the brows: the frame sits lower there.
     drop = 0.022 * sh.smoothstep(0.3, 0.8, g["h_fringe"])
