@@ -75,7 +75,7 @@ def test_feminine_brow_rests_on_the_top_rim(renderer: FaceRenderer) -> None:
     top = float(ly - lh)
     peak_x = float(g["eye_dx"] + 0.35 * g["eye_w"])  # where the brow's arch is highest
     lum = frame.mean(0)[:, _col(peak_x)].numpy()
-    skin = float(lum[_row(float(g["eye_y"]) + 0.06)])
+    skin = float(lum[_row(float(ly + lh) + 0.03)])  # the cheek under the frame
     dark = lum[_row(top - 0.10) : _row(top + 0.009)] < skin - 0.15
     runs = int(dark[0]) + int(np.sum(dark[1:] & ~dark[:-1]))
     assert dark.any()

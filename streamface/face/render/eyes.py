@@ -137,10 +137,17 @@ def glasses(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor
 
 
 def lens(g: Geometry) -> tuple[Tensor, Tensor, Tensor]:
-    """Half-width, half-height and centre height of a lens."""
+    """Half-width, half-height and centre height of a lens.
+
+    On a feminine face the bottom bar sits close under the eye: a deep frame, its bottom bar
+    well below a feminine eye, outlined a wide-open eye (face-api read women with glasses
+    surprised or fearful). Masculine frames stay deep: shallower on every face, more faces read
+    sad, fewer men as men and seniors younger.
+    """
     # Under a fringe the top bar is the only line near the brows: the frame sits lower there.
     drop = 0.022 * sh.smoothstep(0.3, 0.8, g["h_fringe"])
-    return g["eye_w"] * 1.5 + 0.012, g["eye_h"] + 0.038 - 0.5 * drop, g["eye_y"] + 0.004 + 0.5 * drop
+    raise_ = 0.008 * sh.smoothstep(0.5, 0.9, g["fem"])
+    return g["eye_w"] * 1.5 + 0.012, g["eye_h"] + 0.038 - raise_ - 0.5 * drop, g["eye_y"] + 0.004 - raise_ + 0.5 * drop
 
 
 def glasses_arms(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:

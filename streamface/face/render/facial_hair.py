@@ -33,18 +33,39 @@ assert tuple(BEARD_ROWS) == BEARD_STYLES, "BEARD_ROWS != params.BEARD_STYLES"
 def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Signed distance of the moustache (shared with the mouth layer, which redraws it).
 
-    A band over the upper lip that follows its curve, fullest at the centre, thinning and
-    turning down towards rounded ends beside the mouth corners (a flat-cut bar reads as a
-    sticker).
+    A band over the upper lip, fullest at the centre and thinning to rounded ends beside
+    the mouth corners (a flat-cut bar reads as a sticker). Its lower edge follows the
+    resting upper lip, the ends lifting a little with the corners (about half the resting
+    smile, `mouth.SMILE`); only a horseshoe's ends turn down into its bars. Ends drooping
+    past the hidden corners drew an arch over the mouth that face-api read as a frown.
     """
     my, mw = g["mouth_y"], g["mouth_w"]
     half = mw * 1.12
     t = torch.clamp(x / half, -1.0, 1.0)
     t2 = t * t
-    top = my - g["lip_t"] - 0.027 - 0.008 * g["b_length"] + 0.024 * t2
-    bottom = my - 0.004 + (0.012 + 0.018 * g["b_horseshoe"]) * t2
+    shoe = g["b_horseshoe"]
+    lift = 0.015 * (1.0 - shoe) * t2
+    top = my - g["lip_t"] - 0.027 - 0.008 * g["b_length"] + 0.024 * t2 - lift
+    bottom = my - 0.004 + 0.03 * shoe * t2 - lift
     d = torch.maximum(top - y, y - bottom)
     return sh.smax(d, torch.abs(x) - half, 0.012)
+
+
+def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor) -> Tensor:
+    """Signed distance of the chin patch (``ext``: how far the beard grows past the outline).
+
+    A goatee's is a rounded oval under the lower lip, its top following the lip's curve and
+    its bottom rounded just inside the chin (a flat-cut top and a bottom cut by the chin's
+    outline read as a block). Joined to a full moustache (circle) or a chin strap it keeps
+    their shape.
+    """
+    my, mw = g["mouth_y"], g["mouth_w"]
+    oval = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0) * (1.0 - g["b_strap"])
+    chin_d = sh.ellipse(
+        x, y, 0.0, g["chin_y"] - 0.035 - 0.01 * oval + 0.5 * ext, mw * 0.85, 0.075 - 0.018 * oval + (1.0 - 0.7 * oval) * ext
+    )
+    lip_line = my + g["lip_t"] + 0.006 + (0.002 + 0.03 * (x / mw) ** 2) * oval
+    return sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
 
 
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
@@ -104,17 +125,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shape = sh.fill(below, px)
     cheek_d = cheek_line - y
     cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
-    # The chin patch of a goatee: a rounded oval under the lower lip, its top following the
-    # lip's curve and its bottom rounded just inside the chin (a flat-cut top and a bottom
-    # cut by the chin's outline read as a block). Joined to a full moustache (circle) or a
-    # chin strap it keeps their shape.
-    oval = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0) * (1.0 - g["b_strap"])
-    chin_d = sh.ellipse(
-        x, y, 0.0, g["chin_y"] - 0.035 - 0.01 * oval + 0.5 * ext, mw * 0.85, 0.075 - 0.018 * oval + (1.0 - 0.7 * oval) * ext
-    )
-    lip_line = my + g["lip_t"] + 0.006 + (0.002 + 0.03 * (x / mw) ** 2) * oval
-    chin_d = sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
-    chin_fill = sh.fill(chin_d, px)
+    chin_fill = sh.fill(chin_patch_d(g, x, y, ext), px)
     strap = g["b_strap"] * sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * sh.smoothstep(my - 0.06, my, y)
     # Horseshoe: two bars from the moustache's ends down beside the chin, following the
     # jaw's taper, with rounded tops.
