@@ -227,8 +227,10 @@ def test_session_frames_match_the_engine_path(engine: Any) -> None:
         else:
             # A morph frame adds the uint8 cross-fade of the keyframes' pictures (the engine
             # blends in float: up to 0.3 levels at 96 px) to the cell grid's error (measured:
-            # at most 0.44 here; 0.13 at 256 px, `benchmarks/results/cpu-vp8-cost.md`).
-            assert err.mean() < 0.5, f"frame {k}: mean error {err.mean():.3f} (morphing)"
+            # at most 0.50 here with the textured hair of 2026-12-03, 0.44 before it; 0.13 at
+            # 256 px, `benchmarks/results/cpu-vp8-cost.md`). Under a level on average is not
+            # visible; `test_engine_parts` bounds the worst pixels of a morph's cells.
+            assert err.mean() < 0.8, f"frame {k}: mean error {err.mean():.3f} (morphing)"
         composed_before, morphs_before = fast.sprite_frames, fast.morph_frames
         assert label_present(got)
     assert fast.sprite_frames > 60  # placeholder, settled first face, after the look, after close

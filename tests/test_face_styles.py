@@ -40,8 +40,10 @@ def test_every_style_is_reachable_and_traits_vary() -> None:
     assert {f.hair_style_name for f in men} == set(MALE_HAIR_STYLES)
     grown = [f for f in men if f.facial_hair > 0.5]
     assert {BEARD_STYLES[int(f.facial_hair_style)] for f in grown} == set(BEARD_STYLES)
-    for name in ("glasses", "freckles", "mole"):
+    # Freckles need a draw in the top eighth and fair skin (tone below ~0.29): about 2.6 %
+    # of uniform draws (`mapping`), so their floor is lower than the others'.
+    for name, floor in (("glasses", 0.03), ("freckles", 0.01), ("mole", 0.03)):
         share = np.mean([getattr(f, name) > 0.5 for f in women + men])
-        assert 0.03 < share < 0.5, (name, share)
+        assert floor < share < 0.5, (name, share)
     tones = np.array([f.skin_tone for f in women])
     assert np.histogram(tones, bins=10, range=(0.0, 1.0))[0].min() > 0  # every Monk decile
