@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -34,8 +35,8 @@ def unavailable() -> str | None:
     return None
 
 
-def read_faces(cases: list[Case], timeout_s: float = 900.0) -> list[Verdict]:
-    """Run the node judge once over all cases; one verdict per case, in order.
+def read_rows(cases: list[Case], timeout_s: float = 900.0) -> list[dict[str, Any]]:
+    """Run the node judge once over all cases; its raw row per case, in order.
 
     Raises:
         RuntimeError: when the judge is not installed, fails, or skips an image.
@@ -59,9 +60,17 @@ def read_faces(cases: list[Case], timeout_s: float = 900.0) -> list[Verdict]:
     missing = [p for p in paths if p not in rows]
     if missing:
         raise RuntimeError(f"face-api judge gave no verdict for {len(missing)} image(s), e.g. {missing[0]}")
+    return [rows[p] for p in paths]
+
+
+def read_faces(cases: list[Case], timeout_s: float = 900.0) -> list[Verdict]:
+    """One verdict per case, in order (`read_rows` read as sex, age, expression, descriptor).
+
+    Raises:
+        RuntimeError: when the judge is not installed, fails, or skips an image.
+    """
     verdicts = []
-    for path in paths:
-        row = rows[path]
+    for row in read_rows(cases, timeout_s):
         if not row["detected"]:
             verdicts.append(Verdict(detected=False, p_female=None, age=None))
             continue

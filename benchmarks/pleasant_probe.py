@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,17 +41,7 @@ Variant = Callable[[], contextlib.AbstractContextManager[None]]
 
 def read_rows(cases: list[Case]) -> list[dict[str, Any]]:
     """face-api's full row per case (``expressions``: every expression's probability)."""
-    with tempfile.TemporaryDirectory(prefix="pleasant-probe-") as tmp:
-        paths = []
-        for i, case in enumerate(cases):
-            path = Path(tmp) / f"{i:04d}.png"
-            Image.fromarray(case.image).save(path)
-            paths.append(str(path))
-        proc = subprocess.run(
-            ["node", str(faceapi_judge.JUDGE_SCRIPT), *paths], capture_output=True, text=True, timeout=1800, check=True
-        )
-    rows = {row["path"]: row for row in map(json.loads, proc.stdout.splitlines()) if row}
-    return [rows[p] for p in paths]
+    return faceapi_judge.read_rows(cases, timeout_s=1800)
 
 
 def geo(edit: Callable[[Geometry], None]) -> Variant:
