@@ -91,6 +91,10 @@ def test_seniors_grey_thin_on_men_and_wear_glasses_more_often() -> None:
     young_glasses = np.mean([f.glasses > 0.5 for f in young_men])
     old_glasses = np.mean([f.glasses > 0.5 for f in old_men + old_women])
     assert 0.1 < young_glasses < 0.3 < old_glasses < 0.6
+    # worn or not, at any age estimate: never half-drawn, see-through frames
+    mixed = [params_for_profile(_profile(0.5, {"adult": 1.0 - a, "senior": a}, seed=1), look=s)
+             for a in np.linspace(0.0, 1.0, 11) for s in range(40)]
+    assert {f.glasses for f in mixed} == {0.0, 1.0}
 
 
 def test_skin_tone_is_not_driven_by_traits() -> None:

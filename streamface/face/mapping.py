@@ -192,8 +192,10 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         facial_hair=float(np.clip(facial_hair, 0.0, 1.0)),
         facial_hair_style=float(min(int(u["beard_style"] * len(BEARD_STYLES)), len(BEARD_STYLES) - 1)),
         # About one face in five wears glasses, rising to four in ten seniors (most people
-        # past 60 need them); a refining age estimate fades them in rather than switching.
-        glasses=float(np.clip((0.2 + 0.05 * adult + 0.25 * senior - u["glasses"]) / 0.04 + 0.5, 0.0, 1.0)),
+        # past 60 need them). Worn or not: a ramp between left about one settled face in
+        # thirty with half-drawn, see-through frames. A refining age estimate that puts them
+        # on still fades them in, through the session's morph.
+        glasses=float(u["glasses"] < 0.2 + 0.05 * adult + 0.25 * senior),
         glasses_shape=u["glasses_shape"],
         glasses_tint=u["glasses_tint"],
         age=float(np.clip(0.04 * child + 0.33 * young + 0.62 * adult + 0.95 * senior, 0.0, 1.0)),
