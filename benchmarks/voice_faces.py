@@ -33,6 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def clip_faces(clips: list[dict[str, Any]], size: int = 512) -> tuple[list[Case], list[float]]:
     """The settled face of each clip's call (look 0) and the p_female the analysis gave."""
     from engines.select import load_engine
+    from streamface.errors import StreamFaceError
     from streamface.face.params import FaceParams
     from streamface.offline import load_audio, recording_face
 
@@ -41,7 +42,7 @@ def clip_faces(clips: list[dict[str, Any]], size: int = 512) -> tuple[list[Case]
     for clip in clips:
         try:
             params, profile = recording_face(load_audio(real_voices.REAL / clip["file"]), engine)
-        except Exception as exc:  # noqa: BLE001 - a clip without enough speech is reported, not fatal
+        except StreamFaceError as exc:  # too little speech or unreadable audio: reported, not fatal
             print(f"skipped {clip['file']}: {exc}", file=sys.stderr)
             continue
         faces.append(FaceParams.from_vector(params))
