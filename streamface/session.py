@@ -57,6 +57,7 @@ from streamface.motion.animator import (  # noqa: F401 (re-exported)
     STALLED_RELAX_S,
     Animator,
 )
+from streamface.motion.cues import VoiceCues
 from streamface.motion.identity import IdentityTracker
 from streamface.motion.morph import Keyframes, ParamMorph
 from streamface.voice.profile import VoiceProfile
@@ -216,6 +217,7 @@ class Session:
         self._motion = Animator(seed, fps=self.fps)
         self._mouth = self._motion.mouth
         self._identity = IdentityTracker(scale=PARAM_HIGH - PARAM_LOW)
+        self._cues = VoiceCues()
         self._placeholder = neutral_params().to_vector()
         self._blends = bool(engine.blends)
         # A cross-fading engine shows the morph continuously; others step it.
@@ -344,9 +346,18 @@ class Session:
             params = self._map(profile, held)
             fresh = None if code == held else self._map(profile, code)
             calm = self._identity.distance(profile.embedding) < CADENCE_CALM_DISTANCE
-            target = self._identity.update(params, profile.embedding, total, fresh)
+            pulled: list[VoiceProfile] = []
+
+            def pull(weight: float) -> np.ndarray:
+                pulled.append(self._cues.pulled(profile, weight))
+                return self._map(pulled[-1], held)
+
+            target = self._identity.update(params, profile.embedding, total, fresh, pull)
             if target is not None and target.reason in ("first", "new_speaker"):
                 self._code = code
+                self._cues.hold(profile)
+            elif target is not None:
+                self._cues.hold(pulled[-1])
             with self._state_lock:
                 if self._closed:
                     return None
@@ -396,6 +407,7 @@ class Session:
             profile, code = self._profile, self._code
             if profile is None or code is None:
                 return False
+            profile = self._cues.pulled(profile, 0.0)  # the cues the face shows
             delta = self._map(profile, code) - self._look_map(profile, code, before)
             target = self._identity.restyle(delta, PARAM_LOW, PARAM_HIGH)
             if target is None:
@@ -542,6 +554,7 @@ class Session:
                 self._pitch_cache.clear()
             self._mouth.clear()
             self._identity.clear()
+            self._cues.clear()
             self._code = None
             profile, self._profile = self._profile, None
             if profile is not None and profile.embedding.flags.writeable:

@@ -8,7 +8,13 @@ import torch
 
 from streamface.errors import StreamFaceError
 from streamface.face.identity import CODE_BITS, IdentityCode, identity_code, identity_latents
-from streamface.face.mapping import LATENTS, face_from_latents, params_for_profile, presentation
+from streamface.face.mapping import (
+    LATENTS,
+    face_from_latents,
+    hair_mix_for,
+    params_for_profile,
+    presentation,
+)
 from streamface.face.params import HAIR_STYLES, FaceParams, params_matrix
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
@@ -48,18 +54,31 @@ def test_masculinity_follows_p_female_committed_outside_the_middle() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_in_between_hair_blends_the_two_picks_and_nothing_else(seed: int) -> None:
-    """An uncertain voice mixes its male and female hair styles by its presentation;
-    averaging style indices instead would show whatever style sits between them."""
+    """An uncertain voice mixes its male and female hair styles; averaging style indices
+    instead would show whatever style sits between them."""
     male = params_for_profile(_profile(0.0, seed=seed))
     female = params_for_profile(_profile(1.0, seed=seed))
     for p in (0.2, 0.4, 0.5, 0.6, 0.8):
         mid = params_for_profile(_profile(p, seed=seed))
         assert mid.hair_style == male.hair_style
         assert mid.hair_style_alt == female.hair_style_alt
-        assert mid.hair_mix == pytest.approx(presentation(p))
+        assert mid.hair_mix == pytest.approx(hair_mix_for(presentation(p)))
+    assert 0.3 < params_for_profile(_profile(0.5, seed=seed)).hair_mix < 0.7  # ambiguous: in between
     assert male.hair_mix == params_for_profile(_profile(0.2, seed=seed)).hair_mix == 0.0  # no hybrid
     assert male.hair_style_name == HAIR_STYLES[int(round(male.hair_style))]
     assert female.hair_style_name == HAIR_STYLES[int(round(female.hair_style_alt))]
+
+
+@pytest.mark.parametrize("p", [0.27, 0.3, 0.35, 0.4, 0.45])
+def test_a_mans_voice_short_of_certain_gets_no_part_of_a_womans_hair(p: float) -> None:
+    """Recorded men's voices read 0.1-0.45: even where the jaw, brows and beard are drawn a
+    little softer, the hair is his own pick whole (a share of a woman's style drew a
+    ponytail's root as a tuft above the ear, or a lock by the cheek); and the same for a
+    woman's voice read as far the other way."""
+    assert presentation(p) > 0.0
+    for seed in range(6):
+        assert params_for_profile(_profile(p, seed=seed)).hair_mix == 0.0
+        assert params_for_profile(_profile(1.0 - p, seed=seed)).hair_mix == 1.0
 
 
 def test_hair_style_override_shows_that_style() -> None:

@@ -227,3 +227,41 @@ def test_a_new_speaker_gets_a_new_code_and_face() -> None:
     assert reasons[0] == "first" and reasons.count("new_speaker") == 1
     assert len(codes) == 2  # the first speaker's code held until the new speaker's
     session.close()
+
+
+def test_a_face_refined_from_disagreeing_analyses_is_one_the_mapping_draws() -> None:
+    """A man's voice whose first analysis reads female: the face refines to a man's, and
+    what it settles on is the mapping of the refined estimate, not an average of two
+    faces' parameters (which kept a share of a woman's hairstyle, stuck under the dead
+    band, for the rest of the call)."""
+    import dataclasses
+
+    from streamface.face.mapping import hair_mix_for, presentation
+    from streamface.offline import drive
+    from streamface.voice.analyzer import default_analyzer
+    from streamface.voice.profile import PerceivedSex
+
+    class FirstReadsFemale:
+        def __init__(self) -> None:
+            self.inner = default_analyzer()
+            self.calls = 0
+
+        def analyze(self, speech: np.ndarray, **kwargs: object) -> object:
+            profile = self.inner.analyze(speech, **kwargs)
+            self.calls += 1
+            return dataclasses.replace(profile, perceived_sex=PerceivedSex(0.85)) if self.calls == 1 else profile
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    analyzer = FirstReadsFemale()
+    session = Session(ShapesEngine(64), fps=FPS, analyzer=analyzer)
+    for _ in drive(session, load_audio(Path(__file__).parent / "data" / "voices" / "flite_rms.flac"), FPS):
+        pass
+    assert analyzer.calls >= 3 and session.profile is not None
+    assert session.profile.perceived_sex.p_female < 0.3  # the rest of the call reads male
+    face = FaceParams.from_vector(session.params_at(100.0))
+    assert face.hair_mix < 0.01, face.hair_mix  # his own hairstyle, whole
+    held = session._cues.pulled(session.profile, 0.0).perceived_sex.p_female  # noqa: SLF001
+    assert face.hair_mix == pytest.approx(hair_mix_for(presentation(held)), abs=1e-6)
+    session.close()

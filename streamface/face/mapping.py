@@ -8,7 +8,8 @@ Two sources feed the face:
   female-sounding voice through `presentation`, which commits to the likelier sex
   outside the middle (0.25-0.75) and is in-between only for a voice that really is
   ambiguous: a man's voice read at 0.3 gets a man's face, not 30 % of a woman's hair
-  blended into it (recorded men's voices mostly read 0.1-0.45).
+  blended into it (recorded men's voices mostly read 0.1-0.45). The hairstyle commits
+  further still (`hair_mix_for`): it blends only in a narrow middle.
 * What a voice cannot tell (skin tone, hair and eye colour, face shape and style within
   the typical range, clothes, background) is drawn from uniform variables hashed from a
   noise-robust code of the speaker embedding and a look seed (`face.identity`): one
@@ -73,8 +74,28 @@ def presentation(p_female: float) -> float:
     recorded men's voices (read 0.1-0.45) got faces both judges read as women's
     (`benchmarks/results/voice_faces.md`).
     """
-    lo, hi = PRESENTATION_EDGES
-    t = float(np.clip((p_female - lo) / (hi - lo), 0.0, 1.0))
+    return _smoothstep(p_female, *PRESENTATION_EDGES)
+
+
+HAIR_EDGES = (0.4, 0.6)
+"""Presentations below / above which the hair is wholly the masculine / feminine pick."""
+
+
+def hair_mix_for(pf: float) -> float:
+    """The share of the feminine hairstyle pick (`FaceParams.hair_mix`) for a presentation.
+
+    Hair is the one trait with no in-between: a share of a woman's style blended into a
+    man's is a style nobody wears (a ponytail's root as a tuft above the ear, or a lock
+    hanging by the cheek, on men whose voices read 0.25-0.45). So the hair commits to one
+    pick over most of the range and blends only in a narrow middle (a voice read about
+    0.47-0.53, and the frames of a morph), while jaw, brows, lips and facial hair still
+    follow the presentation itself.
+    """
+    return _smoothstep(pf, *HAIR_EDGES)
+
+
+def _smoothstep(v: float, lo: float, hi: float) -> float:
+    t = float(np.clip((v - lo) / (hi - lo), 0.0, 1.0))
     return t * t * (3.0 - 2.0 * t)
 
 
@@ -178,11 +199,11 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         freckles=float(np.clip((u["freckles"] - 0.8) / 0.15, 0.0, 1.0)) * (1.0 - tone) ** 2,
         mole=float(np.clip((u["mole"] - 0.72) / 0.08, 0.0, 1.0)),
         mole_pos=u["mole_pos"],
-        # The two picks are blended by the probability (not averaged as indices, which
-        # would land on whatever style sits between them in the table).
+        # The two picks are blended (not averaged as indices, which would land on whatever
+        # style sits between them in the table), and only in a narrow middle.
         hair_style=float(np.clip(style_m, 0.0, len(HAIR_STYLES) - 1)),
         hair_style_alt=float(np.clip(style_f, 0.0, len(HAIR_STYLES) - 1)),
-        hair_mix=pf,
+        hair_mix=hair_mix_for(pf),
         hair_side=float(u["hair_side"] >= 0.5),
         hairline=_mid(u["hairline"], 0.1, 0.9),
         hair_thinning=float(np.clip(thinning, 0.0, 1.0)),

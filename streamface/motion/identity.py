@@ -5,7 +5,9 @@ vector, every ~0.5-1 s of new speech) into face targets for `ParamMorph`:
 
 * The first analysis gives the first face (morph from the placeholder over 0.8 s).
 * While the 5 s buffer fills, each analysis pulls the face most of the way to the new
-  estimate (weight 0.6, morph 0.6 s); once full, only 15 % of the way. Changes
+  estimate (weight 0.6, morph 0.6 s); once full, only 15 % of the way. A session pulls
+  the voice's estimate and maps it (`motion.cues.VoiceCues`), so the face is always one
+  the mapping draws, never an average of two (a hybrid hairstyle, half-drawn glasses). Changes
   below a dead band (1 % of a parameter's range while filling, 3 % once full) are
   ignored, so one speaker's face settles instead of jittering with analysis noise (and
   the engine is not asked to re-prepare a face for changes no one would see).
@@ -32,6 +34,7 @@ once 2.5-3 s of the new voice are in the buffer (tests/test_motion_morph.py chec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +104,7 @@ class IdentityTracker:
         embedding: np.ndarray,
         total_speech_s: float,
         fresh: np.ndarray | None = None,
+        pull: Callable[[float], np.ndarray] | None = None,
     ) -> FaceTarget | None:
         """Fold in one analysis; returns where the face should go, or None to stay.
 
@@ -110,6 +114,9 @@ class IdentityTracker:
             total_speech_s: Seconds of speech heard since the session began.
             fresh: The analysis's face under its own identity, for a first face or a
                 new speaker; None: ``params``.
+            pull: The face pulled a given weight of the way from the current one to this
+                analysis's (a session pulls the voice's cues and maps them, `VoiceCues`);
+                None: the parameters themselves, linearly.
         """
         params = np.asarray(params, np.float32).reshape(-1)
         start = params if fresh is None else np.asarray(fresh, np.float32).reshape(-1)
@@ -133,7 +140,10 @@ class IdentityTracker:
             mixed = (1.0 - _ANCHOR_WEIGHT) * self._anchor + _ANCHOR_WEIGHT * emb
             self._anchor = (mixed / (np.linalg.norm(mixed) or 1.0)).astype(np.float32)
         weight = _FILLING_WEIGHT if filling else _FULL_WEIGHT
-        new = (self._params + weight * (params - self._params)).astype(np.float32)
+        if pull is None:
+            new = (self._params + weight * (params - self._params)).astype(np.float32)
+        else:
+            new = np.asarray(pull(weight), np.float32).reshape(-1)
         change = np.abs(new - self._params)
         if self._scale is not None:
             change = change / np.maximum(self._scale, 1e-6)
