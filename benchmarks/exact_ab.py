@@ -4,7 +4,8 @@ Two live-sized sessions on the same audio driven by `benchmarks.cells_ab.lockste
 chunks of 48 kHz audio, one frame of each in turn, which goes first alternating, each with
 its own VP8 encoder), both as shipped except that ``before`` gets the modules this round
 changed as commit ``--base`` had them (read with ``git show``): its mouth tracker
-(`motion.mouth`) and its compositor (`face.sprites.FaceSprites`). The changes are meant to
+(`motion.mouth`), its compositor (`face.sprites.FaceSprites`) and its stream resampler
+(`audio.resample`). The changes are meant to
 give the same frames: ``frames_differing`` (yuv planes compared) must be 0. Per frame CPU of
 ingest, analysis, render + yuv and VP8, and each variant's ``pipeline_to_vp8_x``.
 Options: ``--size N``, ``--seconds S``, ``--base REV``.
@@ -25,11 +26,13 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     """Both variants in lockstep; results under ``before_*`` and ``now_*``."""
     mouth = old_module(base, "streamface/motion/mouth.py")
     sprites = old_module(base, "streamface/face/sprites.py")
+    resample = old_module(base, "streamface/audio/resample.py")
 
     def before(session: Any) -> None:
         motion = session._motion
         motion.mouth = session._mouth = mouth.MouthTracker(history_s=2.0)  # as `Animator` makes it
         draw_with_compositor(session, sprites)
+        session._audio._resampler = resample.StreamResampler()
 
     out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
     out["base"] = base
