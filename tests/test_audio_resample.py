@@ -181,3 +181,31 @@ def test_the_usual_int16_chunk_takes_a_short_path_to_the_same_samples() -> None:
         prepare_chunk(chunk, 96000)
     with pytest.raises(BadChunkError):
         prepare_chunk(chunk, 48000, True)  # type: ignore[arg-type]  # a bool is not a channel count
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 22050, 44100, 47999, 48000])
+def test_one_pull_after_a_push_takes_all_the_resampler_gives(rate: int) -> None:
+    """`_Converter.convert` pulls once after a frame goes in: FFmpeg's resampler gives at
+    most one frame per frame in. Were there ever a second, it would come a chunk late; here
+    a pull after each convert finds nothing, for chunks of every size, and the samples are
+    those of the whole stream at once."""
+    import errno
+
+    from av.error import FFmpegError
+
+    from streamface.audio.resample import _Converter, _join
+
+    rng = np.random.default_rng(rate)
+    x = (rng.standard_normal(rate * 3) * 0.2).astype(np.float32)
+    converter, frames = _Converter(rate, 16000), StreamResampler()
+    parts, i = [], 0
+    while i < x.size:
+        n = int(rng.choice([1, 7, 160, 441, 480, 960, 1024, 4410, 20000]))
+        parts.append(_join(converter.convert(frames._input(x[i : i + n].copy(), rate))))
+        with pytest.raises(FFmpegError) as left:
+            converter._graph.pull()
+        assert left.value.errno == errno.EAGAIN
+        i += n
+    parts.append(_join(converter.convert(None)))
+    whole = _stream(StreamResampler(), x, rate, x.size)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)

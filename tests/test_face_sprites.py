@@ -155,6 +155,24 @@ def test_cells_are_cached_and_a_blink_is_its_own_cell(engine: Any) -> None:
     assert np.abs(closed[box[2] : box[3], box[0] : box[1]].astype(int) - first[box[2] : box[3], box[0] : box[1]]).max() > 20  # the lids closed
 
 
+def test_frames_on_several_threads_are_the_frames_of_one(engine: Any) -> None:
+    """A compositor pastes a frame's cells into one buffer of its own; a frame composed
+    meanwhile on another thread takes a copy instead. Frames of many cells and poses on
+    four threads at once are those of one thread, bit for bit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    prepared = engine.prepare(_face(9))
+    rows = _rows(64, 10, pose=True)
+    serial = FaceSprites(engine, prepared, _finish)
+    want = [serial.frame(row) for row in rows]
+    threaded = FaceSprites(engine, prepared, _finish)
+    threaded.prefill(rows)  # cells drawn up front: the threads only compose
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(threaded.frame, [*rows, *rows[::-1]]))
+    for frame, expected in zip(got, [*want, *want[::-1]], strict=True):
+        np.testing.assert_array_equal(frame, expected)
+
+
 def test_wide_frames_and_a_label_over_the_warp_box() -> None:
     """`finish` may frame wider and may draw into the warp box; frames still match."""
     from engines.torch_engine import TorchEngine

@@ -42,6 +42,8 @@ MAX_FLOAT_PEAK = 64.0
 """Float chunks peaking above this (36 dB over full scale) are rejected as mis-scaled."""
 
 _INT16_SCALE = np.float32(1.0 / 32768.0)
+_EMPTY = np.zeros(0, dtype=np.float32)
+_EMPTY.setflags(write=False)
 
 
 class BadChunkError(BadAudioError):
@@ -199,7 +201,7 @@ class StreamResampler:
 
     def process(self, mono: np.ndarray, rate: int) -> np.ndarray:
         """Resample one mono float32 chunk at `rate`; returns float32 at `target_rate`."""
-        head = np.zeros(0, dtype=np.float32)
+        head = _EMPTY
         if rate != self._rate:
             if self._rate is not None:
                 log.debug("input rate changed %s -> %s Hz; resampler reset", self._rate, rate)
@@ -270,6 +272,19 @@ class _Converter:
     def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         """The frames out after ``frame`` goes in (None: the end of the stream, its tail)."""
         self._graph.push(frame)
+        if frame is not None:
+            # The resampler gives at most one frame per frame in (FFmpeg's aresample
+            # filters each input frame into one output frame, or none while its delay
+            # fills; tests check it), so one pull gets all of it: the second pull's
+            # EAGAIN, an exception built by PyAV, was a third of a live chunk's resampling.
+            try:
+                return [self._graph.pull()]  # type: ignore[list-item]
+            except EOFError:
+                return []
+            except FFmpegError as exc:
+                if exc.errno != errno.EAGAIN:
+                    raise
+                return []
         out: list[av.AudioFrame] = []
         while True:
             try:

@@ -37,6 +37,7 @@ import itertools
 import logging
 import math
 import os
+import struct
 import tempfile
 import threading
 from collections import OrderedDict
@@ -255,9 +256,17 @@ def _remember_lifts(keys: np.ndarray, values: np.ndarray) -> None:
     _lift_cache.update({k.tobytes(): float(v) for k, v in zip(keys, values, strict=True)})
 
 
-def _lift(mouth: tuple[int, ...]) -> float:
-    """`_brow_lift` of a mouth cell's on-grid row, remembered per cell (it depends on the mouth only)."""
-    key = np.array(mouth, np.int16).tobytes()
+def _key(levels: tuple[int, ...]) -> bytes:
+    """A cell's cache key: its levels as int16 bytes, what ``np.int16`` rows' ``tobytes`` give."""
+    return struct.pack(f"={len(levels)}h", *levels)
+
+
+def _lift(mouth: tuple[int, ...], key: bytes | None = None) -> float:
+    """`_brow_lift` of a mouth cell's on-grid row, remembered per cell (it depends on the mouth only).
+
+    ``key``: the cell's `_key`, when the caller has it."""
+    if key is None:
+        key = _key(mouth)
     lift = _lift_cache.get(key)
     if lift is None:
         row = np.zeros((1, ANIM_DIM), np.float32)
@@ -292,18 +301,25 @@ def quantise(anim: np.ndarray, pixel: float) -> tuple[np.ndarray, np.ndarray, np
     # One row at a time in Python floats: a frame quantises one row, and numpy's per-call
     # overhead on arrays of one row was a third of a composed frame's work at 256 px.
     for i, row in enumerate(anim.tolist()):
-        m = _mouth_cell(row)
-        e = (
-            round(min(max(row[_BLINK], 0.0), 1.0) * BLINK_STEPS),
-            round(min(max(row[_GAZE_X], -1.0), 1.0) / GAZE_STEP),
-            round(min(max(row[_GAZE_Y], -1.0), 1.0) / GAZE_STEP),
-            round(_lift(m) / lift_step),
-        )
+        m, e, _ = _cells(row, lift_step)
         mouth[i] = m
         eyes[i] = e
         grid[i, _MOUTH] = (m[0] / OPEN_STEPS, *(v / VISEME_STEPS for v in m[1:]))
         grid[i, _EYE_FIELDS] = (e[0] / BLINK_STEPS, e[1] * GAZE_STEP, e[2] * GAZE_STEP)
     return mouth, eyes, grid
+
+
+def _cells(row: list[float], lift_step: float) -> tuple[tuple[int, ...], tuple[int, ...], bytes]:
+    """The mouth and eye cells of one finite anim row (`quantise`'s keys), and the mouth's `_key`."""
+    m = _mouth_cell(row)
+    key = _key(m)
+    e = (
+        round(min(max(row[_BLINK], 0.0), 1.0) * BLINK_STEPS),
+        round(min(max(row[_GAZE_X], -1.0), 1.0) / GAZE_STEP),
+        round(min(max(row[_GAZE_Y], -1.0), 1.0) / GAZE_STEP),
+        round(_lift(m, key) / lift_step),
+    )
+    return m, e, key
 
 
 def _mouth_cell(row: list[float]) -> tuple[int, ...]:
@@ -376,6 +392,8 @@ class FaceSprites:
         self._add(self._eyes, eyes, self._crop(base, "eyes")[None])
         wx0, wx1, wy0, wy1 = self.layout.warp_box
         self._region = np.ascontiguousarray(base[wy0:wy1, wx0:wx1])
+        self._work = self._region.copy()  # `_compose`'s region, cells pasted in
+        self._work_lock = threading.Lock()
         self._square = base
         finished = finish(base.copy())
         # Where `finish` puts the square in the output, and whether it draws over the warp box.
@@ -430,8 +448,24 @@ class FaceSprites:
         return patch
 
     def _patches(self, anim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mouth, eyes, grid = quantise(anim, self.layout.pixel)
-        return self._patch(self._mouths, mouth[0], grid, "mouth"), self._patch(self._eyes, eyes[0], grid, "eyes")
+        """The mouth and eye cells of one anim row [1, ANIM_DIM] (drawn when missing)."""
+        row = anim[0].tolist()
+        if all(map(math.isfinite, row)):
+            # The cached cells found by their keys alone: the arrays of `quantise` (a third
+            # of a settled frame's Python work) only for a cell to draw.
+            _, e, mouth_key = _cells(row, LIFT_STEP_PX * self.layout.pixel)
+            eye_key = _key(e)
+            with self._lock:
+                mouth, eyes = self._mouths.get(mouth_key), self._eyes.get(eye_key)
+                if mouth is not None and eyes is not None:
+                    self._mouths.move_to_end(mouth_key)
+                    self._eyes.move_to_end(eye_key)
+                    return mouth, eyes
+        mouth_keys, eye_keys, grid = quantise(anim, self.layout.pixel)
+        return (
+            self._patch(self._mouths, mouth_keys[0], grid, "mouth"),
+            self._patch(self._eyes, eye_keys[0], grid, "eyes"),
+        )
 
     def prefill(self, anim: np.ndarray) -> int:
         """Render the cells of anim rows [B, ANIM_DIM] not cached yet (one engine call per kind).
@@ -463,23 +497,35 @@ class FaceSprites:
         """
         row = np.asarray(anim, np.float32).reshape(-1, ANIM_DIM)[:1]
         mouth, eyes = self._patches(row)
-        lay = self.layout
-        region = self._region.copy()
-        mx0, mx1, my0, my1 = lay.local(lay.mouth_box)
-        ex0, ex1, ey0, ey1 = lay.local(lay.eye_box)
-        region[my0:my1, mx0:mx1] = mouth
-        region[ey0:ey1, ex0:ex1] = eyes
-        wx0, wx1, wy0, wy1 = lay.warp_box
+        wx0, wx1, wy0, wy1 = self.layout.warp_box
         with self._lock:
             self.stats.frames += 1
         if self._baked:
             out = self._finished.copy()
             ox, oy = self._offset
-            self._warp(region, row[0], out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1])
+            self._compose(mouth, eyes, row[0], out[oy + wy0 : oy + wy1, ox + wx0 : ox + wx1])
             return out
         square = self._square.copy()
-        self._warp(region, row[0], square[wy0:wy1, wx0:wx1])
+        self._compose(mouth, eyes, row[0], square[wy0:wy1, wx0:wx1])
         return self._finish(square)
+
+    def _compose(self, mouth: np.ndarray, eyes: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
+        """The warp box at rest with ``mouth`` and ``eyes`` pasted in, turned by ``row``'s pose into ``out``."""
+        lay = self.layout
+        # The region is the face at rest plus the frame's cells, which cover the same boxes
+        # every frame: one buffer per face, pasted into, instead of a copy of the region per
+        # frame (a frame on another thread meanwhile takes a copy).
+        mine = self._work_lock.acquire(blocking=False)
+        try:
+            region = self._work if mine else self._region.copy()
+            mx0, mx1, my0, my1 = lay.local(lay.mouth_box)
+            ex0, ex1, ey0, ey1 = lay.local(lay.eye_box)
+            region[my0:my1, mx0:mx1] = mouth
+            region[ey0:ey1, ex0:ex1] = eyes
+            self._warp(region, row, out)
+        finally:
+            if mine:
+                self._work_lock.release()
 
     def morph_frame(
         self, other: FaceSprites, weight: float, prepared: Any, anim: np.ndarray, *, draw: bool = False

@@ -158,11 +158,10 @@ class MouthTracker:
         stream = np.concatenate([self._tail, buf[:used]])
         self._tail = stream[-(WIN - HOP) :].copy()
         # The hop windows as a view (what sliding_window_view(stream, WIN)[::HOP] gives,
-        # without its per-call overhead, which was a sixth of the tracker's cost).
+        # without its per-call overhead, nor as_strided's, which cost as much as the view
+        # constructor's several times over).
         step = stream.strides[0]
-        frames = np.lib.stride_tricks.as_strided(
-            stream, shape=(n_hops, WIN), strides=(HOP * step, step), writeable=False
-        )
+        frames = np.ndarray((n_hops, WIN), np.float32, stream, 0, (HOP * step, step))
         self._analyse(frames)
 
     def _analyse(self, frames: np.ndarray) -> None:
@@ -248,9 +247,13 @@ class MouthTracker:
         self._open, self._speaking = opened, speaking
         self._shape = [s0, s1, s2]
         self._share_mean = [m0, m1, m2] if seen else None
-        idx = (self._hops + np.arange(len(frames))) % self._cap
-        self._ring[idx] = np.array(rows, np.float32)
-        self._hops += len(frames)
+        start = self._hops % self._cap
+        if start + len(rows) <= self._cap:  # no wrap: a slice, not an index array
+            self._ring[start : start + len(rows)] = rows
+        else:
+            idx = (self._hops + np.arange(len(rows))) % self._cap
+            self._ring[idx] = np.array(rows, np.float32)
+        self._hops += len(rows)
 
     def at(self, t: float) -> MouthState:
         """Mouth state at media time ``t`` (seconds): the last hop ending at or before it.
@@ -260,18 +263,20 @@ class MouthTracker:
         """
         with self._lock:
             self._catch_up()
-            k = int(np.floor(t / HOP_S + 1e-9)) - 1  # hop k ends at (k + 1) * HOP_S
+            k = math.floor(t / HOP_S + 1e-9) - 1  # hop k ends at (k + 1) * HOP_S
             k = min(k, self._hops - 1)
             if k < 0 or k < self._hops - self._cap:
                 return SILENT
-            row = self._ring[k % self._cap].astype(np.float64)
-        vis = np.maximum(row[1:6], 0.0)
-        vis /= vis.sum() or 1.0
+            # Python floats (float32 to float64 exactly): numpy's calls on a row of eight
+            # cost more than the arithmetic; the same values (a sum of five, left to right).
+            opened, *vis, level, speaking = self._ring[k % self._cap].tolist()
+        vis = [v if v > 0.0 else 0.0 for v in vis]
+        total = sum(vis) or 1.0
         return MouthState(
-            open=float(row[0]),
-            visemes=(float(vis[0]), float(vis[1]), float(vis[2]), float(vis[3]), float(vis[4])),
-            level=float(row[6]),
-            speaking=float(row[7]),
+            open=opened,
+            visemes=(vis[0] / total, vis[1] / total, vis[2] / total, vis[3] / total, vis[4] / total),
+            level=level,
+            speaking=speaking,
         )
 
     def clear(self) -> None:
