@@ -430,7 +430,11 @@ def alternatives(real: list[dict], espeak: list[dict]) -> dict:
     held = [r for r in real if r["split"] == "heldout"]
     schemes = alternative_schemes(espeak, tune)
     shipped = next(iter(schemes.values()))(espeak + tune)
-    out: dict = {"kde_minima": _kde_minima_report(espeak + tune)}
+    out: dict = {
+        "kde_minima": _kde_minima_report(espeak + tune),
+        "partitions_monte_carlo": partition_stability(),
+        "shipped_bit_flip_rate_heldout_1s": _flip_rates(fit_basis(espeak + tune), held),
+    }
     for name, make in schemes.items():
         cv_espeak = [measure_cells(make([r for r in espeak if r["group"] not in f] + tune),
                                    [r for r in espeak if r["group"] in f])["1 s"] for f in _espeak_folds(espeak)]
@@ -469,6 +473,37 @@ def _kde_minima_report(rows: list[dict]) -> dict:
             quantiles.append(round(float(w[v < t].sum() / w.sum()), 2))
             ratios.append(round(density[0] / density[1], 2))
         out[f"{lo}-{hi}"] = {"quantile_of_minimum": quantiles, "density_at_minimum_over_at_median": ratios}
+    return out
+
+
+def _flip_rates(basis: dict, rows: list[dict]) -> list[float]:
+    """Each bit's flip rate between two first seconds of one speaker (mean over speakers)."""
+    b = _bits(basis, np.array([r["emb_1s"] for r in rows]), CODE_BITS_ALT)
+    by: dict[str, list[np.ndarray]] = defaultdict(list)
+    for i, j in _pairs(rows)[0]:
+        by[rows[i]["speaker"]].append(b[i] != b[j])
+    return [round(float(v), 3) for v in np.mean([np.mean(v, axis=0) for v in by.values()], axis=0)]
+
+
+def partition_stability(rhos: tuple[float, ...] = (0.6, 0.75, 0.85), n: int = 200_000) -> dict:
+    """How often two noisy looks at one point fall in the same of 8 equal cells, for
+    Gaussian axes whose two looks correlate ``rho``: octants of 3 axes (the shipped sign
+    code), the cross-polytope of 4 axes, and the regular simplex of 7 axes (the
+    conjectured most noise-stable partition into 8)."""
+    rng = np.random.default_rng(0)
+    simplex = np.linalg.svd(np.eye(8) - 1 / 8)[0][:, :7]
+    cells: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
+        "octants_3_axes": (3, lambda x: (x > 0).astype(int) @ np.array([1, 2, 4])),
+        "cross_polytope_4_axes": (4, lambda x: np.argmax(np.concatenate([x, -x], axis=1), axis=1)),
+        "simplex_7_axes": (7, lambda x: np.argmax(x @ simplex.T, axis=1)),
+    }
+    out: dict = {}
+    for rho in rhos:
+        out[str(rho)] = {}
+        for name, (d, cell) in cells.items():
+            s = rng.standard_normal((n, d))
+            a, b = (np.sqrt(rho) * s + np.sqrt(1 - rho) * rng.standard_normal((n, d)) for _ in range(2))
+            out[str(rho)][name] = round(float(np.mean(cell(a) == cell(b))), 3)
     return out
 
 
