@@ -5,7 +5,7 @@ a second one (flite rms + rms_2, or espeak f4 twice); `streamface.offline.drive`
 `Session` over it in media time with the test suite's cheap engine and mapper (the
 speaker decision depends on the embeddings only). Per cadence: the seconds from the
 switch to the "new_speaker" face change, one per cut. ``CADENCE_CALM_S`` = 1.0 is the
-1 s cadence before the back-off. Usage: ``python -m benchmarks.cadence_latency``.
+1 s cadence before the back-off. Usage: ``python -m benchmarks.cadence_latency [--calm 5]``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ VOICES = ROOT.parent / "shared" / "voices"
 CUTS_S = (11.0, 12.0, 13.0, 14.0, 15.0, 16.0)
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Latencies per cadence and second speaker (None: no new speaker found)."""
+def run(quick: bool = False, calms: tuple[float, ...] = ()) -> dict[str, Any]:
+    """Latencies per cadence and second speaker (None: no new speaker found).
+
+    ``calms``: back-off cadences to measure besides 1 s and the shipped one.
+    """
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes import ShapesEngine, fake_mapper  # type: ignore[import-not-found]
 
@@ -40,7 +43,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     }
     shipped = session_module.CADENCE_CALM_S
     out: dict[str, Any] = {"cuts_s": list(CUTS_S)}
-    for calm in (1.0, shipped):
+    for calm in sorted({1.0, shipped, *calms}):
         for name, second in seconds.items():
             latencies: list[float | None] = []
             for cut in CUTS_S[:2] if quick else CUTS_S:
@@ -62,4 +65,10 @@ def run(quick: bool = False) -> dict[str, Any]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(quick="--quick" in sys.argv[1:]), indent=2))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two cuts instead of six")
+    parser.add_argument("--calm", type=float, action="append", default=[], help="another back-off cadence (s) to measure")
+    args = parser.parse_args()
+    print(json.dumps(run(args.quick, tuple(args.calm)), indent=2))
