@@ -38,7 +38,7 @@ def grown(g: Geometry) -> tuple[Tensor, Tensor]:
     shaving foam), not as hair.
     """
     fh = g["facial_hair"]
-    return sh.smoothstep(0.42, 0.5, fh), sh.smoothstep(0.42, 0.72, fh)
+    return sh.smoothstep(0.42, 0.45, fh), sh.smoothstep(0.42, 0.72, fh)
 
 
 def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
