@@ -86,3 +86,16 @@ def test_short_grey_goatee_on_dark_skin_is_opaque_hair(renderer: FaceRenderer, g
     inside = img[row - 1 : row + 2, _col(-0.01) : _col(0.01) + 1].mean()
     beside = img[row - 1 : row + 2, _col(mouth_w + 0.04) : _col(mouth_w + 0.06) + 1].mean()
     assert inside - beside > 0.12, f"goatee at {growth}: {inside:.3f} vs skin {beside:.3f}: a faint film"
+
+
+
+def test_goatee_moustache_is_narrower_not_fainter(renderer: FaceRenderer) -> None:
+    """The goatee's lighter moustache is drawn opaque like a full one (in its middle the
+    same colour as a circle beard's), only narrower: at half opacity it was a pale film."""
+    face = {**SENIOR, "skin_tone": 0.9, "hair_grey": 0.9, "facial_hair": 0.7}
+    g = renderer._geometry(torch.from_numpy(params_matrix([FaceParams().with_overrides(face)])))
+    mouth_y, lip_t = float(g["mouth_y"].reshape(-1)[0]), float(g["lip_t"].reshape(-1)[0])
+    goatee, circle = _render(renderer, [{**face, "facial_hair_style": s} for s in ("goatee", "circle")])
+    row, cols = _row(mouth_y - lip_t - 0.012), slice(_col(-0.01), _col(0.01) + 1)
+    difference = np.abs(goatee[row, cols] - circle[row, cols]).max()
+    assert difference < 0.03, f"the goatee's moustache differs from a full one by {difference:.3f} in its middle"

@@ -86,6 +86,13 @@ def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor) -> Tensor:
     return sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
 
 
+def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """Coverage of the moustache: a style with a lighter one (a goatee's) draws it narrower,
+    never fainter (a half-opaque grey moustache was a pale film over the lip)."""
+    light = 1.0 - torch.clamp(g["b_moustache"], 0.0, 1.0)
+    return sh.fill(moustache_d(g, x, y) + 0.012 * light, px) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
+
+
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
     """Shaving shadow, stubble or a grown beard over the lower face, each a clean soft shape.
 
@@ -150,7 +157,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shoe_x = mw * 1.08 - 0.12 * torch.relu(y - my - 0.04)
     shoe_d = sh.smax(torch.abs(ax - shoe_x) - 0.015, my - 0.02 - y, 0.01)
     shoe = g["b_horseshoe"] * sh.fill(shoe_d, px)
-    must = g["b_moustache"] * sh.fill(moustache_d(g, x, y), px)
+    must = moustache_cover(g, x, y, px)
     zone = torch.maximum(torch.maximum(cheek, g["b_chin"] * chin_fill), torch.maximum(strap, shoe))
     a = torch.maximum(zone * shape * (1.0 - lips), must) * drawn * sh.fill(face_d - ext - 0.02, px)
     # Shading: a rounded volume, lit from the upper left, darker under the chin and on the
