@@ -17,6 +17,7 @@ from face_pixels import col_of, row_of
 
 from streamface.face.animation import NEUTRAL
 from streamface.face.params import FaceParams, params_matrix
+from streamface.face.render import hair
 from streamface.face.renderer import FaceRenderer
 
 SIZE = 256
@@ -99,3 +100,21 @@ def test_goatee_moustache_is_narrower_not_fainter(renderer: FaceRenderer) -> Non
     row, cols = _row(mouth_y - lip_t - 0.012), slice(_col(-0.01), _col(0.01) + 1)
     difference = np.abs(goatee[row, cols] - circle[row, cols]).max()
     assert difference < 0.03, f"the goatee's moustache differs from a full one by {difference:.3f} in its middle"
+
+
+@pytest.mark.parametrize(
+    "face",
+    [
+        {"hair_style": "afro", "masculinity": 0.0},
+        {"hair_style": "bun", "masculinity": 0.0},
+        {"hair_style": "quiff", "masculinity": 1.0, "age": 0.3},
+        {"hair_style": "high_fade", "masculinity": 1.0, "age": 0.9, "hair_thinning": 0.4},
+    ],
+)
+def test_no_bald_patch_without_thinning(renderer: FaceRenderer, face: dict[str, object]) -> None:
+    """Open upwards, a bald patch that had not started would cut the top of tall hair (a
+    notch in an afro, a bun or a quiff): with no thinning it covers no hair at all."""
+    g = renderer._geometry(torch.from_numpy(params_matrix([FaceParams().with_overrides(face)])))
+    x, y = renderer.xs.expand(1, 1, SIZE, SIZE), renderer.ys.expand(1, 1, SIZE, SIZE)
+    in_hair = hair.silhouette(g, x, y)[0] < -0.005
+    assert float(hair.bald_crown(g, x, y)[in_hair].max()) < 0.01

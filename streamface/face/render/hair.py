@@ -186,7 +186,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
 def thinned(g: Geometry) -> Tensor:
     """How far thinning has flattened the hair on top: 0 full volume .. 1 lying on the head,
     complete before a bald patch opens (`bald_crown`)."""
-    return sh.smoothstep(0.35, 0.5, g["h_recede"])
+    return sh.smoothstep(0.42, 0.5, g["h_recede"])
 
 
 def band(g: Geometry, x: Tensor, pcy: Tensor, prx: Tensor, pry: Tensor) -> Tensor:
@@ -215,11 +215,12 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # It comes in from the top of the outline, open upwards: the region above a wide, low
     # arc that sinks from above the (flattened, `thinned`) hair to below the hairline, so
     # thinning on top is skin at the top of the head, never a hole in the hair (a patch
-    # growing from a speck on the crown read as a wound).
+    # growing from a speck on the crown read as a wound). (Pushed out of the picture until
+    # it starts: open upwards, it would cut the top of tall hair, a bun or an afro.)
     pcy = (top + 0.02 - 0.115 * (1.0 - sh.smoothstep(0.03, 0.16, b))) + ((cy - 0.35) - (top + 0.02)) * t
     prx = rx * (0.35 + 0.45 * b + 0.4 * t) + 1e-3
     pry = 0.06 + (0.04 * (1.0 - t) + 0.16 * b) * grow + 0.02 * t
-    d = sh.ellipse(x, torch.maximum(y, pcy), 0.0, pcy, prx, pry) + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, b))
+    d = sh.ellipse(x, y, 0.0, pcy, prx, pry)
     # Where the arc comes close to the hairline the hair between them goes with it, and all
     # of it once its thickest part is that thin: a thin piece left between them read as a
     # line across the scalp, a stray tuft or a dot.
@@ -230,7 +231,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # (Only over the top of the head: the hairline runs down to the ears at the sides.)
     gone = gone * sh.smoothstep(0.0, 0.05, b) * sh.smoothstep(0.55, 0.45, torch.abs(x) / rx)
     edge = arc + (y_hl + 0.03 - arc) * gone
-    d = torch.minimum(d, torch.maximum(torch.abs(x) - prx, y - edge))
+    d = torch.minimum(d, torch.maximum(torch.abs(x) - prx, y - edge)) + 0.5 * (1.0 - sh.smoothstep(0.0, 0.05, b))
     # ... and what is left narrows upwards along the outline (a block at the temple read as
     # a sideburn stuck on).
     # A younger man's bald style is a shaved head: the patch then reaches past the
