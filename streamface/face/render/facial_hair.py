@@ -30,6 +30,24 @@ BEARD_ROWS: dict[str, tuple[float, ...]] = {
 assert tuple(BEARD_ROWS) == BEARD_STYLES, "BEARD_ROWS != params.BEARD_STYLES"
 
 
+def grown(g: Geometry) -> tuple[Tensor, Tensor]:
+    """How far a grown beard is drawn (0 .. 1) and how long it is (0 short .. 1 full).
+
+    It is drawn almost at once after stubble and then grows in length and colour, never
+    in opacity: a see-through grey beard over dark skin read as a pale film (dirt or
+    shaving foam), not as hair.
+    """
+    fh = g["facial_hair"]
+    return sh.smoothstep(0.42, 0.45, fh), sh.smoothstep(0.42, 0.72, fh)
+
+
+def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
+    """A grown beard's colour: short hair is the hair's shade over the skin colour (as
+    clipped hair is, `hair.clipped`), the hair's own colour once it is full."""
+    k = 0.45 + 0.55 * length
+    return colour * k + g["skin"] * (1.0 - k) * (0.8 + 0.2 * colour)
+
+
 def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Signed distance of the moustache (shared with the mouth layer, which redraws it).
 
@@ -68,6 +86,13 @@ def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor) -> Tensor:
     return sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
 
 
+def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """Coverage of the moustache: a style with a lighter one (a goatee's) draws it narrower,
+    never fainter (a half-opaque grey moustache was a pale film over the lip)."""
+    light = 1.0 - torch.clamp(g["b_moustache"], 0.0, 1.0)
+    return sh.fill(moustache_d(g, x, y) + 0.012 * light, px) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
+
+
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
     """Shaving shadow, stubble or a grown beard over the lower face, each a clean soft shape.
 
@@ -89,10 +114,10 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     cheek_line = y_corner + (g["eye_y"] + 0.095 - y_corner) * u * (0.55 + 0.45 * u)
     inside = sh.fill(face_d, px)
     lips = sh.soft(sh.ellipse(x, y, 0.0, my + 0.002, mw * 0.95, g["lip_t"] * 0.8), 0.003)
-    grown = sh.smoothstep(0.42, 0.72, fh)
+    drawn, grown_ = grown(g)
     # Under a grown beard with cheeks the shadow starts at the beard's own edge (above
     # it, a feathered tint read as a blur at the cheek line).
-    full = grown * g["b_cheek"]
+    full = grown_ * g["b_cheek"]
     area_line = line + 0.015 + (cheek_line - line - 0.015) * full
     area = torch.sigmoid((y - area_line) / (0.02 - 0.014 * full)) * inside * (1.0 - lips)
     # Shaving shadow and stubble: one clean, soft-edged tint in a cool dark shade of the
@@ -120,7 +145,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     img = img + (tint - img) * torch.clamp(shadow + stub, 0.0, 0.8)
     # A grown beard in the style's areas: clean anti-aliased shapes that follow the jaw
     # (the outline grown out by the beard's length, most at the chin).
-    ext = (0.004 + 0.035 * g["b_length"]) * grown
+    ext = (0.004 + 0.035 * g["b_length"]) * grown_
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
     shape = sh.fill(below, px)
     cheek_d = cheek_line - y
@@ -132,9 +157,9 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shoe_x = mw * 1.08 - 0.12 * torch.relu(y - my - 0.04)
     shoe_d = sh.smax(torch.abs(ax - shoe_x) - 0.015, my - 0.02 - y, 0.01)
     shoe = g["b_horseshoe"] * sh.fill(shoe_d, px)
-    must = g["b_moustache"] * sh.fill(moustache_d(g, x, y), px)
+    must = moustache_cover(g, x, y, px)
     zone = torch.maximum(torch.maximum(cheek, g["b_chin"] * chin_fill), torch.maximum(strap, shoe))
-    a = torch.maximum(zone * shape * (1.0 - lips), must) * grown * sh.fill(face_d - ext - 0.02, px)
+    a = torch.maximum(zone * shape * (1.0 - lips), must) * drawn * sh.fill(face_d - ext - 0.02, px)
     # Shading: a rounded volume, lit from the upper left, darker under the chin and on the
     # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
@@ -142,5 +167,5 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03)
     sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
-    colour = (hair * 1.05 + 0.05) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
+    colour = tone(g, hair * 1.05 + 0.05, grown_) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
     return sh.over(img, colour, a * 0.95)

@@ -92,14 +92,18 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     """
     top, side, curl = g["h_top"], g["h_side"], g["h_curl"]
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
-    hcy = cy - 0.015 - 0.04 * top
+    # Thinning hair loses its volume on top before a bald patch opens there (a patch cut
+    # into a tall quiff or slick-back was a skin-coloured hole in the hair).
+    lift = 1.0 - thinned(g)
+    hcy = cy - (0.015 + 0.04 * top) * lift
     # Short masculine cuts hug the head at the sides (no helmet or bowl).
     snug = g["masc"] * (1.0 - sh.smoothstep(0.1, 0.4, g["h_length"]))
     hrx = rx + 0.014 - 0.008 * snug + (0.03 * top + 0.17 * side) * (1.0 - 0.8 * g["h_undercut"])
-    hry = ry + 0.018 + 0.075 * top + 0.05 * side
+    hry = ry + 0.006 + (0.012 + 0.075 * top + 0.05 * side) * lift
     d = sh.ellipse(x, y, 0.0, hcy, hrx, hry)
-    quiff = sh.ellipse(x - 0.05 * g["h_dir"], y, 0.0, cy - ry + 0.01, 0.15, 0.05 + 0.04 * g["h_quiff"])
-    d = sh.smin(d, quiff + 0.15 * (1.0 - g["h_quiff"]), 0.05)
+    quiff = g["h_quiff"] * lift
+    quiff_d = sh.ellipse(x - 0.05 * g["h_dir"], y, 0.0, cy - ry + 0.01, 0.15, 0.05 + 0.04 * quiff)
+    d = sh.smin(d, quiff_d + 0.15 * (1.0 - quiff), 0.05)
     length = g["h_length"]
     has_long = sh.smoothstep(0.08, 0.25, length)
     y_end = g["chin_y"] - 0.30 + 0.9 * length
@@ -179,27 +183,55 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     return base * strands * curls + (gloss - base * 0.5) * band * 0.55
 
 
+def thinned(g: Geometry) -> Tensor:
+    """How far thinning has flattened the hair on top: 0 full volume .. 1 lying on the head,
+    complete before a bald patch opens (`bald_crown`)."""
+    return sh.smoothstep(0.42, 0.5, g["h_recede"])
+
+
+def band(g: Geometry, x: Tensor, pcy: Tensor, prx: Tensor, pry: Tensor) -> Tensor:
+    """Height of the hair left between a bald patch's arc (`bald_crown`) and the hairline."""
+    return hairline(g, x) - pcy - pry * torch.sqrt(1.0 - torch.clamp(x / prx, -1.0, 1.0) ** 2 + 1e-6)
+
+
 def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Coverage of the bald patch on top of the head: strong thinning's, or a bald style's.
 
-    A clean-edged shape growing from the crown towards the temples (so thinning never
-    shows as translucent hair), leaving a horseshoe of hair at the sides. A bald style
+    A clean-edged shape coming in from the top of the head and growing towards the temples
+    (so thinning never shows as translucent hair, nor as a hole in it), leaving a horseshoe
+    of hair at the sides. A bald style
     (no ``cover``) opens it fully: a fade of the hair's opacity drew translucent grey
     patches at the temples.
     """
     b = torch.maximum(g["h_bald"], sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]))
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
-    # The patch grows in size, never in opacity (a faint patch is see-through hair): from a
-    # small patch on the crown to, fully bald, a wide one reaching down the sides to
+    # The patch grows in size, never in opacity (a faint patch is see-through hair): from
+    # skin at the top of the outline to, fully bald, a wide one reaching down the sides to
     # about the brows, so what is left is a horseshoe whose upper edge runs round the head
     # (a crown ellipse alone left horn-like points at the temples).
     grow = sh.smoothstep(0.0, 0.25, b)
     t = sh.smoothstep(0.15, 1.0, b)
-    pcy = (cy - ry + 0.02) + ((cy - 0.35) - (cy - ry + 0.02)) * t
-    prx = rx * ((0.25 + 0.55 * b) * grow + 0.4 * t) + 1e-3
-    pry = (0.06 + 0.16 * b) * grow + 0.02 * t + 1e-3
-    # (Both pushed outwards while they are specks: a speck's inside is still half covered.)
-    d = sh.ellipse(x, y, 0.0, pcy, prx, pry) + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, b))
+    top = cy - ry
+    # It comes in from the top of the outline, open upwards: the region above a wide, low
+    # arc that sinks from above the (flattened, `thinned`) hair to below the hairline, so
+    # thinning on top is skin at the top of the head, never a hole in the hair (a patch
+    # growing from a speck on the crown read as a wound). (Pushed out of the picture until
+    # it starts: open upwards, it would cut the top of tall hair, a bun or an afro.)
+    pcy = (top + 0.02 - 0.115 * (1.0 - sh.smoothstep(0.03, 0.16, b))) + ((cy - 0.35) - (top + 0.02)) * t
+    prx = rx * (0.35 + 0.45 * b + 0.4 * t) + 1e-3
+    pry = 0.06 + (0.04 * (1.0 - t) + 0.16 * b) * grow + 0.02 * t
+    d = sh.ellipse(x, y, 0.0, pcy, prx, pry)
+    # Where the arc comes close to the hairline the hair between them goes with it, and all
+    # of it once its thickest part is that thin: a thin piece left between them read as a
+    # line across the scalp, a stray tuft or a dot.
+    arc = pcy + pry * torch.sqrt(1.0 - torch.clamp(x / prx, -1.0, 1.0) ** 2 + 1e-6)
+    y_hl = hairline(g, x)
+    thickest = torch.stack([band(g, torch.full_like(pcy, 0.03 * i), pcy, prx, pry) for i in range(-3, 4)]).amax(0)
+    gone = torch.maximum(sh.smoothstep(0.05, 0.04, band(g, x, pcy, prx, pry)), sh.smoothstep(0.09, 0.08, thickest))
+    # (Only over the top of the head: the hairline runs down to the ears at the sides.)
+    gone = gone * sh.smoothstep(0.0, 0.05, b) * sh.smoothstep(0.55, 0.45, torch.abs(x) / rx)
+    edge = arc + (y_hl + 0.03 - arc) * gone
+    d = torch.minimum(d, torch.maximum(torch.abs(x) - prx, y - edge)) + 0.5 * (1.0 - sh.smoothstep(0.0, 0.05, b))
     # ... and what is left narrows upwards along the outline (a block at the temple read as
     # a sideburn stuck on).
     # A younger man's bald style is a shaved head: the patch then reaches past the
@@ -248,13 +280,12 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     return sh.over(img, shaded, a)
 
 
-def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
-    """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
-    shading needs. Also used every frame to keep the fringe over the brows."""
+def hairline(g: Geometry, x: Tensor) -> Tensor:
+    """Height of the front hairline (fringe, parting, recession) at each ``x``; it runs down
+    to the top of the ears at the sides."""
     ax = torch.abs(x)
-    cy, rx, ry = g["cy"], g["rx"], g["ry"]
-    d, hcy, hrx, hry = silhouette(g, x, y, full)
-    top = cy - ry
+    rx = g["rx"]
+    top = g["cy"] - g["ry"]
     # Older men's hairlines recede further whatever the style (a receding style starts as a
     # mild M on a young man).
     rec = torch.clamp(g["h_recede"] + 0.4 * g["old"] * g["masc"], 0.0, 1.0)
@@ -276,6 +307,16 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     side = sh.smoothstep(rx * 0.55, rx * 0.9, ax)
     ear_top = g["eye_y"] - 0.02
     y_line = y_hl + (ear_top - y_hl) * side
+    return y_line
+
+
+def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
+    """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
+    shading needs. Also used every frame to keep the fringe over the brows."""
+    ax = torch.abs(x)
+    cy, rx = g["cy"], g["rx"]
+    d, hcy, hrx, hry = silhouette(g, x, y, full)
+    y_line = hairline(g, x)
     inside = sh.fill(d, px)
     cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
     cap = cap * (1.0 - bald_crown(g, x, y))

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from streamface.face import shapes as sh
 from streamface.face.render.common import AnimGetter, Geometry, col
-from streamface.face.render.facial_hair import moustache_d
+from streamface.face.render.facial_hair import grown, moustache_cover, tone
 
 SMILE = 0.024
 """How far the mouth corners sit above the centre of the lips at rest (normalised units)."""
@@ -68,7 +68,7 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     inside = sh.over(inside, tooth * (0.9 + 0.1 * s), torch.maximum(upper_teeth, lower_teeth))
     out = sh.over(out, inside, opening)
     # A moustache hangs in front of the upper lip.
-    grown = sh.smoothstep(0.42, 0.72, g["facial_hair"]) * g["b_moustache"]
-    must = sh.fill(moustache_d(g, x, y), px) * grown
+    drawn, length = grown(g)
+    must = moustache_cover(g, x, y, px) * drawn
     shade = 1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)
-    return sh.over(out, g["hair"] * 0.9 * shade + 0.03, must)
+    return sh.over(out, tone(g, g["hair"] * 0.9 + 0.03, length) * shade, must)
