@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 VOICE ?= ../shared/voices/flite_female_slt.wav
 
-.PHONY: setup judge demo serve test lint bench gallery clean
+.PHONY: setup judge demo serve test lint bench gallery gallery-recorded clean
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,12 @@ GALLERY_VOICES := ../shared/voices/*.wav $(addprefix tests/data/voices/,\
 
 gallery: setup
 	$(BIN)/streamface gallery $(GALLERY_VOICES) -o docs/gallery.png
+
+# Faces of recorded human speech: the first clip of each speaker of tests/data/real_speakers.json.
+gallery-recorded: setup
+	bash scripts/install-system-deps
+	bash tests/data/make_real_voices.sh $(BIN)/python
+	$(BIN)/streamface gallery --cols 7 tests/data/real_voices/wide/*_0.flac -o docs/gallery_recorded.png
 
 clean:
 	rm -rf $(VENV) out
