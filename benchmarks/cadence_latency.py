@@ -63,9 +63,8 @@ def run(quick: bool = False, calms: tuple[float, ...] = ()) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import json
-
     import argparse
+    import json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two cuts instead of six")
