@@ -43,6 +43,20 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+_SHARED: dict[Path, Path] = {}
+
+
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Like `private_cache`, but one folder for the whole test run: modules that only need
+    the shipped renderer exported (not its first export) share it, and pay the export once."""
+    base = tmp_path_factory.getbasetemp()
+    if base not in _SHARED:
+        _SHARED[base] = tmp_path_factory.mktemp("streamface-cache-shared")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMFACE_CACHE_DIR", str(_SHARED[base]))
+        yield _SHARED[base]
+
+
 def make_engine(name: str, size: int) -> Any:
     """The named engine (one of `ENGINE_NAMES`) at ``size`` pixels."""
     if name == "onnxruntime":

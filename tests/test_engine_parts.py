@@ -19,7 +19,7 @@ from streamface.face.params import neutral_params
 
 torch = pytest.importorskip("torch")
 
-from engine_util import gpu_params, make_engine, private_cache  # noqa: E402
+from engine_util import gpu_params, make_engine, shared_cache  # noqa: E402
 
 SIZE = 96
 _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
@@ -28,7 +28,7 @@ _POSE = [_F[n] for n in ("yaw", "pitch", "roll", "breath")]
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from private_cache(tmp_path_factory)
+    yield from shared_cache(tmp_path_factory)
 
 
 @pytest.fixture(

@@ -30,7 +30,7 @@ from streamface.face.sprites import FaceSprites, layout, quantise
 
 torch = pytest.importorskip("torch")
 
-from engine_util import gpu_params, make_engine, private_cache  # noqa: E402
+from engine_util import gpu_params, make_engine, shared_cache  # noqa: E402
 
 SIZE = 96
 VOICES = Path(__file__).resolve().parent.parent.parent / "shared" / "voices"
@@ -39,7 +39,7 @@ _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from private_cache(tmp_path_factory)
+    yield from shared_cache(tmp_path_factory)
 
 
 @pytest.fixture(
