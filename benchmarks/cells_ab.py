@@ -137,6 +137,16 @@ def differences(diffs: list[tuple[bool, np.ndarray]]) -> dict[str, Any]:
     return out
 
 
+def against_base(
+    before: Configure, base: str, quick: bool = False, size: int | None = None, seconds: float | None = None
+) -> dict[str, Any]:
+    """`lockstep` of a session changed by ``before`` (modules of revision ``base``) against
+    this tree's, both drawing patches, frames compared; ``base`` recorded in the results."""
+    out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
+    out["base"] = base
+    return out
+
+
 def main(run: Any, base: str | None = None) -> None:
     """Command line of a lockstep area: ``[--size N] [--seconds S] [--quick]``; JSON out.
 

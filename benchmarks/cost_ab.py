@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.cells_ab import lockstep, main
+from benchmarks.cells_ab import against_base, main
 from benchmarks.motion_ab import draw_with_compositor, old_module
 
 BASE = "f446e15"
@@ -30,9 +30,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
     def before(session: Any) -> None:
         draw_with_compositor(session, sprites)
 
-    out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
-    out["base"] = base
-    return out
+    return against_base(before, base, quick, size, seconds)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks.cells_ab import lockstep, main
+from benchmarks.cells_ab import against_base, main
 
 BASE = "8307201"
 """The merge of the cadence work, before the motion and resampler changes."""
@@ -70,9 +70,7 @@ def run(quick: bool = False, size: int | None = None, seconds: float | None = No
         motion.idle = idle.IdleMotion(0)  # the seed lockstep's sessions have
         session._audio._resampler = resample.StreamResampler()
 
-    out = lockstep({"before": (True, before), "now": (True, None)}, quick, size, seconds, compare=True)
-    out["base"] = base
-    return out
+    return against_base(before, base, quick, size, seconds)
 
 
 if __name__ == "__main__":
