@@ -189,11 +189,6 @@ def thinned(g: Geometry) -> Tensor:
     return sh.smoothstep(0.42, 0.5, g["h_recede"])
 
 
-def band(g: Geometry, x: Tensor, pcy: Tensor, prx: Tensor, pry: Tensor) -> Tensor:
-    """Height of the hair left between a bald patch's arc (`bald_crown`) and the hairline."""
-    return hairline(g, x) - pcy - pry * torch.sqrt(1.0 - torch.clamp(x / prx, -1.0, 1.0) ** 2 + 1e-6)
-
-
 def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Coverage of the bald patch on top of the head: strong thinning's, or a bald style's.
 
@@ -224,10 +219,14 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # Where the arc comes close to the hairline the hair between them goes with it, and all
     # of it once its thickest part is that thin: a thin piece left between them read as a
     # line across the scalp, a stray tuft or a dot.
-    arc = pcy + pry * torch.sqrt(1.0 - torch.clamp(x / prx, -1.0, 1.0) ** 2 + 1e-6)
-    y_hl = hairline(g, x)
-    thickest = torch.stack([band(g, torch.full_like(pcy, 0.03 * i), pcy, prx, pry) for i in range(-3, 4)]).amax(0)
-    gone = torch.maximum(sh.smoothstep(0.05, 0.04, band(g, x, pcy, prx, pry)), sh.smoothstep(0.09, 0.08, thickest))
+    def arc_at(xs: Tensor) -> Tensor:
+        return pcy + pry * torch.sqrt(1.0 - torch.clamp(xs / prx, -1.0, 1.0) ** 2 + 1e-6)
+
+    arc, y_hl = arc_at(x), hairline(g, x)
+    # (The height of the hair between them, on the grid and at seven columns over the top.)
+    cols = [torch.full_like(pcy, 0.03 * i) for i in range(-3, 4)]
+    thickest = torch.stack([hairline(g, c) - arc_at(c) for c in cols]).amax(0)
+    gone = torch.maximum(sh.smoothstep(0.05, 0.04, y_hl - arc), sh.smoothstep(0.09, 0.08, thickest))
     # (Only over the top of the head: the hairline runs down to the ears at the sides.)
     gone = gone * sh.smoothstep(0.0, 0.05, b) * sh.smoothstep(0.55, 0.45, torch.abs(x) / rx)
     edge = arc + (y_hl + 0.03 - arc) * gone
