@@ -272,29 +272,22 @@ class _Converter:
     def convert(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         """The frames out after ``frame`` goes in (None: the end of the stream, its tail)."""
         self._graph.push(frame)
-        if frame is not None:
-            # The resampler gives at most one frame per frame in (FFmpeg's aresample
-            # filters each input frame into one output frame, or none while its delay
-            # fills; tests check it), so one pull gets all of it: the second pull's
-            # EAGAIN, an exception built by PyAV, was a third of a live chunk's resampling.
-            try:
-                return [self._graph.pull()]  # type: ignore[list-item]
-            except EOFError:
-                return []
-            except FFmpegError as exc:
-                if exc.errno != errno.EAGAIN:
-                    raise
-                return []
+        # The resampler gives at most one frame per frame in (FFmpeg's aresample filters
+        # each input frame into one output frame, or none while its delay fills; tests
+        # check it), so after a frame one pull gets all of it: a second pull's EAGAIN, an
+        # exception built by PyAV, was a third of a live chunk's resampling. The tail
+        # (None) is pulled until the graph says there is no more.
         out: list[av.AudioFrame] = []
-        while True:
+        while frame is None or not out:
             try:
                 out.append(self._graph.pull())  # type: ignore[arg-type]
             except EOFError:
-                return out
+                break
             except FFmpegError as exc:
                 if exc.errno != errno.EAGAIN:
                     raise
-                return out
+                break
+        return out
 
 
 def _join(frames: list[av.AudioFrame]) -> np.ndarray:
