@@ -27,17 +27,23 @@ Opus encoding) from the server: on a small machine the knee is pessimistic. To t
 agent's cost from the callers', every round also reports the server process's own CPU
 time over the window per session-second (``agent_cpu_ms_per_session_s``; 1000 would be
 one full core per session) and per frame, next to the callers' CPU in this process.
+With ``--callers-nice N`` the callers run N nice levels below the agent: the kernel then
+gives the agent the CPU first and the callers what is left, which is closer to callers on
+other machines (the agent-side knee); the callers' own figures then say what they lost.
 
 Usage: ``python -m benchmarks --only load`` or ``python -m benchmarks.load
-[--max-clients N] [--seconds S] [--quick]``.
+[--max-clients N] [--seconds S] [--quick] [--callers-nice N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -188,14 +194,41 @@ def rss_per_session(rounds: list[dict[str, Any]], idle_mb: float | None) -> floa
     return round(float(np.polyfit(x, y, 1)[0]), 2)
 
 
+@contextlib.contextmanager
+def _niced(levels: int) -> Iterator[None]:
+    """Run the callers (this thread and the threads it starts) ``levels`` nice levels lower.
+
+    On Linux a nice value belongs to a thread and new threads inherit it: the server,
+    already started, keeps its own. Going back needs privileges; without them the thread
+    stays niced (a warning says so).
+    """
+    if levels <= 0:
+        yield
+        return
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, before + levels)
+    try:
+        yield
+    finally:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+        except PermissionError:
+            print(f"  load: callers stay at nice {before + levels} (no privilege to go back)", file=sys.stderr)
+
+
 async def ramp(
-    max_clients: int, seconds: float, warmup: float, budget_s: float, serve_args: tuple[str, ...] = ()
+    max_clients: int,
+    seconds: float,
+    warmup: float,
+    budget_s: float,
+    serve_args: tuple[str, ...] = (),
+    callers_nice: int = 0,
 ) -> dict[str, Any]:
     """Start a server (``serve_args`` added to its command line) and ramp the callers until
-    the knee is passed (bounded)."""
+    the knee is passed (bounded); the callers run ``callers_nice`` nice levels below it."""
     started = time.monotonic()
     rounds: list[dict[str, Any]] = []
-    with serving.server(max_sessions=max(max_clients, 1), extra=serve_args) as srv:
+    with serving.server(max_sessions=max(max_clients, 1), extra=serve_args) as srv, _niced(callers_nice):
         await serving.wait_healthy(srv)
         await asyncio.sleep(1.0)
         idle_rss = serving.rss_mb(srv.pid)
@@ -260,6 +293,7 @@ async def ramp(
         "rounds": rounds,
         "engine": "auto",
         "frame_size_px": _frame_size(),
+        "callers_nice": callers_nice,
     }
 
 
@@ -275,10 +309,12 @@ def run(
     seconds: float | None = None,
     budget_s: float | None = None,
     batch: str | None = None,
+    callers_nice: int = 0,
 ) -> dict[str, Any]:
     """Ramp concurrent WebRTC callers (loopback only, bounded in count and time).
 
-    ``batch`` is the server's ``--batch`` (None: its default).
+    ``batch`` is the server's ``--batch`` (None: its default); ``callers_nice``: how many
+    nice levels below the server the callers run (0: the same priority).
     """
     if not serving.VOICE.exists():
         return {"skipped": f"voice not found: {serving.VOICE}"}
@@ -289,6 +325,7 @@ def run(
             warmup=2.5 if quick else 4.0,
             budget_s=budget_s or (120.0 if quick else 420.0),
             serve_args=() if batch is None else ("--batch", batch),
+            callers_nice=callers_nice,
         )
     )
 
@@ -310,14 +347,22 @@ def main(argv: list[str] | None = None) -> int:
         "--batch", choices=("auto", "on", "off"), default=None,
         help="the server's --batch (batched rendering; default: the server's default)",
     )
+    parser.add_argument(
+        "--callers-nice", type=int, default=0, metavar="N",
+        help="run the callers N nice levels below the agent (0-19; default 0: the same priority)",
+    )
     parser.add_argument("--out", default=str(bench.RESULTS), help="results folder")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.max_clients, args.seconds, args.budget_s, args.batch)
+    if not 0 <= args.callers_nice <= 19:
+        parser.error("--callers-nice must be 0-19")
+    result = run(args.quick, args.max_clients, args.seconds, args.budget_s, args.batch, args.callers_nice)
     if args.batch is not None:
         result["batch"] = args.batch
     print(format_rounds(result.get("rounds", [])))
     print(summary_line(result))
     area = "load" if args.batch is None else f"load-batch-{args.batch}"
+    if args.callers_nice:
+        area += f"-callers-nice{args.callers_nice}"
     path = bench.write_single(area, result, args.out, args.quick)
     print(f"wrote {path}", file=sys.stderr)
     return 0

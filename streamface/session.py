@@ -25,7 +25,9 @@ buffer is profiled, mapped to face parameters, and `IdentityTracker` decides whe
 face refines, holds, or morphs to a new speaker. What the voice cannot tell comes from
 an identity code (`face.identity`) chosen at the first face and held for the speaker:
 every later analysis is mapped with that code, so only perceived sex and age refine; a
-new speaker gets the code of their own voice. `set_look` rerolls it for the user.
+new speaker gets the code of their own voice. A look other than 0 (`set_look`, the
+user's choice) replaces the voice's code by a fixed one (`identity.look_code`): the look
+seed alone then chooses those traits, so a kept look is the same face in every call.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from streamface.audio.ingest import AudioIngest
 from streamface.errors import NoSpeechError
 from streamface.face.animation import FaceAnimation
 from streamface.face.framing import Framer, FrameSize
-from streamface.face.identity import IdentityCode, identity_code
+from streamface.face.identity import IdentityCode, identity_code, look_code
 from streamface.face.label import draw_badge, draw_label
 from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
 from streamface.face.sprites import FaceSprites, layout_ready
@@ -164,7 +166,8 @@ class Session:
         analyzer: A `VoiceAnalyzer`; None uses the process-wide shared one.
         mapper: (profile, identity code, look) -> face-parameter vector; None uses
             `face.mapping.params_for_profile`.
-        look: Seed of what the voice cannot tell (0: the voice's own look); see `set_look`.
+        look: Seed of what the voice cannot tell (0: the voice's own look; any other
+            value is one face, the same in every call); see `set_look`.
         frame_size: Output frame size (square or wide, height = the engine's size; the
             square render is framed by `face.framing`); None: the engine's square.
         sprites: Compose a settled face's frames from the engine's cached pictures
@@ -381,7 +384,7 @@ class Session:
         return self._look_map(profile, code, self._look)
 
     def _look_map(self, profile: VoiceProfile, code: IdentityCode, look: int) -> np.ndarray:
-        row = np.asarray(self._mapper(profile, code, look), np.float32)
+        row = np.asarray(self._mapper(profile, look_code(code, look), look), np.float32)
         return np.clip(row, PARAM_LOW, PARAM_HIGH)
 
     @property
@@ -393,8 +396,9 @@ class Session:
         """Reroll what the voice cannot tell: the face morphs to the same voice's other look.
 
         Perceived sex and age stay; skin, hair, face shape and clothes are drawn anew
-        from the held identity code and ``look``. Blocks while an analysis runs (call it
-        off the event loop).
+        from ``look`` alone (0: from the voice's held identity code again), so the same
+        look gives the same face in any call. Blocks while an analysis runs (call it off
+        the event loop).
 
         Returns:
             Whether the face changed now (False before the first face: the look then

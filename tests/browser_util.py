@@ -170,6 +170,15 @@ async def check_web_call(page: BrowserPage, srv: RunningServer) -> None:
     other = image(await page.js(GRAB))
     change = float(np.abs(other.astype(np.int16) - face.astype(np.int16)).mean())
     assert change > 2.0, f"another look left the face as it was (mean difference {change:.2f})"
+    # "My voice's look" goes back to the voice's own look, for this call and the next.
+    assert await page.js("document.getElementById('own-look').disabled") is False
+    await page.js("document.getElementById('own-look').click()")
+    await page.until("document.getElementById('message').textContent.includes('own look')", 10, "the voice's look")
+    assert await page.js("window.streamface.look") == 0
+    assert await page.js("localStorage.getItem('streamface.look')") == "0"
+    assert await page.js("document.getElementById('own-look').disabled") is True
+    (entry,) = (await _sessions(srv.url))["sessions"]
+    assert entry["look"] == 0
 
     await page.js("document.getElementById('stop').click()")
     assert await wait_for(lambda: not srv.hub.calls, 10.0), "stop did not end the session"

@@ -17,7 +17,7 @@ from fakes import ShapesEngine, fake_mapper
 
 from streamface.face.animation import NEUTRAL
 from streamface.face.framing import FrameSize
-from streamface.face.identity import identity_code
+from streamface.face.identity import identity_code, look_code
 from streamface.face.params import FaceParams
 from streamface.motion.identity import FIRST_MORPH_S
 from streamface.offline import Audio, load_audio
@@ -175,14 +175,45 @@ def test_look_rerolls_the_face_but_keeps_the_voice_cues() -> None:
     after = FaceParams.from_vector(session.params_at(100.0))
     assert after.skin_tone != before.skin_tone
     assert after.masculinity == before.masculinity and after.age == before.age
-    # The same voice and look in a new call: the same face.
+    # The same voice and look in a new call: the same face, whatever code its first second gets.
     profile = profile_file(voice)
-    code = identity_code(profile.embedding)
-    if code == session._code:  # noqa: SLF001  (the whole file's code: the session's first second may differ)
-        again = params_for_profile(profile, identity=code, look=5)
-        assert abs(again.skin_tone - after.skin_tone) < 1e-6
+    again = params_for_profile(profile, identity=look_code(identity_code(profile.embedding), 5), look=5)
+    assert abs(again.skin_tone - after.skin_tone) < 1e-6
     session.close()
     assert session.set_look(1) is False  # closed: nothing changes
+
+
+def test_a_kept_look_is_the_same_face_whatever_the_voice_code() -> None:
+    """A look the user keeps (the web client's, ``--look``) is one face in every call.
+
+    The voice's code differs between two calls of one speaker (the embedding's noise), so it
+    must not choose a kept look's traits: two voices with different codes stand in for two
+    calls here, and their faces under look 5 differ only in what the voice suggests.
+    """
+    from streamface.face.identity import FAMILIES, family_key
+    from streamface.offline import drive
+
+    faces, codes = [], []
+    for name in ("flite_rms.flac", "flite_kal.flac"):  # two men whose codes differ
+        session = Session(ShapesEngine(64), fps=FPS, look=5)
+        for _ in drive(session, load_audio(Path(__file__).parent / "data" / "voices" / name), FPS):
+            pass
+        codes.append(session._code)  # noqa: SLF001
+        faces.append(FaceParams.from_vector(session.params_at(100.0)))
+        session.close()
+    assert codes[0] is not None and codes[1] is not None
+    a, b = faces
+    # One trait a person sees per family; the families whose bits differ between the codes
+    # would be drawn differently under the voices' own codes.
+    shown = {"skin": "skin_tone", "hairstyle": "hair_style_name", "colouring": "hair_lightness",
+             "face_shape": "face_width", "extras": "glasses", "eyes_brows": "eye_size",
+             "nose_lips": "nose_length", "clothes": "top_hue"}
+    differ = [f for f, (_, members) in FAMILIES.items()
+              if family_key(codes[0], members[0]) != family_key(codes[1], members[0])]
+    assert len(differ) >= 3, differ
+    for family in differ:
+        name = shown[family]
+        assert getattr(a, name) == pytest.approx(getattr(b, name), abs=0.01), name
 
 
 def test_look_before_the_first_face_applies_to_it() -> None:

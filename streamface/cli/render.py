@@ -68,8 +68,9 @@ def add_look_argument(parser: Any) -> None:
     """``--look SEED``: reroll what the voice cannot tell (shared by the face commands)."""
     parser.add_argument(
         "--look", type=_look, default=0, metavar="SEED",
-        help="another look for the same voice: rerolls skin, hair, face shape and clothes, "
-        "keeping what the voice suggests (perceived sex, age); 0 is the voice's own look (default)",
+        help="a look to keep: the seed alone chooses skin, hair, face shape and clothes (the "
+        "same in every call), the voice still suggests perceived sex and age; 0 is the "
+        "voice's own look (default)",
     )
 
 

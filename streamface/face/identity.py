@@ -187,6 +187,18 @@ def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
     return (strata[sub] + _hash_unit(f"{family}:{sub}:{look}:{name}")) / len(strata)
 
 
+def look_code(voice: IdentityCode, look: int) -> IdentityCode:
+    """The code whose draws a face uses: the voice's own for look 0, a fixed one otherwise.
+
+    A chosen look is a face the user keeps: its draws must not follow the voice's code,
+    which the embedding's noise changes between two calls of one speaker (two calls keep
+    about 0.4 of the trait families, `benchmarks/results/identity_code.md`). Pinned to one
+    code, the look seed alone chooses what the voice cannot tell, so the same look is the
+    same face in every call; the voice still sets perceived sex and age.
+    """
+    return voice if int(look) == 0 else IdentityCode(0, voice.bits)
+
+
 def identity_latents(code: IdentityCode, names: Iterable[str], look: int = 0) -> dict[str, float]:
     """Uniform (0, 1) draws, one per name, for a code and a look seed.
 

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const consent = $("consent"), start = $("start"), stop = $("stop");
   const video = $("face"), traitsBox = $("traits"), stageBox = $("stage"), message = $("message");
-  const tokenInput = $("token"), tokenBox = $("token-box"), lookButton = $("look");
+  const tokenInput = $("token"), tokenBox = $("token-box"), lookButton = $("look"), ownLookButton = $("own-look");
 
   const state = { pc: null, mic: null, resource: null, stage: "idle", traits: null, events: 0, error: null,
                   look: savedLook() };
@@ -15,7 +15,8 @@
   const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
   if (hashToken) { tokenInput.value = hashToken; history.replaceState(null, "", location.pathname); }
 
-  // The look the user chose last (0: the voice's own) is kept in this browser for the next call.
+  // The look the user chose last (0: the voice's own) is kept in this browser for the next call:
+  // a chosen look is the same face in every call (the server draws it from the seed alone).
   function savedLook() {
     try { return Number.parseInt(localStorage.getItem("streamface.look") || "0", 10) || 0; } catch { return 0; }
   }
@@ -125,6 +126,7 @@
       showStage("listening");
       stop.disabled = false;
       lookButton.disabled = false;
+      ownLookButton.disabled = !state.look;
       say("Live. Speak: the face appears after a second or two of speech.");
     } catch (err) {
       say(err.message || String(err), true);
@@ -143,29 +145,40 @@
     video.srcObject = null;
     stop.disabled = true;
     lookButton.disabled = true;
+    ownLookButton.disabled = true;
     start.disabled = !consent.checked;
   }
 
-  async function anotherLook() {
+  // POST a look to the live session (no body: a random new one) and keep it for the next call.
+  async function changeLook(body, done, early) {
     if (!state.resource) return;
     const id = new URL(state.resource).pathname.split("/").pop();
-    lookButton.disabled = true;
+    lookButton.disabled = ownLookButton.disabled = true;
     try {
-      const resp = await fetch(`/sessions/${encodeURIComponent(id)}/look`, { method: "POST", headers: authHeaders() });
+      const init = { method: "POST", headers: authHeaders() };
+      if (body) { init.body = JSON.stringify(body); init.headers = { ...init.headers, "Content-Type": "application/json" }; }
+      const resp = await fetch(`/sessions/${encodeURIComponent(id)}/look`, init);
       if (!resp.ok) throw new Error(`${resp.status}`);
-      const body = await resp.json();
-      saveLook(body.look);
-      say(body.changed ? "Another look: same voice, other skin, hair and features."
-                       : "Another look: it shows as soon as the face appears.");
+      const answer = await resp.json();
+      saveLook(answer.look);
+      say(answer.changed ? done : early);
     } catch (err) {
       say(`Could not change the look (${err.message || err}).`, true);
     } finally {
       lookButton.disabled = !state.resource;
+      ownLookButton.disabled = !state.resource || !state.look;
     }
   }
 
+  const anotherLook = () => changeLook(null,
+    "Another look: same voice, other skin, hair and features, kept for your next calls in this browser.",
+    "Another look: it shows as soon as the face appears.");
+  const ownLook = () => changeLook({ look: 0 },
+    "Your voice's own look again.", "Your voice's own look: it shows as soon as the face appears.");
+
   start.addEventListener("click", begin);
   lookButton.addEventListener("click", anotherLook);
+  ownLookButton.addEventListener("click", ownLook);
   stop.addEventListener("click", () => { teardown(true); say("Stopped. Nothing was kept."); showStage("idle"); });
   window.addEventListener("pagehide", () => teardown(true));
 })();
