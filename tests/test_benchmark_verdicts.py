@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is no package dep
 
 from benchmarks.__main__ import format_summary, summary_rows  # noqa: E402
@@ -109,3 +111,33 @@ def test_whole_command_rows_judge_the_render_targets() -> None:
     assert rows["`streamface render`, whole command, 8 s clip (x realtime)"] == (1.6, 1.0, "ok")
     assert rows["`streamface render`, whole command, 30 s clip (x realtime)"] == (2.4, 3.0, "MISSED")
     assert rows["`streamface portrait`, whole command, 8 s clip (s)"][0] == 2.1
+
+
+def test_callers_niced_only_inside_the_ramp_and_in_threads_they_start() -> None:
+    """``--callers-nice``: the callers' thread (and threads it starts) yield to the agent."""
+    import os
+    import threading
+
+    from benchmarks.load import _niced
+
+    seen: dict[str, int] = {}
+
+    def callers() -> None:  # its own thread: a nice value is per thread on Linux
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, 0)
+        with _niced(3):
+            seen["inside"] = os.getpriority(os.PRIO_PROCESS, 0)
+            child = threading.Thread(target=lambda: seen.setdefault("child", os.getpriority(os.PRIO_PROCESS, 0)))
+            child.start()
+            child.join()
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, 0)
+
+    main = os.getpriority(os.PRIO_PROCESS, 0)
+    if main > 16:
+        pytest.skip("already niced this far: nothing to lower")
+    worker = threading.Thread(target=callers)
+    worker.start()
+    worker.join()
+    assert seen["inside"] == seen["child"] == seen["before"] + 3
+    if os.geteuid() == 0:  # going back needs the privilege
+        assert seen["after"] == seen["before"]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == main  # this thread untouched
