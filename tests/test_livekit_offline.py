@@ -224,15 +224,20 @@ async def test_avatar_takes_over_the_agents_audio_output_in_a_fake_job() -> None
     room = rtc.Room()
     agent_session: AgentSession = AgentSession()
     load = FaceLoad(capacity=2)
-    avatar = StreamFaceAvatar(size=(64, 64), session_factory=lambda: CountingSession(size=64), load=load)
+    session = CountingSession(size=64)
+    avatar = StreamFaceAvatar(size=(64, 64), session_factory=lambda: session, load=load, look=12)
     with fake_job_context(room=room):
         await avatar.start(agent_session, room)
         assert agent_session.output.audio is avatar.audio_output
         assert isinstance(avatar.audio_output, QueueAudioOutput)
         assert load.active == 1
+        assert session.look == 12  # the agent's kept look, set before its first face
         await avatar.aclose()
     assert load.active == 0
     assert avatar.generator is not None and avatar.generator.clock.closed
+    for bad in (-1, 2**31, 1.5, True, "x"):
+        with pytest.raises(ValueError, match="look"):
+            StreamFaceAvatar(look=bad)  # type: ignore[arg-type]
 
 
 def mock_room_with_caller(attributes: dict[str, str]) -> Any:

@@ -119,6 +119,16 @@ def test_consent_must_be_given_explicitly() -> None:
         StreamFaceProcessor(size=(64, 64), consent=True, voice="caller", session_factory=FakeSession)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="size"):
         StreamFaceProcessor(size=(0, 64), consent=True, session_factory=FakeSession)
+    for bad in (-1, 2**31, 1.5, True, "x"):
+        with pytest.raises(ValueError, match="look"):
+            StreamFaceProcessor(size=(64, 64), consent=True, look=bad, session_factory=FakeSession)  # type: ignore[arg-type]
+
+
+async def test_a_kept_look_reaches_the_session_before_its_first_face() -> None:
+    session = RecordingSession(size=32)
+    processor = make(session, size=(32, 32), voice="bot", look=77)
+    await run_test(processor, frames_to_send=[SleepFrame(sleep=0.2)])
+    assert session.look == 77
 
 
 async def test_bot_voice_is_fed_as_it_plays_and_an_interruption_drops_the_rest() -> None:

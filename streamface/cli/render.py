@@ -75,12 +75,15 @@ def add_look_argument(parser: Any) -> None:
 
 
 def _look(text: str) -> int:
+    from streamface.face.identity import MAX_LOOK, parse_look
+
     try:
-        value = int(text)
+        int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value < 2**31:
-        raise argparse.ArgumentTypeError("must be from 0 to 2147483647")
+    value = parse_look(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_LOOK}")
     return value
 
 

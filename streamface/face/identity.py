@@ -187,6 +187,24 @@ def uniform(code: IdentityCode, name: str, look: int = 0) -> float:
     return (strata[sub] + _hash_unit(f"{family}:{sub}:{look}:{name}")) / len(strata)
 
 
+MAX_LOOK = 2**31 - 1
+"""The largest look seed (looks are 0 .. MAX_LOOK; 0 is the voice's own look)."""
+
+
+def parse_look(value: object) -> int | None:
+    """A look seed from a query, JSON or keyword value, or None when it is not a whole
+    number in 0 .. `MAX_LOOK` (booleans and fractional floats are refused)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        look = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, float) and value != look:
+        return None
+    return look if 0 <= look <= MAX_LOOK else None
+
+
 def look_code(voice: IdentityCode, look: int) -> IdentityCode:
     """The code whose draws a face uses: the voice's own for look 0, a fixed one otherwise.
 

@@ -20,6 +20,7 @@ from livekit.agents.voice.avatar import AvatarOptions, AvatarRunner, AvatarSessi
 
 from streamface.adapters.face_clock import FaceClock
 from streamface.adapters.sessions import SessionFactory, shared_session_factory
+from streamface.face.identity import MAX_LOOK, parse_look
 from streamface.livekit.generator import StreamFaceVideoGenerator
 from streamface.livekit.load import FACE_LOAD, FaceLoad
 
@@ -46,6 +47,12 @@ class StreamFaceAvatar(AvatarSession[Any]):
         face_size: Side of the rendered face in pixels; default ``min(size)``.
         session_factory: Makes the `Session` (tests, or a custom engine).
         load: The load counter this avatar counts in (default: the process's).
+        look: A look to keep (1 .. 2147483647): the seed alone chooses skin, hair, face
+            shape and clothes, the same face in every call (the agent's brand face); 0, the
+            default, draws them from the voice.
+
+    Raises:
+        ValueError: a bad ``look``.
     """
 
     def __init__(
@@ -58,8 +65,13 @@ class StreamFaceAvatar(AvatarSession[Any]):
         face_size: int | None = None,
         session_factory: SessionFactory | None = None,
         load: FaceLoad = FACE_LOAD,
+        look: int = 0,
     ) -> None:
         super().__init__()
+        kept = parse_look(look)
+        if kept is None:
+            raise ValueError(f"look must be a whole number from 0 to {MAX_LOOK}, got {look!r}")
+        self.look = kept
         self.size = (int(size[0]), int(size[1]))
         self.fps = float(fps)
         self.sample_rate = int(sample_rate)
@@ -94,6 +106,8 @@ class StreamFaceAvatar(AvatarSession[Any]):
         if factory is None:
             factory = await loop.run_in_executor(None, shared_session_factory, self._engine, self.face_size)
         session = await loop.run_in_executor(None, factory)
+        if self.look:
+            session.set_look(self.look)  # before the first face: only records the seed
         clock = FaceClock(session, fps=self.fps, size=self.size)
         self.generator = StreamFaceVideoGenerator(clock, fps=self.fps, sample_rate=self.sample_rate)
         self.audio_output = QueueAudioOutput(sample_rate=self.sample_rate)

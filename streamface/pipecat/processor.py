@@ -42,6 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from streamface.adapters.face_clock import FaceClock, pcm_to_mono
 from streamface.adapters.sessions import SessionFactory, shared_session_factory
 from streamface.errors import BadAudioError
+from streamface.face.identity import MAX_LOOK, parse_look
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,13 @@ class StreamFaceProcessor(FrameProcessor):
             with its square: on a CPU keep it near 256.
         session_factory: Makes the `Session` (tests, or a custom engine); default: a real
             session on an engine shared by every processor with the same engine and size.
+        look: A look to keep (1 .. 2147483647): the seed alone chooses skin, hair, face
+            shape and clothes, the same face in every call (a bot's brand face); 0, the
+            default, draws them from the voice.
         **kwargs: Passed to `FrameProcessor` (e.g. ``name``).
 
     Raises:
-        ValueError: a bad ``size``, ``fps`` or ``voice``.
+        ValueError: a bad ``size``, ``fps``, ``voice`` or ``look``.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class StreamFaceProcessor(FrameProcessor):
         engine: str = "auto",
         face_size: int | None = None,
         session_factory: SessionFactory | None = None,
+        look: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -96,6 +101,10 @@ class StreamFaceProcessor(FrameProcessor):
             raise ValueError(f"voice must be 'user' or 'bot', got {voice!r}")
         if not 1.0 <= float(fps) <= 120.0:
             raise ValueError(f"fps must be between 1 and 120, got {fps}")
+        kept = parse_look(look)
+        if kept is None:
+            raise ValueError(f"look must be a whole number from 0 to {MAX_LOOK}, got {look!r}")
+        self.look = kept
         face = int(face_size) if face_size else min(width, height)
         if not 16 <= face <= min(width, height):
             raise ValueError(f"face_size must be 16..{min(width, height)}, got {face_size}")
@@ -185,6 +194,8 @@ class StreamFaceProcessor(FrameProcessor):
         if not self._consent:  # withdrawn while loading
             session.close()
             return
+        if self.look:
+            session.set_look(self.look)  # before the first face: only records the seed
         clock = FaceClock(session, fps=self.fps, size=self.size, paced=self.voice == "bot")
         self.clock = clock
         while self._early:

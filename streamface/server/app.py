@@ -35,6 +35,7 @@ from aiohttp import WSMsgType, web
 from engines.batching import DEFAULT_WINDOW_S, BatchingEngine, is_gpu_engine
 from streamface import SYNTHETIC_NOTICE, __version__
 from streamface.face.framing import FrameSize
+from streamface.face.identity import MAX_LOOK, parse_look
 from streamface.server import audiohook, telephony, whep, whip
 from streamface.server.audiohook import AudioHookConfig
 from streamface.server.auth import (
@@ -226,7 +227,7 @@ async def post_look(request: web.Request) -> web.StreamResponse:
     session = getattr(call.live, "session", None)
     if session is None or not hasattr(session, "set_look"):
         return error_response(409, "this session's look cannot be changed here (a cluster session)")
-    look: int | None = secrets.randbelow(2**31 - 1) + 1
+    look: int | None = secrets.randbelow(MAX_LOOK) + 1
     if request.can_read_body:
         try:
             body = await request.json()
@@ -235,9 +236,9 @@ async def post_look(request: web.Request) -> web.StreamResponse:
         if not isinstance(body, dict):
             return error_response(400, "the body must be a JSON object like {\"look\": 3}")
         if "look" in body:
-            look = whip.parse_look(body["look"])
+            look = parse_look(body["look"])
     if look is None:
-        return error_response(400, "look must be a whole number from 0 to 2147483647")
+        return error_response(400, f"look must be a whole number from 0 to {MAX_LOOK}")
     loop = asyncio.get_running_loop()
     changed = await loop.run_in_executor(hub.analysis_pool, session.set_look, int(look))
     return web.json_response({**call.snapshot(), "look": session.look, "changed": bool(changed)})

@@ -20,6 +20,7 @@ from aiortc import RTCDataChannel
 from aiortc.mediastreams import MediaStreamTrack
 
 from streamface import SYNTHETIC_NOTICE
+from streamface.face.identity import MAX_LOOK, parse_look
 from streamface.server.auth import CONSENT_HEADER, consent_given, error_response
 from streamface.server.hub import HUB, Call, Hub, HubFullError
 from streamface.server.peer import BadOfferError, Peer
@@ -39,7 +40,7 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
         return refused
     look = parse_look(request.query["look"]) if "look" in request.query else -1
     if look is None:
-        return error_response(400, "look must be a whole number from 0 to 2147483647")
+        return error_response(400, f"look must be a whole number from 0 to {MAX_LOOK}")
     offer = await read_offer(request)
     if isinstance(offer, web.Response):
         return offer
@@ -105,19 +106,6 @@ async def negotiate_caller(
     if "video" in peer.kinds():
         peer.add_face(call.live.video_track())
     return await peer.answer(), audio
-
-
-def parse_look(text: Any) -> int | None:
-    """A look seed from a query or JSON value, or None when it is not 0..2**31-1."""
-    if isinstance(text, bool):
-        return None
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        return None
-    if isinstance(text, float) and text != value:
-        return None
-    return value if 0 <= value < 2**31 else None
 
 
 def _check_one_per_kind(peer: Peer) -> None:
