@@ -6,7 +6,7 @@ import numpy as np
 
 from streamface.face.mapping import params_for_profile
 from streamface.face.params import BEARD_STYLES, FEMALE_HAIR_STYLES, HAIR_STYLES, MALE_HAIR_STYLES
-from streamface.face.render.common import MONK_SKIN_TONES, skin_palette
+from streamface.face.skin_tones import MONK_SKIN_TONES, skin_palette
 from streamface.voice.profile import AGE_BANDS, EMBEDDING_DIM, AgeBand, PerceivedSex, VoiceProfile
 
 

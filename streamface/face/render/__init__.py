@@ -1,6 +1,7 @@
 """The face renderer, one module per layer.
 
-* `common`: palettes (the Monk Skin Tone scale), layout boxes, crop/paste, sampling
+* `common`: hair and eye palettes, layout boxes, crop/paste, sampling (the skin palette,
+  the Monk Skin Tone scale, is `face.skin_tones`: the mapping reads it too)
 * `geometry`: parameter rows -> per-face proportions and colours (the one place that
   reads `FaceParams` names)
 * `skin`: background, shoulders, neck, ears, face shape, soft shading, nose, blush, age

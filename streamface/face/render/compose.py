@@ -56,10 +56,10 @@ from streamface.face.render.common import (
     paste,
     paste_all,
     pixel_size,
-    skin_palette,
 )
 from streamface.face.render.geometry import geometry
 from streamface.face.render.mouth import mouth
+from streamface.face.skin_tones import skin_palette
 
 _A = {name: i for i, name in enumerate(ANIM_FIELDS)}
 
