@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from streamface.face.clothes import top_lightness_apart
 from streamface.face.identity import IdentityCode, identity_code, identity_latents
 from streamface.face.params import (
     BEARD_STYLES,
@@ -148,6 +149,7 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
     grown = young * 0.7 + adult + senior
 
     tone = 0.02 + 0.96 * u["skin_tone"]
+    top_saturation = _mid(u["top_saturation"], 0.05, 0.7)
     # Lighter hair and eyes are common only with lighter skin; all from the embedding.
     hair_light = u["hair_lightness"] * (1.0 - 0.85 * tone) * (1.0 - 0.5 * child) + 0.1 * child * (1 - tone)
     hair_red = max(0.0, (u["hair_red"] - 0.82) / 0.18) * (1.0 - tone)
@@ -226,8 +228,8 @@ def face_from_latents(profile: VoiceProfile, u: Mapping[str, float]) -> FacePara
         makeup=float(np.clip(pf * (1.0 - child) * (1.0 - 0.1 * senior) * (0.25 + 0.55 * u["makeup"]), 0.0, 1.0)),
         neck_width=_mid(u["neck_width"]),
         top_hue=u["top_hue"],
-        top_saturation=_mid(u["top_saturation"], 0.05, 0.7),
-        top_lightness=_mid(u["top_lightness"], 0.1, 0.85),
+        top_saturation=top_saturation,
+        top_lightness=top_lightness_apart(tone, u["top_hue"], top_saturation, _mid(u["top_lightness"], 0.1, 0.85)),
         bg_hue=u["bg_hue"],
         bg_lightness=_mid(u["bg_lightness"], 0.55, 0.92),
     ).clamp()
