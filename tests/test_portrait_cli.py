@@ -15,7 +15,7 @@ from PIL import Image
 from streamface.cli.portrait import parse_overrides, save_image
 from streamface.errors import StreamFaceError
 
-SIZE = 128  # small: quick to export and render, still above the label's 320 px design point / 3
+SIZE = 256  # the live default size: the run exports it once for every test; stills render quickly
 
 
 @pytest.fixture(scope="module")
