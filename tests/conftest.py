@@ -45,6 +45,20 @@ def _private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ["STREAMFACE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("streamface-config"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's model cache, out of the user's home: one folder for every test and the
+    subprocesses they start, so the shipped renderer is exported once per size per run.
+
+    Set in ``os.environ`` (as the config folder is) so subprocesses inherit it; a
+    ``STREAMFACE_CACHE_DIR`` already set is kept. Tests about the first export, or about
+    the cache itself, pass a folder of their own.
+    """
+    if not os.environ.get("STREAMFACE_CACHE_DIR"):
+        os.environ["STREAMFACE_CACHE_DIR"] = str(tmp_path_factory.mktemp("streamface-cache"))
+    return Path(os.environ["STREAMFACE_CACHE_DIR"])
+
+
 @pytest.fixture(autouse=True)
 def _torch_single_thread() -> None:
     try:

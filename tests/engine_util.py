@@ -1,5 +1,8 @@
 """Engines for tests that compare engines: a private model cache and one factory.
 
+Modules that need the shipped renderer exported (not its first export) use the run's
+cache, conftest's `model_cache`.
+
 The parametrised fixtures stay in each test module (their marks differ); they call
 `make_engine` with one of `ENGINE_NAMES`.
 """
@@ -41,20 +44,6 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STREAMFACE_CACHE_DIR", str(root))
         yield root
-
-
-_SHARED: dict[Path, Path] = {}
-
-
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Like `private_cache`, but one folder for the whole test run: modules that only need
-    the shipped renderer exported (not its first export) share it, and pay the export once."""
-    base = tmp_path_factory.getbasetemp()
-    if base not in _SHARED:
-        _SHARED[base] = tmp_path_factory.mktemp("streamface-cache-shared")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STREAMFACE_CACHE_DIR", str(_SHARED[base]))
-        yield _SHARED[base]
 
 
 def make_engine(name: str, size: int) -> Any:

@@ -7,7 +7,6 @@ blended face, or the two keyframes' cached cells cross-faded).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,18 @@ from streamface.face.params import neutral_params
 
 torch = pytest.importorskip("torch")
 
-from engine_util import gpu_params, make_engine, shared_cache  # noqa: E402
+from engine_util import gpu_params, make_engine  # noqa: E402
 
 SIZE = 96
 _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
 _POSE = [_F[n] for n in ("yaw", "pitch", "roll", "breath")]
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from shared_cache(tmp_path_factory)
-
-
 @pytest.fixture(
     scope="module",
     params=["onnxruntime", "torch", *gpu_params()],
 )
-def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
+def engine(request: pytest.FixtureRequest, model_cache: Path) -> Any:
     return make_engine(request.param, SIZE)
 
 
@@ -107,7 +101,7 @@ def test_an_unknown_part_is_refused(engine: Any) -> None:
         engine.animate_part(prepared, _rows(1, 4), "nose")
 
 
-def test_the_onnx_model_records_its_part_graphs(cache_dir: Path) -> None:
+def test_the_onnx_model_records_its_part_graphs(model_cache: Path) -> None:
     from engines.export import ensure_exported
 
     model = ensure_exported(SIZE)
@@ -227,7 +221,7 @@ def test_a_morph_frame_caches_its_cells_for_the_settled_face(engine: Any) -> Non
 
 
 @pytest.mark.parametrize("part", ["eyes", "mouth"])
-def test_onnxruntime_draws_a_faces_later_cells_from_its_split_graph_the_same(cache_dir: Path, part: str) -> None:
+def test_onnxruntime_draws_a_faces_later_cells_from_its_split_graph_the_same(model_cache: Path, part: str) -> None:
     """From a face's second single-row patch on, ONNX Runtime runs only the animated half of
     the part graph on the face's cached tensors (`engines.face_split`): the same bytes as
     the whole graph (drawn here by batched calls, which always run it whole)."""

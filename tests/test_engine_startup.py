@@ -4,6 +4,7 @@ key), and ONNX Runtime builds only the graphs a command uses."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,19 +66,29 @@ def test_a_custom_renderer_never_uses_the_quick_key(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.slow
-def test_engine_loads_without_torch_once_exported(tmp_path: Path) -> None:
-    """The real renderer, exported once (with torch), loads the next time without it."""
+def test_engine_loads_without_torch_once_exported(tmp_path: Path, model_cache: Path) -> None:
+    """The real renderer's export, found once with torch, loads the next time without it.
+
+    The cache here holds the export and no quick-key record, as right after an export by
+    another path: the first start builds the renderer (torch) to compute the full key,
+    finds the export and records it; the second finds it by the quick key alone. The
+    export is the run's, copied (a user's first export: test_wheel_install).
+    """
+    pytest.importorskip("torch")
+    size = 96  # the size the engine tests export in the run's cache
+    exported = ensure_exported(size, cache_dir=model_cache)
+    shutil.copytree(exported.directory, tmp_path / "models" / exported.directory.name)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STREAMFACE_CACHE_DIR": str(tmp_path)}
     code = (
         "import sys\n"
         "from engines.select import load_engine\n"
-        "engine = load_engine('auto', 64)\n"
+        f"engine = load_engine('auto', {size})\n"
         "import numpy as np\n"
         "from streamface.face.params import neutral_params\n"
         "from streamface.face.animation import FaceAnimation\n"
         "p = neutral_params().to_vector()[None]\n"
         "frame = engine.animate(engine.prepare(p), FaceAnimation().to_vector()[None])\n"
-        "assert frame.shape == (1, 64, 64, 3)\n"
+        f"assert frame.shape == (1, {size}, {size}, 3)\n"
         "print(engine.name, 'torch' in sys.modules)\n"
     )
     runs = [
@@ -86,8 +97,10 @@ def test_engine_loads_without_torch_once_exported(tmp_path: Path) -> None:
     ]
     for done in runs:
         assert done.returncode == 0, done.stderr[-3000:]
-    assert runs[0].stdout.split() == ["onnxruntime", "True"]  # exported: torch needed once
+    assert runs[0].stdout.split() == ["onnxruntime", "True"]  # not recorded yet: torch needed once
     assert runs[1].stdout.split() == ["onnxruntime", "False"]
+    # the copied export was the one found: nothing exported again (that would replace it)
+    assert {p.name for p in (tmp_path / "models").iterdir()} == {"quick", exported.directory.name}
 
 
 def test_onnxruntime_builds_unused_graphs_only_on_first_use(tmp_path: Path) -> None:

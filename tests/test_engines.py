@@ -250,13 +250,16 @@ def face_renderer() -> Any:
 
 @pytest.mark.slow
 def test_face_renderer_exports_and_every_cpu_engine_matches(
-    cache_dir: Path, face_renderer: Any
+    model_cache: Path, face_renderer: Any
 ) -> None:
+    """The shipped renderer's export (the run's: test_engine_parts and test_face_sprites
+    use the same 96 px one) draws what torch draws, whole and split."""
     from engines.onnxruntime_engine import OnnxRuntimeEngine
     from engines.torch_engine import TorchEngine
     from streamface.face.params import PARAM_DIM
 
-    model = ensure_exported(96, renderer=face_renderer)  # checks ONNX vs torch itself too
+    # a fresh export checks ONNX against torch itself too (`check_export`)
+    model = ensure_exported(96, renderer=face_renderer, cache_dir=model_cache)
     engines = [
         OnnxRuntimeEngine(96, model=model),
         TorchEngine(96, device="cpu", renderer=face_renderer),

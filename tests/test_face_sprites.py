@@ -30,23 +30,18 @@ from streamface.face.sprites import FaceSprites, layout, quantise
 
 torch = pytest.importorskip("torch")
 
-from engine_util import gpu_params, make_engine, shared_cache  # noqa: E402
+from engine_util import gpu_params, make_engine  # noqa: E402
 
 SIZE = 96
 VOICES = Path(__file__).resolve().parent.parent.parent / "shared" / "voices"
 _F = {name: i for i, name in enumerate(ANIM_FIELDS)}
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield from shared_cache(tmp_path_factory)
-
-
 @pytest.fixture(
     scope="module",
     params=[pytest.param("onnxruntime", marks=pytest.mark.slow), "torch", *gpu_params()],
 )
-def engine(request: pytest.FixtureRequest, cache_dir: Path) -> Any:
+def engine(request: pytest.FixtureRequest, model_cache: Path) -> Any:
     return make_engine(request.param, SIZE)
 
 

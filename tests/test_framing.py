@@ -87,11 +87,17 @@ def _face_centre_x(image: np.ndarray) -> float:
     return float(xs.mean()) / img.shape[1]
 
 
+# The live default face (256 px), so the real-engine tests below share the run's export
+# of it; a 16:9 frame around it: 100 px bands either side.
+FACE = 256
+WIDE = FrameSize(456, FACE)
+BAND = (WIDE.width - FACE) // 2
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Subprocess environment: one model cache for the module (every face here is 360 px)."""
-    cache = tmp_path_factory.mktemp("streamface-cache")
-    return {**os.environ, "STREAMFACE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+def env(model_cache: Path) -> dict[str, str]:
+    """Subprocess environment: the run's model cache, one thread."""
+    return {**os.environ, "STREAMFACE_CACHE_DIR": str(model_cache), "OMP_NUM_THREADS": "1"}
 
 
 def _streamface(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -104,18 +110,19 @@ def test_portrait_wide_sizes_and_looks(tmp_path: Path, env: dict[str, str]) -> N
     """Real engine and voice: a 16:9 portrait is the right size with the face centred, the
     square face itself unchanged in its middle; --look changes the face."""
     images = {}
-    for name, size, look in (("a", "640x360", "0"), ("b", "640x360", "7"), ("d", "360", "7")):
+    for name, size, look in (("a", str(WIDE), "0"), ("b", str(WIDE), "7"), ("d", str(FACE), "7")):
         out = tmp_path / f"{name}.png"
         proc = _streamface("portrait", str(VOICE), "-o", str(out), "--size", size, "--look", look,
                            "--engine", "onnxruntime", env=env)
         assert proc.returncode == 0, proc.stderr
         images[name] = np.asarray(Image.open(out).convert("RGB"))
-    assert images["a"].shape == (360, 640, 3) and images["d"].shape == (360, 360, 3)
+    assert images["a"].shape == (FACE, WIDE.width, 3) and images["d"].shape == (FACE, FACE, 3)
     assert abs(_face_centre_x(images["a"]) - 0.5) < 0.03
-    above_label = slice(0, 250)
-    assert np.array_equal(images["b"][above_label, 140:500], images["d"][above_label])
+    above_label = slice(0, FACE * 7 // 10)  # clear of both labels (their tops: 0.82 of the height)
+    middle = slice(BAND, BAND + FACE)
+    assert np.array_equal(images["b"][above_label, middle], images["d"][above_label])
     changed = np.abs(images["a"].astype(int) - images["b"].astype(int)).sum(-1) > 30
-    assert changed[:, 140:500].mean() > 0.2  # another look: another face, not a tint
+    assert changed[:, middle].mean() > 0.2  # another look: another face, not a tint
     bad = _streamface("portrait", str(VOICE), "-o", str(tmp_path / "x.png"), "--size", "360x640", env=env)
     assert bad.returncode == 2 and "square or wide" in bad.stderr
     bad = _streamface("portrait", str(VOICE), "-o", str(tmp_path / "x.png"), "--look", "-1", env=env)
@@ -125,11 +132,11 @@ def test_portrait_wide_sizes_and_looks(tmp_path: Path, env: dict[str, str]) -> N
 @pytest.mark.slow
 def test_render_16_9(tmp_path: Path, env: dict[str, str]) -> None:
     out = tmp_path / "wide.mp4"
-    proc = _streamface("render", str(VOICE), "-o", str(out), "--size", "640x360", "--fps", "10",
+    proc = _streamface("render", str(VOICE), "-o", str(out), "--size", str(WIDE), "--fps", "10",
                        "--look", "2", "--engine", "onnxruntime", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "640x360" in proc.stdout
+    assert str(WIDE) in proc.stdout
     with av.open(str(out)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    assert frames[0].shape == (360, 640, 3)
+    assert frames[0].shape == (FACE, WIDE.width, 3)
     assert abs(_face_centre_x(frames[-1]) - 0.5) < 0.03

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +15,14 @@ from PIL import Image
 from streamface.cli.portrait import parse_overrides, save_image
 from streamface.errors import StreamFaceError
 
-SIZE = 128  # small: quick to export and render, still above the label's 320 px design point / 3
+SIZE = 256  # the live default size: the run exports it once for every test; stills render quickly
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment for the subprocesses: a private model cache shared across this module."""
-    cache = tmp_path_factory.mktemp("streamface-cache")
-    yield {**os.environ, "STREAMFACE_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+def env(model_cache: Path) -> dict[str, str]:
+    """Environment for the subprocesses: the run's model cache (the in-process renders here
+    use it too), one thread."""
+    return {**os.environ, "STREAMFACE_CACHE_DIR": str(model_cache), "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def _face_only(params: dict[str, float], size: int) -> np.ndarray:
 
 
 def test_portrait_writes_labelled_png_and_params(
-    voice: Path, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    voice: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     _needs_pipeline()
     from streamface.face.label import label_box, label_present
@@ -110,7 +109,6 @@ def test_portrait_writes_labelled_png_and_params(
     assert "embedding" not in data["traits"]
     assert data["engine"] == "onnxruntime" and data["size"] == f"{SIZE}x{SIZE}"
 
-    monkeypatch.setenv("STREAMFACE_CACHE_DIR", env["STREAMFACE_CACHE_DIR"])
     plain = _face_only(data["params"], SIZE)
     x0, y0, x1, y1 = label_box(SIZE, SIZE)
     inside = np.abs(image[y0:y1, x0:x1].astype(int) - plain[y0:y1, x0:x1].astype(int)).mean()
@@ -138,7 +136,7 @@ def test_portrait_writes_jpeg_by_extension(
 
 
 def test_portrait_is_the_face_a_call_ends_on(
-    voice: Path, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    voice: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     """One voice, one look: the still is the face `render` (and a call) shows at the end.
 
@@ -159,7 +157,6 @@ def test_portrait_is_the_face_a_call_ends_on(
     assert result.returncode == 0, result.stderr
     still = FaceParams(**json.loads(params_out.read_text())["params"]).to_vector()
 
-    monkeypatch.setenv("STREAMFACE_CACHE_DIR", env["STREAMFACE_CACHE_DIR"])
     audio = load_audio(voice)
     session = Session(OnnxRuntimeEngine(SIZE))
     try:

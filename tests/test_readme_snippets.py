@@ -83,7 +83,8 @@ async def test_livekit_avatar_snippet_gives_the_agent_session_a_face() -> None:
     room = rtc.Room()
     session: AgentSession = AgentSession()
     with fake_job_context(room=room) as ctx:
-        avatar = await example.start_with_face(ctx, session, Agent(instructions="test"), size=128)
+        # the live default size: the run exports it once for every test
+        avatar = await example.start_with_face(ctx, session, Agent(instructions="test"), size=256)
         try:
             assert FACE_LOAD.active == 1
             tail = session.output.audio

@@ -110,7 +110,7 @@ def test_render_command_end_to_end(tmp_path: Path) -> None:
             "-o",
             str(out),
             "--size",
-            "128",
+            "256",  # the live default size: the run exports it once for every test
             "--seed",
             "3",
         ],
@@ -120,7 +120,7 @@ def test_render_command_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     seconds = load_audio(voice).seconds
-    _check_mp4(out, seconds, 30.0, 128)
+    _check_mp4(out, seconds, 30.0, 256)
     summary = proc.stdout.strip().splitlines()[-1]
     assert "frames" in summary and "realtime" in summary and f"{seconds:.2f} s" in summary
     assert re.search(r"realtime\), \d+\.\d\d s in all", summary)  # the whole command, start-up included

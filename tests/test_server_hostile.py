@@ -472,15 +472,20 @@ async def _churn_round(srv: RunningServer, voice: Path, n: int, abrupt: int) -> 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    # killed callers are noticed when their audio stops (6 s) or ICE fails
+    # killed callers are noticed when their audio stops (live.AUDIO_TIMEOUT_S) or ICE fails
     assert await wait_for(lambda: not srv.hub.calls, 30.0)
     return lives
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc to count OS threads")
-async def test_churn_with_killed_callers_returns_threads_and_frees_sessions() -> None:
+async def test_churn_with_killed_callers_returns_threads_and_frees_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     voice = REPO / "tests" / "data" / "voices" / "espeak_alicia_us.flac"
+    # the way a killed caller ends, sooner: each of the three rounds waits for it (6 s shipped;
+    # the callers send their looped voice all along, so a live one never goes 3 s without)
+    monkeypatch.setattr("streamface.server.live.AUDIO_TIMEOUT_S", 3.0)
     async with running_server(session_factory=lambda: FakeSession(size=64)) as srv:
         await _churn_round(srv, voice, 2, abrupt=1)  # warm-up: pools start their threads
         await asyncio.sleep(3.0)
