@@ -323,20 +323,13 @@ def hairline(g: Geometry, x: Tensor) -> Tensor:
     return y_line
 
 
-def _slope(g: Geometry, x: Tensor) -> Tensor:
-    """How much farther from the hairline a point is vertically than across it (>= 1): its
-    steep run down at the temples, cut by its height alone, was an edge a fraction of a
-    pixel wide across (stair-stepped)."""
-    h = 0.004
-    dy = (hairline(g, x + h) - hairline(g, x - h)) / (2.0 * h)
-    return torch.sqrt(1.0 + dy * dy)
-
-
 def _bare(g: Geometry, x: Tensor, y: Tensor, y_line: Tensor, bald: Tensor) -> Tensor:
     """Signed distance of where no hair is (below the hairline or on the bald patch ``bald``,
     `bald_d`): what is left beside a bald patch ends in a rounded corner where the patch
-    meets the hairline (two crisp cuts crossing drew a block at the temple)."""
-    return sh.smax((y - y_line) / _slope(g, x), -bald, 2.0 * TEMPLE_ROUND)
+    meets the hairline at the temples (two crisp cuts crossing drew a block there). (Only
+    at the sides: over the forehead the patch's own edge is the hairline's.)"""
+    temples = sh.smoothstep(0.45, 0.7, torch.abs(x) / g["rx"])
+    return sh.smax(y - y_line, -bald, 2.0 * TEMPLE_ROUND * temples + 1e-4)
 
 
 def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
@@ -388,7 +381,7 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     y_up = f["y_line"] - 0.012
     bald = bald_d(g, x, y_up)
     rounded = torch.sigmoid(-_bare(g, x, y_up, f["y_line"], bald) / 0.003)
-    cut = torch.sigmoid(-torch.maximum((y_up - f["y_line"]) / _slope(g, x), -bald) / 0.003)
+    cut = torch.sigmoid(-torch.maximum(y_up - f["y_line"], -bald) / 0.003)
     below = below * (1.0 - torch.sigmoid(-bald / 0.005)) * (rounded + 1e-6) / (cut + 1e-6)
     img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"] * g["h_density"])
     return sh.over(img, shaded, a)
