@@ -70,13 +70,18 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     resting upper lip, the ends lifting a little with the corners (about half the resting
     smile, `mouth.SMILE`); only a horseshoe's ends turn down into its bars. Ends drooping
     past the hidden corners drew an arch over the mouth that face-api read as a frown.
+    A goatee's narrower moustache lifts its ends further, to just above the corners: with
+    half the smile's lift its ends came down into the corners, below where they rest, and
+    hid their lift (a lens over a flat mouth; on 38 older men's goatees face-api read sad
+    8 -> 6, mean sad 0.21 -> 0.17).
     """
     my, mw = g["mouth_y"], g["mouth_w"]
     half = mw * 1.12
     t = torch.clamp(x / half, -1.0, 1.0)
     t2 = t * t
     shoe = g["b_horseshoe"]
-    lift = 0.015 * (1.0 - shoe) * t2
+    narrow = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0)  # a goatee's (`moustache_cover`)
+    lift = (0.015 + 0.02 * narrow) * (1.0 - shoe) * t2
     top = my - g["lip_t"] - 0.027 - 0.008 * g["b_length"] + 0.024 * t2 - lift
     bottom = my - 0.004 + 0.03 * shoe * t2 - lift
     d = torch.maximum(top - y, y - bottom)
