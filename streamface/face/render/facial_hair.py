@@ -46,11 +46,16 @@ def grown(g: Geometry) -> tuple[Tensor, Tensor]:
     return (fh > GROWS).to(fh.dtype), sh.smoothstep(GROWS, 0.72, fh)
 
 
+def coverage(g: Geometry) -> Tensor:
+    """How much of its full size a just-grown beard has: 0 at `GROWS` .. 1 from 0.03 above."""
+    return sh.smoothstep(GROWS, GROWS + 0.03, g["facial_hair"])
+
+
 def shrink(g: Geometry, px: float, depth: float | Tensor) -> Tensor:
     """How far a just-grown beard shape's edges are moved in (added to its signed distance):
-    past its ``depth`` (the most it can lose) at `GROWS`, nothing from 0.03 above it. Each
-    shape grows from its middle, its edge clean and opaque at every size."""
-    short = 1.0 - sh.smoothstep(GROWS, GROWS + 0.03, g["facial_hair"])
+    past its ``depth`` (the most it can lose) at `GROWS`, nothing once grown (`coverage`).
+    Each shape grows from its middle, its edge clean and opaque at every size."""
+    short = 1.0 - coverage(g)
     # (Some pixels past it at the very start, so that nothing of its soft edge shows.)
     return short * depth + short**4 * 6.0 * px
 
@@ -170,14 +175,17 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
     shape = sh.fill(below, px)
     # Just grown, each shape is smaller, never fainter (`shrink`): the cheeks' edge comes up
-    # from the chin, the chin patch from its middle, a chin strap in from the jaw line and a
-    # horseshoe's bars down from the moustache's ends.
+    # from the chin, the chin patch and the moustache from their middles, a chin strap up the
+    # jaw from the chin and a horseshoe's bars down from the moustache's ends (a strap or bar
+    # grown in width was a faint line).
     cheek_line = cheek_line + shrink(g, px, g["chin_y"] + ext - cheek_line)
     cheek_d = cheek_line - y
     cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
     chin_fill = sh.fill(chin_patch_d(g, x, y, ext) + shrink(g, px, 0.08), px)
-    strap_w = 0.03 + 0.02 * g["b_length"]
-    strap = g["b_strap"] * sh.fill(shrink(g, px, strap_w) - face_d - strap_w, px) * sh.smoothstep(my - 0.06, my, y)
+    strap_top = my - 0.06 + shrink(g, px, g["chin_y"] + ext - my + 0.06)
+    fade = sh.smoothstep(strap_top, strap_top + 0.06 * coverage(g) + 1e-3, y)
+    strap = sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * fade
+    strap = g["b_strap"] * strap * sh.fill(strap_top - y, px)
     # Horseshoe: two bars from the moustache's ends down beside the chin, following the
     # jaw's taper, with rounded ends.
     shoe_x = mw * 1.08 - 0.12 * torch.relu(y - my - 0.04)
