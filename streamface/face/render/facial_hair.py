@@ -16,7 +16,9 @@ from streamface.face.render.common import Geometry, col
 
 BEARD_COLUMNS: tuple[str, ...] = ("cheek", "moustache", "chin", "strap", "horseshoe", "length")
 """Where hair grows (cheeks and jaw, over the lip, on the chin, along the jaw line, down
-from the mouth corners) and how long it is."""
+from the mouth corners) and how long it is. A style's areas are all or nothing (a fraction
+only while one style turns into another): a weight of 0.2 or 0.7 drew that area as a
+see-through film (the horseshoe's chin, the chin strap's chin patch)."""
 
 BEARD_ROWS: dict[str, tuple[float, ...]] = {
     "full": (1.0, 1.0, 1.0, 1.0, 0.0, 0.8),
@@ -24,8 +26,8 @@ BEARD_ROWS: dict[str, tuple[float, ...]] = {
     "goatee": (0.0, 0.5, 1.0, 0.0, 0.0, 0.35),
     "circle": (0.0, 1.0, 1.0, 0.0, 0.0, 0.3),
     "moustache": (0.0, 1.0, 0.0, 0.0, 0.0, 0.25),
-    "chin_strap": (0.0, 0.0, 0.7, 1.0, 0.0, 0.25),
-    "horseshoe": (0.0, 1.0, 0.2, 0.0, 1.0, 0.3),
+    "chin_strap": (0.0, 0.0, 1.0, 1.0, 0.0, 0.25),
+    "horseshoe": (0.0, 1.0, 0.0, 0.0, 1.0, 0.3),
 }
 assert tuple(BEARD_ROWS) == BEARD_STYLES, "BEARD_ROWS != params.BEARD_STYLES"
 
