@@ -246,7 +246,7 @@ def bald_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # an end along it instead of being cut across: a tab with a flat top read as stuck on.)
     t2 = t * t * (1.0 - shaved)
     lower = sh.ellipse(
-        x, y, 0.0, cy - 0.30 + 0.22 * t2, rx * (0.84 - 0.04 * t2 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.12 * t2 + 0.2 * shaved) * t + 1e-3
+        x, y, 0.0, cy - 0.30 + 0.22 * t2, rx * (0.84 - 0.08 * t2 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.12 * t2 + 0.2 * shaved) * t + 1e-3
     )
     d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
     # What is left lies close to the head above the ears (no volume standing up beside it,
