@@ -65,6 +65,12 @@ def col(*rgb: float) -> Tensor:
     return torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1)
 
 
+def hue(colour: Tensor) -> Tensor:
+    """``colour`` [B, 3, ...] scaled to a mean of 1: its hue and colourfulness, to lighten a
+    colour in its own tone (a near-white highlight over a dark colour reads grey)."""
+    return colour / (colour.mean(dim=1, keepdim=True) + 1e-3)
+
+
 def crop(img: Tensor, box: Box) -> Tensor:
     """``img[..., box]`` for a pixel box."""
     x0, x1, y0, y1 = box

@@ -140,8 +140,18 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["grey"] = grey
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
-    # Brows stay darker than the skin (else they vanish on dark skin), most on men.
-    g["brow_col"] = torch.minimum(brow, skin * (0.62 - 0.22 * masc) + 0.6 * grey)  # grey brows stay grey
+    # Brows stay darker than the skin (else they vanish on dark skin), most on men; grey
+    # brows stay grey.
+    brow = torch.minimum(brow, skin * (0.62 - 0.22 * masc) + 0.6 * grey)
+    # On darker skin that grey can match the skin and the brows vanish: a brow that is not
+    # clearly darker than the skin there is drawn clearly off it, a thin (feminine) one
+    # silver, lighter than the skin as grey brows on dark skin are, a heavy one darker.
+    # (Silver heavy brows made dlib read most dark-skinned senior men as women.)
+    ratio = brow.mean(dim=1, keepdim=True) / (skin.mean(dim=1, keepdim=True) + 1e-3)
+    unclear = sh.smoothstep(0.58, 0.64, ratio) * sh.smoothstep(0.0, 0.3, g["deep"])
+    thin = sh.smoothstep(0.035, 0.02, g["brow_t"])
+    off = torch.minimum(brow, skin * 0.55) + (torch.maximum(brow, skin * 1.45) - torch.minimum(brow, skin * 0.55)) * thin
+    g["brow_col"] = brow + (off - brow) * unclear
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from streamface.face import shapes as sh
-from streamface.face.render.common import AnimGetter, Geometry, col
+from streamface.face.render.common import AnimGetter, Geometry, col, hue
 from streamface.face.render.facial_hair import grown, moustache_cover, tone
 
 SMILE = 0.024
@@ -45,7 +45,10 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     lip = g["lip"] * (0.78 + 0.22 * (1.0 - upper)) * (0.9 + 0.1 * s)
     gloss = torch.exp(-(((v - gap_bot - lt * 0.42) / (lt * 0.28 + 1e-4)) ** 2)) * (1.0 - upper)
     gloss = gloss * torch.exp(-(((x + 0.012) / (width * 0.45)) ** 2))
-    lip = lip + (0.10 + 0.10 * g["makeup"]) * gloss
+    # On darker lips the gloss is a lighter tone of the lip's own colour (as much lighter):
+    # a flat white step there drew a pale grey stripe along the lip.
+    sheen = 1.0 + (hue(g["lip"]) - 1.0) * g["deep"]
+    lip = lip + (0.10 + 0.10 * g["makeup"]) * gloss * sheen
     out = sh.over(img, lip, lips)
     # Closed: a soft line between the lips with small lifted corners.
     closed = 1.0 - sh.smoothstep(0.003, 0.012, gap)
