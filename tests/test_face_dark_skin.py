@@ -85,3 +85,18 @@ def test_lip_gloss_is_the_lips_own_colour_on_dark_skin(renderer: FaceRenderer, m
         peak = img[i, _row(my + 0.45 * lt), _col(-0.012)]
         assert _luma(peak) > 1.03 * _luma(lip), f"{face}: no gloss ({peak} on a lip of {lip})"
         assert _saturation(peak) > 0.93 * _saturation(lip), f"{face}: grey gloss {peak} on a lip of {lip}"
+
+
+@pytest.mark.parametrize("masculinity", [0.0, 1.0])
+def test_a_closed_mouth_shows_its_seam_not_a_line_of_teeth(renderer: FaceRenderer, masculinity: float) -> None:
+    """A closed mouth's seam is darker than both lips beside it: with no gap the mouth's
+    inside (its band of upper teeth) was still drawn at a quarter along the seam, a pale
+    grey-lavender line on dark skin where the lips meet."""
+    faces = [{"masculinity": masculinity, "skin_tone": t, "lip_fullness": 0.6} for t in DARK_TONES]
+    img, g = _render(renderer, faces)
+    for i, face in enumerate(img):
+        seam = _row(float(g["mouth_y"][i, 0]))
+        c = SIZE // 2
+        lum = _luma(face[:, c])
+        lips = min(lum[seam - 3], lum[seam + 3])
+        assert lum[seam - 1 : seam + 1].mean() < lips, (faces[i], lum[seam - 4 : seam + 5].round(3))

@@ -40,6 +40,10 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     valid = (s > 0).to(x.dtype)
     lips = torch.sigmoid((v - up_edge) / (px * 0.7)) * torch.sigmoid((low_edge - v) / (px * 0.7)) * valid
     opening = torch.sigmoid((v - gap_top) / (px * 0.6)) * torch.sigmoid((gap_bot - v) / (px * 0.6)) * valid
+    # A gap under a pixel is no opening: the two soft edges still overlapped there at a
+    # quarter, and a closed mouth showed a pale line of teeth between the lips (grey-lavender
+    # on dark skin) instead of the seam.
+    opening = opening * torch.clamp(gap / px, 0.0, 1.0)
     # Lips: the upper one in shade, the lower one lit with a soft highlight.
     upper = torch.sigmoid(-(v - gap_top) / (px * 0.8))
     lip = g["lip"] * (0.78 + 0.22 * (1.0 - upper)) * (0.9 + 0.1 * s)
