@@ -30,15 +30,29 @@ BEARD_ROWS: dict[str, tuple[float, ...]] = {
 assert tuple(BEARD_ROWS) == BEARD_STYLES, "BEARD_ROWS != params.BEARD_STYLES"
 
 
-def grown(g: Geometry) -> tuple[Tensor, Tensor]:
-    """How far a grown beard is drawn (0 .. 1) and how long it is (0 short .. 1 full).
+GROWS = 0.42
+"""`facial_hair` past which a grown beard is drawn (below it: shadow and stubble only)."""
 
-    It is drawn almost at once after stubble and then grows in length and colour, never
-    in opacity: a see-through grey beard over dark skin read as a pale film (dirt or
-    shaving foam), not as hair.
+
+def grown(g: Geometry) -> tuple[Tensor, Tensor]:
+    """Whether a grown beard is drawn at all (0 or 1) and how long it is (0 short .. 1 full).
+
+    It is never drawn see-through: past stubble it comes in as opaque shapes that grow in
+    size (`shrink`), then in length and colour. A see-through grey beard over dark skin
+    read as a pale film (dirt or shaving foam), and one fading in over stubble (as it did
+    between 0.42 and 0.45) showed the skin through it as a patchy veil.
     """
     fh = g["facial_hair"]
-    return sh.smoothstep(0.42, 0.45, fh), sh.smoothstep(0.42, 0.72, fh)
+    return (fh > GROWS).to(fh.dtype), sh.smoothstep(GROWS, 0.72, fh)
+
+
+def shrink(g: Geometry, px: float, depth: float | Tensor) -> Tensor:
+    """How far a just-grown beard shape's edges are moved in (added to its signed distance):
+    past its ``depth`` (the most it can lose) at `GROWS`, nothing from 0.03 above it. Each
+    shape grows from its middle, its edge clean and opaque at every size."""
+    short = 1.0 - sh.smoothstep(GROWS, GROWS + 0.03, g["facial_hair"])
+    # (Some pixels past it at the very start, so that nothing of its soft edge shows.)
+    return short * depth + short**4 * 6.0 * px
 
 
 def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
@@ -88,9 +102,11 @@ def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor) -> Tensor:
 
 def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
     """Coverage of the moustache: a style with a lighter one (a goatee's) draws it narrower,
-    never fainter (a half-opaque grey moustache was a pale film over the lip)."""
+    and a just-grown one is thinner (`shrink`), never fainter (a half-opaque grey moustache
+    was a pale film over the lip)."""
     light = 1.0 - torch.clamp(g["b_moustache"], 0.0, 1.0)
-    return sh.fill(moustache_d(g, x, y) + 0.012 * light, px) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
+    d = moustache_d(g, x, y) + 0.012 * light + shrink(g, px, 0.5 * (g["lip_t"] + 0.023))
+    return sh.fill(d, px) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
 
 
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
@@ -148,14 +164,20 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     ext = (0.004 + 0.035 * g["b_length"]) * grown_
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
     shape = sh.fill(below, px)
+    # Just grown, each shape is smaller, never fainter (`shrink`): the cheeks' edge comes up
+    # from the chin, the chin patch from its middle, a chin strap in from the jaw line and a
+    # horseshoe's bars down from the moustache's ends.
+    cheek_line = cheek_line + shrink(g, px, g["chin_y"] + ext - cheek_line)
     cheek_d = cheek_line - y
     cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
-    chin_fill = sh.fill(chin_patch_d(g, x, y, ext), px)
-    strap = g["b_strap"] * sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * sh.smoothstep(my - 0.06, my, y)
+    chin_fill = sh.fill(chin_patch_d(g, x, y, ext) + shrink(g, px, 0.08), px)
+    strap_w = 0.03 + 0.02 * g["b_length"]
+    strap = g["b_strap"] * sh.fill(shrink(g, px, strap_w) - face_d - strap_w, px) * sh.smoothstep(my - 0.06, my, y)
     # Horseshoe: two bars from the moustache's ends down beside the chin, following the
-    # jaw's taper, with rounded tops.
+    # jaw's taper, with rounded ends.
     shoe_x = mw * 1.08 - 0.12 * torch.relu(y - my - 0.04)
-    shoe_d = sh.smax(torch.abs(ax - shoe_x) - 0.015, my - 0.02 - y, 0.01)
+    shoe_end = y - (my + 0.38) + shrink(g, px, 0.4)
+    shoe_d = sh.smax(sh.smax(torch.abs(ax - shoe_x) - 0.015, my - 0.02 - y, 0.01), shoe_end, 0.01)
     shoe = g["b_horseshoe"] * sh.fill(shoe_d, px)
     must = moustache_cover(g, x, y, px)
     zone = torch.maximum(torch.maximum(cheek, g["b_chin"] * chin_fill), torch.maximum(strap, shoe))

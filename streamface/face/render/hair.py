@@ -190,7 +190,12 @@ def thinned(g: Geometry) -> Tensor:
 
 
 def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """Coverage of the bald patch on top of the head: strong thinning's, or a bald style's.
+    """Coverage of the bald patch on top of the head (`bald_d`, cut crisply)."""
+    return torch.sigmoid(-bald_d(g, x, y) / 0.005)
+
+
+def bald_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """Signed distance of the bald patch on top of the head: strong thinning's, or a bald style's.
 
     A clean-edged shape coming in from the top of the head and growing towards the temples
     (so thinning never shows as translucent hair, nor as a hole in it), leaving a horseshoe
@@ -237,17 +242,26 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     # outline (two tabs of hair left at the temples read as stuck on); an older man's
     # keeps his horseshoe.
     shaved = sh.smoothstep(0.2, 0.8, 1.0 - g["h_cover"]) * (1.0 - sh.smoothstep(0.0, 0.4, g["old"]))
-    lower = sh.ellipse(x, y, 0.0, cy - 0.30, rx * (0.84 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.2 * shaved) * t + 1e-3)
+    # (Its sides run close to parallel with the outline, so what is left narrows upwards to
+    # an end along it instead of being cut across: a tab with a flat top read as stuck on.)
+    t2 = t * t * (1.0 - shaved)
+    lower = sh.ellipse(
+        x, y, 0.0, cy - 0.30 + 0.22 * t2, rx * (0.84 - 0.04 * t2 + 0.5 * shaved) * t + 1e-3, (0.36 + 0.12 * t2 + 0.2 * shaved) * t + 1e-3
+    )
     d = torch.minimum(d, lower + 0.05 * (1.0 - sh.smoothstep(0.0, 0.05, t)))
-    crown = torch.sigmoid(-d / 0.005)
     # What is left lies close to the head above the ears (no volume standing up beside it,
     # nor a ring of it round the patch): an outline that closes in on the head as the
     # patch grows and widens smoothly below the temples, always cut crisply (a cut that
     # faded in, or ran across a row, left bands of see-through hair).
     widen = 0.08 * sh.smoothstep(cy - 0.04, cy + 0.08, y) + 0.4 * (1.0 - sh.smoothstep(0.02, 0.2, b))
     hug = sh.ellipse(x, y, 0.0, cy, rx + 0.04 + widen, ry + 0.012 + widen)
-    outside = torch.sigmoid(hug / 0.005)
-    return torch.maximum(crown, outside)
+    # Where the patch's edge meets that outline the hair left ends rounded (a sharp corner
+    # there was the top of a rectangular tab stuck on at the temple).
+    return sh.smin(d, -hug, TEMPLE_ROUND * sh.smoothstep(0.0, 0.2, b) + 1e-4)
+
+
+TEMPLE_ROUND = 0.05
+"""How round the ends of what thinning leaves at the temples are (drawing units)."""
 
 
 def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -309,6 +323,22 @@ def hairline(g: Geometry, x: Tensor) -> Tensor:
     return y_line
 
 
+def _slope(g: Geometry, x: Tensor) -> Tensor:
+    """How much farther from the hairline a point is vertically than across it (>= 1): its
+    steep run down at the temples, cut by its height alone, was an edge a fraction of a
+    pixel wide across (stair-stepped)."""
+    h = 0.004
+    dy = (hairline(g, x + h) - hairline(g, x - h)) / (2.0 * h)
+    return torch.sqrt(1.0 + dy * dy)
+
+
+def _bare(g: Geometry, x: Tensor, y: Tensor, y_line: Tensor, bald: Tensor) -> Tensor:
+    """Signed distance of where no hair is (below the hairline or on the bald patch ``bald``,
+    `bald_d`): what is left beside a bald patch ends in a rounded corner where the patch
+    meets the hairline (two crisp cuts crossing drew a block at the temple)."""
+    return sh.smax((y - y_line) / _slope(g, x), -bald, 2.0 * TEMPLE_ROUND)
+
+
 def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
     """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
     shading needs. Also used every frame to keep the fringe over the brows."""
@@ -317,8 +347,8 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     d, hcy, hrx, hry = silhouette(g, x, y, full)
     y_line = hairline(g, x)
     inside = sh.fill(d, px)
-    cap = inside * torch.sigmoid((y_line - y) / (1.3 * px))
-    cap = cap * (1.0 - bald_crown(g, x, y))
+    bald = bald_d(g, x, y)
+    cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - torch.sigmoid(-bald / 0.005))
     # Clipped sides are short hair, drawn opaque in a darker tone over the skin
     # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
     clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
@@ -354,6 +384,11 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     # The hair's soft shadow on the forehead, just under the hairline.
     below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
-    below = below * (1.0 - bald_crown(g, x, f["y_line"] - 0.012))
+    # (Nor where a bald patch's rounded corner took the hair above it.)
+    y_up = f["y_line"] - 0.012
+    bald = bald_d(g, x, y_up)
+    rounded = torch.sigmoid(-_bare(g, x, y_up, f["y_line"], bald) / 0.003)
+    cut = torch.sigmoid(-torch.maximum((y_up - f["y_line"]) / _slope(g, x), -bald) / 0.003)
+    below = below * (1.0 - torch.sigmoid(-bald / 0.005)) * (rounded + 1e-6) / (cut + 1e-6)
     img = img * (1.0 - 0.16 * below * face_a * (1.0 - a) * g["h_cover"] * g["h_density"])
     return sh.over(img, shaded, a)
