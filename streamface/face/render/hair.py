@@ -39,7 +39,7 @@ SHAPES: dict[str, tuple[float, ...]] = {
     "bald":         (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.9),
     "buzz":         (1.0, 0.0, 0.0, 0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0, 1.0, 0.55),
     "receding":     (1.0, 0.15, 0.05, 0.0, 0.35, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
-    "crew":         (1.0, 0.20, 0.0, 0.0, 0.2, 0.0, 0.1, 0.0, 0.0, 0.0, 0.5, 0.15, 1.0, 1.0),
+    "crew":         (1.0, 0.20, 0.0, 0.0, 0.15, 0.0, 0.25, 0.0, 0.0, 0.0, 0.5, 0.15, 1.0, 1.0),
     "side_part":    (1.0, 0.40, 0.06, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 0.3, 0.3, 1.0, 1.0),
     "quiff":        (1.0, 0.55, 0.05, 0.0, 0.15, 0.1, 0.0, 0.3, 0.0, 0.0, 0.6, 1.25, 1.0, 1.0),
     "undercut":     (1.0, 0.80, 0.0, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.6, 1.0, 1.0),
@@ -406,7 +406,7 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     # a bob's to dlib, measured in `benchmarks/results/men_probe.md`.)
     short = clip * (1.0 - curtain)
     # A fade's clipped sides go on down to the skin itself by the ears.
-    to_skin = fade * sh.smoothstep(cy - 0.28, g["eye_y"] - 0.06, y)
+    to_skin = fade * sh.smoothstep(cy - 0.3, g["eye_y"] - 0.06, y)
     return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short, "to_skin": to_skin}
 
 
