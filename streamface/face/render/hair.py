@@ -17,7 +17,7 @@ from streamface.face.params import HAIR_STYLES
 from streamface.face.render import eyes as eye_layer
 from streamface.face.render.common import Geometry
 
-STYLE_COLUMNS: tuple[str, ...] = (
+SHAPE_COLUMNS: tuple[str, ...] = (
     "cover", "top", "side", "length", "recede", "curl", "fringe", "part", "bun", "tail", "undercut", "quiff", "tuck",
     "density",
 )
@@ -26,21 +26,29 @@ STYLE_COLUMNS: tuple[str, ...] = (
 part: side sweep; bun: a bun or puff on top; tail: a ponytail; undercut: clipped sides;
 quiff: lifted front; tuck: long hair behind the ears; density: 1 opaque .. buzz-cut."""
 
-STYLES: dict[str, tuple[float, ...]] = {
+CUT_COLUMNS: tuple[str, ...] = ("parting", "sheen", "fade", "tousle")
+"""What tells short men's cuts apart at a call tile's size (0 on every other style):
+parting: a visible parting line with the hair swept away from it; sheen: hair combed back
+flat and glossy; fade: clipped sides fading to skin, reaching higher; tousle: an uneven,
+piecey top."""
+
+STYLE_COLUMNS: tuple[str, ...] = SHAPE_COLUMNS + CUT_COLUMNS
+
+SHAPES: dict[str, tuple[float, ...]] = {
     #                cover top   side  len   rec   curl  fr    part  bun   tail  under quiff tuck  dens
     "bald":         (0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.9),
     "buzz":         (1.0, 0.0, 0.0, 0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.0, 1.0, 0.55),
     "receding":     (1.0, 0.15, 0.05, 0.0, 0.35, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
-    "crew":         (1.0, 0.30, 0.0, 0.0, 0.2, 0.0, 0.05, 0.2, 0.0, 0.0, 0.6, 0.3, 1.0, 1.0),
-    "side_part":    (1.0, 0.45, 0.05, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 0.4, 0.4, 1.0, 1.0),
-    "quiff":        (1.0, 0.60, 0.05, 0.0, 0.15, 0.1, 0.0, 0.5, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0),
-    "undercut":     (1.0, 0.55, 0.0, 0.0, 0.15, 0.0, 0.05, 0.9, 0.0, 0.0, 1.0, 0.7, 1.0, 1.0),
-    "slick_back":   (1.0, 0.40, 0.10, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.5, 1.0, 1.0),
+    "crew":         (1.0, 0.20, 0.0, 0.0, 0.15, 0.0, 0.25, 0.0, 0.0, 0.0, 0.5, 0.15, 1.0, 1.0),
+    "side_part":    (1.0, 0.40, 0.06, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 0.3, 0.3, 1.0, 1.0),
+    "quiff":        (1.0, 0.55, 0.05, 0.0, 0.15, 0.1, 0.0, 0.3, 0.0, 0.0, 0.6, 1.25, 1.0, 1.0),
+    "undercut":     (1.0, 0.80, 0.0, 0.0, 0.15, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.6, 1.0, 1.0),
+    "slick_back":   (1.0, 0.22, 0.15, 0.0, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 1.0, 1.0),
     "curly_top":    (1.0, 0.70, 0.05, 0.0, 0.15, 1.0, 0.1, 0.0, 0.0, 0.0, 0.9, 0.4, 1.0, 1.0),
-    "short_afro":   (1.0, 0.50, 0.15, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0, 0.0, 0.4, 0.0, 1.0, 1.0),
-    "french_crop":  (1.0, 0.35, 0.0, 0.0, 0.15, 0.2, 0.3, 0.2, 0.0, 0.0, 0.9, 0.0, 1.0, 1.0),
+    "short_afro":   (1.0, 0.60, 0.25, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
+    "french_crop":  (1.0, 0.20, 0.0, 0.0, 0.15, 0.0, 0.55, 0.0, 0.0, 0.0, 0.9, 0.0, 1.0, 1.0),
     "high_fade":    (1.0, 0.60, 0.0, 0.0, 0.15, 0.0, 0.0, 0.4, 0.0, 0.0, 1.0, 0.6, 1.0, 1.0),
-    "textured":     (1.0, 0.50, 0.08, 0.0, 0.12, 0.5, 0.1, 0.6, 0.0, 0.0, 0.6, 0.5, 1.0, 1.0),
+    "textured":     (1.0, 0.50, 0.08, 0.0, 0.12, 0.3, 0.15, 0.3, 0.0, 0.0, 0.6, 0.4, 1.0, 1.0),
     "pixie":        (1.0, 0.45, 0.15, 0.0, 0.0, 0.2, 0.6, 1.0, 0.0, 0.0, 0.2, 0.2, 1.0, 1.0),
     "bob":          (1.0, 0.45, 0.40, 0.36, 0.0, 0.0, 0.2, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
     "bob_bangs":    (1.0, 0.45, 0.40, 0.36, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
@@ -55,6 +63,19 @@ STYLES: dict[str, tuple[float, ...]] = {
     "afro":         (1.0, 1.0, 1.0, 0.28, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0),
     "afro_puff":    (1.0, 0.25, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0),
 }
+CUTS: dict[str, tuple[float, ...]] = {
+    #                parting sheen fade tousle
+    "side_part":    (1.0, 0.0, 0.0, 0.0),
+    "undercut":     (0.8, 0.0, 0.4, 0.0),
+    "slick_back":   (0.0, 1.0, 0.0, 0.0),
+    "french_crop":  (0.0, 0.0, 0.3, 0.2),
+    "high_fade":    (0.0, 0.0, 1.0, 0.0),
+    "textured":     (0.0, 0.0, 0.0, 1.0),
+}
+NO_CUT = (0.0,) * len(CUT_COLUMNS)
+STYLES: dict[str, tuple[float, ...]] = {name: row + CUTS.get(name, NO_CUT) for name, row in SHAPES.items()}
+"""Every style's row of `STYLE_COLUMNS`, in `params.HAIR_STYLES` order."""
+assert set(CUTS) <= set(SHAPES)
 assert tuple(STYLES) == HAIR_STYLES, "hair STYLES rows != params.HAIR_STYLES"
 assert all(len(row) == len(STYLE_COLUMNS) for row in STYLES.values())
 
@@ -116,6 +137,9 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     wave = (0.007 + 0.012 * side) * torch.sin(x * 52.0) * torch.sin(y * 50.0 + 1.0)
     bumps = curl * ((1.0 - curly) * wave + curly * (0.008 + 0.010 * side) * (coils(x, y)[0] - 0.7))
     d = d + bumps
+    # A tousled top: uneven tufts standing up along the upper outline.
+    tufts = torch.relu(torch.sin(x * 47.0 + 2.5 * torch.sin(x * 13.0 + 1.0))) ** 2
+    d = d - g["h_tousle"] * 0.022 * tufts * sh.smoothstep(hcy - 0.2 * hry, hcy - 0.8 * hry, y) * lift
     if not full:
         return d, hcy, hrx, hry
     # A bun (or an afro puff) on top; a ponytail's tie at the crown and its tail at one side.
@@ -154,10 +178,16 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     lit = sh.smoothstep(-0.3, 0.7, -0.6 * nx - 0.7 * ny + 0.2)
     shade = 0.58 + 0.52 * lit
     xp = 0.09 * g["h_part"] * g["h_dir"]
+    # (With a parting line the strands fan out from it, swept across the top.)
+    xp = xp + (parting_x(g) - xp) * g["h_parting"]
     yp = g["cy"] - g["ry"] - 0.08
     q = (x - xp) / (torch.abs(y - yp) + 0.12)
     curl = torch.clamp(g["h_curl"], 0.0, 1.0)
-    strands = 1.0 - 0.14 * torch.relu(torch.cos(q * 24.0 + 0.4)) ** 6 * (1.0 - curl)
+    tousle, slick = g["h_tousle"], g["h_sheen"]
+    # Tousled hair: strands bent this way and that in pieces; combed-back hair: crisp grooves.
+    qt = q + tousle * 0.10 * torch.sin(y * 55.0 + 4.0 * torch.sin(x * 21.0))
+    grooves = 0.14 + 0.22 * slick + 0.12 * tousle
+    strands = 1.0 - grooves * torch.relu(torch.cos(qt * 24.0 + 0.4)) ** 6 * (1.0 - curl)
     # Coils: each an open C-shaped stroke of shadow with a lit stroke just inside it on the
     # side facing the light, each turned and sized its own way. (A closed ring with a sheen
     # inside read as a bubble, and a shade where the coils meet outlined scales.)
@@ -177,10 +207,18 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     r = torch.sqrt(nx * nx + ny * ny + 1e-6)
     band = torch.exp(-(((r - 0.74) / 0.075) ** 2)) * sh.smoothstep(0.25, -0.35, ny) * (0.55 + 0.45 * sh.smoothstep(0.4, -0.4, nx))
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
+    # A slick-back's wet-look sheen: a stronger, wider band; tousled pieces catch the light.
+    band = band * (1.0 + 0.9 * slick) + slick * 0.35 * torch.exp(-(((r - 0.6) / 0.12) ** 2)) * sh.smoothstep(0.2, -0.4, ny)
+    pieces = tousle * 0.5 * torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))) ** 4 * lit
     hair = g["hair"]
     base = hair * shade
     gloss = hair * 0.55 + 0.26
-    return base * strands * curls + (gloss - base * 0.5) * band * 0.55
+    return base * strands * curls + (gloss - base * 0.5) * (band + pieces) * 0.55
+
+
+def parting_x(g: Geometry) -> Tensor:
+    """Where a visible parting runs: on the side the hairline lifts (away from the sweep)."""
+    return -0.38 * g["rx"] * g["h_dir"]
 
 
 def thinned(g: Geometry) -> Tensor:
@@ -338,13 +376,16 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     ax = torch.abs(x)
     cy, rx = g["cy"], g["rx"]
     d, hcy, hrx, hry = silhouette(g, x, y, full)
-    y_line = hairline(g, x)
+    y_line = swept(g, x, hairline(g, x))
     inside = sh.fill(d, px)
     bald = bald_d(g, x, y)
     cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - torch.sigmoid(-bald / 0.005))
     # Clipped sides are short hair, drawn opaque in a darker tone over the skin
     # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
-    clip = g["h_undercut"] * sh.smoothstep(rx * 0.62, rx * 0.82, ax) * sh.smoothstep(cy - 0.2, cy - 0.1, y)
+    # (Thinning hair keeps its sides: a fade there took the horseshoe, leaving a tuft on top.)
+    fade = g["h_fade"] * (1.0 - sh.smoothstep(0.25, 0.45, g["h_recede"]))
+    clip = g["h_undercut"] * sh.smoothstep(rx * (0.62 - 0.2 * fade), rx * (0.82 - 0.2 * fade), ax)
+    clip = clip * sh.smoothstep(cy - 0.2 - 0.12 * fade, cy - 0.1 - 0.12 * fade, y)
     # Curtains of longer hair framing the face: always opaque. Shorter or tucked hair draws
     # them narrower (their inner edge moves out, off the face), never fainter: a faded
     # curtain let the cheek and ear show through the hair.
@@ -357,7 +398,9 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     # (A buzz cut keeps its sheer density: drawn opaque in the clipped tone, its cap read as
     # a bob's to dlib, measured in `benchmarks/results/men_probe.md`.)
     short = clip * (1.0 - curtain)
-    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short}
+    # A fade's clipped sides go on down to the skin itself by the ears.
+    to_skin = fade * sh.smoothstep(cy - 0.3, g["eye_y"] - 0.06, y)
+    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short, "to_skin": to_skin}
 
 
 def clipped(g: Geometry, shaded: Tensor) -> Tensor:
@@ -367,6 +410,25 @@ def clipped(g: Geometry, shaded: Tensor) -> Tensor:
     return 0.3 * shaded + 0.7 * g["skin"] * (0.85 + 0.15 * shaded)
 
 
+def swept(g: Geometry, x: Tensor, y_line: Tensor) -> Tensor:
+    """The hairline of hair swept from a parting: from the parting it runs down across the
+    forehead to the far temple, the hair covering the top corner of the forehead there."""
+    rx = g["rx"]
+    across = sh.smoothstep(parting_x(g) * g["h_dir"], 0.75 * rx, x * g["h_dir"])
+    return y_line + g["h_parting"] * 0.05 * across * (1.0 - sh.smoothstep(0.75 * rx, 0.95 * rx, torch.abs(x)))
+
+
+def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tensor]) -> Tensor:
+    """A side parting: a fine line of scalp from the hairline back over the head, the hair
+    lifting off it in a soft shadow on the side it is swept to."""
+    xp = parting_x(g)
+    up = sh.smoothstep(f["hcy"] - 0.98 * f["hry"], f["hcy"] - 0.82 * f["hry"], y) * torch.sigmoid((f["y_line"] - y) / 0.004)
+    line = torch.exp(-(((x - xp) / 0.0055) ** 2)) * up * g["h_parting"]
+    lifted = torch.exp(-(((x - xp - 0.013 * g["h_dir"]) / 0.01) ** 2)) * up * g["h_parting"]
+    shaded = shaded * (1.0 - 0.3 * lifted)
+    return shaded + (g["skin"] * 0.8 - shaded) * 0.55 * line
+
+
 def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor) -> Tensor:
     """Draw the front hair (and its soft shadow on the forehead) over the head layers."""
     f = front(g, x, y, px)
@@ -374,6 +436,8 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018)
     shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
     shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
+    shaded = shaded + (img - shaded) * (f["short"] * f["to_skin"])
+    shaded = parting(g, shaded, x, y, f)
     # The hair's soft shadow on the forehead, just under the hairline.
     below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
