@@ -179,6 +179,6 @@
   start.addEventListener("click", begin);
   lookButton.addEventListener("click", anotherLook);
   ownLookButton.addEventListener("click", ownLook);
-  stop.addEventListener("click", () => { teardown(true); say("Stopped. Nothing was kept."); showStage("idle"); });
+  stop.addEventListener("click", () => { teardown(true); say("Stopped. Nothing of your voice was kept (only a look you chose, in this browser)."); showStage("idle"); });
   window.addEventListener("pagehide", () => teardown(true));
 })();
