@@ -179,6 +179,7 @@
   start.addEventListener("click", begin);
   lookButton.addEventListener("click", anotherLook);
   ownLookButton.addEventListener("click", ownLook);
-  stop.addEventListener("click", () => { teardown(true); say("Stopped. Nothing of your voice was kept (only a look you chose, in this browser)."); showStage("idle"); });
+  stop.addEventListener("click", () => { teardown(true); say(state.look ? "Stopped. Nothing of your voice was kept; the look you chose stays in this browser."
+                                                        : "Stopped. Nothing was kept."); showStage("idle"); });
   window.addEventListener("pagehide", () => teardown(true));
 })();
