@@ -20,9 +20,16 @@ top over tan skin: at 10 the shoulders read bare, from about 17 the top reads as
 About 4 % of the draws are nearer than this, 12 % on the darkest third of skin tones."""
 
 
+TOP_SATURATION = (0.1, 0.55)
+"""The lit top's HSV saturation: offset and scale of ``top_saturation`` (`render.geometry`)."""
+
+TOP_VALUE = (0.18, 0.72)
+"""The lit top's HSV value: offset and scale of ``top_lightness`` (`render.geometry`)."""
+
+
 @functools.lru_cache(maxsize=1)
-def _skin_lab() -> np.ndarray:
-    return srgb_to_lab(np.asarray(skin_palette(), np.float64))
+def _palette() -> np.ndarray:
+    return np.asarray(skin_palette(), np.float64)
 
 
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -37,7 +44,7 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def skin_lab(tone: float) -> np.ndarray:
     """The lit skin colour of a ``skin_tone`` (the renderer's piecewise-linear palette) in CIELAB."""
-    pal = np.asarray(skin_palette(), np.float64)
+    pal = _palette()
     pos = float(np.clip(tone, 0.0, 1.0)) * (len(pal) - 1)
     i = min(int(pos), len(pal) - 2)
     rgb = pal[i] + (pal[i + 1] - pal[i]) * (pos - i)
@@ -47,8 +54,8 @@ def skin_lab(tone: float) -> np.ndarray:
 def top_rgb(hue: float | np.ndarray, saturation: float | np.ndarray, lightness: float | np.ndarray) -> np.ndarray:
     """The lit top colour for its parameters (the renderer's formula, `render.geometry`) [..., 3]."""
     h, s, v = (np.asarray(x, np.float64) for x in (hue, saturation, lightness))
-    s = 0.1 + 0.55 * s
-    v = 0.18 + 0.72 * v
+    s = TOP_SATURATION[0] + TOP_SATURATION[1] * s
+    v = TOP_VALUE[0] + TOP_VALUE[1] * v
     p = (h[..., None] + np.array([0.0, 2.0 / 3.0, 1.0 / 3.0])) % 1.0
     k = np.clip(np.abs(p * 6.0 - 3.0) - 1.0, 0.0, 1.0)
     return v[..., None] * (1.0 - s[..., None] + s[..., None] * k)

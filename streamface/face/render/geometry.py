@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from streamface.face import shapes as sh
+from streamface.face.clothes import TOP_SATURATION, TOP_VALUE
 from streamface.face.params import PARAM_NAMES
 from streamface.face.render.common import Geometry, col
 from streamface.face.render.facial_hair import BEARD_COLUMNS
@@ -155,7 +156,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.
-    g["top"] = sh.hsv(p("top_hue"), 0.1 + 0.55 * p("top_saturation"), 0.18 + 0.72 * p("top_lightness"))
+    (s0, s1), (v0, v1) = TOP_SATURATION, TOP_VALUE  # shared with the mapping's `face.clothes`
+    g["top"] = sh.hsv(p("top_hue"), s0 + s1 * p("top_saturation"), v0 + v1 * p("top_lightness"))
     g["bg"] = sh.hsv(p("bg_hue"), 0.10 + 0.22 * (1.0 - p("bg_lightness")), 0.42 + 0.55 * p("bg_lightness"))
 
     # Hair style: two styles (hair_style, hair_style_alt) mixed by hair_mix.
