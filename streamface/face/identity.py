@@ -205,6 +205,14 @@ def parse_look(value: object) -> int | None:
     return look if 0 <= look <= MAX_LOOK else None
 
 
+def require_look(value: object) -> int:
+    """`parse_look` for a keyword argument: the seed, or ValueError naming the range."""
+    look = parse_look(value)
+    if look is None:
+        raise ValueError(f"look must be a whole number from 0 to {MAX_LOOK}, got {value!r}")
+    return look
+
+
 def look_code(voice: IdentityCode, look: int) -> IdentityCode:
     """The code whose draws a face uses: the voice's own for look 0, a fixed one otherwise.
 

@@ -20,7 +20,7 @@ from livekit.agents.voice.avatar import AvatarOptions, AvatarRunner, AvatarSessi
 
 from streamface.adapters.face_clock import FaceClock
 from streamface.adapters.sessions import SessionFactory, shared_session_factory
-from streamface.face.identity import MAX_LOOK, parse_look
+from streamface.face.identity import require_look
 from streamface.livekit.generator import StreamFaceVideoGenerator
 from streamface.livekit.load import FACE_LOAD, FaceLoad
 
@@ -68,10 +68,7 @@ class StreamFaceAvatar(AvatarSession[Any]):
         look: int = 0,
     ) -> None:
         super().__init__()
-        kept = parse_look(look)
-        if kept is None:
-            raise ValueError(f"look must be a whole number from 0 to {MAX_LOOK}, got {look!r}")
-        self.look = kept
+        self.look = require_look(look)
         self.size = (int(size[0]), int(size[1]))
         self.fps = float(fps)
         self.sample_rate = int(sample_rate)

@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from streamface.adapters.face_clock import FaceClock, pcm_to_mono
 from streamface.adapters.sessions import SessionFactory, shared_session_factory
 from streamface.errors import BadAudioError
-from streamface.face.identity import MAX_LOOK, parse_look
+from streamface.face.identity import require_look
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,7 @@ class StreamFaceProcessor(FrameProcessor):
             raise ValueError(f"voice must be 'user' or 'bot', got {voice!r}")
         if not 1.0 <= float(fps) <= 120.0:
             raise ValueError(f"fps must be between 1 and 120, got {fps}")
-        kept = parse_look(look)
-        if kept is None:
-            raise ValueError(f"look must be a whole number from 0 to {MAX_LOOK}, got {look!r}")
-        self.look = kept
+        self.look = require_look(look)
         face = int(face_size) if face_size else min(width, height)
         if not 16 <= face <= min(width, height):
             raise ValueError(f"face_size must be 16..{min(width, height)}, got {face_size}")
