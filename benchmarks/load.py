@@ -56,37 +56,37 @@ TARGET_SESSIONS = 8  # issue 18: at least 8 sessions at 30 fps on 2 cores, agent
 AUDIO_TO_MOUTH_P95_MS = 60.0  # issue 18: at that load
 
 
-async def _marks(base: str) -> dict[str, dict[str, int]]:
-    """Per session: frames handed out and audio arrivals drawn so far."""
-    stats = await serving.get_json(f"{base}/internal/stats?intervals=1")
+async def _live(base: str, last: int) -> dict[str, dict[str, Any]]:
+    """Per session: `LiveStats.window` counters and its last ``last`` intervals and latencies
+    (from the server, or from each session's actor with ``--ray``)."""
+    stats = await serving.get_json(f"{base}/internal/stats?intervals={max(1, last)}")
+    return {e["id"]: e for e in stats["live"]}
+
+
+def _window(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What one session did between two `_live` readings."""
+    def grew(key: str) -> int:
+        return int(after.get(key) or 0) - int(before.get(key) or 0)
+
+    handed, drawn = grew("frames_handed"), grew("audio_drawn")
     return {
-        e["id"]: {"handed": int(e["frames_handed"]), "drawn": int(e.get("audio_drawn", 0))}
-        for e in stats["live"]
+        "intervals": after["frame_interval_ms"][-handed:] if handed > 0 else [],
+        "latency": after.get("audio_to_frame_ms", [])[-drawn:] if drawn > 0 else [],
+        "handed": handed,
+        "resent": grew("frames_resent"),
+        "late": grew("frames_late"),
     }
 
 
-async def _server_window(base: str, before: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
-    """Per session: the frame intervals and audio-to-frame latencies since ``before``."""
-    stats = await serving.get_json(f"{base}/internal/stats?intervals=4096")
-    out: dict[str, dict[str, Any]] = {}
-    for entry in stats["live"]:
-        mark = before.get(entry["id"], {})
-        handed = int(entry["frames_handed"]) - mark.get("handed", 0)
-        drawn = int(entry.get("audio_drawn", 0)) - mark.get("drawn", 0)
-        values = entry["frame_interval_ms"][-handed:] if handed > 0 else []
-        latency = entry.get("audio_to_frame_ms", [])[-drawn:] if drawn > 0 else []
-        out[entry["id"]] = {"intervals": values, "handed": handed, "latency": latency}
-    return out
-
-
-async def _counters(base: str) -> dict[str, dict[str, int]]:
-    return {
-        s["id"]: {
-            k: int(s["timing"].get(k) or 0)
-            for k in ("frames_handed", "frames_resent", "frames_late")
-        }
-        for s in await serving.sessions(base)
-    }
+def _actors_cpu_s(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> float | None:
+    """CPU seconds the sessions' own processes (Ray actors) used between two readings;
+    None when the sessions run in the server's process."""
+    spent = [
+        after[sid]["process_cpu_s"] - entry["process_cpu_s"]
+        for sid, entry in before.items()
+        if "process_cpu_s" in entry and sid in after and after[sid].get("pid") == entry.get("pid")
+    ]
+    return sum(spent) if spent else None
 
 
 async def measure_round(
@@ -97,18 +97,20 @@ async def measure_round(
     callers = await serving.start_callers(base, n)
     try:
         await asyncio.sleep(warmup)
-        before = await _counters(base)
-        marks = await _marks(base)
+        marks = await _live(base, 1)
         cpu_before = serving.cpu_seconds(srv.pid)
+        machine_before = serving.machine_busy_seconds()
         callers_cpu_before = time.process_time()
         since = time.monotonic()
         await asyncio.sleep(seconds)
         until = time.monotonic()
         cpu_after = serving.cpu_seconds(srv.pid)
+        machine_after = serving.machine_busy_seconds()
         callers_cpu = time.process_time() - callers_cpu_before
-        after = await _counters(base)
-        window = await _server_window(base, marks)
+        live = await _live(base, 4096)
+        window = {sid: _window(marks.get(sid, {}), entry) for sid, entry in live.items()}
         rss = serving.rss_mb(srv.pid)
+        actors_rss = [e["rss_bytes"] / 2**20 for e in live.values() if e.get("rss_bytes")]
         threads = serving.os_threads(srv.pid)
         received = [c.window(since, until) for c in callers]
     finally:
@@ -116,16 +118,15 @@ async def measure_round(
     per_session: list[dict[str, Any]] = []
     for caller, got in zip(callers, received, strict=True):
         sid = caller.session_id or ""
-        server_p99 = serving.pct(window.get(sid, {}).get("intervals", []), 99)
-        a, b = before.get(sid, {}), after.get(sid, {})
-        server_fps = window.get(sid, {}).get("handed", 0) / seconds
-        latency = window.get(sid, {}).get("latency", [])
+        got_server = window.get(sid, {})
+        server_p99 = serving.pct(got_server.get("intervals", []), 99)
+        server_fps = got_server.get("handed", 0) / seconds
         row = {
             "server_fps": round(server_fps, 2),
             "server_interval_ms_p99": server_p99,
-            "server_resent": b.get("frames_resent", 0) - a.get("frames_resent", 0),
-            "server_late": b.get("frames_late", 0) - a.get("frames_late", 0),
-            "audio_to_mouth_ms_p95": serving.pct(latency, 95),
+            "server_resent": got_server.get("resent", 0),
+            "server_late": got_server.get("late", 0),
+            "audio_to_mouth_ms_p95": serving.pct(got_server.get("latency", []), 95),
             "client_fps": got["received_fps"],
             "client_interval_ms_p99": got["interval_ms_p99"],
             "client_dropped": got["dropped"],
@@ -152,8 +153,16 @@ async def measure_round(
     fps = [r["client_fps"] for r in per_session]
     pooled = [v for w in window.values() for v in w.get("latency", [])]
     wall = until - since
-    agent_cpu = (
+    front_cpu = (
         cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    )
+    actors_cpu = _actors_cpu_s(marks, live)
+    agent_cpu = (
+        None if front_cpu is None else front_cpu + (actors_cpu or 0.0)
+    )
+    machine = (
+        machine_after - machine_before
+        if machine_before is not None and machine_after is not None else None
     )
     return {
         "clients": n,
@@ -179,13 +188,22 @@ async def measure_round(
             round(1000.0 * agent_cpu / (wall * n * 30.0), 2) if agent_cpu is not None else None
         ),
         "callers_cpu_ms_per_session_s": round(1000.0 * callers_cpu / (wall * n), 1),
+        "session_processes_cpu_share": (
+            None if actors_cpu is None else round(actors_cpu / wall, 3)
+        ),
+        "session_processes_rss_mb": round(sum(actors_rss), 1) if actors_rss else None,
+        "agent_rss_mb": None if rss is None else round(rss + sum(actors_rss), 1),
+        "machine_cpu_share_without_callers": (
+            None if machine is None else round((machine - callers_cpu) / wall, 3)
+        ),
         "sessions": per_session,
     }
 
 
 def rss_per_session(rounds: list[dict[str, Any]], idle_mb: float | None) -> float | None:
-    """Slope of server RSS (MiB) against sessions, over the rounds (and idle at 0)."""
-    points = [(r["clients"], r["server_rss_mb"]) for r in rounds if r["server_rss_mb"] is not None]
+    """Slope of the agent's RSS (MiB; the server's, plus its session actors' with Ray)
+    against sessions, over the rounds (and idle at 0)."""
+    points = [(r["clients"], r["agent_rss_mb"]) for r in rounds if r.get("agent_rss_mb") is not None]
     if idle_mb is not None and len(points) < 2:
         points.insert(0, (0, idle_mb))
     if len(points) < 2:
@@ -223,11 +241,16 @@ async def ramp(
     budget_s: float,
     serve_args: tuple[str, ...] = (),
     callers_nice: int = 0,
+    ray: bool = False,
 ) -> dict[str, Any]:
     """Start a server (``serve_args`` added to its command line) and ramp the callers until
-    the knee is passed (bounded); the callers run ``callers_nice`` nice levels below it."""
+    the knee is passed (bounded); the callers run ``callers_nice`` nice levels below it.
+    With ``ray`` the server is the front door of a one-machine Ray cluster of its own
+    (``serve --ray local``), and every session runs in its own actor process."""
     started = time.monotonic()
     rounds: list[dict[str, Any]] = []
+    if ray:  # a one-machine cluster owned by the server, a slot per caller
+        serve_args = (*serve_args, "--ray", "local", "--ray-spares", "0")
     with serving.server(max_sessions=max(max_clients, 1), extra=serve_args) as srv, _niced(callers_nice):
         await serving.wait_healthy(srv)
         await asyncio.sleep(1.0)
@@ -294,6 +317,7 @@ async def ramp(
         "engine": "auto",
         "frame_size_px": _frame_size(),
         "callers_nice": callers_nice,
+        "sessions_in": "ray actors, one process each (one machine)" if ray else "the server process",
     }
 
 
@@ -310,11 +334,13 @@ def run(
     budget_s: float | None = None,
     batch: str | None = None,
     callers_nice: int = 0,
+    ray: bool = False,
 ) -> dict[str, Any]:
     """Ramp concurrent WebRTC callers (loopback only, bounded in count and time).
 
     ``batch`` is the server's ``--batch`` (None: its default); ``callers_nice``: how many
-    nice levels below the server the callers run (0: the same priority).
+    nice levels below the server the callers run (0: the same priority); ``ray``: sessions
+    in Ray actors on a one-machine cluster (`ramp`).
     """
     if not serving.VOICE.exists():
         return {"skipped": f"voice not found: {serving.VOICE}"}
@@ -326,6 +352,7 @@ def run(
             budget_s=budget_s or (120.0 if quick else 420.0),
             serve_args=() if batch is None else ("--batch", batch),
             callers_nice=callers_nice,
+            ray=ray,
         )
     )
 
@@ -351,16 +378,28 @@ def main(argv: list[str] | None = None) -> int:
         "--callers-nice", type=int, default=0, metavar="N",
         help="run the callers N nice levels below the agent (0-19; default 0: the same priority)",
     )
+    parser.add_argument(
+        "--ray", action="store_true",
+        help="run every session in its own Ray actor process (the server's --ray local: "
+        "a one-machine cluster it starts and fronts)",
+    )
     parser.add_argument("--out", default=str(bench.RESULTS), help="results folder")
     args = parser.parse_args(argv)
     if not 0 <= args.callers_nice <= 19:
         parser.error("--callers-nice must be 0-19")
-    result = run(args.quick, args.max_clients, args.seconds, args.budget_s, args.batch, args.callers_nice)
+    if args.ray and args.batch is not None:
+        parser.error("--batch is the single server's option; with --ray every session has its own engine")
+    result = run(
+        args.quick, args.max_clients, args.seconds, args.budget_s, args.batch, args.callers_nice,
+        args.ray,
+    )
     if args.batch is not None:
         result["batch"] = args.batch
     print(format_rounds(result.get("rounds", [])))
     print(summary_line(result))
     area = "load" if args.batch is None else f"load-batch-{args.batch}"
+    if args.ray:
+        area += "-ray"
     if args.callers_nice:
         area += f"-callers-nice{args.callers_nice}"
     path = bench.write_single(area, result, args.out, args.quick)

@@ -150,6 +150,18 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every core of the machine has been busy so far, all processes together
+    (``/proc/stat``: everything but idle and I/O wait; None without procfs)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def get_json(url: str) -> Any:
     """GET a JSON document."""
     async with aiohttp.ClientSession() as http, http.get(url) as resp:

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/ is no package dep
 
 from benchmarks.__main__ import format_summary, summary_rows  # noqa: E402
-from benchmarks.load import rss_per_session  # noqa: E402
+from benchmarks.load import _actors_cpu_s, _window, rss_per_session  # noqa: E402
 from benchmarks.soak import evaluate  # noqa: E402
 
 
@@ -59,10 +59,32 @@ def test_soak_catches_growth_leaks_and_rising_latency() -> None:
 
 
 def test_rss_per_added_session_is_the_slope() -> None:
-    rounds = [{"clients": n, "server_rss_mb": 400.0 + 40.0 * n} for n in (1, 2, 3)]
+    rounds = [{"clients": n, "agent_rss_mb": 400.0 + 40.0 * n} for n in (1, 2, 3)]
     assert rss_per_session(rounds, idle_mb=380.0) == 40.0
     assert rss_per_session(rounds[:1], idle_mb=400.0) == 40.0  # one round: against idle
     assert rss_per_session([], idle_mb=400.0) is None
+
+
+def test_a_load_window_takes_what_a_session_added_since_its_mark() -> None:
+    mark = {"frames_handed": 10, "audio_drawn": 4, "frames_resent": 1, "frames_late": 0}
+    now = {
+        "frames_handed": 13, "audio_drawn": 6, "frames_resent": 2, "frames_late": 1,
+        "frame_interval_ms": [33.0, 34.0, 80.0, 33.0, 33.5], "audio_to_frame_ms": [9.0, 20.0, 21.0],
+    }
+    got = _window(mark, now)
+    assert got["intervals"] == [80.0, 33.0, 33.5] and got["latency"] == [20.0, 21.0]
+    assert (got["handed"], got["resent"], got["late"]) == (3, 1, 1)
+    assert _window({}, {**now, "frames_handed": 0})["intervals"] == []  # nothing handed yet
+
+
+def test_session_processes_cpu_counts_only_processes_seen_at_both_ends() -> None:
+    before = {"a": {"pid": 1, "process_cpu_s": 5.0}, "b": {"pid": 2, "process_cpu_s": 1.0}}
+    after = {
+        "a": {"pid": 1, "process_cpu_s": 7.5},
+        "b": {"pid": 3, "process_cpu_s": 0.5},  # another process: its CPU is not comparable
+    }
+    assert _actors_cpu_s(before, after) == 2.5
+    assert _actors_cpu_s({"a": {"frames_handed": 1}}, {"a": {"frames_handed": 2}}) is None
 
 
 def test_summary_rows_give_verdicts_against_targets() -> None:

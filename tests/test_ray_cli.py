@@ -1,8 +1,11 @@
-"""The Ray command lines: the capacity helper, and `serve --ray` with no cluster there."""
+"""The Ray command lines: the capacity helper, `serve --ray` with no cluster there, and
+`serve --ray local` (a one-machine cluster of the server's own)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -59,3 +62,58 @@ def test_the_server_does_not_import_ray_without_ray() -> None:
         "assert 'ray' not in sys.modules, 'ray imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+@pytest.fixture
+def voice(shared_voices: dict[Path, str]) -> Path:
+    return next(p for p in shared_voices if p.name == "flite_female_slt.wav")
+
+
+async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: Path) -> None:
+    """``serve --ray local``: one machine, sessions in actor processes, slots = --max-sessions."""
+    pytest.importorskip("ray")
+    from server_util import get_json, read_frames, wait_for, whip_call
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "streamface", "serve", "--port", str(port), "--ray", "local",
+           "--max-sessions", "1", "--ray-spares", "0"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    clients = []
+    try:
+        async def healthy() -> bool:
+            try:
+                return (await get_json(f"{base}/healthz"))[0] == 200
+            except OSError:
+                return False
+
+        deadline = asyncio.get_running_loop().time() + 90
+        while not await healthy():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert asyncio.get_running_loop().time() < deadline, "no /healthz in 90 s"
+            await asyncio.sleep(0.5)
+        clients.append(await whip_call(base, voice))
+        assert clients[0].response["status"] == 201, clients[0].response
+        await read_frames(await asyncio.wait_for(clients[0].video, 30), 10, within_s=30)
+        status, stats = await get_json(f"{base}/internal/stats?intervals=3")
+        (entry,) = stats["live"]
+        assert entry["pid"] != proc.pid and entry["frames_handed"] >= 10
+        clients.append(await whip_call(base, voice))  # the one slot is taken
+        assert clients[1].response["status"] == 503, clients[1].response
+    finally:
+        for client in clients:
+            await client.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+    # the cluster belonged to the server: its session processes are gone with it
+    assert await wait_for(lambda: not _alive(entry["pid"]), 15), "a session process outlived the server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

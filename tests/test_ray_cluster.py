@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -278,6 +279,12 @@ async def test_whip_session_on_a_node_outlives_its_front_door(cluster: Any, voic
             track = await asyncio.wait_for(client.video, 20)
             await read_frames(track, 10, within_s=20)
             assert await wait_for(lambda: any(e.get("type") == "hello" for e in client.events), 10)
+            # a load test reads the session's own timing and process from its actor
+            status, stats = await get_json(f"{door.url}/internal/stats?intervals=5")
+            (entry,) = [e for e in stats["live"] if e["id"] == session_id]
+            assert entry["frames_handed"] >= 10 and len(entry["frame_interval_ms"]) == 5
+            assert entry["pid"] != os.getpid() and entry["process_cpu_s"] > 0
+            assert entry["rss_bytes"] > 0 and entry["node"] == node
         # the front door is gone; the caller's media never went through it
         frames = await read_frames(track, 30, within_s=10)
         assert len(frames) == 30

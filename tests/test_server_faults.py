@@ -462,6 +462,7 @@ async def test_internal_stats_counts_tasks_and_threads_and_is_loopback_only(voic
             assert busy["sessions"] == 1 and busy["tasks"] > idle["tasks"]
             (entry,) = busy["live"]
             assert entry["frames_handed"] >= 10 and len(entry["frame_interval_ms"]) == 5
+            assert {"frames_resent", "frames_late", "audio_drawn", "audio_to_frame_ms"} <= set(entry)
             status, listing = await get_json(f"{srv.url}/sessions")
             timing = listing["sessions"][0]["timing"]
             assert timing["frames_handed"] >= 10

@@ -98,8 +98,9 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         metavar="ADDRESS",
         help="run each session as a Ray actor on a cluster node with free "
-        "'streamface_session' capacity (ADDRESS: auto, host:port or ray://host:port); "
-        "this process is then only the front door (see docs/DEPLOY_RAY.md)",
+        "'streamface_session' capacity (ADDRESS: auto, host:port or ray://host:port; "
+        "'local' starts a one-machine cluster here with --max-sessions slots, so sessions "
+        "use every core); this process is then only the front door (see docs/DEPLOY_RAY.md)",
     )
     p.add_argument(
         "--ray-spares",

@@ -11,6 +11,10 @@ Nothing here is imported unless ``--ray`` is given; Ray is an optional extra
 (``pip install 'streamface[ray]'``).
 """
 
+LOCAL = "local"
+"""``--ray local``: the front door starts a one-machine cluster of its own, so sessions run
+in separate processes and use every core (one server process tops out near one core)."""
+
 RESOURCE = "streamface_session"
 """The custom Ray resource a node advertises per live session it can hold."""
 

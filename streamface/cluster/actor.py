@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from streamface.server.auth import ServerConfig
 from streamface.server.hub import Call, Hub
 from streamface.server.live import SessionFactory
 from streamface.server.peer import BadOfferError
+from streamface.server.process import rss_bytes
 from streamface.server.whep import ViewerRefusedError, add_viewer
 from streamface.server.whip import negotiate_caller
 
@@ -235,6 +237,21 @@ class SessionActor:
         if self._call is None:
             return None if self._claimed else {"spare": True, "node": self.node_id}
         return None if self._ended else self.snapshot_now()
+
+    async def live_stats(self, last: int) -> dict[str, Any] | None:
+        """The session's `LiveStats.window` with this process's id, CPU seconds and RSS
+        (the front door's ``/internal/stats``; a load test adds up the processes' CPU);
+        None before the session starts or after it ended."""
+        if self._call is None or self._ended:
+            return None
+        return {
+            "id": self.session_id,
+            **self._call.live.stats.window(last),
+            "node": self.node_id,
+            "pid": os.getpid(),
+            "process_cpu_s": round(time.process_time(), 3),
+            "rss_bytes": rss_bytes(),
+        }
 
     def snapshot_now(self) -> dict[str, Any]:
         assert self._call is not None

@@ -23,7 +23,9 @@ def create_ray_app(
     Args:
         config: Address, token and limits (``max_sessions`` gives way to the cluster's
             ``streamface_session`` capacity).
-        address: The Ray cluster (``auto``, ``host:port``, ``ray://host:port``).
+        address: The Ray cluster (``auto``, ``host:port``, ``ray://host:port``), or
+            ``local`` for a one-machine cluster started here with ``config.max_sessions``
+            session slots.
         engine: Generator engine the session actors load.
         size: Face video width and height in pixels.
         placement_timeout_s: Longest wait for Ray to place a new session's actor.
@@ -43,7 +45,7 @@ def create_ray_app(
     from streamface.server.app import create_app
 
     try:
-        connect(address)
+        connect(address, local_slots=config.max_sessions)
     except Exception as exc:  # noqa: BLE001 - Ray raises several types for a bad address
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise StreamFaceError(f"cannot join the Ray cluster at {address!r}: {first_line}") from None

@@ -40,7 +40,7 @@ import numpy as np
 import ray
 from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError
 
-from streamface.cluster import ACTOR_PREFIX, NAMESPACE, RESOURCE
+from streamface.cluster import ACTOR_PREFIX, LOCAL, NAMESPACE, RESOURCE
 from streamface.cluster.actor import SessionActor, SessionSpec
 from streamface.server.auth import ServerConfig
 from streamface.server.events import EventListener, Listeners, hello_event
@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 RemoteSessionActor: Any = ray.remote(SessionActor)  # Ray's stubs do not type actor methods
 
 
-def connect(address: str) -> None:
-    """Join the Ray cluster at ``address`` (``auto``, ``ray://...``, ``host:port``).
+def connect(address: str, local_slots: int = 0) -> None:
+    """Join the Ray cluster at ``address`` (``auto``, ``ray://...``, ``host:port``), or with
+    `LOCAL` start a one-machine cluster owned by this process, offering ``local_slots``
+    session slots (it stops when this process exits, and its sessions with it).
 
     Raises:
         ConnectionError: no cluster there.
@@ -61,6 +63,13 @@ def connect(address: str) -> None:
     # A fire-and-forget audio call to an actor that died is expected, not worth a log line.
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     if ray.is_initialized():
+        return
+    if address == LOCAL:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+        ray.init(
+            namespace=NAMESPACE, log_to_driver=False, include_dashboard=False,
+            resources={RESOURCE: max(0, local_slots)},
+        )
         return
     _check_reachable(address)
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
@@ -524,6 +533,23 @@ class RayHub(Hub):
         """The live remote session with this id, or None."""
         call = self.calls.get(call_id)
         return call.remote if isinstance(call, RemoteCall) else None
+
+    async def live_stats(self, last: int) -> list[dict[str, Any]]:
+        """Per live session of the cluster: `SessionActor.live_stats`, asked of every actor
+        at once; a session whose actor does not answer within a probe timeout is left out."""
+        remotes = [c.remote for c in self.calls.values() if isinstance(c, RemoteCall) and c.remote]
+
+        async def ask(remote: RemoteLive) -> dict[str, Any] | None:
+            try:
+                entry: dict[str, Any] | None = await asyncio.wait_for(
+                    remote.actor.live_stats.remote(last), self.probe_timeout_s
+                )
+            except (TimeoutError, GetTimeoutError, RayActorError):
+                return None
+            return entry
+
+        entries = await asyncio.gather(*(ask(r) for r in remotes))
+        return [e for e in entries if e is not None]
 
     def snapshot(self) -> dict[str, Any]:
         """The ``GET /sessions`` body: every live session of the cluster, with its node."""

@@ -48,6 +48,7 @@ from streamface.server.auth import (
 )
 from streamface.server.hub import HUB, Call, Hub
 from streamface.server.live import SessionFactory
+from streamface.server.process import proc_status, rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,9 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
     ``threads`` the Python threads and ``os_threads`` every thread of the process (native
     ones too: ONNX Runtime, OpenMP, codecs); ``rss_bytes`` is the resident set size.
     With ``?intervals=N`` (at most 4096) each session's last N frame intervals (ms) and
-    audio-to-frame latencies (ms), with its counts of frames handed out and of audio
-    arrivals drawn, come too, for measuring a window of time.
+    audio-to-frame latencies (ms), with its counts of frames handed out, resent and late
+    and of audio arrivals drawn, come too, for measuring a window of time (`Hub.live_stats`;
+    a session in a Ray actor adds its process's id, CPU seconds and RSS).
     ``batching`` has, per batching engine, its engine calls (``batches``), the ``animate``
     calls they answered, the mean and largest batch and how many closed on their deadline.
     """
@@ -155,29 +157,15 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
         intervals = max(0, min(4096, int(request.query.get("intervals", "0"))))
     except ValueError:
         return error_response(400, "intervals must be a whole number")
-    status = _proc_status()
-    rss_kb = status.get("VmRSS", "").split()
-    live = [
-        {
-            "id": call.id,
-            "frames_handed": call.live.stats.frames_handed,
-            "frame_interval_ms": [
-                round(v, 2) for v in list(call.live.stats.frame_interval_ms)[-intervals:]
-            ],
-            "audio_drawn": call.live.stats.audio_drawn,
-            "audio_to_frame_ms": [
-                round(v, 2) for v in list(call.live.stats.audio_to_frame_ms)[-intervals:]
-            ],
-        }
-        for call in hub.calls.values()
-    ] if intervals else []
+    status = proc_status()
+    live = await hub.live_stats(intervals) if intervals else []
     return web.json_response(
         {
             "live": live,
             "tasks": len(asyncio.all_tasks()),
             "threads": threading.active_count(),
             "os_threads": int(status["Threads"]) if "Threads" in status else None,
-            "rss_bytes": int(rss_kb[0]) * 1024 if rss_kb else None,
+            "rss_bytes": rss_bytes(status),
             "sessions": len(hub.calls),
             "websockets": len(hub.websockets),
             "background_tasks": len(hub.tasks),
@@ -189,16 +177,6 @@ async def internal_stats(request: web.Request) -> web.StreamResponse:
             "synthetic": True,
         }
     )
-
-
-def _proc_status() -> dict[str, str]:
-    """``/proc/self/status`` as a dict (empty where there is no procfs)."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return {}
-    fields = (line.split(":", 1) for line in text.splitlines() if ":" in line)
-    return {key: value.strip() for key, value in fields}
 
 
 async def list_sessions(request: web.Request) -> web.StreamResponse:

@@ -208,6 +208,10 @@ class Hub:
             for engine, _ in self.grids.values()
         }
 
+    async def live_stats(self, last: int) -> list[dict[str, Any]]:
+        """Per live call: its id and `LiveStats.window` (``/internal/stats?intervals=N``)."""
+        return [{"id": call.id, **call.live.stats.window(last)} for call in self.calls.values()]
+
     def get(self, call_id: str) -> Call | None:
         """The live call with this id, or None."""
         return self.calls.get(call_id)

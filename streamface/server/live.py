@@ -141,6 +141,21 @@ class LiveStats:
             return None
         return self.first_face - self.first_speech
 
+    def window(self, last: int) -> dict[str, Any]:
+        """Counters and the last ``last`` frame intervals and audio-to-frame latencies (ms).
+
+        A reader marks the counters at the start of a time window and takes the values
+        added since from the end of the lists (``/internal/stats`` serves this).
+        """
+        return {
+            "frames_handed": self.frames_handed,
+            "frames_resent": self.frames_resent,
+            "frames_late": self.frames_late,
+            "frame_interval_ms": [round(v, 2) for v in list(self.frame_interval_ms)[-last:]],
+            "audio_drawn": self.audio_drawn,
+            "audio_to_frame_ms": [round(v, 2) for v in list(self.audio_to_frame_ms)[-last:]],
+        }
+
     def summary(self) -> dict[str, Any]:
         """Percentiles and counts, JSON-ready."""
         return {
