@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from streamface.cluster.capacity import measured_capacity, resources_flag
@@ -70,7 +71,8 @@ def voice(shared_voices: dict[Path, str]) -> Path:
 
 
 async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: Path) -> None:
-    """``serve --ray local``: one machine, sessions in actor processes, slots = --max-sessions."""
+    """``serve --ray local``: one machine, sessions in actor processes, slots = --max-sessions;
+    the server's look, a WHIP caller's ``?look=`` and ``POST .../look`` reach the session."""
     pytest.importorskip("ray")
     from server_util import get_json, read_frames, wait_for, whip_call
 
@@ -79,8 +81,8 @@ async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: 
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "streamface", "serve", "--port", str(port), "--ray", "local",
-           "--max-sessions", "1", "--ray-spares", "0"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+           "--max-sessions", "2", "--ray-spares", "0", "--look", "3"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
     clients = []
     try:
         async def healthy() -> bool:
@@ -95,20 +97,36 @@ async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: 
             assert asyncio.get_running_loop().time() < deadline, "no /healthz in 90 s"
             await asyncio.sleep(0.5)
         clients.append(await whip_call(base, voice))
-        assert clients[0].response["status"] == 201, clients[0].response
+        clients.append(await whip_call(base, voice, query="look=5"))
+        assert [c.response["status"] for c in clients] == [201, 201], [c.response for c in clients]
         await read_frames(await asyncio.wait_for(clients[0].video, 30), 10, within_s=30)
         status, stats = await get_json(f"{base}/internal/stats?intervals=3")
-        (entry,) = stats["live"]
-        assert entry["pid"] != proc.pid and entry["frames_handed"] >= 10
-        clients.append(await whip_call(base, voice))  # the one slot is taken
-        assert clients[1].response["status"] == 503, clients[1].response
+        pids = {e["id"]: e["pid"] for e in stats["live"]}
+        assert len(set(pids.values()) | {proc.pid}) == 3, "sessions share a process"
+        ids = [str(c.location).rsplit("/", 1)[-1] for c in clients]
+
+        async def looks() -> list[int]:
+            return [(await get_json(f"{base}/sessions/{i}"))[1].get("look") for i in ids]
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while await looks() != [3, 5]:  # listings are at most a probe interval old
+            assert asyncio.get_running_loop().time() < deadline, await looks()
+            await asyncio.sleep(0.5)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{base}/sessions/{ids[0]}/look", json={"look": 7}) as resp,
+        ):
+            assert resp.status == 200 and (await resp.json())["look"] == 7
+        clients.append(await whip_call(base, voice))  # both slots are taken
+        assert clients[2].response["status"] == 503, clients[2].response
     finally:
         for client in clients:
             await client.close()
         proc.terminate()
         proc.wait(timeout=30)
     # the cluster belonged to the server: its session processes are gone with it
-    assert await wait_for(lambda: not _alive(entry["pid"]), 15), "a session process outlived the server"
+    gone = await wait_for(lambda: not any(_alive(pid) for pid in pids.values()), 15)
+    assert gone, "a session process outlived the server"
 
 
 def _alive(pid: int) -> bool:

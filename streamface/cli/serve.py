@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
         ray_app = create_ray_app(
             config, args.ray, engine=args.engine, size=_square(size),
-            spares=max(0, args.ray_spares),
+            spares=max(0, args.ray_spares), look=args.look,
         )
         _serve(ray_app, config)
         return 0

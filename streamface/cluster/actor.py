@@ -55,6 +55,7 @@ class SessionSpec:
         ice_grace_s: How long an ICE "disconnected" peer may stay.
         idle_timeout_s: A telephony session with no audio for this long ends (its front
             door or stream is gone).
+        look: The sessions' look unless a call asks for another (``serve --look``).
     """
 
     engine: str = "auto"
@@ -63,6 +64,7 @@ class SessionSpec:
     max_viewers: int = 16
     ice_grace_s: float = 4.0
     idle_timeout_s: float = 10.0
+    look: int = 0
 
 
 _FACTORIES: dict[SessionSpec, SessionFactory] = {}
@@ -165,6 +167,8 @@ class SessionActor:
         self._call = self._hub.create(
             source, call_id=self.session_id, node=self.node_id, node_ip=self.node_ip, **info
         )
+        if self.spec.look:  # before the first face this only records the seed
+            self._call.live.session.set_look(self.spec.look)
         self._call.live.add_listener(self._record)
         if source != "webrtc":  # a WebRTC session watches its own audio track
             self._spawn(self._watch_audio())
@@ -237,6 +241,13 @@ class SessionActor:
         if self._call is None:
             return None if self._claimed else {"spare": True, "node": self.node_id}
         return None if self._ended else self.snapshot_now()
+
+    async def set_look(self, look: int) -> dict[str, Any] | None:
+        """`Hub.set_look` here: ``{"look": now, "changed": bool}``; None once ended."""
+        if self._hub is None or self._call is None or self._ended:
+            return None
+        now, changed = await self._hub.set_look(self._call, look)
+        return {"look": now, "changed": changed}
 
     async def live_stats(self, last: int) -> dict[str, Any] | None:
         """The session's `LiveStats.window` with this process's id, CPU seconds and RSS

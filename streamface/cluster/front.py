@@ -17,6 +17,7 @@ def create_ray_app(
     size: int = 256,
     placement_timeout_s: float = 10.0,
     spares: int = 1,
+    look: int = 0,
 ) -> web.Application:
     """Join the Ray cluster at ``address`` and build the front door's application.
 
@@ -30,6 +31,7 @@ def create_ray_app(
         size: Face video width and height in pixels.
         placement_timeout_s: Longest wait for Ray to place a new session's actor.
         spares: Warm actors to keep in free slots (a new call then starts at once).
+        look: The sessions' look unless a call asks for another (``serve --look``).
 
     Raises:
         StreamFaceError: Ray is not installed, or there is no cluster at ``address``.
@@ -50,7 +52,8 @@ def create_ray_app(
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise StreamFaceError(f"cannot join the Ray cluster at {address!r}: {first_line}") from None
     spec = SessionSpec(
-        engine=engine, size=size, max_viewers=config.max_viewers, ice_grace_s=config.ice_grace_s
+        engine=engine, size=size, max_viewers=config.max_viewers, ice_grace_s=config.ice_grace_s,
+        look=look,
     )
     hub = RayHub(config, spec, placement_timeout_s=placement_timeout_s, spares=spares)
     return create_app(config, _no_session, hub=hub, media_routes=routes.add_routes)

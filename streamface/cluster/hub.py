@@ -44,7 +44,7 @@ from streamface.cluster import ACTOR_PREFIX, LOCAL, NAMESPACE, RESOURCE
 from streamface.cluster.actor import SessionActor, SessionSpec
 from streamface.server.auth import ServerConfig
 from streamface.server.events import EventListener, Listeners, hello_event
-from streamface.server.hub import Call, Hub, HubFullError
+from streamface.server.hub import Call, Hub, HubFullError, SessionEndedError
 from streamface.server.live import PLACEHOLDER_STAGE, LiveSession, SessionLike
 
 log = logging.getLogger(__name__)
@@ -533,6 +533,25 @@ class RayHub(Hub):
         """The live remote session with this id, or None."""
         call = self.calls.get(call_id)
         return call.remote if isinstance(call, RemoteCall) else None
+
+    async def set_look(self, call: Call, look: int) -> tuple[int, bool]:
+        """`Hub.set_look` on the session's node (its actor).
+
+        Raises:
+            SessionEndedError: the session ended, or its actor does not answer.
+        """
+        remote = call.remote if isinstance(call, RemoteCall) else None
+        if remote is None:
+            raise SessionEndedError(call.id)
+        try:
+            reply: dict[str, Any] | None = await asyncio.wait_for(
+                remote.actor.set_look.remote(int(look)), self.probe_timeout_s
+            )
+        except (TimeoutError, GetTimeoutError, RayActorError):
+            reply = None
+        if reply is None:
+            raise SessionEndedError(call.id)
+        return int(reply["look"]), bool(reply["changed"])
 
     async def live_stats(self, last: int) -> list[dict[str, Any]]:
         """Per live session of the cluster: `SessionActor.live_stats`, asked of every actor

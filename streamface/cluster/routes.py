@@ -17,9 +17,10 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from streamface import SYNTHETIC_NOTICE
 from streamface.cluster.hub import RayHub
+from streamface.face.identity import MAX_LOOK, parse_look
 from streamface.server import whip
 from streamface.server.auth import error_response
-from streamface.server.hub import HUB, HubFullError
+from streamface.server.hub import HUB, HubFullError, SessionEndedError
 from streamface.server.sdp import check_sdp_type, read_offer, sdp_answer_response
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
     refused = whip.refuse_whip_request(request)
     if refused is not None:
         return refused
+    look = parse_look(request.query["look"]) if "look" in request.query else -1
+    if look is None:
+        return error_response(400, f"look must be a whole number from 0 to {MAX_LOOK}")
     offer = await read_offer(request)
     if isinstance(offer, web.Response):
         return offer
@@ -53,8 +57,10 @@ async def post_whip(request: web.Request) -> web.StreamResponse:
     remote = hub.remote(call.id)
     assert remote is not None
     try:
+        if look >= 0:
+            await hub.set_look(call, look)
         reply: dict[str, Any] = await asyncio.wait_for(remote.actor.whip.remote(offer), SIGNALLING_TIMEOUT_S)
-    except (TimeoutError, GetTimeoutError, RayActorError):
+    except (TimeoutError, GetTimeoutError, RayActorError, SessionEndedError):
         log.exception("session %s: its actor did not answer the offer", call.id)
         await hub.end(call.id, "negotiation failed")
         return error_response(500, "WebRTC negotiation failed")

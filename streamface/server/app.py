@@ -46,7 +46,7 @@ from streamface.server.auth import (
     is_loopback,
     security_middleware,
 )
-from streamface.server.hub import HUB, Call, Hub
+from streamface.server.hub import HUB, Call, Hub, SessionEndedError
 from streamface.server.live import SessionFactory
 from streamface.server.process import proc_status, rss_bytes
 
@@ -202,9 +202,6 @@ async def post_look(request: web.Request) -> web.StreamResponse:
     call = hub.get(request.match_info["session_id"])
     if call is None:
         return error_response(404, "no such session")
-    session = getattr(call.live, "session", None)
-    if session is None or not hasattr(session, "set_look"):
-        return error_response(409, "this session's look cannot be changed here (a cluster session)")
     look: int | None = secrets.randbelow(MAX_LOOK) + 1
     if request.can_read_body:
         try:
@@ -217,9 +214,11 @@ async def post_look(request: web.Request) -> web.StreamResponse:
             look = parse_look(body["look"])
     if look is None:
         return error_response(400, f"look must be a whole number from 0 to {MAX_LOOK}")
-    loop = asyncio.get_running_loop()
-    changed = await loop.run_in_executor(hub.analysis_pool, session.set_look, int(look))
-    return web.json_response({**call.snapshot(), "look": session.look, "changed": bool(changed)})
+    try:
+        now, changed = await hub.set_look(call, look)
+    except SessionEndedError:
+        return error_response(404, "no such session")
+    return web.json_response({**call.snapshot(), "look": now, "changed": changed})
 
 
 async def session_events(request: web.Request) -> web.StreamResponse:

@@ -57,6 +57,10 @@ def _trim_heap() -> None:
         _MALLOC_TRIM(0)
 
 
+class SessionEndedError(RuntimeError):
+    """The call ended (or its node stopped answering) while a request was on its way."""
+
+
 class HubFullError(RuntimeError):
     """The server already runs its maximum number of sessions (HTTP 503)."""
 
@@ -207,6 +211,19 @@ class Hub:
             engine.name: {**engine.stats.summary(), "window_ms": engine.window_s * 1000.0}
             for engine, _ in self.grids.values()
         }
+
+    async def set_look(self, call: Call, look: int) -> tuple[int, bool]:
+        """Give a live call's face another look (`Session.set_look`, off the event loop).
+
+        Returns:
+            The session's look now, and whether its face changed at once (before the
+            first face the look only applies to it).
+        """
+        session = call.live.session
+        changed = await asyncio.get_running_loop().run_in_executor(
+            self.analysis_pool, session.set_look, int(look)
+        )
+        return int(session.look), bool(changed)
 
     async def live_stats(self, last: int) -> list[dict[str, Any]]:
         """Per live call: its id and `LiveStats.window` (``/internal/stats?intervals=N``)."""
