@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import av
 import pytest
 
 from streamface.cluster.capacity import measured_capacity, resources_flag
@@ -72,7 +73,8 @@ def voice(shared_voices: dict[Path, str]) -> Path:
 
 async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: Path) -> None:
     """``serve --ray local``: one machine, sessions in actor processes, slots = --max-sessions;
-    the server's look, a WHIP caller's ``?look=`` and ``POST .../look`` reach the session."""
+    the server's look and frame size, a WHIP caller's ``?look=`` and ``POST .../look`` reach
+    the session."""
     pytest.importorskip("ray")
     from server_util import get_json, read_frames, wait_for, whip_call
 
@@ -81,7 +83,7 @@ async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: 
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "streamface", "serve", "--port", str(port), "--ray", "local",
-           "--max-sessions", "2", "--ray-spares", "0", "--look", "3"]
+           "--max-sessions", "2", "--ray-spares", "0", "--look", "3", "--size", "456x256"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: ASYNC220
     clients = []
     try:
@@ -99,7 +101,10 @@ async def test_serve_ray_local_runs_each_session_in_a_process_of_its_own(voice: 
         clients.append(await whip_call(base, voice))
         clients.append(await whip_call(base, voice, query="look=5"))
         assert [c.response["status"] for c in clients] == [201, 201], [c.response for c in clients]
-        await read_frames(await asyncio.wait_for(clients[0].video, 30), 10, within_s=30)
+        track = await asyncio.wait_for(clients[0].video, 30)
+        await read_frames(track, 10, within_s=30)
+        frame = await asyncio.wait_for(track.recv(), 5)
+        assert isinstance(frame, av.VideoFrame) and (frame.width, frame.height) == (456, 256)  # a call tile's framing
         status, stats = await get_json(f"{base}/internal/stats?intervals=3")
         pids = {e["id"]: e["pid"] for e in stats["live"]}
         assert len(set(pids.values()) | {proc.pid}) == 3, "sessions share a process"

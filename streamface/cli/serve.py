@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         from streamface.cluster.front import create_ray_app
 
         ray_app = create_ray_app(
-            config, args.ray, engine=args.engine, size=_square(size),
+            config, args.ray, engine=args.engine, size=size,
             spares=max(0, args.ray_spares), look=args.look,
         )
         _serve(ray_app, config)
@@ -164,17 +164,6 @@ def run(args: argparse.Namespace) -> int:
     )
     _serve(app, config)
     return 0
-
-
-def _square(size: Any) -> int:
-    """The face size a Ray cluster serves: square frames only for now."""
-    from streamface.errors import StreamFaceError
-
-    if isinstance(size, int):
-        return size
-    if size.width != size.height:
-        raise StreamFaceError("--ray serves square faces for now: use --size N")
-    return int(size.width)
 
 
 def _serve(app: Any, config: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from streamface.face.framing import FrameSize
 from streamface.server.auth import ServerConfig
 from streamface.server.hub import Call, Hub
 from streamface.server.live import SessionFactory
@@ -48,7 +49,8 @@ class SessionSpec:
 
     Attributes:
         engine: Generator engine name (``auto``, ``onnxruntime``, ``torch``, ...).
-        size: Face video width and height in pixels.
+        size: Face video size: an int for a square, or a `FrameSize` (wide: a call-tile
+            framing, as ``serve --size 640x360``).
         factory: ``module:function`` called as ``function(engine, size)`` in the actor's
             process; it returns the `SessionFactory` (by default the real engine's).
         max_viewers: WHEP viewers per session at most.
@@ -59,7 +61,7 @@ class SessionSpec:
     """
 
     engine: str = "auto"
-    size: int = 256
+    size: int | FrameSize = 256
     factory: str = DEFAULT_FACTORY
     max_viewers: int = 16
     ice_grace_s: float = 4.0
@@ -74,7 +76,7 @@ def load_session_factory(spec: SessionSpec) -> SessionFactory:
     """The spec's session factory, built once per process (loading an engine is slow)."""
     if spec not in _FACTORIES:
         module_name, _, attr = spec.factory.partition(":")
-        make: Callable[[str, int], SessionFactory] = getattr(
+        make: Callable[[str, int | FrameSize], SessionFactory] = getattr(
             importlib.import_module(module_name), attr
         )
         _FACTORIES[spec] = make(spec.engine, spec.size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from streamface.errors import StreamFaceError
+from streamface.face.framing import FrameSize
 from streamface.server.auth import ServerConfig
 from streamface.server.live import SessionLike
 
@@ -14,7 +15,7 @@ def create_ray_app(
     address: str,
     *,
     engine: str = "auto",
-    size: int = 256,
+    size: int | FrameSize = 256,
     placement_timeout_s: float = 10.0,
     spares: int = 1,
     look: int = 0,
@@ -28,7 +29,7 @@ def create_ray_app(
             ``local`` for a one-machine cluster started here with ``config.max_sessions``
             session slots.
         engine: Generator engine the session actors load.
-        size: Face video width and height in pixels.
+        size: Face video size: an int for a square, or a `FrameSize` (wide framing).
         placement_timeout_s: Longest wait for Ray to place a new session's actor.
         spares: Warm actors to keep in free slots (a new call then starts at once).
         look: The sessions' look unless a call asks for another (``serve --look``).
