@@ -53,6 +53,11 @@ def test_serve_with_no_ray_cluster_there_exits_2_with_one_line() -> None:
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith("streamface serve: cannot join the Ray cluster at")
     assert out.stderr.count("\n") == 1, out.stderr
+    out = subprocess.run(  # batching is one process's: refused before any cluster starts
+        [sys.executable, "-m", "streamface", "serve", "--port", "0", "--ray", "local", "--batch", "on"],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+    assert out.returncode == 2 and "--batch on" in out.stderr and out.stderr.count("\n") == 1
 
 
 def test_the_server_does_not_import_ray_without_ray() -> None:

@@ -136,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
 
     size = parse_frame_size(args.size) if args.size is not None else LIVE_SIZE
     if args.ray:
+        if args.batch == "on":
+            raise StreamFaceError(
+                "--batch on batches one server's sessions; with --ray each session runs in "
+                "a process of its own, with its own engine"
+            )
         from streamface.cluster.front import create_ray_app
 
         ray_app = create_ray_app(
