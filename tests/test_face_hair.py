@@ -212,3 +212,20 @@ def test_receding_and_thinning_hair_is_never_see_through(renderer: FaceRenderer,
     assert partial < 1.3 * edges, f"{partial} see-through pixels above the brows (an opaque cut: {edges})"
     # Opaque cuts: 2.4-3.8 half-covered pixels per outline pixel (faded clipped sides included).
     assert per_outline < 6.0, f"{per_outline:.1f} half-covered pixels per outline pixel: hair fades over the scalp"
+
+
+@pytest.mark.parametrize("style", ["long", "long_bangs", "lob_waves", "curly_shoulder"])
+def test_hair_hanging_past_the_hairline_has_no_crease_across_it(renderer: FaceRenderer, style: str) -> None:
+    # The roots' shade follows the hairline; drawn across curtains that hang on past that
+    # height too, it was a dark line through the side hair at brow level (9.5 levels deep
+    # on long hair; what is left is the hair's own shading, under 4).
+    face = {**FEM, "hair_style": style, "glasses": 0.0}
+    img = _render(renderer, face)[0].mean(axis=2) * 255.0
+    g = renderer._geometry(torch.from_numpy(params_matrix(_faces(face))))
+    x = -(float(g["rx"].reshape(-1)[0]) + 0.035)  # in the hair just beside the face
+    line = float(hair.swept(g, torch.tensor(x), hair.hairline(g, torch.tensor(x))).reshape(-1)[0])
+    band = img[:, _col(x - 0.02) : _col(x + 0.02)].mean(axis=1)
+    assert band[_row(line)] < 100, "not in the hair"
+    k = 8
+    dips = [band[r] - (band[r - k] + band[r + k]) / 2 for r in range(_row(line) - 4, _row(line) + 5)]
+    assert min(dips) > -5.0, f"{style}: a crease {min(dips):.1f} levels deep at the hairline's height"

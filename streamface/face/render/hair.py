@@ -393,14 +393,20 @@ def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> di
     tucked = 0.25 * (1.0 - sh.smoothstep(0.15, 0.35, g["h_length"])) + 0.06 * tuck + 0.3 * sh.smoothstep(0.5, 0.9, tuck)
     x_in = curtain_edge(g, x, y) + tucked
     y_end = g["chin_y"] - 0.30 + 0.9 * g["h_length"]
-    curtain = sh.fill(x_in - ax, px) * inside * torch.sigmoid((y_end - y) / px)
+    hangs = inside * torch.sigmoid((y_end - y) / px)
+    curtain = sh.fill(x_in - ax, px) * hangs
     a = torch.maximum(cap, curtain) * g["h_density"]
     # (A buzz cut keeps its sheer density: drawn opaque in the clipped tone, its cap read as
     # a bob's to dlib, measured in `benchmarks/results/men_probe.md`.)
     short = clip * (1.0 - curtain)
     # A fade's clipped sides go on down to the skin itself by the ears.
     to_skin = fade * sh.smoothstep(cy - 0.3, g["eye_y"] - 0.06, y)
-    return {"a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short, "to_skin": to_skin}
+    # Where hair hangs on past the hairline's height (curtains) its roots are not there.
+    past = sh.smoothstep(x_in - 0.02, x_in + 0.01, ax) * hangs
+    return {
+        "a": a, "y_line": y_line, "hcy": hcy, "hrx": hrx, "hry": hry, "short": short,
+        "to_skin": to_skin, "past": past,
+    }
 
 
 def clipped(g: Geometry, shaded: Tensor) -> Tensor:
@@ -433,7 +439,9 @@ def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a
     """Draw the front hair (and its soft shadow on the forehead) over the head layers."""
     f = front(g, x, y, px)
     a = f["a"]
-    root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018)
+    # The roots' shade runs along the hairline where the hair starts; across curtains that
+    # hang on below that height it drew a dark crease through the hair at brow level.
+    root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018) * (1.0 - f["past"])
     shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
     shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
     shaded = shaded + (img - shaded) * (f["short"] * f["to_skin"])
