@@ -147,7 +147,13 @@ def run(args: argparse.Namespace) -> int:
             config, args.ray, engine=args.engine, size=size,
             spares=max(0, args.ray_spares), look=args.look,
         )
-        _serve(ray_app, config)
+        from streamface.cluster import LOCAL
+
+        where = (
+            f"\n  sessions: a process each, in a one-machine Ray cluster of {config.max_sessions} slots"
+            if args.ray == LOCAL else f"\n  sessions: Ray actors on the cluster at {args.ray}"
+        )
+        _serve(ray_app, config, where)
         return 0
     try:
         import torch
@@ -171,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(app: Any, config: Any) -> None:
+def _serve(app: Any, config: Any, where: str = "") -> None:
+    """Run ``app`` until interrupted; ``where`` says where sessions run (for the banner)."""
     import errno
 
     from aiohttp import web
@@ -181,7 +188,7 @@ def _serve(app: Any, config: Any) -> None:
     shown = f"[{config.host}]" if ":" in config.host else config.host
 
     def listening(_: str) -> None:  # aiohttp calls this once the socket is bound
-        print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop)", flush=True)
+        print(f"streamface serve: http://{shown}:{config.port}/  (Ctrl+C to stop){where}", flush=True)
 
     try:
         web.run_app(app, host=config.host, port=config.port, print=listening, access_log=None)
