@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 def test_capacity_is_the_load_benchmarks_knee() -> None:
     assert measured_capacity({"areas": {"load": {"knee_sessions": 5}}}) == 5
     assert measured_capacity({"load": {"knee_sessions": 3}}) == 3
+    ray_ramp = {"areas": {"load-ray-callers-nice10": {"knee_sessions": 6}}}  # benchmarks.load --ray
+    assert measured_capacity(ray_ramp) == 6
     assert resources_flag(5) == '--resources={"streamface_session": 5}'
     with pytest.raises(ValueError, match="knee_sessions"):
         measured_capacity({"areas": {"render": {}}})

@@ -1,10 +1,11 @@
 """A node's session capacity, from its measured load benchmark, as a ``ray start`` flag.
 
 Each node advertises how many live sessions it can hold as the custom Ray resource
-``streamface_session``. Measure the node (``python -m benchmarks --only load`` on it, or
-on a machine of the same type), then::
+``streamface_session``. Measure the node as it will run them, each session in a process of
+its own (``python -m benchmarks.load --ray --callers-nice 10`` on it, or on a machine of
+the same type), then::
 
-    python -m streamface.cluster.capacity benchmarks/results/cpu-load.json
+    python -m streamface.cluster.capacity benchmarks/results/load-ray-callers-nice10-cpu.json
     # --resources='{"streamface_session": 5}'
     ray start --address HEAD:6379 --resources='{"streamface_session": 5}'
 
@@ -24,12 +25,18 @@ from streamface.cluster import RESOURCE
 
 
 def measured_capacity(result: dict[str, Any]) -> int:
-    """Sessions a node holds, from a ``python -m benchmarks`` result (its ``load`` area).
+    """Sessions a node holds, from a ``python -m benchmarks`` result (its ``load`` area) or a
+    ``python -m benchmarks.load`` one (its single ``load-...`` area, e.g. ``load-ray``:
+    sessions in processes of their own, as a cluster node runs them).
 
     Raises:
         ValueError: the result has no load measurement.
     """
-    load = result.get("areas", {}).get("load") if "areas" in result else result.get("load")
+    areas = result.get("areas", result)
+    load = areas.get("load") if isinstance(areas, dict) else None
+    if load is None and isinstance(areas, dict):
+        ramps = [v for k, v in areas.items() if k.startswith("load-")]
+        load = ramps[0] if len(ramps) == 1 else None
     if not isinstance(load, dict) or not isinstance(load.get("knee_sessions"), int):
         raise ValueError("no load measurement (knee_sessions) in this result: "
                          "run 'python -m benchmarks --only load' on the node")
