@@ -292,7 +292,7 @@ def neutral_params() -> FaceParams:
     return FaceParams(
         skin_tone=0.45,
         skin_undertone=0.5,
-        hair_style=float(HAIR_STYLES.index("side_part")),
+        hair_style=float(HAIR_STYLES.index("pixie")),
         hair_lightness=0.2,
         hair_red=0.05,
         masculinity=0.5,
