@@ -51,7 +51,7 @@ from streamface.face.animation import FaceAnimation
 from streamface.face.framing import Framer, FrameSize
 from streamface.face.identity import IdentityCode, identity_code, look_code
 from streamface.face.label import draw_badge, draw_label
-from streamface.face.params import PARAM_HIGH, PARAM_LOW, neutral_params
+from streamface.face.params import PARAM_HIGH, PARAM_LOW, PARAM_NAMES, neutral_params
 from streamface.face.sprites import FaceSprites, layout_ready
 from streamface.motion.animator import (  # noqa: F401 (re-exported)
     SPEECH_NOD_DEG,
@@ -76,6 +76,13 @@ BUFFER_SECONDS = 5.0
 INGEST_FRAME_BATCH = 5
 """The VAD decides 20 ms frames five at a time (`AudioIngest`): about half the per-chunk
 cost; the speech buffer, which only the analyses read, lags the audio by up to 80 ms."""
+STYLE_CHOICES = tuple(
+    PARAM_NAMES.index(name) for name in ("hair_style", "hair_style_alt", "hair_mix", "facial_hair_style")
+)
+"""Parameters a morph switches half way instead of walking: the steps between two hair or
+beard styles' indices are other styles, and the share between two picks is a style
+nobody wears (`ParamMorph`'s ``discrete``)."""
+
 FIRST_ANALYSIS_S = 1.0
 """Seconds of speech before the first face."""
 CADENCE_FILLING_S = 0.75
@@ -223,8 +230,13 @@ class Session:
         self._cues = VoiceCues()
         self._placeholder = neutral_params().to_vector()
         self._blends = bool(engine.blends)
-        # A cross-fading engine shows the morph continuously; others step it.
-        self._morph = ParamMorph(self._placeholder, step_s=0.0 if self._blends else MORPH_STEP_FRAMES / self.fps)
+        # A cross-fading engine shows the morph continuously, a change of hair or beard
+        # style as one dissolve; others step it.
+        self._morph = ParamMorph(
+            self._placeholder,
+            step_s=0.0 if self._blends else MORPH_STEP_FRAMES / self.fps,
+            discrete=STYLE_CHOICES if self._blends else (),
+        )
         self._scale = (PARAM_HIGH - PARAM_LOW).astype(np.float32)
         self._state_lock = threading.Lock()
         self._analysis_lock = threading.Lock()

@@ -175,3 +175,27 @@ def test_a_new_or_reset_morph_is_settled_from_the_start() -> None:
     assert not morph.at(1.1)[1]
     morph.reset(np.zeros(2))
     assert morph.at(0.0)[1] and morph.at(1.1)[1] and np.array_equal(morph.at(0.0)[0], [0.0, 0.0])
+
+
+def test_a_discrete_choice_switches_once_half_way_never_through_the_choices_between() -> None:
+    # A hairstyle index: every value between two styles is a third style.
+    morph = ParamMorph(np.array([13.0, 0.2], np.float32), discrete=[0])
+    morph.set_target(np.array([23.0, 0.8], np.float32), t=1.0, duration_s=0.6)
+    frames = [morph.keyframes(1.0 + k / FPS, spacing=0.1, min_gap_s=2 / FPS) for k in range(-3, 25)]
+    seen = {float(v) for f in frames for v in (f.a[0], f.b[0], f.value[0])}
+    assert seen == {13.0, 23.0}, seen
+    switches = [f for f in frames if f.a[0] != f.b[0]]
+    assert switches and all(f.a[0] == 13.0 and f.b[0] == 23.0 for f in switches)  # one dissolve
+    # The other parameter still walks, and the value is the continuous morph's, bit for bit
+    # (a new target set mid-morph starts from the picture shown).
+    assert len({float(f.value[1]) for f in frames}) > 10
+    for k in range(0, 22):
+        t = 1.0 + k / FPS
+        assert morph.keyframes(t, 0.1, 2 / FPS).value.tobytes() == morph.at(t)[0].tobytes()
+
+
+def test_a_switch_alone_is_one_dissolve() -> None:
+    morph = ParamMorph(np.array([4.0, 0.5], np.float32), discrete=[0])
+    morph.set_target(np.array([17.0, 0.5], np.float32), t=0.0, duration_s=0.6)
+    mid = morph.keyframes(0.3, spacing=0.1, min_gap_s=2 / FPS)
+    assert (mid.a[0], mid.b[0]) == (4.0, 17.0) and 0.0 < mid.weight < 1.0

@@ -17,12 +17,19 @@ the morph is cut into a few equal parameter segments (about one per ``spacing`` 
 largest change), the renderer prepares only the segment ends and cross-fades between
 them, and the weight follows the same smoothstep, so the picture moves every frame and
 never pops while the costly prepare runs a few times per morph rather than every step.
+
+Some parameters are choices, not amounts: a hairstyle's index, where every step between
+two styles is a third style. Such ``discrete`` parameters do not walk: they keep the old
+choice up to the middle of a morph and take the new one from there, so between keyframes
+the old hair dissolves into the new once (walking the index showed a placeholder's hair
+turn into five other cuts within a second).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,11 +72,15 @@ class ParamMorph:
     Args:
         initial: The starting vector (float32 [P]).
         step_s: Advance the morph in steps of this many seconds (0: continuously).
+        discrete: Indices of parameters that switch from the old value to the new half
+            way through a morph instead of walking between them (for a renderer that
+            cross-fades keyframes, which turns the switch into a dissolve).
     """
 
-    def __init__(self, initial: np.ndarray, step_s: float = 0.0) -> None:
+    def __init__(self, initial: np.ndarray, step_s: float = 0.0, discrete: Sequence[int] = ()) -> None:
         self._lock = threading.Lock()
         self.step_s = max(0.0, float(step_s))
+        self._discrete = np.array(sorted(set(discrete)), dtype=np.intp)
         start = np.array(initial, np.float32).reshape(-1)
         self._from = start
         self._to = start.copy()
@@ -105,7 +116,15 @@ class ParamMorph:
         s = smoothstep(elapsed / self._dur)
         if s >= 1.0:
             return self._to.copy()
-        return (self._from + s * (self._to - self._from)).astype(np.float32)
+        return self._between(self._from, self._to, s)
+
+    def _between(self, frm: np.ndarray, to: np.ndarray, s: float) -> np.ndarray:
+        """The vector a fraction ``s`` of the way from ``frm`` to ``to`` (discrete ones
+        switched at half way)."""
+        out = (frm + s * (to - frm)).astype(np.float32)
+        if self._discrete.size:
+            out[self._discrete] = (to if s >= 0.5 else frm)[self._discrete]
+        return out
 
     def at(self, t: float) -> tuple[np.ndarray, bool]:
         """The vector at media time ``t`` and whether it has settled on the target."""
@@ -138,8 +157,10 @@ class ParamMorph:
         change = np.abs(to.astype(np.float64) - frm)
         if scale is not None:
             change = change / np.asarray(scale, np.float64).reshape(-1)
+        switched = bool(self._discrete.size and change[self._discrete].any())
+        change[self._discrete] = 0.0  # a switch is one dissolve, however far apart the choices
         largest = float(change.max()) if change.size else 0.0
-        if largest == 0.0:
+        if largest == 0.0 and not switched:
             return Keyframes(to.copy(), to.copy(), 0.0, to.copy())
         # A smoothstep's steepest slope is 1.5 / dur (progress per second).
         most = max(1, int(dur / (1.5 * max(min_gap_s, 1e-6)) + 1e-9))
@@ -151,10 +172,12 @@ class ParamMorph:
                 return frm.copy()
             if i == n:
                 return to.copy()
-            return (frm + np.float32(i / n) * (to - frm)).astype(np.float32)
+            out = (frm + np.float32(i / n) * (to - frm)).astype(np.float32)
+            if self._discrete.size:
+                out[self._discrete] = (to if 2 * i >= n else frm)[self._discrete]
+            return out
 
-        value = (frm + s * (to - frm)).astype(np.float32)
-        return Keyframes(key(j), key(j + 1), float(s * n - j), value)
+        return Keyframes(key(j), key(j + 1), float(s * n - j), self._between(frm, to, s))
 
     def reset(self, value: np.ndarray) -> None:
         """Jump to ``value`` with no morph (only for a fresh or closed session)."""
