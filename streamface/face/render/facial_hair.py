@@ -71,9 +71,9 @@ def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
 
 def goatee(g: Geometry) -> Tensor:
     """How much a style's moustache is a goatee's, lighter one: 1 at the goatee's moustache
-    weight (0.5) and below, 0 for a full moustache. A goatee's moustache is narrower with
-    its ends lifted (`moustache_d`, `moustache_cover`), its chin beard narrow under the lip
-    (`chin_patch_d`)."""
+    weight (0.5) and below, 0 for a full moustache. A goatee's moustache lifts its ends
+    further (`moustache_d`); its chin beard starts narrower under the lip, apart from the
+    moustache (`chin_beard_d`)."""
     return torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0)
 
 
