@@ -135,7 +135,7 @@ def chin_beard_d(g: Geometry, x: Tensor, y: Tensor, below: Tensor) -> Tensor:
     # Under the lower lip its top follows the lip's curve, rising towards the mouth corners.
     lip_line = my + g["lip_t"] + 0.014 - (g["lip_t"] + 0.008) * torch.clamp(ax / mw, max=1.0) ** 2
     # Beside the mouth a full moustache's chin beard comes up to the moustache's ends.
-    lip_line = lip_line - ring * (lip_line - my + 0.025) * sh.smoothstep(mw * 0.8, mw * 1.05, ax)
+    lip_line = lip_line - ring * (lip_line - my + 0.025) * sh.smoothstep(mw * 0.98, mw * 1.1, ax)
     # Its sides: from under the lip (goatee) or the moustache's ends out to beside the chin's
     # corners, widening fast at first and then running down with the jaw (a rounded U, not
     # a trapezoid's straight sides).
