@@ -237,14 +237,11 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     a = torch.maximum(zone * shape * (1.0 - lips), must) * drawn * sh.fill(face_d - ext - 0.02, px)
     # Shading: a rounded volume, lit from the upper left, darker under the chin and on the
     # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
-    # A chin beard alone (a goatee's or circle's) is shaded flatter: no sheen (it lit it as a
-    # ball), and darker down to and along its lower edge only a little (there it drew a grey
-    # band under a short, skin-toned goatee).
-    chin_alone = g["b_chin"] * (1.0 - g["b_strap"])
-    down = 0.25 * (1.0 - 0.5 * chin_alone)
-    lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - down * sh.smoothstep(my, g["chin_y"] + ext, y))
-    rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02) * (1.0 - 0.6 * chin_alone)
+    lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
+    rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
     top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
+    # (No sheen on a chin beard alone, a goatee's or circle's: it lit it as a ball.)
+    chin_alone = g["b_chin"] * (1.0 - g["b_strap"])
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)
     sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
     colour = tone(g, hair * 1.05 + 0.05, grown_) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
