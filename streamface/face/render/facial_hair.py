@@ -69,6 +69,14 @@ def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
     return colour * k + g["skin"] * (1.0 - k) * (0.8 + 0.2 * colour)
 
 
+def goatee(g: Geometry) -> Tensor:
+    """How much a style's moustache is a goatee's, lighter one: 1 at the goatee's moustache
+    weight (0.5) and below, 0 for a full moustache. A goatee's moustache lifts its ends
+    further (`moustache_d`); its chin beard starts narrower under the lip, apart from the
+    moustache (`chin_beard_d`)."""
+    return torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0)
+
+
 def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Signed distance of the moustache (shared with the mouth layer, which redraws it).
 
@@ -87,7 +95,7 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     t = torch.clamp(x / half, -1.0, 1.0)
     t2 = t * t
     shoe = g["b_horseshoe"]
-    narrow = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0)  # a goatee's (`moustache_cover`)
+    narrow = goatee(g)
     lift = (0.015 + 0.02 * narrow) * (1.0 - shoe) * t2
     top = my - g["lip_t"] - 0.027 - 0.008 * g["b_length"] + 0.024 * t2 - lift
     bottom = my - 0.004 + 0.03 * shoe * t2 - lift
@@ -95,21 +103,51 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     return sh.smax(d, torch.abs(x) - half, 0.012)
 
 
-def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor) -> Tensor:
-    """Signed distance of the chin patch (``ext``: how far the beard grows past the outline).
-
-    A goatee's is a rounded oval under the lower lip, its top following the lip's curve and
-    its bottom rounded just inside the chin (a flat-cut top and a bottom cut by the chin's
-    outline read as a block). Joined to a full moustache (circle) or a chin strap it keeps
-    their shape.
-    """
+def chin_patch_d(g: Geometry, x: Tensor, y: Tensor, ext: Tensor, below: Tensor) -> Tensor:
+    """Signed distance of the chin patch (``ext``: how far the beard grows past the outline,
+    ``below``: the outline grown out by it): a chin beard's (`chin_beard_d`) or, joined to a
+    chin strap (or under a full beard's cheeks), a rounded patch under the lower lip."""
     my, mw = g["mouth_y"], g["mouth_w"]
-    oval = torch.clamp(2.0 - 2.0 * g["b_moustache"], 0.0, 1.0) * (1.0 - g["b_strap"])
-    chin_d = sh.ellipse(
-        x, y, 0.0, g["chin_y"] - 0.035 - 0.01 * oval + 0.5 * ext, mw * 0.85, 0.075 - 0.018 * oval + (1.0 - 0.7 * oval) * ext
+    strap_patch = sh.smax(
+        sh.ellipse(x, y, 0.0, g["chin_y"] - 0.035 + 0.5 * ext, mw * 0.85, 0.075 + ext),
+        my + g["lip_t"] + 0.006 - y,
+        0.012,
     )
-    lip_line = my + g["lip_t"] + 0.006 + (0.002 + 0.03 * (x / mw) ** 2) * oval
-    return sh.smax(chin_d, lip_line - y, 0.012 + 0.018 * oval)
+    beard_d = chin_beard_d(g, x, y, below)
+    return beard_d + (strap_patch - beard_d) * g["b_strap"]
+
+
+def chin_beard_d(g: Geometry, x: Tensor, y: Tensor, below: Tensor) -> Tensor:
+    """Signed distance of a goatee's or circle beard's chin beard (``below``: the outline
+    grown out by the beard).
+
+    It follows the jaw, as a grown chin beard does: its lower edge is the chin's outline
+    (grown out by its length), its top a shallow curve under the lower lip, and its sides
+    slant out as it goes down, so it is wider at the chin than under the lip and runs out
+    into points along the jaw line. A goatee's starts narrow under the lip, apart from its
+    moustache; a full moustache's (circle, full beard) rises beside the mouth corners to
+    join it. A rounded oval inside the chin read as a pale pebble stuck on it, and the grey
+    oval under a closed mouth as a down-turned mouth (face-api: sad).
+    """
+    my, mw, ax = g["mouth_y"], g["mouth_w"], torch.abs(x)
+    narrow = goatee(g)
+    ring = torch.clamp(2.0 * g["b_moustache"] - 1.0, 0.0, 1.0)
+    # Under the lower lip its top follows the lip's curve, rising towards the mouth corners.
+    lip_line = my + g["lip_t"] + 0.014 - (g["lip_t"] + 0.008) * torch.clamp(ax / mw, max=1.0) ** 2
+    # Beside the mouth a full moustache's chin beard comes up to the moustache's ends.
+    lip_line = lip_line - ring * (lip_line - my + 0.025) * sh.smoothstep(mw * 0.98, mw * 1.1, ax)
+    # Its sides: from under the lip (goatee) or the moustache's ends out to beside the chin's
+    # corners, widening fast at first and then running down with the jaw (a rounded U, not
+    # a trapezoid's straight sides).
+    w_top = mw * (1.2 - 0.35 * narrow)
+    w_bottom = g["chin_w"] + 0.03 - 0.02 * narrow
+    h = g["chin_y"] - my
+    t = torch.clamp((y - my) / h, 0.0, 1.0)
+    width = w_top + (w_bottom - w_top) * t * (2.0 - t)
+    slope = (w_bottom - w_top) * 2.0 * (1.0 - t) / h
+    sides = (ax - width) / torch.sqrt(1.0 + slope * slope)
+    d = sh.smax(sides, lip_line - y, 0.015)
+    return sh.smax(d, below, 0.025)
 
 
 def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
@@ -183,7 +221,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     cheek_line = cheek_line + shrink(g, px, g["chin_y"] + ext - cheek_line)
     cheek_d = cheek_line - y
     cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
-    chin_fill = sh.fill(chin_patch_d(g, x, y, ext) + shrink(g, px, 0.08), px)
+    chin_fill = sh.fill(chin_patch_d(g, x, y, ext, below) + shrink(g, px, 0.08), px)
     strap_top = my - 0.06 + shrink(g, px, g["chin_y"] + ext - my + 0.06)
     fade = sh.smoothstep(strap_top, strap_top + 0.06 * coverage(g) + 1e-3, y)
     strap = sh.fill(-face_d - 0.03 - 0.02 * g["b_length"], px) * fade
@@ -202,7 +240,9 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
     top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
-    sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03)
+    # (No sheen on a chin beard alone, a goatee's or circle's: it lit it as a ball.)
+    chin_alone = g["b_chin"] * (1.0 - g["b_strap"])
+    sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)
     sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
     colour = tone(g, hair * 1.05 + 0.05, grown_) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
     return sh.over(img, colour, a * 0.95)

@@ -426,8 +426,10 @@ def swept(g: Geometry, x: Tensor, y_line: Tensor) -> Tensor:
 
 def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tensor]) -> Tensor:
     """A side parting: a fine line of scalp from the hairline back over the head, the hair
-    lifting off it in a soft shadow on the side it is swept to."""
-    xp = parting_x(g)
+    lifting off it in a soft shadow on the side it is swept to. It curves in towards the
+    crown as it runs back over the head, as a parting does (a straight line read as drawn on)."""
+    back = sh.smoothstep(f["y_line"], f["hcy"] - f["hry"], y)  # 0 at the hairline .. 1 on top
+    xp = parting_x(g) * (1.0 - 0.35 * back * back)
     up = sh.smoothstep(f["hcy"] - 0.98 * f["hry"], f["hcy"] - 0.82 * f["hry"], y) * torch.sigmoid((f["y_line"] - y) / 0.004)
     line = torch.exp(-(((x - xp) / 0.0055) ** 2)) * up * g["h_parting"]
     lifted = torch.exp(-(((x - xp - 0.013 * g["h_dir"]) / 0.01) ** 2)) * up * g["h_parting"]
