@@ -135,25 +135,6 @@ def test_curls_have_no_lattice(size: int) -> None:
     assert _spectrum_peakiness(patch) < {256: 15.0, 512: 60.0}[size]
 
 
-def _alpha_rows(a: np.ndarray) -> np.ndarray:
-    return (a > 0.5).sum(axis=1)
-
-
-def test_goatee_is_rounded(renderer: FaceRenderer) -> None:
-    """The goatee is rounded at its top and bottom (a block cut flat by the chin's outline
-    read as a sticker)."""
-    base = {**MASC, "skin_tone": 0.1, "hair_lightness": 0.1, "facial_hair_style": "goatee"}
-    img = _render(renderer, {**base, "facial_hair": 0.85}, {**base, "facial_hair": 0.0})
-    diff = np.abs(img[0] - img[1]).max(axis=-1)
-    chin = diff[_row(0.19) :, _col(-0.15) : _col(0.15)]  # below the moustache
-    widths = _alpha_rows(chin)
-    rows = np.flatnonzero(widths > 0)
-    assert len(rows) > 6
-    top, bottom, widest = rows[0], rows[-1], widths.max()
-    assert widths[top] < 0.6 * widest, f"goatee top {widths[top:top + 4]} vs widest {widest}"
-    assert widths[bottom] < 0.7 * widest, f"goatee bottom {widths[bottom - 3:bottom + 1]} vs widest {widest}"
-
-
 @pytest.mark.parametrize("skin", [0.1, 0.85])
 def test_white_stubble_is_never_a_pale_patch(renderer: FaceRenderer, skin: float) -> None:
     base = {**MASC, "skin_tone": skin, "hair_grey": 1.0, "age": 0.9}
