@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from face_pixels import beard_layer
 
 from streamface.face.params import FaceParams, params_matrix
-from streamface.face.render import facial_hair, hair, skin
+from streamface.face.render import facial_hair, hair
 from streamface.face.renderer import FaceRenderer
 
 SIZE = 256
@@ -26,15 +27,8 @@ def renderer() -> FaceRenderer:
 
 
 def _through(renderer: FaceRenderer, face: dict[str, object]) -> np.ndarray:
-    """How much of what lies under the facial hair layer shows through it, per pixel: the
-    layer drawn over a black and over a white face, differenced (0 where it is opaque)."""
-    g = renderer._geometry(torch.from_numpy(params_matrix([FaceParams().with_overrides(face)])))
-    x, y = renderer.xs.expand(1, 1, SIZE, SIZE), renderer.ys.expand(1, 1, SIZE, SIZE)
-    face_d = skin.face_sdf(g, x, y)
-    with torch.no_grad():
-        black = facial_hair.beard(g, torch.zeros(1, 3, SIZE, SIZE), x, y, renderer.px, face_d)
-        white = facial_hair.beard(g, torch.ones(1, 3, SIZE, SIZE), x, y, renderer.px, face_d)
-    return (white - black).mean(dim=1)[0].numpy()
+    """How much of what lies under the facial hair layer shows through it, per pixel."""
+    return beard_layer(renderer, face)[0]
 
 
 @pytest.mark.parametrize("style", ["full", "short_boxed", "goatee", "circle", "chin_strap", "horseshoe"])

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+from face_pixels import beard_layer
 
-from streamface.face.params import FaceParams, params_matrix
-from streamface.face.render import facial_hair, skin
 from streamface.face.renderer import FaceRenderer
 
 SIZE = 512
@@ -34,13 +32,8 @@ def renderer() -> FaceRenderer:
 def _chin_beard(renderer: FaceRenderer, face: dict[str, object]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """The beard's coverage below the mouth (bool [H, W]), the face outline's signed distance
     and the face's mouth, chin and pixel measures."""
-    g = renderer._geometry(torch.from_numpy(params_matrix([FaceParams().with_overrides(face)])))
-    x, y = renderer.xs.expand(1, 1, SIZE, SIZE), renderer.ys.expand(1, 1, SIZE, SIZE)
-    face_d = skin.face_sdf(g, x, y)
-    with torch.no_grad():
-        black = facial_hair.beard(g, torch.zeros(1, 3, SIZE, SIZE), x, y, renderer.px, face_d)
-        white = facial_hair.beard(g, torch.ones(1, 3, SIZE, SIZE), x, y, renderer.px, face_d)
-    cover = 1.0 - (white - black).mean(dim=1)[0].numpy()
+    through, g, y, face_d = beard_layer(renderer, face)
+    cover = 1.0 - through
     m = {k: float(g[k]) for k in ("mouth_y", "mouth_w", "lip_t", "chin_y", "chin_w")}
     below_mouth = y[0, 0].numpy() > m["mouth_y"] + m["lip_t"] + 0.005
     return (cover > 0.5) & below_mouth, face_d[0, 0].numpy(), m
