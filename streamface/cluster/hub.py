@@ -541,14 +541,7 @@ class RayHub(Hub):
             SessionEndedError: the session ended, or its actor does not answer.
         """
         remote = call.remote if isinstance(call, RemoteCall) else None
-        if remote is None:
-            raise SessionEndedError(call.id)
-        try:
-            reply: dict[str, Any] | None = await asyncio.wait_for(
-                remote.actor.set_look.remote(int(look)), self.probe_timeout_s
-            )
-        except (TimeoutError, GetTimeoutError, RayActorError):
-            reply = None
+        reply = None if remote is None else await self._ask(remote, "set_look", int(look))
         if reply is None:
             raise SessionEndedError(call.id)
         return int(reply["look"]), bool(reply["changed"])
@@ -557,18 +550,16 @@ class RayHub(Hub):
         """Per live session of the cluster: `SessionActor.live_stats`, asked of every actor
         at once; a session whose actor does not answer within a probe timeout is left out."""
         remotes = [c.remote for c in self.calls.values() if isinstance(c, RemoteCall) and c.remote]
-
-        async def ask(remote: RemoteLive) -> dict[str, Any] | None:
-            try:
-                entry: dict[str, Any] | None = await asyncio.wait_for(
-                    remote.actor.live_stats.remote(last), self.probe_timeout_s
-                )
-            except (TimeoutError, GetTimeoutError, RayActorError):
-                return None
-            return entry
-
-        entries = await asyncio.gather(*(ask(r) for r in remotes))
+        entries = await asyncio.gather(*(self._ask(r, "live_stats", last) for r in remotes))
         return [e for e in entries if e is not None]
+
+    async def _ask(self, remote: RemoteLive, method: str, *args: Any) -> Any:
+        """A session actor's answer to ``method(*args)``, or None when it has ended or does
+        not answer within a probe timeout."""
+        try:
+            return await asyncio.wait_for(getattr(remote.actor, method).remote(*args), self.probe_timeout_s)
+        except (TimeoutError, GetTimeoutError, RayActorError):
+            return None
 
     def snapshot(self) -> dict[str, Any]:
         """The ``GET /sessions`` body: every live session of the cluster, with its node."""
