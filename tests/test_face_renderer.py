@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 from face_pixels import col_of as _col
 from face_pixels import row_of as _row
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS, FaceAnimation
 from streamface.face.params import HAIR_STYLES, PARAM_DIM, FaceParams, neutral_params, params_matrix
@@ -379,3 +382,35 @@ def test_masculine_upper_lip_is_thinner() -> None:
     up_f, low_f = _lip_rows(FaceParams(masculinity=0.0, makeup=0.0, lip_fullness=0.6))
     assert up_m <= 0.55 * low_m and up_m / low_m < up_f / low_f - 0.1, (up_m, low_m, up_f, low_f)
 
+
+
+class _HostTensors(TorchDispatchMode):
+    """Counts tensors made from Python data (``torch.tensor``) while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is torch.ops.aten.lift_fresh.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_frame_makes_no_tensor_from_host_data(renderer: FaceRenderer) -> None:
+    """After the first frame, drawing one (whole, animated, each part) makes no tensor from
+    Python data: on CUDA each would be a host-to-device copy per frame, which a captured
+    CUDA graph refuses (the torch engine failed on a GPU with every colour made per call)."""
+    params, anim = _params(FACES[1]), _anim(1, mouth_open=0.5, v_rest=0.0, v_a=1.0)
+
+    def frame() -> None:
+        prepared = renderer.prepare(params)
+        renderer.animate(prepared, params, anim)
+        for part in renderer.PARTS:
+            renderer.part(prepared, params, anim, part)
+
+    with torch.inference_mode():
+        frame()
+        with _HostTensors() as made:
+            frame()
+    assert made.count == 0

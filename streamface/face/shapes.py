@@ -12,6 +12,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+_CONSTANTS: dict[tuple[tuple[float, ...], tuple[int, ...], torch.device, torch.dtype], Tensor] = {}
+
+
+def constant(values: tuple[float, ...], shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """``values`` as a tensor of ``shape`` on ``like``'s device and dtype, made once.
+
+    Kept per device and dtype: a constant made on every call would be a host-to-device
+    copy on every frame, which a CUDA graph cannot capture (and costs a copy without one).
+    """
+    key = (values, shape, like.device, like.dtype)
+    found = _CONSTANTS.get(key)
+    if found is None:
+        with torch.inference_mode(False):  # usable inside and outside inference mode
+            found = torch.tensor(values, dtype=like.dtype, device=like.device).reshape(shape)
+        _CONSTANTS[key] = found
+    return found
+
 
 def fill(d: Tensor, px: float) -> Tensor:
     """Anti-aliased coverage (0..1) of a signed distance `d`, edge width ~ one pixel `px`."""
@@ -82,8 +99,7 @@ def palette(t: Tensor, colors: Tensor) -> Tensor:
 
 def hsv(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
     """HSV (each [B, 1, 1, 1], hue wraps at 1) -> RGB [B, 3, 1, 1]."""
-    offs = torch.tensor([0.0, 2.0 / 3.0, 1.0 / 3.0], dtype=h.dtype, device=h.device).reshape(1, 3, 1, 1)
-    p = h + offs
+    p = h + constant((0.0, 2.0 / 3.0, 1.0 / 3.0), (1, 3, 1, 1), h)
     p = p - torch.floor(p)
     k = torch.clamp(torch.abs(p * 6.0 - 3.0) - 1.0, 0.0, 1.0)
     return v * (1.0 - s + s * k)

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..shapes import constant
+
 Box = tuple[int, int, int, int]
 """A pixel box ``(x0, x1, y0, y1)``: columns x0..x1-1, rows y0..y1-1."""
 
@@ -60,9 +62,9 @@ PIVOT = (0.0, 0.30)  # the head rotates about the top of the neck
 LIGHT = (-0.45, -0.55, 0.70)  # key light from the upper left, in front
 
 
-def col(*rgb: float) -> Tensor:
-    """A constant colour as [1, 3, 1, 1]."""
-    return torch.tensor(rgb, dtype=torch.float32).reshape(1, 3, 1, 1)
+def col(*rgb: float, like: Tensor) -> Tensor:
+    """A constant colour as [1, 3, 1, 1] on ``like``'s device and dtype (made once per device)."""
+    return constant(rgb, (1, 3, 1, 1), like)
 
 
 def hue(colour: Tensor) -> Tensor:

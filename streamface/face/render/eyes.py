@@ -38,7 +38,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     inside = torch.sigmoid((v - v_up) / (px * 0.6)) * torch.sigmoid((v_low - v) / (px * 0.6)) * (s > 0).to(x.dtype)
     # White, shaded under the upper lid and towards the corners.
     lid_sh = torch.exp(-torch.clamp(v - v_up, min=0.0) / (0.25 * h))
-    white = col(0.97, 0.96, 0.94).to(x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
+    white = col(0.97, 0.96, 0.94, like=x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
     white = white * (1.0 - 0.12 * g["deep"])
     # Iris and pupil follow the gaze.
     # A man's narrower opening keeps a full-size iris (the lids cover more of it).
@@ -50,17 +50,17 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     iris = g["iris"] * (1.0 + 0.35 * sh.smoothstep(-0.2 * ri, 0.8 * ri, iy)) * (1.0 - 0.45 * sh.smoothstep(0.7 * ri, ri, r))
     iris = iris * (1.0 - 0.35 * lid_sh)
     eye = sh.over(white, iris, iris_a)
-    eye = sh.over(eye, col(0.03, 0.02, 0.03).to(x), sh.fill(r - ri * 0.46, px))
+    eye = sh.over(eye, col(0.03, 0.02, 0.03, like=x), sh.fill(r - ri * 0.46, px))
     glint = sh.fill(sh.ellipse(ix, iy, -ri * 0.32, -ri * 0.36, ri * 0.24, ri * 0.22), px)
     glint2 = sh.fill(sh.ellipse(ix, iy, ri * 0.38, ri * 0.36, ri * 0.09, ri * 0.09), px)
-    eye = sh.over(eye, col(1.0, 1.0, 1.0).to(x), torch.maximum(glint, 0.8 * glint2))
+    eye = sh.over(eye, col(1.0, 1.0, 1.0, like=x), torch.maximum(glint, 0.8 * glint2))
     out = sh.over(img, eye, inside)
     # Crease above the lid (a double fold) and a soft lid shadow / eyeshadow.
     crease_v = v_up_open - 0.012 - 0.006 * g["lid_fold"]
     crease = torch.exp(-(((v - crease_v) / 0.0028) ** 2)) * s * sh.smoothstep(0.1, 0.6, g["lid_fold"])
     lid = torch.sigmoid((v - crease_v) / 0.004) * torch.sigmoid((v_up - v) / (px * 0.6)) * s
-    shadow_col = col(0.55, 0.42, 0.48).to(x) * (0.6 + 0.4 * g["lum"])
-    out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0).to(x))
+    shadow_col = col(0.55, 0.42, 0.48, like=x) * (0.6 + 0.4 * g["lum"])
+    out = out * (1.0 - 0.22 * crease * col(0.9, 1.0, 1.0, like=x))
     # Older lids are a little heavier: more of the lid in shade under the crease.
     out = out + (out * shadow_col * 1.15 - out) * lid * (0.18 + 0.5 * g["makeup"] + 0.12 * g["sag"])
     # Upper lid line with lashes: heavier towards the outer corner, with a flick.
@@ -132,7 +132,7 @@ def glasses(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor
     inner_edge = g["eye_dx"] - lw * 0.9
     bridge = sh.fill(torch.abs(y - ly + lh * 0.35 - 0.025 * (ax / (inner_edge + 1e-3)) ** 2) - thick * 0.8, px) * sh.fill(ax - inner_edge, px)
     glare = sh.fill(d, px) * torch.exp(-(((x * 0.6 + y - ly + 0.02) / 0.012) ** 2)) * 0.10
-    out = sh.over(img, col(1.0, 1.0, 1.0).to(x), glare * g["glasses"])
+    out = sh.over(img, col(1.0, 1.0, 1.0, like=x), glare * g["glasses"])
     return sh.over(out, g["glasses_col"], torch.maximum(rim, bridge) * g["glasses"])
 
 

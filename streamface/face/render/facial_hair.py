@@ -192,7 +192,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # the chin and has a crisper edge up the cheeks.
     hair = g["hair"]
     hair_dark = 1.0 - 0.75 * hair.mean(dim=1, keepdim=True)
-    tint = (hair * 0.55 + g["skin_shadow"] * 0.25) * col(0.94, 0.98, 1.06).to(x)
+    tint = (hair * 0.55 + g["skin_shadow"] * 0.25) * col(0.94, 0.98, 1.06, like=x)
     # Grey and white stubble: never lighter than the skin under it in any channel (a lighter
     # tint read as a pale patch, on dark skin most), and only a shade darker (a dark ring
     # round the mouth of a white-haired man read sad or angry).
@@ -200,7 +200,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # On darker skin the tint is deeper and cooler (up to about half as light, a little
     # blue): in the hair colour's shade it was within a few levels of the skin there and a
     # dark man's stubble or shaving shadow was not seen at all.
-    tint = tint * (1.0 - 0.48 * g["deep"]) * (1.0 + g["deep"] * col(-0.096, -0.032, 0.128).to(x))
+    tint = tint * (1.0 - 0.48 * g["deep"]) * (1.0 + g["deep"] * col(-0.096, -0.032, 0.128, like=x))
     edge = torch.sigmoid((y - line - 0.03) / 0.008) * inside * (1.0 - lips)
     must_zone = sh.soft(moustache_d(g, x, y), 0.006)
     chin_zone = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.03, mw * 0.95, 0.06), 0.02)

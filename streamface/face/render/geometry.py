@@ -108,7 +108,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # Skin: the Monk palette, an undertone shift, duller with age.
     skin = sh.palette(p("skin_tone").reshape(-1), bufs["skin_pal"])
     under = p("skin_undertone")
-    shift = col(0.015, -0.005, -0.03).to(skin) * (under - 0.5) * 2.0 + col(0.02, -0.01, 0.005).to(skin) * (0.5 - under)
+    shift = col(0.015, -0.005, -0.03, like=skin) * (under - 0.5) * 2.0 + col(0.02, -0.01, 0.005, like=skin) * (0.5 - under)
     skin = torch.clamp(skin + shift * (0.4 + 0.6 * skin), 0.0, 1.0)
     skin = skin + (skin.mean(dim=1, keepdim=True) - skin) * (0.18 * sag)
     # Darker skin is modelled with more contrast: the lit side a little lighter and the
@@ -117,19 +117,19 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     # modelled a little harder too (deeper shadows, as his skin is more matte).
     deep = g["deep"]
     g["skin"] = torch.clamp(skin * (1.0 + 0.12 * deep), 0.0, 1.0)
-    shadow = skin * col(0.80, 0.68, 0.68).to(skin) + col(0.02, 0.0, 0.01).to(skin)
+    shadow = skin * col(0.80, 0.68, 0.68, like=skin) + col(0.02, 0.0, 0.01, like=skin)
     g["skin_shadow"] = shadow * (1.0 - 0.10 * deep) * (1.0 - 0.08 * masc)
     # The upper lid line: near black, on a man the skin's shadow deepened (not a liner).
-    liner = col(0.07, 0.05, 0.05).to(skin)
+    liner = col(0.07, 0.05, 0.05, like=skin)
     g["lash_col"] = liner + (g["skin_shadow"] * 0.45 - liner) * (0.8 * masc)
     skin = g["skin"]
     lum = skin.mean(dim=1, keepdim=True)
     g["lum"] = lum
-    lip = skin * col(0.90, 0.64, 0.66).to(skin) + col(0.06, 0.0, 0.02).to(skin) * (1.0 - 0.6 * masc)
+    lip = skin * col(0.90, 0.64, 0.66, like=skin) + col(0.06, 0.0, 0.02, like=skin) * (1.0 - 0.6 * masc)
     lip = lip + (skin * 0.80 - lip) * (0.65 * masc + 0.3 * sag)
     # On darker skin the lips read through a lighter, rosier tone than the skin.
-    lip = lip + col(0.10, 0.03, 0.05).to(skin) * torch.clamp(1.0 - 2.0 * lum, 0.0, 1.0)
-    lipstick = col(0.74, 0.20, 0.28).to(skin) * (0.65 + 0.35 * lum)
+    lip = lip + col(0.10, 0.03, 0.05, like=skin) * torch.clamp(1.0 - 2.0 * lum, 0.0, 1.0)
+    lipstick = col(0.74, 0.20, 0.28, like=skin) * (0.65 + 0.35 * lum)
     g["lip"] = lip + (lipstick - lip) * (0.7 * g["makeup"])
 
     # Hair colour: black .. blonde, red, greying towards white.
@@ -137,7 +137,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     hair = sh.palette(hl, bufs["hair_pal"])
     hair = hair + (sh.palette(hl, bufs["hair_red_pal"]) - hair) * p("hair_red")
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
-    grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02).to(hair)
+    grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02, like=hair)
     g["grey"] = grey
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
@@ -187,6 +187,6 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     g["glasses_shape"] = p("glasses_shape")
     gt = p("glasses_tint")
     g["glasses_tint"] = gt
-    frame = col(0.06, 0.05, 0.05).to(skin) + (col(0.45, 0.26, 0.12).to(skin) - col(0.06, 0.05, 0.05).to(skin)) * torch.clamp(gt * 2.0, 0.0, 1.0)
-    g["glasses_col"] = frame + (col(0.78, 0.74, 0.66).to(skin) - frame) * torch.clamp(gt * 2.0 - 1.0, 0.0, 1.0)
+    frame = col(0.06, 0.05, 0.05, like=skin) + (col(0.45, 0.26, 0.12, like=skin) - col(0.06, 0.05, 0.05, like=skin)) * torch.clamp(gt * 2.0, 0.0, 1.0)
+    g["glasses_col"] = frame + (col(0.78, 0.74, 0.66, like=skin) - frame) * torch.clamp(gt * 2.0 - 1.0, 0.0, 1.0)
     return g

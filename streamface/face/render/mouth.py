@@ -58,12 +58,12 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     closed = 1.0 - sh.smoothstep(0.003, 0.012, gap)
     seam = torch.exp(-(((v - (gap_top + gap_bot) * 0.5) / 0.0028) ** 2)) * sr * closed
     corner = torch.exp(-(((ax - width * 1.02) / 0.005) ** 2 + ((v + 0.002) / 0.004) ** 2)) * closed
-    out = out * (1.0 - 0.5 * torch.clamp(seam + 0.6 * corner, 0.0, 1.0) * col(0.8, 1.0, 1.0).to(x))
+    out = out * (1.0 - 0.5 * torch.clamp(seam + 0.6 * corner, 0.0, 1.0) * col(0.8, 1.0, 1.0, like=x))
     # Inside: a warm dark mouth, upper teeth, lower teeth for wide vowels, a tongue.
     depth = sh.smoothstep(gap_top, gap_bot + 1e-3, v)
-    inside = col(0.30, 0.09, 0.10).to(x) * (0.75 + 0.25 * depth)
+    inside = col(0.30, 0.09, 0.10, like=x) * (0.75 + 0.25 * depth)
     tongue = sh.fill(sh.ellipse(x, v, 0.0, gap_bot + 0.004, width * 0.6, gap * 0.5 + 0.003), px)
-    inside = sh.over(inside, col(0.80, 0.40, 0.42).to(x) * (0.85 + 0.15 * (1.0 - depth)), tongue * (0.4 + 0.6 * (va + vou + vrest)))
+    inside = sh.over(inside, col(0.80, 0.40, 0.42, like=x) * (0.85 + 0.15 * (1.0 - depth)), tongue * (0.4 + 0.6 * (va + vou + vrest)))
     # Teeth show as bands at the top (and, on spread vowels, the bottom) of a dark mouth
     # with the tongue in it: teeth filling the opening read as a grimace.
     upper_h = torch.clamp(gap * 0.3, max=0.018) + 0.003
@@ -71,7 +71,7 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     upper_teeth = torch.sigmoid((gap_top + upper_h - v) / (px * 0.7)) * teeth_w
     lower_h = gap * (0.04 + 0.22 * vei) * (1.0 - vou)
     lower_teeth = torch.sigmoid((v - (gap_bot - lower_h)) / (px * 0.7)) * teeth_w * sh.smoothstep(0.8, 0.55, ax / width)
-    tooth = col(0.97, 0.96, 0.92).to(x)
+    tooth = col(0.97, 0.96, 0.92, like=x)
     inside = sh.over(inside, tooth * (0.9 + 0.1 * s), torch.maximum(upper_teeth, lower_teeth))
     out = sh.over(out, inside, opening)
     # A moustache hangs in front of the upper lip.

@@ -173,7 +173,7 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     out = g["skin_shadow"] + (g["skin"] - g["skin_shadow"]) * k
     # A warm bounce light along the shadow-side cheek keeps darker faces modelled.
     bounce = sh.soft(sh.ellipse(x, y, g["rx"] * 0.62, g["cy"] + 0.16, 0.07, 0.14), 0.05) * (1.0 - ao)
-    out = out + col(0.10, 0.06, 0.03).to(x) * bounce * g["tone"]
+    out = out + col(0.10, 0.06, 0.03, like=x) * bounce * g["tone"]
     nostril = sh.fill(sh.ellipse(ax, y, nw * 0.52, ny_ + 0.004, nw * 0.30, 0.0065), 0.004)
     out = out * (1.0 - 0.45 * nostril)
     # Highlights (stronger on darker skin, where they carry the face's structure).
@@ -184,11 +184,11 @@ def shading(g: Geometry, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
     cheekbone = sh.soft(sh.ellipse(x, y, -edx - 0.01, ey + 0.085, 0.06, 0.03), 0.03)
     chin = sh.soft(sh.ellipse(x, y, -0.01, g["chin_y"] - 0.05, 0.05, 0.03), 0.025)
     brow_hi = sh.soft(sh.ellipse(x, y, -edx * 0.9, g["brow_y"] - 0.028, 0.07, 0.018), 0.02) * g["masc"]
-    out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin + 0.8 * brow_hi) * col(1.0, 0.95, 0.9).to(x)
+    out = out + hi * (fore + 1.4 * tip + 0.5 * bridge + cheekbone + 0.7 * chin + 0.8 * brow_hi) * col(1.0, 0.95, 0.9, like=x)
     # Blush: warm cheeks (less visible, and less needed, on darker skin).
     blush = sh.soft(sh.ellipse(ax, y, edx + 0.025, ny_ - 0.01, 0.068, 0.042), 0.035)
     amount = (0.07 * g["fem"] + 0.04 * g["makeup"] + 0.03 * g["child"]) * (1.0 - 0.55 * g["tone"])
-    return out + col(0.9, -0.35, -0.2).to(x) * amount * blush
+    return out + col(0.9, -0.35, -0.2, like=x) * amount * blush
 
 
 def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
@@ -237,7 +237,7 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     mwin = torch.clamp(torch.sin(math.pi * mtc), 0.0, 1.0) * (mt > 0.0).to(x.dtype) * (mt < 1.0).to(x.dtype)
     mar = (stroke(ax - mx, 0.0028) + 0.3 * stroke(ax - mx + 0.007, 0.008)) * mwin * 0.4 * sh.smoothstep(0.3, 0.9, sag)
     dark = torch.clamp(fold + fore + crow + under + mar, 0.0, 0.7)
-    return img * (1.0 - dark * col(0.34, 0.40, 0.40).to(x))
+    return img * (1.0 - dark * col(0.34, 0.40, 0.40, like=x))
 
 
 def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: Tensor) -> Tensor:
@@ -249,7 +249,7 @@ def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: T
     ax = torch.abs(x)
     zone = sh.soft(sh.ellipse(ax, y, g["eye_dx"] * 0.55, g["nose_y"] - 0.05, g["eye_dx"] + 0.06, 0.07), 0.03)
     a = freckles * zone * torch.clamp(g["freckles"] * 1.2, 0.0, 1.0) * 0.4
-    img = img * (1.0 - a * col(0.30, 0.40, 0.48).to(x))
+    img = img * (1.0 - a * col(0.30, 0.40, 0.48, like=x))
     # Beauty mark: at exactly one of a few deliberate spots, the one nearest mole_pos (a
     # blend of two spots put it in between, e.g. in the philtrum, where it read as dirt).
     spots = (
@@ -268,4 +268,4 @@ def marks(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, freckles: T
         mx = mx + w * fx * scale * 1.1
         my = my + w * sy
     mole = sh.fill(sh.ellipse(x, y, mx, my, 0.0075, 0.0075), px) * torch.clamp(g["mole"] * 1.5 - 0.2, 0.0, 1.0)
-    return img + (img * col(0.45, 0.36, 0.34).to(x) - img) * mole
+    return img + (img * col(0.45, 0.36, 0.34, like=x) - img) * mole
