@@ -46,8 +46,12 @@ def _time_calls(fn: Callable[[], Any], repeats: int, min_seconds: float) -> tupl
     return statistics.median(times), statistics.median(cpu)
 
 
-def _engines(quick: bool) -> list[tuple[str, Any, tuple[int, ...]]]:
-    """(label, engine, batch sizes) for every engine that loads here."""
+def _engines(quick: bool) -> list[tuple[str, Callable[[], Any], tuple[int, ...]]]:
+    """(label, engine factory, batch sizes) for every engine that loads here.
+
+    Factories, so that an engine left out by ``--engine`` costs nothing (ONNX Runtime's
+    first 512 px export takes about a minute).
+    """
     import torch
 
     from engines.onnxruntime_engine import OnnxRuntimeEngine
@@ -56,19 +60,23 @@ def _engines(quick: bool) -> list[tuple[str, Any, tuple[int, ...]]]:
 
     cpu_batches = (1, 4) if quick else (1, 4, 16)
     gpu_batches = (1, 64) if quick else (1, 4, 16, 64)
-    out: list[tuple[str, Any, tuple[int, ...]]] = [
-        ("onnxruntime_1t", OnnxRuntimeEngine(SIZE, threads=1), cpu_batches),
+
+    def torch_cpu() -> Any:
+        torch.set_num_threads(1)
+        return TorchEngine(SIZE, device="cpu")
+
+    out: list[tuple[str, Callable[[], Any], tuple[int, ...]]] = [
+        ("onnxruntime_1t", lambda: OnnxRuntimeEngine(SIZE, threads=1), cpu_batches),
+        ("torch_cpu_1t", torch_cpu, (1,) if quick else (1, 4)),
     ]
-    torch.set_num_threads(1)
-    out.append(("torch_cpu_1t", TorchEngine(SIZE, device="cpu"), (1,) if quick else (1, 4)))
     if torch.cuda.is_available():
-        out.append(("torch_cuda", TorchEngine(SIZE, device="cuda"), gpu_batches))
+        out.append(("torch_cuda", lambda: TorchEngine(SIZE, device="cuda"), gpu_batches))
         if not quick:
-            out.append(("torch_cuda_compiled", TorchEngine(SIZE, device="cuda", compile=True), (64,)))
+            out.append(("torch_cuda_compiled", lambda: TorchEngine(SIZE, device="cuda", compile=True), (64,)))
         try:
             from engines.tensorrt_engine import TensorRTEngine
 
-            out.append(("tensorrt", TensorRTEngine(SIZE), gpu_batches))
+            out.append(("tensorrt", lambda: TensorRTEngine(SIZE), gpu_batches))
         except EngineUnavailableError as exc:
             logger.info("tensorrt not measured: %s", exc)
     return out
@@ -129,8 +137,9 @@ def _measure_composed(label: str, engine: Any, repeats: int, min_seconds: float,
     result[f"{key}_cpu_ms_per_frame"] = round(1000.0 * cpu_seconds, 3)
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Measure every available engine; see the module docstring for the keys."""
+def run(quick: bool = False, engines: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Measure every available engine (or those whose label starts with one of
+    ``engines``); see the module docstring for the keys."""
     repeats, min_seconds = (3, 0.5) if quick else (10, 2.0)
     result: dict[str, Any] = {
         "size": SIZE,
@@ -138,8 +147,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         "target_onnxruntime_1t_animate_ms": TARGET_ANIMATE_MS,
     }
     runs: list[dict[str, Any]] = []
-    for label, engine, batches in _engines(quick):
+    for label, load, batches in _engines(quick):
+        if engines and not label.startswith(engines):
+            continue
+        engine = None
         try:
+            engine = load()
             runs.extend(_measure(label, engine, batches, repeats, min_seconds, result))
             if engine.face_layout:
                 _measure_composed(label, engine, repeats, min_seconds, result)
@@ -147,15 +160,17 @@ def run(quick: bool = False) -> dict[str, Any]:
             logger.exception("render benchmark of %s failed", label)
             result[f"{label}_error"] = f"{type(exc).__name__}: {exc}"
         finally:
-            engine.close()
+            if engine is not None:
+                engine.close()
     full = result.get("onnxruntime_1t_full_b1_ms_per_frame")
     animate = result.get("onnxruntime_1t_animate_b1_ms_per_frame")
     result["onnxruntime_1t_full_ms"] = full
     result["onnxruntime_1t_animate_ms"] = animate
     result["onnxruntime_1t_full_cpu_ms"] = result.get("onnxruntime_1t_full_b1_cpu_ms_per_frame")
     result["onnxruntime_1t_animate_cpu_ms"] = result.get("onnxruntime_1t_animate_b1_cpu_ms_per_frame")
-    result["meets_full_target"] = full is not None and full <= TARGET_FULL_MS
-    result["meets_animate_target"] = animate is not None and animate <= TARGET_ANIMATE_MS
+    # None: not measured in this run (``--engine`` left ONNX Runtime out).
+    result["meets_full_target"] = None if full is None else full <= TARGET_FULL_MS
+    result["meets_animate_target"] = None if animate is None else animate <= TARGET_ANIMATE_MS
     gpu_b64 = [v for k, v in result.items() if k.endswith("_full_b64_fps") and not k.startswith("onnx")]
     if gpu_b64:
         result["target_gpu_b64_fps"] = TARGET_CUDA_B64_FPS
@@ -166,7 +181,7 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.render [--quick]``: print and write the results."""
+    """``python -m benchmarks.render [--quick] [--engine PREFIX ...]``: print and write the results."""
     import argparse
 
     from benchmarks import __main__ as bench
@@ -174,10 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and batches")
     parser.add_argument("--out", type=Path, default=bench.RESULTS, help="results folder")
+    parser.add_argument(
+        "--engine", nargs="*", default=(), help="only engines whose label starts so (torch_cuda, tensorrt, ...)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     machine = bench.machine_info()
-    result = run(quick=args.quick)
+    result = run(quick=args.quick, engines=tuple(args.engine))
     tag = "gpu-" + str(machine["gpu"]).replace(" ", "_") if "gpu" in machine else "cpu"
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"render-{tag}{'-quick' if args.quick else ''}.json"
