@@ -112,3 +112,13 @@ def test_the_tail_touches_the_body_with_no_air_between(renderer: FaceRenderer, f
         assert not gap.any(), f"backdrop between the neck and the tail at y={r}: columns {np.flatnonzero(gap)[:5]}"
         assert not hair[r, : int(0.8 * g["neck_w"] / PX)].any(), "hair in front of the neck"
     assert checked >= _row(0.6) - _row(g["jaw_y"] + 0.1), f"the tail shows on only {checked} rows below the jaw"
+
+
+@pytest.mark.parametrize("side", [0.35, 0.5, 0.6])
+def test_a_morph_of_the_parting_never_hangs_the_tail_down_the_chest(renderer: FaceRenderer, side: float) -> None:
+    """A morph walks ``hair_side`` from one side to the other: the tail draws back behind the
+    jaw and grows out over the other shoulder, never down the middle of the chest."""
+    face = {**FACES[0], "hair_side": side}
+    hair, _, _, g = _masks(renderer, face)
+    centre = hair[_row(0.4) :, SIZE // 2 - int(g["neck_w"] / PX) : SIZE // 2 + int(g["neck_w"] / PX)]
+    assert not centre.any(), f"hair over the middle of the chest at hair_side={side}"

@@ -164,7 +164,7 @@ def _tail_path(g: Geometry, t: Tensor) -> tuple[Tensor, Tensor]:
     root = sh.smoothstep(0.0, 0.15, t)
     half = 0.072 * (0.75 + 0.25 * root) * (1.0 - 0.62 * sh.smoothstep(0.3, 1.0, t))
     inner = g["neck_w"] - 0.012 - 0.03 * (1.0 - root) + 0.05 * sh.smoothstep(0.3, 0.7, t)
-    return g["h_dir"] * (inner + half), half
+    return torch.sign(g["h_dir"]) * (inner + half), half
 
 
 def tail(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -181,7 +181,9 @@ def tail(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Ten
     is a shorter tail growing down from that root, never a thinner one: shrinking its
     outline drew a lock a pixel wide, a dashed line down the neck.
     """
-    grown = torch.clamp(g["h_tail"] * 3.0, 0.0, 1.0)
+    # (A morph that moves the parting to the other side draws the tail back behind the jaw
+    # and out over the other shoulder: it never hangs down the middle of the chest.)
+    grown = torch.clamp(g["h_tail"] * 3.0, 0.0, 1.0) * sh.smoothstep(0.0, 0.5, torch.abs(g["h_dir"]))
     y0 = g["jaw_y"] - 0.06
     t = (y - y0) / TAIL_LENGTH
     xc, half = _tail_path(g, t)
