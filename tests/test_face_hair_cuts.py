@@ -120,8 +120,9 @@ def test_a_blended_ponytail_grows_from_its_root_and_is_never_a_thread(mix: float
     face = {**MASC, "hair_style": "receding", "hair_style_alt": "ponytail", "hair_mix": mix}
     g = renderer._geometry(_params(face))
     with torch.no_grad():
-        d = hair.silhouette(g, renderer.xs, renderer.ys)[0][0, 0]
+        d = hair.tail(g, renderer.xs, renderer.ys)[0][0, 0]  # (drawn as a layer of its own)
     covered = (d < 0).numpy()
+    assert covered.any(), "no tail at all"
     below_ears = covered[row_of(float(g["cy"]) + 0.12, 512):, :]  # rows below the ears
     widths = [int(row.sum()) for row in below_ears if row.any()]
     threads = [w for w in widths if w <= 3]  # a rounded tip has a row or two this thin

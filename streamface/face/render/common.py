@@ -57,6 +57,7 @@ HEAD_BOX = (-0.54, 0.54, -0.96, 0.46)  # ears and front hair
 FACE_BOX = (-0.40, 0.40, -0.62, 0.40)  # the face: skin, shading, lines, glasses arms
 BEARD_BOX = (-0.40, 0.40, -0.14, 0.40)  # where facial hair can grow
 BACK_BOX = (-0.60, 0.60, -0.98, 0.98)  # the hair behind the head and beside the neck
+TAIL_BOX = (-0.54, 0.54, -0.06, 0.98)  # a ponytail over the shoulder, and its shadow
 BODY_BOX = (-1.0, 1.0, 0.10, 1.0)  # neck and shoulders
 PIVOT = (0.0, 0.30)  # the head rotates about the top of the neck
 LIGHT = (-0.45, -0.55, 0.70)  # key light from the upper left, in front

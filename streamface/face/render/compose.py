@@ -2,7 +2,7 @@
 
 Two stages keep per-frame work small:
 
-* `prepare(params)` draws everything that does not move: background, back hair, shoulders,
+* `prepare(params)` draws everything that does not move: background, back hair, a ponytail, shoulders,
   neck, ears, skin and shading, nose, age lines, freckles, beauty mark, facial hair, front
   hair and the arms of glasses. The eye/brow and mouth areas are left as bare skin.
 * `animate(prepared, params, anim)` draws the eyes and brows (blink, gaze, brows that lift
@@ -44,6 +44,7 @@ from streamface.face.render.common import (
     IRIS,
     MOUTH_BOX,
     PIVOT,
+    TAIL_BOX,
     WARP_BOX,
     ZOOM,
     AnimGetter,
@@ -113,6 +114,7 @@ class FaceRenderer(nn.Module):
         self.face_box = self._box(FACE_BOX)
         self.beard_box = self._box(BEARD_BOX)
         self.back_box = self._box(BACK_BOX)
+        self.tail_box = self._box(TAIL_BOX)
         self.body_box = self._box(BODY_BOX)
         self.freckle_box = self._box(skin.FRECKLE_BOX)
         self.register_buffer("freckle_dots", skin.freckle_field(size, self.freckle_box), persistent=False)
@@ -182,6 +184,7 @@ class FaceRenderer(nn.Module):
         # Each layer works in the box it can reach, which keeps the full frame cheap.
         img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
         img = paste(img, self.back_box, hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px))
+        img = paste(img, self.tail_box, hair.tail_layer(g, crop(img, self.tail_box), *self._grid(self.tail_box), px))
         head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box))
         return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0)
 

@@ -15,6 +15,7 @@ from torch import Tensor
 from streamface.face import shapes as sh
 from streamface.face.params import HAIR_STYLES
 from streamface.face.render import eyes as eye_layer
+from streamface.face.render import skin
 from streamface.face.render.common import Geometry
 
 SHAPE_COLUMNS: tuple[str, ...] = (
@@ -108,8 +109,8 @@ def coils(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Signed distance of the whole hair mass, and the ellipse it is lit as (cy, rx, ry).
 
-    ``full=False`` leaves out the bun and ponytail, which never reach the face (a cheaper
-    shape for the per-frame fringe mask).
+    ``full=False`` leaves out the bun, which never reaches the face (a cheaper shape for
+    the per-frame fringe mask). A ponytail's tail is not part of it (`tail`).
     """
     top, side, curl = g["h_top"], g["h_side"], g["h_curl"]
     cy, rx, ry = g["cy"], g["rx"], g["ry"]
@@ -142,26 +143,59 @@ def silhouette(g: Geometry, x: Tensor, y: Tensor, full: bool = True) -> tuple[Te
     d = d - g["h_tousle"] * 0.022 * tufts * sh.smoothstep(hcy - 0.2 * hry, hcy - 0.8 * hry, y) * lift
     if not full:
         return d, hcy, hrx, hry
-    # A bun (or an afro puff) on top; a ponytail's tie at the crown and its tail at one side.
+    # A bun (or an afro puff) on top. (A ponytail's tail is `tail`, drawn by `back_hair`.)
     bun = g["h_bun"]
     size = (0.55 + 0.45 * bun) * (1.0 + 0.45 * curl)
     bun_d = sh.ellipse(x, y, 0.0, cy - ry - 0.06 * bun * size, 0.10 * size, 0.08 * size) + bumps
     d = torch.minimum(d, bun_d + 0.3 * (1.0 - torch.clamp(bun * 3.0, 0.0, 1.0)))
-    # The ponytail hangs from behind the head: it grows out of the hair mass above and behind
-    # the ear (joined smoothly, the head drawn over its root) and falls, curving a little out,
-    # onto the shoulder; a lone shape beside the cheek, ending in the air, read as floating.
-    # A part of a ponytail (a style blended in by an uncertain presentation, or a morph)
-    # is a shorter tail growing down from its root, never a thinner one: shrinking its
-    # outline drew a lock a pixel wide, a dashed line down the neck.
-    grown = torch.clamp(g["h_tail"] * 3.0, 0.0, 1.0)
-    tx = x - g["h_dir"] * (rx - 0.005 + 0.09 * torch.clamp(y - cy, 0.0, 0.6))
-    tail_ry = torch.clamp(0.40 * grown, min=1e-3)
-    tail_d = sh.ellipse(tx, y, 0.0, cy - 0.13 + tail_ry, torch.clamp(tail_ry + 0.02, max=0.056), tail_ry)
-    crown = sh.ellipse(x, y, 0.0, cy - ry - 0.01, torch.clamp(0.09 * grown, min=1e-3), torch.clamp(0.055 * grown, min=1e-3))
-    absent = 0.8 * (grown <= 0.0).to(x.dtype)  # no tail at all: out of the picture
-    d = sh.smin(d, tail_d + absent, 0.06)
-    d = torch.minimum(d, crown + absent)
     return d, hcy, hrx, hry
+
+
+TAIL_LENGTH = 0.62
+"""How far a full ponytail hangs below its root behind the jaw (drawing units): onto the chest."""
+
+
+def _tail_path(g: Geometry, t: Tensor) -> tuple[Tensor, Tensor]:
+    """The tail's centre line (x) and half width at ``t`` along it (0 root .. 1 full tip)."""
+    # Thick as gathered hair is, tapering over its lower half. Its inner edge runs behind
+    # the neck's (no backdrop between them) down to the shoulders, then leaves it to lie
+    # over the collarbone and the front of the shoulder; its root, behind the jaw, is
+    # narrower and further in, so that no end of it shows there: it comes out from behind.
+    root = sh.smoothstep(0.0, 0.15, t)
+    half = 0.072 * (0.75 + 0.25 * root) * (1.0 - 0.62 * sh.smoothstep(0.3, 1.0, t))
+    inner = g["neck_w"] - 0.012 - 0.03 * (1.0 - root) + 0.05 * sh.smoothstep(0.3, 0.7, t)
+    return torch.sign(g["h_dir"]) * (inner + half), half
+
+
+def tail(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """A ponytail worn low and brought forward over one shoulder (the ``h_dir`` side).
+
+    Returns its signed distance, the place across it (-1 left edge .. 1 right edge), the
+    place along it (0 at the root .. 1 at a full tail's tip) and its half width there.
+
+    It is gathered behind the head: its root is behind the jaw, it comes out from behind
+    the neck below the ear and lies over the front of the shoulder (`back_hair` draws it
+    behind the neck, ears and face, over the top). (Hung from the temple beside the cheek
+    and neck, a thin strand ending in the air below the jaw, it read as a stray lock.)
+    A part of a ponytail (a style blended in by an uncertain presentation, or a morph)
+    is a shorter tail growing down from that root, never a thinner one: shrinking its
+    outline drew a lock a pixel wide, a dashed line down the neck.
+    """
+    # (A morph that moves the parting to the other side draws the tail back behind the jaw
+    # and out over the other shoulder: it never hangs down the middle of the chest.)
+    grown = torch.clamp(g["h_tail"] * 3.0, 0.0, 1.0) * sh.smoothstep(0.0, 0.5, torch.abs(g["h_dir"]))
+    y0 = g["jaw_y"] - 0.06
+    t = (y - y0) / TAIL_LENGTH
+    xc, half = _tail_path(g, t)
+    # It ends in a rounded point (an ellipse longer than wide) wherever it stops growing;
+    # the first tenth of its growth stays behind the jaw.
+    t_end = torch.clamp(1.1 * grown - 0.13, min=0.0)
+    xe, he = _tail_path(g, t_end)
+    ye = y0 + TAIL_LENGTH * t_end
+    band = torch.maximum(torch.abs(x - xc) - half, torch.maximum(y - ye, y0 - y))
+    d = torch.minimum(band, sh.ellipse(x, y, xe, ye, he, 0.03 + he))
+    absent = 0.8 * (grown <= 0.0).to(x.dtype)  # no tail at all: out of the picture
+    return d + absent, (x - xc) / half, t, half
 
 
 def curtain_edge(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
@@ -214,6 +248,27 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     base = hair * shade
     gloss = hair * 0.55 + 0.26
     return base * strands * curls + (gloss - base * 0.5) * (band + pieces) * 0.55
+
+
+def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
+    """A ponytail's colour at ``u`` across, ``t`` along it and ``half`` its half width there
+    (`tail`), lit and stranded like the rest of the hair: a rounded rope of hair lit from
+    the left, strands running along it, fewer where it tapers, and a glossy streak on the
+    lit side."""
+    across = torch.clamp(u, -1.0, 1.0)
+    rounded = torch.sqrt(1.0 - across * across + 1e-4)
+    lit = sh.smoothstep(-0.9, 0.6, -across)
+    shade = (0.6 + 0.45 * lit) * (0.78 + 0.22 * rounded)
+    # Strands a fixed width apart (where it tapers there are fewer, never finer ones: lines
+    # finer than a pixel broke into dots), with a little twist along its length.
+    k = across * half / 0.014 + 0.5 * torch.sin(t * 11.0 + across * 1.5)
+    strands = 1.0 - 0.16 * torch.relu(torch.cos(k * 3.1416)) ** 4
+    streak = torch.exp(-(((across + 0.38 - 0.1 * torch.sin(t * 7.0)) / 0.22) ** 2))
+    streak = streak * (0.6 + 0.4 * torch.cos(k * 1.7)) * sh.smoothstep(0.1, 0.3, t) * (1.0 - 0.7 * torch.clamp(g["h_curl"], 0.0, 1.0))
+    hair = g["hair"]
+    base = hair * shade
+    gloss = hair * 0.55 + 0.26
+    return base * strands + (gloss - base * 0.5) * streak * 0.5
 
 
 def parting_x(g: Geometry) -> Tensor:
@@ -329,6 +384,26 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
     shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - shadow) + 0.03 * behind
     return sh.over(img, shaded, a)
+
+
+def tail_layer(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+    """A ponytail over the shoulder (`tail`), drawn after the back hair (in `TAIL_BOX`):
+    behind the neck from under the jaw down to the shoulders, over the chest and the top
+    below them, with a soft shadow on the body beside it."""
+    ax = torch.abs(x)
+    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
+    neck_shows = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - g["cy"] - 0.3) / 0.01) * torch.sigmoid((0.38 - y) / 0.01)
+    td, across, along, half = tail(g, x, y)
+    a = sh.fill(td, px) * g["h_density"] * (1.0 - neck_shows)
+    # Its shadow falls beside it, away from the light, on the top and the chest (none on the
+    # backdrop far behind, nor on the neck in front of it).
+    neck_d, top_d = skin.body_d(g, x, y)
+    on_body = sh.fill(torch.minimum(neck_d, top_d), px) * (1.0 - neck_shows)
+    cast = sh.soft(tail(g, x - 0.012, y - 0.016)[0], 0.012) * on_body * g["h_density"]
+    img = img * (1.0 - 0.3 * cast)
+    # (Darker along the neck, as the back hair is: `back_hair`'s contact shadow.)
+    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    return sh.over(img, tail_colour(g, across, along, half) * (1.0 - 0.3 * contact), a)
 
 
 def hairline(g: Geometry, x: Tensor) -> Tensor:

@@ -90,11 +90,19 @@ def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     return sh.smin(cran, lower, 0.06)
 
 
+def body_d(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Signed distances of the neck and of the top (its neckline cut out)."""
+    flare = 0.20 * sh.smoothstep(0.28, 0.58, y) ** 2
+    neck_d = torch.maximum(torch.abs(x) - g["neck_w"] - flare, (g["cy"] + 0.3) - y)
+    top_d = sh.superellipse(x, y, 0.0, 1.10, g["shoulder_w"], 0.70, 2.6)
+    neckline = sh.ellipse(x, y, 0.0, 0.42, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
+    return neck_d, sh.smax(top_d, -neckline, 0.03)
+
+
 def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     """Neck (with the jaw's shadow) and a plain top with a rounded neckline."""
+    neck_d, top_d = body_d(g, x, y)
     ax = torch.abs(x)
-    flare = 0.20 * sh.smoothstep(0.28, 0.58, y) ** 2
-    neck_d = torch.maximum(ax - g["neck_w"] - flare, (g["cy"] + 0.3) - y)
     shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
     neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
     neck_col = neck_col * (1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x))
@@ -108,9 +116,6 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     neck_col = neck_col * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold))
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
-    top_d = sh.superellipse(x, y, 0.0, 1.10, sw, 0.70, 2.6)
-    neckline = sh.ellipse(x, y, 0.0, 0.42, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
-    top_d = sh.smax(top_d, -neckline, 0.03)
     lit = 1.0 - 0.16 * sh.smoothstep(-0.3, 0.7, x) - 0.10 * sh.smoothstep(0.4, 0.95, ax / sw)
     hem = 1.0 - 0.18 * torch.exp(torch.clamp(top_d, max=0.0) / 0.012)  # a soft rim along the edge
     return sh.over(img, g["top"] * lit * hem, sh.fill(top_d, px))
