@@ -170,8 +170,11 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     brow = brow + (grey_col * 0.78 - brow) * (0.65 * g["greying"] * (1.0 - 0.6 * masc) * (1.0 - deepish))
     g["brow_col"] = brow + (torch.minimum(brow, skin * 0.55) - brow) * heavy
     silver = torch.maximum(grey_col * 0.92, g["brow_col"] + 0.12)
-    # (Neutral: 1.4 x the skin's own colour was pink on red-brown skin.)
-    g["brow_silver"] = silver + (torch.maximum(silver, lum * 1.4) - silver) * deepish
+    # (Neutral: 1.4 x the skin's own colour was pink on red-brown skin. At most 2.2 x the
+    # skin's lightness, a grey, not white: a white band over a dark root on the darkest skin
+    # made both judges read more men as women.)
+    dark_silver = torch.maximum(lum * 1.4, torch.minimum(silver, lum * 2.2))
+    g["brow_silver"] = silver + (dark_silver - silver) * deepish
     g["brow_mix"] = g["greying"] * (1.0 + 2.0 * heavy) + 2.0 * light
     g["brow_root"] = 0.25 * (1.0 - heavy) + 0.75 * light  # how much silver a grey brow's root has
     g["brow_heavy"] = heavy
