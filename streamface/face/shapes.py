@@ -30,8 +30,9 @@ def constant(values: tuple[float, ...], shape: tuple[int, ...], like: Tensor) ->
     return found
 
 
-def fill(d: Tensor, px: float) -> Tensor:
-    """Anti-aliased coverage (0..1) of a signed distance `d`, edge width ~ one pixel `px`."""
+def fill(d: Tensor, px: float | Tensor) -> Tensor:
+    """Anti-aliased coverage (0..1) of a signed distance `d`, edge width ~ one pixel `px`
+    (or, given a wider `px`, a soft edge that wide)."""
     return torch.sigmoid(d * (-1.7 / px))
 
 

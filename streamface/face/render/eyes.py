@@ -95,7 +95,14 @@ def brows(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, lift: Tenso
     d = torch.maximum(d, ends)
     # The inner end is rounder and lighter.
     alpha = sh.fill(d, px) * (0.55 + 0.35 * g["masc"] + (0.45 - 0.35 * g["masc"]) * sh.smoothstep(0.0, 0.25, t))
-    return sh.over(img, g["brow_col"], alpha * 0.95)
+    # Grey brows: the darker hairs at the brow's root (its lower edge and inner end), silver
+    # above and towards the tail, more silver the greyer the hair; no grey, one colour.
+    # (Silver streaks inside it, a few pixels apart, read as a mesh, dashes or a glint on a
+    # dark bar; one along the top edge as a thin arched line over it.)
+    top = sh.smoothstep((0.7 - 0.45 * g["brow_heavy"]) * half, -0.9 * half, y - yb)
+    mix = torch.clamp(g["brow_mix"] * (g["brow_root"] * (1.0 + 0.8 * tc) + 0.45 * top), max=1.0)
+    colour = g["brow_col"] + (g["brow_silver"] - g["brow_col"]) * mix
+    return sh.over(img, colour, alpha * 0.95)
 
 
 def on_rim(g: Geometry) -> Tensor:

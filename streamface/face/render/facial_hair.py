@@ -69,6 +69,52 @@ def tone(g: Geometry, colour: Tensor, length: Tensor) -> Tensor:
     return colour * k + g["skin"] * (1.0 - k) * (0.8 + 0.2 * colour)
 
 
+def greyness(g: Geometry) -> Tensor:
+    """How far a beard is drawn as grey hair (0 with little grey .. 1 from mid grey): softer,
+    slightly tufted edges, deeper shading and strands (`strands`). A white beard drawn like a
+    dark one was a flat white block with a hard edge (a mask or a bandage)."""
+    return sh.smoothstep(0.15, 0.5, g["grey"])
+
+
+def soft_edges(g: Geometry) -> Tensor:
+    """How soft and tufted a grey beard's edges are: `greyness`, none just past stubble (short
+    hair has crisp edges; soft, a thin just-grown shape was a see-through veil)."""
+    return greyness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
+
+
+def strands(g: Geometry, q: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Darker and lighter strands of a grey beard (each 0..1), along lines of constant ``q``:
+    thin strokes of varied length, a few pixels apart (not a per-pixel texture, which reads
+    as dirt). Darker strands are the hair's own colour showing through (salt and pepper),
+    most at mid grey and a few still in a white beard."""
+    wave = q + 0.004 * torch.sin(y * 40.0 + q * 90.0)
+    dash = sh.smoothstep(-0.2, 0.7, torch.sin(y * 48.0 + 9.0 * torch.sin(wave * 61.0)))
+    dark = torch.relu(torch.cos(wave * 150.0)) ** 8 * dash
+    light = torch.relu(-torch.cos(wave * 150.0 + 0.6)) ** 6 * (1.0 - 0.6 * dash)
+    pepper = torch.clamp(0.2 + 3.2 * g["grey"] * (1.0 - g["grey"]), 0.0, 1.0)
+    return dark * pepper, light
+
+
+def grey_hair(g: Geometry, colour: Tensor, dark: Tensor, light: Tensor, w: Tensor) -> Tensor:
+    """``colour`` with a grey beard's strands drawn in (``w``: `greyness`)."""
+    pepper = g["hair_dark"] * 0.8 + 0.04
+    colour = colour + (pepper - colour) * (0.4 * w * dark)
+    return colour + (0.97 - colour) * (0.22 * w * light)
+
+
+def moustache_colour(g: Geometry, x: Tensor, y: Tensor, length: Tensor) -> Tensor:
+    """The moustache's shaded colour (shared with the mouth layer, which redraws it): lit from
+    the left and, grey, a little darker towards the lip, with strands running down and out
+    (the same colour in the static beard and the moustache drawn each frame; a flat grey
+    one over a white beard read as a grey patch over the mouth)."""
+    w = greyness(g)
+    shade = 1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)
+    shade = shade * (1.0 - 0.10 * w * sh.smoothstep(g["mouth_y"] - g["lip_t"] - 0.03, g["mouth_y"], y))
+    colour = tone(g, g["hair"] * (0.9 + 0.08 * w) + 0.03 * (1.0 - w), length) * shade
+    dark, light = strands(g, x * (1.0 + 6.0 * torch.relu(y - g["mouth_y"] + 0.05)), y)
+    return grey_hair(g, colour, dark, light, w)
+
+
 def goatee(g: Geometry) -> Tensor:
     """How much a style's moustache is a goatee's, lighter one: 1 at the goatee's moustache
     weight (0.5) and below, 0 for a full moustache. A goatee's moustache lifts its ends
@@ -156,7 +202,8 @@ def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
     was a pale film over the lip)."""
     light = 1.0 - torch.clamp(g["b_moustache"], 0.0, 1.0)
     d = moustache_d(g, x, y) + 0.012 * light + shrink(g, px, 0.5 * (g["lip_t"] + 0.023))
-    return sh.fill(d, px) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
+    # A grey one's edge is a little softer (hair tips, not a cut-out).
+    return sh.fill(d, px + 0.004 * soft_edges(g)) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
 
 
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
@@ -213,14 +260,22 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # (the outline grown out by the beard's length, most at the chin).
     ext = (0.004 + 0.035 * g["b_length"]) * grown_
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
-    shape = sh.fill(below, px)
+    # A grey beard's edges are soft (a gradient over a few pixels, the skin showing through
+    # its thin edge) and slightly irregular (tufts of hair tips); a dark beard's stay crisp,
+    # and so do a just-grown one's (`soft_edges`).
+    w, ws = greyness(g), soft_edges(g)
+    # (Softest over the neck's skin; against the background beside the jaw a wide soft edge
+    # read as out of focus.)
+    feather = px + ws * (0.004 + 0.007 * sh.smoothstep(g["neck_w"] * 1.1, g["neck_w"] * 0.8, ax))
+    tufts = 0.005 * ws * torch.relu(torch.cos(x * 85.0 + 1.5 * torch.sin(x * 23.0))) ** 2
+    shape = sh.fill(below - tufts, feather)
     # Just grown, each shape is smaller, never fainter (`shrink`): the cheeks' edge comes up
     # from the chin, the chin patch and the moustache from their middles, a chin strap up the
     # jaw from the chin and a horseshoe's bars down from the moustache's ends (a strap or bar
     # grown in width was a faint line).
     cheek_line = cheek_line + shrink(g, px, g["chin_y"] + ext - cheek_line)
     cheek_d = cheek_line - y
-    cheek = g["b_cheek"] * sh.fill(cheek_d, 1.5 * px)
+    cheek = g["b_cheek"] * sh.fill(cheek_d - tufts, 1.5 * px + 0.011 * ws)
     chin_fill = sh.fill(chin_patch_d(g, x, y, ext, below) + shrink(g, px, 0.08), px)
     strap_top = my - 0.06 + shrink(g, px, g["chin_y"] + ext - my + 0.06)
     fade = sh.smoothstep(strap_top, strap_top + 0.06 * coverage(g) + 1e-3, y)
@@ -234,7 +289,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     shoe = g["b_horseshoe"] * sh.fill(shoe_d, px)
     must = moustache_cover(g, x, y, px)
     zone = torch.maximum(torch.maximum(cheek, g["b_chin"] * chin_fill), torch.maximum(strap, shoe))
-    a = torch.maximum(zone * shape * (1.0 - lips), must) * drawn * sh.fill(face_d - ext - 0.02, px)
+    a = torch.maximum(zone * shape * (1.0 - lips), must) * drawn * sh.fill(face_d - ext - 0.02 - 0.012 * ws, feather)
     # Shading: a rounded volume, lit from the upper left, darker under the chin and on the
     # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
@@ -245,4 +300,14 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)
     sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
     colour = tone(g, hair * 1.05 + 0.05, grown_) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
-    return sh.over(img, colour, a * 0.95)
+    # A grey or white beard: below white (a white one was clipped flat), deeper under the jaw
+    # and round the mouth, with darker and lighter strands that run down and in towards the
+    # chin; its thin top edge lets the skin show through a little.
+    under = sh.smoothstep(-0.01, 0.03, face_d) * (1.0 - 0.5 * chin_alone)
+    near = sh.soft(sh.ellipse(x, y, 0.0, my + 0.012, mw * 1.3, 0.05), 0.02)
+    deep = (1.0 - 0.04 * w) * (1.0 - 0.15 * w * under) * (1.0 - 0.10 * w * near)
+    q = x * (1.0 - 0.5 * sh.smoothstep(my - 0.08, g["chin_y"] + ext, y))
+    dark, light = strands(g, q, y)
+    colour = grey_hair(g, colour * deep, dark, light * (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)), w)
+    colour = colour + (moustache_colour(g, x, y, grown_) - colour) * (must * w)
+    return sh.over(img, colour, a * (0.95 - 0.25 * ws * top_rim))

@@ -139,7 +139,11 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
     grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02, like=hair)
     g["grey"] = grey
+    # How far grey shows in the brows and beard (`eyes.brows`, `facial_hair.greyness`): none
+    # at the trace of grey the mapping gives young faces.
+    g["greying"] = sh.smoothstep(0.15, 1.0, grey)
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
+    g["hair_dark"] = hair  # the hair's own colour before greying (a grey beard's darker strands)
     brow = (hair + (grey_col - hair) * 0.5 * grey) * (0.62 - 0.14 * masc) + 0.02
     # Brows stay darker than the skin (else they vanish on dark skin), most on men; grey
     # brows stay grey.
@@ -153,6 +157,29 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     thin = sh.smoothstep(0.035, 0.02, g["brow_t"])
     off = torch.minimum(brow, skin * 0.55) + (torch.maximum(brow, skin * 1.45) - torch.minimum(brow, skin * 0.55)) * thin
     g["brow_col"] = brow + (off - brow) * unclear
+    # Brows grey with the hair, a little behind it (`eyes.brows`): silver above a darker root,
+    # more silver the greyer. Near-black brows under white hair read as dyed or painted on.
+    # On lighter skin the whole brow is lighter too (a man's less: light brows made both
+    # judges read more older men as women). On darker skin a grey brow that passed the
+    # skin's own lightness dissolved into it: there a heavy one's root is drawn clearly
+    # darker than the skin (no silver in it) and its silver clearly lighter and stronger (they
+    # meet in a narrow band), and a thin one all silver, lighter than the skin.
+    deepish = sh.smoothstep(0.0, 0.3, g["deep"]) * sh.smoothstep(0.0, 0.05, g["greying"])
+    heavy, light = deepish * (1.0 - thin), deepish * thin
+    brow = g["brow_col"]
+    brow = brow + (grey_col * 0.78 - brow) * (0.65 * g["greying"] * (1.0 - 0.6 * masc) * (1.0 - deepish))
+    g["brow_col"] = brow + (torch.minimum(brow, skin * 0.55) - brow) * heavy
+    silver = torch.maximum(grey_col * 0.92, g["brow_col"] + 0.12)
+    # (Neutral: 1.4 x the skin's own colour was pink on red-brown skin. At most 2.2 x the
+    # skin's lightness, a grey, not white: a white band over a dark root on the darkest skin
+    # made both judges read more men as women.)
+    dark_silver = torch.maximum(lum * 1.4, torch.minimum(silver, lum * 2.2))
+    g["brow_silver"] = silver + (dark_silver - silver) * deepish
+    g["brow_mix"] = g["greying"] * (1.0 + 2.0 * heavy) + 2.0 * light
+    g["brow_root"] = 0.25 * (1.0 - heavy) + 0.75 * light  # how much silver a grey brow's root has
+    g["brow_heavy"] = heavy
+    # Older men's grey brows are a little bushier.
+    g["brow_t"] = g["brow_t"] + 0.006 * g["greying"] * masc * old
     g["iris"] = sh.palette(p("iris_hue").reshape(-1), bufs["iris_pal"]) * (0.75 + 0.55 * p("iris_lightness"))
 
     # Clothes and background.

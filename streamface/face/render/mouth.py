@@ -9,7 +9,7 @@ from torch import Tensor
 
 from streamface.face import shapes as sh
 from streamface.face.render.common import AnimGetter, Geometry, col, hue
-from streamface.face.render.facial_hair import grown, moustache_cover, tone
+from streamface.face.render.facial_hair import grown, moustache_colour, moustache_cover
 
 SMILE = 0.024
 """How far the mouth corners sit above the centre of the lips at rest (normalised units)."""
@@ -77,5 +77,4 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     # A moustache hangs in front of the upper lip.
     drawn, length = grown(g)
     must = moustache_cover(g, x, y, px) * drawn
-    shade = 1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)
-    return sh.over(out, tone(g, g["hair"] * 0.9 + 0.03, length) * shade, must)
+    return sh.over(out, moustache_colour(g, x, y, length), must)
