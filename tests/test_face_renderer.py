@@ -328,7 +328,9 @@ def test_bald_crown_has_no_line_across_the_scalp() -> None:
 
 
 def test_grown_beard_has_a_clean_cheek_edge() -> None:
-    """A full beard meets the cheek in a clean edge (a wide blur read as dirt), at 512 px."""
+    """A full beard meets the cheek in a clean edge (a wide blur read as dirt), at 512 px: soft
+    over a few pixels as hair tips are (`facial_hair.soft_edges`; a one-pixel step read as a
+    dark mask, `test_face_beards.py`), never wider than about 0.04 of the frame."""
     renderer = FaceRenderer(512)
     face = FaceParams(masculinity=1.0, facial_hair=1.0, facial_hair_style=0.0, hair_lightness=0.0, skin_tone=0.2)
     params = _params(face)
@@ -339,7 +341,7 @@ def test_grown_beard_has_a_clean_cheek_edge() -> None:
     skin, beard = col[:8].mean(), col[-8:].mean()
     frac = (col - beard) / (skin - beard)
     edge = np.nonzero((frac < 0.9) & (frac > 0.1))[0]
-    assert skin - beard > 0.3 and len(edge) <= 5, (skin, beard, len(edge))
+    assert skin - beard > 0.3 and len(edge) <= 10, (skin, beard, len(edge))
 
 
 def _bridge_edge_contrast(face: FaceParams, size: int = 512) -> float:

@@ -76,10 +76,22 @@ def greyness(g: Geometry) -> Tensor:
     return sh.smoothstep(0.15, 0.5, g["grey"])
 
 
+def hairiness(g: Geometry) -> Tensor:
+    """How far a grown beard of any colour is drawn as hair (soft, tufted edges and shading
+    under the jaw): fully for grey and white (`greyness`), less for dark and mid colours
+    (where a soft edge against light skin reads as a blur) and less again on dark skin (where
+    it blurred a dark chin beard into the skin). A dark beard drawn as a flat block with a
+    hard edge read as a dark mask over the face. Strands and the shading round the mouth stay
+    a grey beard's: on brown and black beards they cost face-api's sex read of three or four
+    of 64 young and adult men."""
+    w = greyness(g)
+    return w + (1.0 - w) * 0.6 * (1.0 - 0.5 * g["deep"])
+
+
 def soft_edges(g: Geometry) -> Tensor:
-    """How soft and tufted a grey beard's edges are: `greyness`, none just past stubble (short
-    hair has crisp edges; soft, a thin just-grown shape was a see-through veil)."""
-    return greyness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
+    """How soft and tufted a grown beard's edges are: `hairiness`, none just past stubble
+    (short hair has crisp edges; soft, a thin just-grown shape was a see-through veil)."""
+    return hairiness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
 
 
 def strands(g: Geometry, q: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -202,8 +214,10 @@ def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
     was a pale film over the lip)."""
     light = 1.0 - torch.clamp(g["b_moustache"], 0.0, 1.0)
     d = moustache_d(g, x, y) + 0.012 * light + shrink(g, px, 0.5 * (g["lip_t"] + 0.023))
-    # A grey one's edge is a little softer (hair tips, not a cut-out).
-    return sh.fill(d, px + 0.004 * soft_edges(g)) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
+    # A grey one's edge is a little softer (hair tips, not a cut-out); a darker one's stays
+    # crisp (softened, its ends' lift above the corners was lost and it drooped).
+    soft = greyness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
+    return sh.fill(d, px + 0.004 * soft) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
 
 
 def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Tensor) -> Tensor:
@@ -260,10 +274,10 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # (the outline grown out by the beard's length, most at the chin).
     ext = (0.004 + 0.035 * g["b_length"]) * grown_
     below = face_d - ext * sh.smoothstep(my, g["chin_y"], y)
-    # A grey beard's edges are soft (a gradient over a few pixels, the skin showing through
-    # its thin edge) and slightly irregular (tufts of hair tips); a dark beard's stay crisp,
-    # and so do a just-grown one's (`soft_edges`).
-    w, ws = greyness(g), soft_edges(g)
+    # A grown beard's edges are soft (a gradient over a few pixels, the skin showing through
+    # its thin edge) and slightly irregular (tufts of hair tips), a grey one's most; a
+    # just-grown one's stay crisp (`soft_edges`).
+    w, ws, wh = greyness(g), soft_edges(g), hairiness(g)
     # (Softest over the neck's skin; against the background beside the jaw a wide soft edge
     # read as out of focus.)
     feather = px + ws * (0.004 + 0.007 * sh.smoothstep(g["neck_w"] * 1.1, g["neck_w"] * 0.8, ax))
@@ -300,14 +314,16 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)
     sheen = sheen + 0.6 * sh.soft(sh.ellipse(x, y, -rx * 0.62, my - 0.01, 0.05, 0.04), 0.03) * g["b_cheek"]
     colour = tone(g, hair * 1.05 + 0.05, grown_) * lit * (1.0 - 0.2 * rim) * (1.0 - 0.12 * top_rim) + 0.06 * sheen
-    # A grey or white beard: below white (a white one was clipped flat), deeper under the jaw
-    # and round the mouth, with darker and lighter strands that run down and in towards the
-    # chin; its thin top edge lets the skin show through a little.
+    # Any grown beard is deeper under the jaw (`hairiness`). A grey or white one: below
+    # white (a white one was clipped flat), deeper round the mouth, with darker and lighter
+    # strands that run down and in towards the chin. Its thin top edge lets the skin show
+    # through a little (`soft_edges`).
     under = sh.smoothstep(-0.01, 0.03, face_d) * (1.0 - 0.5 * chin_alone)
     near = sh.soft(sh.ellipse(x, y, 0.0, my + 0.012, mw * 1.3, 0.05), 0.02)
-    deep = (1.0 - 0.04 * w) * (1.0 - 0.15 * w * under) * (1.0 - 0.10 * w * near)
+    deep = (1.0 - 0.04 * w) * (1.0 - (0.25 - 0.1 * w) * wh * under) * (1.0 - 0.10 * w * near)
     q = x * (1.0 - 0.5 * sh.smoothstep(my - 0.08, g["chin_y"] + ext, y))
     dark, light = strands(g, q, y)
-    colour = grey_hair(g, colour * deep, dark, light * (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)), w)
+    light = light * (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x))
+    colour = grey_hair(g, colour * deep, dark, light, w)
     colour = colour + (moustache_colour(g, x, y, grown_) - colour) * (must * w)
     return sh.over(img, colour, a * (0.95 - 0.25 * ws * top_rim))
