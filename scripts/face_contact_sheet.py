@@ -80,6 +80,60 @@ def after_and_before(
         tmp.unlink(missing_ok=True)
 
 
+# Renders FaceParams overrides (dicts of parameter values or names) with whatever checkout
+# is first on the path.
+PARAMS_RENDER = r"""
+import json, sys
+from benchmarks import face_quality as fq
+import numpy as np
+from streamface.face.params import FaceParams
+
+specs, size, out = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+np.save(out, fq.render_faces([FaceParams().with_overrides(s) for s in specs], size))
+"""
+
+
+def zoomed(img: np.ndarray, box: tuple[float, float, float, float], zoom: int) -> np.ndarray:
+    """The part ``box`` = (x0, x1, y0, y1), fractions of the frame, enlarged ``zoom`` times (nearest)."""
+    h, w = img.shape[:2]
+    x0, x1, y0, y1 = box
+    crop = img[int(h * y0) : int(h * y1), int(w * x0) : int(w * x1)]
+    return np.repeat(np.repeat(crop, zoom, axis=0), zoom, axis=1)
+
+
+def detail_sheet(
+    labels: list[str],
+    after: np.ndarray,
+    before: np.ndarray | None,
+    box: tuple[float, float, float, float],
+    zoom: int,
+    per_row: int,
+    title: str,
+) -> Image.Image:
+    """Each face whole at 100 % and its ``box`` at ``zoom``, before (left) and after (right)
+    when ``before`` is given, ``per_row`` faces to a row, labelled."""
+    tiles = []
+    for i in range(len(labels)):
+        pair = [before[i], after[i]] if before is not None else [after[i]]
+        tiles.append([t for img in pair for t in (img, zoomed(img, box, zoom))])
+    s, zh = after.shape[1], zoomed(after[0], box, zoom).shape[0]
+    cell_w = sum(t.shape[1] for t in tiles[0]) + 4 * (len(tiles[0]) - 1)
+    cell_h = max(s, zh) + 16
+    rows = -(-len(labels) // per_row)
+    sheet = Image.new("RGB", (per_row * (cell_w + 12), rows * cell_h + 24), (24, 24, 28))
+    draw = ImageDraw.Draw(sheet)
+    which = "before (left pair) | after (right pair)" if before is not None else "after"
+    draw.text((6, 6), f"{title} ({which}): whole face at 100 %, detail at {zoom}x", fill=(230, 230, 230))
+    for i, (label, row_tiles) in enumerate(zip(labels, tiles, strict=True)):
+        x0, y = (i % per_row) * (cell_w + 12), 24 + (i // per_row) * cell_h
+        x = x0
+        for t in row_tiles:
+            sheet.paste(Image.fromarray(t), (x, y))
+            x += t.shape[1] + 4
+        draw.text((x0 + 4, y + max(s, zh) + 2), label, fill=(170, 170, 170))
+    return sheet
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--out", default="out/face_contact_sheet.png")

@@ -14,11 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from face_contact_sheet import after_and_before  # noqa: E402
+from face_contact_sheet import after_and_before, detail_sheet  # noqa: E402
 
 FACES: tuple[tuple[str, int], ...] = (
     ("senior", 110), ("senior", 125), ("senior", 214), ("senior", 224),
@@ -42,11 +39,8 @@ np.save(out, fq.render_faces(faces, size))
 """
 
 
-def lower_face(img: np.ndarray, zoom: int) -> np.ndarray:
-    """The mouth and chin of a portrait (a fixed box of its frame), enlarged ``zoom`` times."""
-    s = img.shape[0]
-    crop = img[int(s * 0.5) : int(s * 0.74), int(s * 0.33) : int(s * 0.67)]
-    return np.repeat(np.repeat(crop, zoom, axis=0), zoom, axis=1)
+LOWER_FACE = (0.33, 0.67, 0.5, 0.74)
+"""The mouth and chin of a portrait (a fixed box of its frame)."""
 
 
 def main() -> None:
@@ -59,26 +53,9 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="another checkout whose renderer gives the 'before' faces")
     args = ap.parse_args()
     faces = [(b, int(s)) for b, s in (f.split(":") for f in args.faces.split(","))] if args.faces else list(FACES)
-    specs = [list(f) for f in faces]
-    after, before = after_and_before(specs, args.size, Path(args.out), args.before, _RENDER)
-    tiles = []
-    for i in range(len(specs)):
-        pair = [before[i], after[i]] if before is not None else [after[i]]
-        tiles.append([t for img in pair for t in (img, lower_face(img, args.zoom))])
-    s, zh = args.size, lower_face(after[0], args.zoom).shape
-    cell_w = sum(t.shape[1] for t in tiles[0]) + 4 * (len(tiles[0]) - 1)
-    cell_h = max(s, zh[0]) + 16
-    rows = -(-len(specs) // args.per_row)
-    sheet = Image.new("RGB", (args.per_row * (cell_w + 12), rows * cell_h + 24), (24, 24, 28))
-    draw = ImageDraw.Draw(sheet)
-    title = "before | after" if before is not None else "after"
-    draw.text((6, 6), f"goatee and circle beards ({title}): whole face at 100 %, lower face at {args.zoom}x", fill=(230, 230, 230))
-    for i, ((band, seed), row_tiles) in enumerate(zip(faces, tiles, strict=True)):
-        x, y = (i % args.per_row) * (cell_w + 12), 24 + (i // args.per_row) * cell_h
-        for t in row_tiles:
-            sheet.paste(Image.fromarray(t), (x, y))
-            x += t.shape[1] + 4
-        draw.text(((i % args.per_row) * (cell_w + 12) + 4, y + max(s, zh[0]) + 2), f"{band} #{seed}", fill=(170, 170, 170))
+    after, before = after_and_before([list(f) for f in faces], args.size, Path(args.out), args.before, _RENDER)
+    labels = [f"{band} #{seed}" for band, seed in faces]
+    sheet = detail_sheet(labels, after, before, LOWER_FACE, args.zoom, args.per_row, "goatee and circle beards")
     sheet.save(args.out)
     print(args.out)
 
