@@ -88,10 +88,16 @@ def hairiness(g: Geometry) -> Tensor:
     return w + (1.0 - w) * 0.6 * (1.0 - 0.5 * g["deep"])
 
 
+def grown_in(g: Geometry) -> Tensor:
+    """How grown in a beard is for soft edges: 0 just past stubble .. 1 (short hair has crisp
+    edges; soft, a thin just-grown shape was a see-through veil)."""
+    return sh.smoothstep(0.0, 0.4, grown(g)[1])
+
+
 def soft_edges(g: Geometry) -> Tensor:
     """How soft and tufted a grown beard's edges are: `hairiness`, none just past stubble
-    (short hair has crisp edges; soft, a thin just-grown shape was a see-through veil)."""
-    return hairiness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
+    (`grown_in`)."""
+    return hairiness(g) * grown_in(g)
 
 
 def strands(g: Geometry, q: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -216,7 +222,7 @@ def moustache_cover(g: Geometry, x: Tensor, y: Tensor, px: float) -> Tensor:
     d = moustache_d(g, x, y) + 0.012 * light + shrink(g, px, 0.5 * (g["lip_t"] + 0.023))
     # A grey one's edge is a little softer (hair tips, not a cut-out); a darker one's stays
     # crisp (softened, its ends' lift above the corners was lost and it drooped).
-    soft = greyness(g) * sh.smoothstep(0.0, 0.4, grown(g)[1])
+    soft = greyness(g) * grown_in(g)
     return sh.fill(d, px + 0.004 * soft) * sh.smoothstep(0.0, 0.3, g["b_moustache"])
 
 

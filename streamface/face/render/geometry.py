@@ -139,8 +139,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     grey = torch.clamp(p("hair_grey"), 0.0, 1.0)
     grey_col = (0.50 + 0.42 * grey) * col(1.0, 1.0, 1.02, like=hair)
     g["grey"] = grey
-    # How far grey shows in the brows and beard (`eyes.brows`, `facial_hair.greyness`): none
-    # at the trace of grey the mapping gives young faces.
+    # How far grey shows in the brows (`eyes.brows`; the beard's is `facial_hair.greyness`):
+    # none at the trace of grey the mapping gives young faces.
     g["greying"] = sh.smoothstep(0.15, 1.0, grey)
     g["hair"] = hair + (grey_col - hair) * (grey * (2.0 - grey)) * 0.95
     g["hair_dark"] = hair  # the hair's own colour before greying (a grey beard's darker strands)

@@ -373,7 +373,7 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     ax = torch.abs(x)
     # (Only where the neck shows: below the neckline the top is in front, and the hair falls
     # in front of it.)
-    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
+    neck_edge = g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
     behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
     a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
     behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
@@ -391,7 +391,7 @@ def tail_layer(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Ten
     behind the neck from under the jaw down to the shoulders, over the chest and the top
     below them, with a soft shadow on the body beside it."""
     ax = torch.abs(x)
-    neck_edge = g["neck_w"] + 0.20 * sh.smoothstep(0.28, 0.58, torch.clamp(y, max=0.36)) ** 2 - 0.004
+    neck_edge = g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
     neck_shows = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - g["cy"] - 0.3) / 0.01) * torch.sigmoid((0.38 - y) / 0.01)
     td, across, along, half = tail(g, x, y)
     a = sh.fill(td, px) * g["h_density"] * (1.0 - neck_shows)

@@ -90,10 +90,14 @@ def face_sdf(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     return sh.smin(cran, lower, 0.06)
 
 
+def neck_flare(y: Tensor) -> Tensor:
+    """How far the neck's outline widens beyond ``neck_w`` at height ``y``, into the shoulders."""
+    return 0.20 * sh.smoothstep(0.28, 0.58, y) ** 2
+
+
 def body_d(g: Geometry, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """Signed distances of the neck and of the top (its neckline cut out)."""
-    flare = 0.20 * sh.smoothstep(0.28, 0.58, y) ** 2
-    neck_d = torch.maximum(torch.abs(x) - g["neck_w"] - flare, (g["cy"] + 0.3) - y)
+    neck_d = torch.maximum(torch.abs(x) - g["neck_w"] - neck_flare(y), (g["cy"] + 0.3) - y)
     top_d = sh.superellipse(x, y, 0.0, 1.10, g["shoulder_w"], 0.70, 2.6)
     neckline = sh.ellipse(x, y, 0.0, 0.42, g["neck_w"] * 1.45, 0.11 + 0.03 * g["fem"])
     return neck_d, sh.smax(top_d, -neckline, 0.03)
