@@ -220,22 +220,27 @@ def test_a_morph_frame_caches_its_cells_for_the_settled_face(engine: Any) -> Non
     np.testing.assert_array_equal(first.morph_frame(second, 1.0, b, row), settled)
 
 
-@pytest.mark.parametrize("part", ["eyes", "mouth"])
+@pytest.mark.parametrize("part", ["eyes", "mouth", "animate"])
 def test_onnxruntime_draws_a_faces_later_cells_from_its_split_graph_the_same(model_cache: Path, part: str) -> None:
-    """From a face's second single-row patch on, ONNX Runtime runs only the animated half of
-    the part graph on the face's cached tensors (`engines.face_split`): the same bytes as
-    the whole graph (drawn here by batched calls, which always run it whole)."""
+    """From a face's second single-row patch (or whole frame) on, ONNX Runtime runs only the
+    animated half of the graph on the face's cached tensors (`engines.face_split`): the same
+    bytes as the whole graph (drawn here by batched calls, which always run it whole)."""
     from engines.onnxruntime_engine import OnnxRuntimeEngine
 
     engine = make_engine("onnxruntime", SIZE)
-    assert isinstance(engine, OnnxRuntimeEngine) and engine._splits[part] is not None
+    assert isinstance(engine, OnnxRuntimeEngine)
+
+    def draw(prepared: Any, rows: np.ndarray) -> np.ndarray:
+        return engine.animate(prepared, rows) if part == "animate" else engine.animate_part(prepared, rows, part)
+
     rows = _rows(12, 9)
     faces = _faces(3, 10)
     for i, face in enumerate(faces):
         prepared = engine.prepare(face[None])
         if i == 2:  # a morph's blended face
             prepared = engine.blend(engine.prepare(faces[:1]), prepared, 0.4)
-        want = engine.animate_part(prepared, rows, part)
-        got = np.concatenate([engine.animate_part(prepared, row[None], part) for row in rows])
+        want = draw(prepared, rows)
+        got = np.concatenate([draw(prepared, row[None]) for row in rows])
         assert prepared.faces[part] is not None  # the split half ran
         np.testing.assert_array_equal(got, want)
+    assert engine._splits[part] is not None
