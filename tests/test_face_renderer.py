@@ -12,7 +12,14 @@ from face_pixels import row_of as _row
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from streamface.face.animation import ANIM_DIM, ANIM_FIELDS, FaceAnimation
-from streamface.face.params import HAIR_STYLES, PARAM_DIM, FaceParams, neutral_params, params_matrix
+from streamface.face.params import (
+    HAIR_STYLES,
+    PARAM_DIM,
+    PARAM_NAMES,
+    FaceParams,
+    neutral_params,
+    params_matrix,
+)
 from streamface.face.render.common import Geometry
 from streamface.face.render.eyes import brow_lift
 from streamface.face.renderer import FaceRenderer
@@ -416,3 +423,25 @@ def test_a_frame_makes_no_tensor_from_host_data(renderer: FaceRenderer) -> None:
         with _HostTensors() as made:
             frame()
     assert made.count == 0
+
+
+def test_the_front_hair_draws_from_a_crop_of_the_back_hairs_mass() -> None:
+    """`prepare` computes the hair's shape, colour and bald patch once over the back hair's
+    box and the front hair reads their crop to the head box: the same values as computed
+    on the head box itself (so the crop is aligned), for every style and presentation."""
+    from streamface.face.render import hair
+    from streamface.face.render.common import crop, inner
+
+    r = FaceRenderer(128)
+    rng = np.random.default_rng(7)
+    params = torch.from_numpy(rng.uniform(0.0, 1.0, (8, PARAM_DIM)).astype(np.float32))
+    params[:, PARAM_NAMES.index("hair_style")] = torch.linspace(0.0, float(len(HAIR_STYLES) - 1), 8).round()
+    g = r._geometry(params)
+    with torch.inference_mode():
+        whole = hair.mass(g, *r._grid(r.back_box))
+        own = hair.mass(g, *r._grid(r.head_box))
+    local = inner(r.head_box, r.back_box)
+    assert min(local) >= 0 and local[1] <= r.back_box[1] - r.back_box[0] and local[3] <= r.back_box[3] - r.back_box[2]
+    for key, value in own.items():
+        got = crop(whole[key], local) if whole[key].shape[-1] > 1 else whole[key]
+        assert torch.equal(got, value), key

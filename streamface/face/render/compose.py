@@ -183,12 +183,17 @@ class FaceRenderer(nn.Module):
         img = skin.background(g, self.xs, self.ys, params.shape[0], self.size)
         # Each layer works in the box it can reach, which keeps the full frame cheap.
         img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
-        img = paste(img, self.back_box, hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px))
+        # The hair's shape and colour once over the back hair's box; the front hair's head
+        # box lies inside it and draws from its crop.
+        m = hair.mass(g, *self._grid(self.back_box))
+        img = paste(img, self.back_box, hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px, m))
         img = paste(img, self.tail_box, hair.tail_layer(g, crop(img, self.tail_box), *self._grid(self.tail_box), px))
-        head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box))
+        head_local = inner(self.head_box, self.back_box)
+        front = {k: crop(v, head_local) if v.shape[-1] > 1 else v for k, v in m.items()}
+        head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box), front)
         return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0)
 
-    def _head_layers(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    def _head_layers(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, m: dict[str, Tensor]) -> Tensor:
         px = self.px
         img = skin.ears(g, img, x, y, px)
         face_local = inner(self.face_box, self.head_box)
@@ -197,7 +202,7 @@ class FaceRenderer(nn.Module):
         face_a = sh.fill(face_d, px)
         face_img = self._face(g, crop(img, face_local), fx, fy, crop(face_d, face_local))
         img = paste(img, face_local, face_img)
-        return hair.front_hair(g, img, x, y, px, face_a)
+        return hair.front_hair(g, img, x, y, px, face_a, m)
 
     def _face(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
         """Skin, shading, lines, marks, facial hair and glasses arms within the face box."""

@@ -284,7 +284,11 @@ def thinned(g: Geometry) -> Tensor:
 
 def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """Coverage of the bald patch on top of the head (`bald_d`, cut crisply)."""
-    return torch.sigmoid(-bald_d(g, x, y) / 0.005)
+    return _crisp(bald_d(g, x, y))
+
+
+def _crisp(bald: Tensor) -> Tensor:
+    return torch.sigmoid(-bald / 0.005)
 
 
 def bald_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
@@ -357,17 +361,33 @@ TEMPLE_ROUND = 0.05
 """How round the ends of what thinning leaves at the temples are (drawing units)."""
 
 
-def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
+def mass(g: Geometry, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    """What the back and the front hair both draw from, on one grid: the hair's signed
+    distance ``d`` and lit ellipse (``hcy``, ``hrx``, ``hry``: `silhouette`), its shaded
+    colour ``shaded`` (`colour`) and the bald patch's distance ``bald`` (`bald_d`).
+
+    `FaceRenderer.prepare` computes it once over the back hair's box and hands the front
+    hair its crop (the head box lies inside it): the same values, computed once."""
+    d, hcy, hrx, hry = silhouette(g, x, y)
+    return {
+        "d": d, "hcy": hcy, "hrx": hrx, "hry": hry,
+        "shaded": colour(g, x, y, hcy, hrx, hry), "bald": bald_d(g, x, y),
+    }
+
+
+def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, m: dict[str, Tensor] | None = None) -> Tensor:
     """The hair mass behind the head, drawn after the shoulders.
 
     It is hidden behind the neck and the top (below the jaw, between the shoulders) and
     falls in front of the shoulders beside the neck. Where curtains of longer hair hang
     beside the face it has the front hair's colour (so the front layer, drawn only round
     the head, joins it without a seam); between them, behind the neck, it is in shadow.
+    ``m``: `mass` on this grid, when the caller has it.
     """
-    d, hcy, hrx, hry = silhouette(g, x, y)
+    if m is None:
+        m = mass(g, x, y)
     # (No hair on top is bald_crown's clean shape, not a fainter hair mass.)
-    a = sh.fill(d, px) * g["h_density"]
+    a = sh.fill(m["d"], px) * g["h_density"]
     # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
     # beyond it left a strip of backdrop between the hair and the neck.
     ax = torch.abs(x)
@@ -375,14 +395,14 @@ def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tens
     # in front of it.)
     neck_edge = g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
     behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
-    a = a * (1.0 - behind_neck) * (1.0 - bald_crown(g, x, y))
+    a = a * (1.0 - behind_neck) * (1.0 - _crisp(m["bald"]))
     behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
     # Hair in shade, not a black slab: a light shadow (less on grey and white hair, where it
     # reads as a stripe), deepest only in a soft contact shadow along the neck.
     contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
     shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
-    shaded = colour(g, x, y, hcy, hrx, hry) * (1.0 - shadow) + 0.03 * behind
+    shaded = m["shaded"] * (1.0 - shadow) + 0.03 * behind
     return sh.over(img, shaded, a)
 
 
@@ -445,16 +465,22 @@ def _bare(g: Geometry, x: Tensor, y: Tensor, y_line: Tensor, bald: Tensor) -> Te
     return sh.smax(y - y_line, -bald, 2.0 * TEMPLE_ROUND * temples + 1e-4)
 
 
-def front(g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True) -> dict[str, Tensor]:
+def front(
+    g: Geometry, x: Tensor, y: Tensor, px: float, full: bool = True, m: dict[str, Tensor] | None = None
+) -> dict[str, Tensor]:
     """Coverage of the hair in front of the face (cap, fringe, curtains), with what the
-    shading needs. Also used every frame to keep the fringe over the brows."""
+    shading needs. Also used every frame to keep the fringe over the brows (``full=False``).
+    ``m``: `mass` on this grid, when the caller has it (then ``full`` is True)."""
     ax = torch.abs(x)
     cy, rx = g["cy"], g["rx"]
-    d, hcy, hrx, hry = silhouette(g, x, y, full)
+    if m is None:
+        d, hcy, hrx, hry = silhouette(g, x, y, full)
+        bald = bald_d(g, x, y)
+    else:
+        d, hcy, hrx, hry, bald = m["d"], m["hcy"], m["hrx"], m["hry"], m["bald"]
     y_line = swept(g, x, hairline(g, x))
     inside = sh.fill(d, px)
-    bald = bald_d(g, x, y)
-    cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - torch.sigmoid(-bald / 0.005))
+    cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - _crisp(bald))
     # Clipped sides are short hair, drawn opaque in a darker tone over the skin
     # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
     # (Thinning hair keeps its sides: a fade there took the horseshoe, leaving a tuft on top.)
@@ -512,14 +538,19 @@ def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tens
     return shaded + (g["skin"] * 0.8 - shaded) * 0.55 * line
 
 
-def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor) -> Tensor:
-    """Draw the front hair (and its soft shadow on the forehead) over the head layers."""
-    f = front(g, x, y, px)
+def front_hair(
+    g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor] | None = None
+) -> Tensor:
+    """Draw the front hair (and its soft shadow on the forehead) over the head layers.
+    ``m``: `mass` on this grid, when the caller has it."""
+    if m is None:
+        m = mass(g, x, y)
+    f = front(g, x, y, px, m=m)
     a = f["a"]
     # The roots' shade runs along the hairline where the hair starts; across curtains that
     # hang on below that height it drew a dark crease through the hair at brow level.
     root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018) * (1.0 - f["past"])
-    shaded = colour(g, x, y, f["hcy"], f["hrx"], f["hry"]) * (1.0 - 0.18 * root)
+    shaded = m["shaded"] * (1.0 - 0.18 * root)
     shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
     shaded = shaded + (img - shaded) * (f["short"] * f["to_skin"])
     shaded = parting(g, shaded, x, y, f)
