@@ -197,6 +197,12 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     style = w @ table
     for i, name in enumerate(STYLE_COLUMNS):
         g["h_" + name] = style[:, i].reshape(-1, 1, 1, 1)
+    # An older woman's fringe is cut shorter, to about half-way down the forehead
+    # (`hair.hairline`), and shows her brows and the forehead's lines. A blunt grey fringe down
+    # to the brows read as a wig: it hid the brows' arch (their grey merging into it on darker
+    # skin) and left the eyes under a flat grey bar; dlib read 4 of 11 such senior women as men.
+    # (Men's fringes keep their length: shorter, two of 72 senior men read as women.)
+    g["h_fringe"] = g["h_fringe"] * (1.0 - 0.5 * sh.smoothstep(0.25, 0.75, old) * fem)
     thin = torch.clamp(p("hair_thinning"), 0.0, 1.0)
     g["h_recede"] = torch.maximum(g["h_recede"], thin)
     g["h_bald"] = sh.smoothstep(0.45, 0.9, thin)  # how far a bald crown has spread
