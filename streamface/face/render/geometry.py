@@ -155,7 +155,8 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     ratio = brow.mean(dim=1, keepdim=True) / (skin.mean(dim=1, keepdim=True) + 1e-3)
     unclear = sh.smoothstep(0.58, 0.64, ratio) * sh.smoothstep(0.0, 0.3, g["deep"])
     thin = sh.smoothstep(0.035, 0.02, g["brow_t"])
-    off = torch.minimum(brow, skin * 0.55) + (torch.maximum(brow, skin * 1.45) - torch.minimum(brow, skin * 0.55)) * thin
+    darker = _at_most_as_light(brow, skin * 0.55)
+    off = darker + (torch.maximum(brow, skin * 1.45) - darker) * thin
     g["brow_col"] = brow + (off - brow) * unclear
     # Brows grey with the hair, a little behind it (`eyes.brows`): silver above a darker root,
     # more silver the greyer. Near-black brows under white hair read as dyed or painted on.
@@ -170,7 +171,7 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     heavy, light = deepish * (1.0 - thin), deepish * thin
     brow = g["brow_col"]
     brow = brow + (grey_col * 0.78 - brow) * (0.65 * g["greying"] * (1.0 - 0.6 * masc) * (1.0 - deepish))
-    g["brow_col"] = brow + (torch.minimum(brow, skin * 0.55) - brow) * heavy
+    g["brow_col"] = brow + (_at_most_as_light(brow, skin * 0.55) - brow) * heavy
     silver = torch.maximum(grey_col * 0.92, g["brow_col"] + 0.12)
     # (Neutral: 1.4 x the skin's own colour was pink on red-brown skin. At most 2.2 x the
     # skin's lightness, a grey, not white: a white band over a dark root on the darkest skin
@@ -225,3 +226,9 @@ def geometry(params: Tensor, bufs: dict[str, Tensor]) -> Geometry:
     frame = col(0.06, 0.05, 0.05, like=skin) + (col(0.45, 0.26, 0.12, like=skin) - col(0.06, 0.05, 0.05, like=skin)) * torch.clamp(gt * 2.0, 0.0, 1.0)
     g["glasses_col"] = frame + (col(0.78, 0.74, 0.66, like=skin) - frame) * torch.clamp(gt * 2.0 - 1.0, 0.0, 1.0)
     return g
+
+
+def _at_most_as_light(c: Tensor, bound: Tensor) -> Tensor:
+    """``c`` darkened to at most ``bound``'s lightness, keeping its own hue. (A clamp per
+    channel against a brown bound turned a grey brow olive on dark skin.)"""
+    return c * torch.clamp(bound.mean(dim=1, keepdim=True) / (c.mean(dim=1, keepdim=True) + 1e-6), max=1.0)
