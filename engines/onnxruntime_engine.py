@@ -196,18 +196,15 @@ class OnnxRuntimeEngine(Engine):
         is about a third cheaper, a cell more).
         """
         anim_rows = as_rows(anim, self.model.anim_dim, "anim")
-        if (
-            not isinstance(prepared, OrtPrepared)
-            or prepared.params.shape[0] != 1
-            or anim_rows.shape[0] != 1
-        ):
-            return run_session(self._session(graph), self._animate_feeds(prepared, anim_rows))
-        if graph not in prepared.faces:
-            prepared.faces[graph] = None  # seen once
-            return run_session(self._session(graph), self._animate_feeds(prepared, anim_rows))
-        split = self._split_of(graph)
+        split = None
+        if isinstance(prepared, OrtPrepared) and prepared.params.shape[0] == 1 and anim_rows.shape[0] == 1:
+            if graph in prepared.faces:
+                split = self._split_of(graph)
+            else:
+                prepared.faces[graph] = None  # seen once
         if split is None:
             return run_session(self._session(graph), self._animate_feeds(prepared, anim_rows))
+        assert isinstance(prepared, OrtPrepared)
         ort_value = self._ort.OrtValue.ortvalue_from_numpy
         params = ort_value(prepared.params)
         tensors = prepared.faces[graph]

@@ -375,32 +375,28 @@ def mass(g: Geometry, x: Tensor, y: Tensor) -> dict[str, Tensor]:
     }
 
 
-def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, m: dict[str, Tensor] | None = None) -> Tensor:
+def back_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, m: dict[str, Tensor]) -> Tensor:
     """The hair mass behind the head, drawn after the shoulders.
 
     It is hidden behind the neck and the top (below the jaw, between the shoulders) and
     falls in front of the shoulders beside the neck. Where curtains of longer hair hang
     beside the face it has the front hair's colour (so the front layer, drawn only round
     the head, joins it without a seam); between them, behind the neck, it is in shadow.
-    ``m``: `mass` on this grid, when the caller has it.
+    ``m``: `mass` on this grid.
     """
-    if m is None:
-        m = mass(g, x, y)
     # (No hair on top is bald_crown's clean shape, not a fainter hair mass.)
     a = sh.fill(m["d"], px) * g["h_density"]
-    # Hidden exactly where the neck is (the neck's own outline, flare included): a margin
-    # beyond it left a strip of backdrop between the hair and the neck.
+    # Hidden exactly where the neck is (`_neck_edge`), only where the neck shows: below the
+    # neckline the top is in front, and the hair falls in front of it.
     ax = torch.abs(x)
-    # (Only where the neck shows: below the neckline the top is in front, and the hair falls
-    # in front of it.)
-    neck_edge = g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
+    neck_edge = _neck_edge(g, y)
     behind_neck = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - 0.2) / 0.01)
     a = a * (1.0 - behind_neck) * (1.0 - _crisp(m["bald"]))
     behind = sh.soft(ax - curtain_edge(g, x, y), 0.01) * sh.smoothstep(g["eye_y"], g["chin_y"], y)
     behind = torch.maximum(behind, sh.smoothstep(0.55, 0.3, g["h_length"]))
     # Hair in shade, not a black slab: a light shadow (less on grey and white hair, where it
     # reads as a stripe), deepest only in a soft contact shadow along the neck.
-    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    contact = _neck_contact(ax, neck_edge, y)
     shadow = (0.22 - 0.08 * g["grey"]) * behind + 0.14 * contact
     shaded = m["shaded"] * (1.0 - shadow) + 0.03 * behind
     return sh.over(img, shaded, a)
@@ -411,7 +407,7 @@ def tail_layer(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Ten
     behind the neck from under the jaw down to the shoulders, over the chest and the top
     below them, with a soft shadow on the body beside it."""
     ax = torch.abs(x)
-    neck_edge = g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
+    neck_edge = _neck_edge(g, y)
     neck_shows = sh.fill(ax - neck_edge, px) * torch.sigmoid((y - g["cy"] - 0.3) / 0.01) * torch.sigmoid((0.38 - y) / 0.01)
     td, across, along, half = tail(g, x, y)
     a = sh.fill(td, px) * g["h_density"] * (1.0 - neck_shows)
@@ -421,9 +417,19 @@ def tail_layer(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Ten
     on_body = sh.fill(torch.minimum(neck_d, top_d), px) * (1.0 - neck_shows)
     cast = sh.soft(tail(g, x - 0.012, y - 0.016)[0], 0.012) * on_body * g["h_density"]
     img = img * (1.0 - 0.3 * cast)
-    # (Darker along the neck, as the back hair is: `back_hair`'s contact shadow.)
-    contact = torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
-    return sh.over(img, tail_colour(g, across, along, half) * (1.0 - 0.3 * contact), a)
+    # (Darker along the neck, as the back hair is.)
+    return sh.over(img, tail_colour(g, across, along, half) * (1.0 - 0.3 * _neck_contact(ax, neck_edge, y)), a)
+
+
+def _neck_edge(g: Geometry, y: Tensor) -> Tensor:
+    """Where the hair behind the neck meets the neck's outline (its flare included, down to
+    the neckline): a margin beyond it left a strip of backdrop between the hair and the neck."""
+    return g["neck_w"] + skin.neck_flare(torch.clamp(y, max=0.36)) - 0.004
+
+
+def _neck_contact(ax: Tensor, neck_edge: Tensor, y: Tensor) -> Tensor:
+    """The soft contact shadow of hair along the neck (``ax``: distance from the centre line)."""
+    return torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
 
 
 def hairline(g: Geometry, x: Tensor) -> Tensor:
@@ -538,13 +544,9 @@ def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tens
     return shaded + (g["skin"] * 0.8 - shaded) * 0.55 * line
 
 
-def front_hair(
-    g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor] | None = None
-) -> Tensor:
+def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor]) -> Tensor:
     """Draw the front hair (and its soft shadow on the forehead) over the head layers.
-    ``m``: `mass` on this grid, when the caller has it."""
-    if m is None:
-        m = mass(g, x, y)
+    ``m``: `mass` on this grid."""
     f = front(g, x, y, px, m=m)
     a = f["a"]
     # The roots' shade runs along the hairline where the hair starts; across curtains that
