@@ -11,13 +11,22 @@ wheel carries the weights once, and an embedding needs neither torch nor the ``o
 package (whose import alone costs most of a second). Weights as initializers, not as
 inputs, let ONNX Runtime pre-pack them: 3x faster than feeding them per call.
 
+It also writes ``ge2e_encoder_int8.onnx``, the graph the analyses run: the same network
+with the second and third LSTM layers as ONNX Runtime's ``DynamicQuantizeLSTM`` (their
+input and recurrent weights int8, one symmetric scale per gate row, embedded: 1 MB; the
+activations quantised per step). Those two layers are most of an analysis's work (the
+recurrence is a matrix product per 10 ms step that float32 runs at the core's peak), and
+int8 halves the encoder's time. The first layer stays float32: its input is linear mel
+power, whose range one per-tensor activation scale cannot hold (quantised, embeddings fell
+to a cosine of ~0.66). Everything else still reads the npz.
+
 Rerun this whenever ``ge2e_encoder.npz`` is rewritten (the offsets change).
 
-    python scripts/export_ge2e_onnx.py           # rewrites the asset
-    python scripts/export_ge2e_onnx.py --check   # exit 1 if the asset is not what this writes
+    python scripts/export_ge2e_onnx.py           # rewrites both assets
+    python scripts/export_ge2e_onnx.py --check   # exit 1 if an asset is not what this writes
 
-``tests/test_voice_encoder_onnx.py`` checks that the graph's embeddings equal the torch
-network's.
+``tests/test_voice_encoder_onnx.py`` checks that the float32 graph's embeddings equal the
+torch network's, and the int8 graph's are within a cosine of 0.999 of them.
 """
 
 from __future__ import annotations
@@ -41,12 +50,17 @@ from streamface.voice.encoder import (  # noqa: E402
     LAYERS,
     N_MELS,
     ONNX_FILE,
+    ONNX_INT8_FILE,
+    QUANTIZED_LAYERS,
     WEIGHTS_FILE,
 )
 
 OUT = ROOT / "streamface" / "voice" / "assets" / ONNX_FILE
+OUT_INT8 = OUT.parent / ONNX_INT8_FILE
 WEIGHTS = OUT.parent / WEIGHTS_FILE
 OPSET = 17
+GATE_ORDER = (0, 3, 1, 2)
+"""torch's gate blocks (input, forget, cell, output) in ONNX's order (input, output, forget, cell)."""
 
 
 def npz_members(path: Path) -> dict[str, tuple[tuple[int, ...], int, int]]:
@@ -70,8 +84,22 @@ def npz_members(path: Path) -> dict[str, tuple[tuple[int, ...], int, int]]:
     return out
 
 
-def build() -> onnx.ModelProto:
-    """The encoder graph ``mels[B, T, 40] -> embedding[B, 256]`` over the npz's weights."""
+def quantized(weight: np.ndarray, name: str) -> list[TensorProto]:
+    """A torch-layout LSTM weight ``[4H, in]`` as ``DynamicQuantizeLSTM`` takes it: int8
+    ``[1, in, 4H]`` in ONNX's gate order, symmetric (zero point 0) with one scale per gate row."""
+    rows = np.concatenate([np.split(weight, 4)[g] for g in GATE_ORDER]).astype(np.float64)
+    scale = np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0
+    q = np.clip(np.rint(rows / scale[:, None]), -127, 127).astype(np.int8)
+    return [
+        helper.make_tensor(f"{name}_q", TensorProto.INT8, [1, rows.shape[1], rows.shape[0]], q.T.tobytes(), raw=True),
+        helper.make_tensor(f"{name}_scale", TensorProto.FLOAT, [1, rows.shape[0]], scale.astype(np.float32).tolist()),
+        helper.make_tensor(f"{name}_zero", TensorProto.INT8, [1, rows.shape[0]], np.zeros(rows.shape[0], np.int8).tobytes(), raw=True),
+    ]
+
+
+def build(int8: bool = False) -> onnx.ModelProto:
+    """The encoder graph ``mels[B, T, 40] -> embedding[B, 256]`` over the npz's weights
+    (``int8``: the layers in `QUANTIZED_LAYERS` int8, their weights embedded)."""
     f32 = TensorProto.FLOAT
     members = npz_members(WEIGHTS)
     initializers = []
@@ -96,24 +124,35 @@ def build() -> onnx.ModelProto:
         i, f, c, o = parts
         nodes.append(helper.make_node("Concat", [i, o, f, c], [target], axis=0))
 
+    state = dict(np.load(WEIGHTS)) if int8 else {}
     for layer in range(LAYERS):
-        for kind, torch_name in (("W", "weight_ih"), ("R", "weight_hh")):
-            onnx_gates(f"lstm.{torch_name}_l{layer}", f"{kind}{layer}_2d")
-            nodes.append(helper.make_node("Unsqueeze", [f"{kind}{layer}_2d", "axes0"], [f"{kind}{layer}"]))
+        quantize = int8 and layer in QUANTIZED_LAYERS
+        if not quantize:
+            for kind, torch_name in (("W", "weight_ih"), ("R", "weight_hh")):
+                onnx_gates(f"lstm.{torch_name}_l{layer}", f"{kind}{layer}_2d")
+                nodes.append(helper.make_node("Unsqueeze", [f"{kind}{layer}_2d", "axes0"], [f"{kind}{layer}"]))
         onnx_gates(f"lstm.bias_ih_l{layer}", f"Bi{layer}")
         onnx_gates(f"lstm.bias_hh_l{layer}", f"Bh{layer}")
         nodes.append(helper.make_node("Concat", [f"Bi{layer}", f"Bh{layer}"], [f"B{layer}_1d"], axis=0))
         nodes.append(helper.make_node("Unsqueeze", [f"B{layer}_1d", "axes0"], [f"B{layer}"]))
         last = layer == LAYERS - 1
         y = "" if last else f"y{layer}"
-        nodes.append(
-            helper.make_node(
-                "LSTM",
-                [f"x{layer}", f"W{layer}", f"R{layer}", f"B{layer}"],
-                [y, f"h{layer}"] if last else [y],
-                hidden_size=HIDDEN,
+        outputs = [y, f"h{layer}"] if last else [y]
+        if quantize:
+            for kind, torch_name in (("W", "weight_ih"), ("R", "weight_hh")):
+                initializers += quantized(state[f"lstm.{torch_name}_l{layer}"], f"{kind}{layer}")
+            w, r = f"W{layer}", f"R{layer}"
+            inputs = [f"x{layer}", f"{w}_q", f"{r}_q", f"B{layer}", "", "", "", ""]
+            inputs += [f"{w}_scale", f"{w}_zero", f"{r}_scale", f"{r}_zero"]
+            nodes.append(
+                helper.make_node("DynamicQuantizeLSTM", inputs, outputs, domain="com.microsoft", hidden_size=HIDDEN)
             )
-        )
+        else:
+            nodes.append(
+                helper.make_node(
+                    "LSTM", [f"x{layer}", f"W{layer}", f"R{layer}", f"B{layer}"], outputs, hidden_size=HIDDEN
+                )
+            )
         if not last:  # Y is [T, 1, B, H]; the next layer takes [T, B, H]
             nodes.append(helper.make_node("Squeeze", [y, "axes1"], [f"x{layer + 1}"]))
     nodes += [
@@ -127,29 +166,34 @@ def build() -> onnx.ModelProto:
     inputs = [helper.make_tensor_value_info("mels", f32, ["batch", "frames", N_MELS])]
     outputs = [helper.make_tensor_value_info("embedding", f32, ["batch", EMBEDDING_DIM])]
     graph = helper.make_graph(nodes, "ge2e_speaker_encoder", inputs, outputs, initializers)
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("com.microsoft", 1)] if int8 else [])
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=opsets,
         producer_name="streamface scripts/export_ge2e_onnx.py",
     )
     model.ir_version = 8  # readable by ONNX Runtime 1.18 and later
     model.doc_string = (
         "GE2E speaker encoder (Wan et al. 2018) as defined by Resemblyzer. Its weights are "
-        f"read from the arrays inside {WEIGHTS_FILE} (Apache-2.0, see LICENSE and NOTICE)."
+        f"read from the arrays inside {WEIGHTS_FILE} (Apache-2.0, see LICENSE and NOTICE)"
+        + (", the int8 layers' quantised from them." if int8 else ".")
     )
     return model
 
 
 def main() -> int:
-    data = build().SerializeToString()
-    if "--check" in sys.argv[1:]:
-        same = OUT.is_file() and OUT.read_bytes() == data
-        print(f"{OUT}: {'up to date' if same else 'differs from what this script writes'}")
-        return 0 if same else 1
-    OUT.write_bytes(data)
-    onnx.checker.check_model(str(OUT))  # resolves the external data beside it
-    print(f"wrote {OUT} ({len(data)} bytes)")
-    return 0
+    stale = 0
+    for out, int8 in ((OUT, False), (OUT_INT8, True)):
+        data = build(int8).SerializeToString()
+        if "--check" in sys.argv[1:]:
+            same = out.is_file() and out.read_bytes() == data
+            print(f"{out}: {'up to date' if same else 'differs from what this script writes'}")
+            stale += not same
+            continue
+        out.write_bytes(data)
+        onnx.checker.check_model(str(out))  # resolves the external data beside it
+        print(f"wrote {out} ({len(data)} bytes)")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

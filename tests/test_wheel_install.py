@@ -39,7 +39,7 @@ def test_wheel_in_a_fresh_venv_runs_analyze_and_portrait(tmp_path: Path) -> None
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(REPO)], tmp_path, env)
     (wheel,) = wheels.glob("streamface-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for asset in ("ge2e_encoder.npz", "ge2e_encoder.onnx", "LICENSE", "NOTICE"):
+    for asset in ("ge2e_encoder.npz", "ge2e_encoder.onnx", "ge2e_encoder_int8.onnx", "LICENSE", "NOTICE"):
         assert f"streamface/voice/assets/{asset}" in names
 
     venv = tmp_path / "venv"
