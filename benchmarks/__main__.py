@@ -14,8 +14,9 @@ tracker, idle motion and resampler of an earlier commit against this tree's, in 
 counting differing frames), ``round3_ab`` (this round's split part graphs, settled first
 second, resampler and compositor against an earlier commit's modules, in lockstep),
 ``cost_ab`` (morph frames from the keyframes' cached cells against an earlier commit's
-compositor, in lockstep, with how much the frames differ), ``rev_ab`` (an earlier commit's whole tree against this one, one process each),
-``video_path`` (the agent's
+compositor, in lockstep, with how much the frames differ), ``int8_ab`` (the speaker
+encoder's int8 graph against its float32 one, in lockstep), ``rev_ab`` (an earlier
+commit's whole tree against this one, one process each), ``video_path`` (the agent's
 RGB -> YUV -> VP8 path per frame, before/after) and ``agent_cpu`` (the server's CPU per
 session by thread, minutes) run only when asked for:
 ``python -m benchmarks --only soak``.
@@ -42,7 +43,7 @@ AREAS: tuple[str, ...] = (
 """Areas of the default run, in order."""
 OPT_IN: tuple[str, ...] = (
     "soak", "churn", "flood", "ray_cluster", "pipecat", "batching", "cells_ab", "cadence_ab",
-    "motion_ab", "round3_ab", "cost_ab", "rev_ab", "video_path", "agent_cpu",
+    "motion_ab", "round3_ab", "cost_ab", "int8_ab", "rev_ab", "video_path", "agent_cpu",
 )
 """Areas that run only when named with ``--only`` (they take minutes)."""
 RESULTS = Path(__file__).resolve().parent / "results"

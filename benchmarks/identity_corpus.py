@@ -113,7 +113,14 @@ def _telephone(x: np.ndarray) -> np.ndarray:
 
 
 def _cached(cache: Path, name: str, build: object) -> list[dict]:
-    path = cache / name
+    """The rows cached under ``name``, built once per speaker-encoder graph (the name carries
+    a digest of the graph the analyses run, so a changed encoder never reads old embeddings)."""
+    import hashlib
+
+    from streamface.voice.encoder import graph_path
+
+    digest = hashlib.sha256(graph_path().read_bytes()).hexdigest()[:10]
+    path = cache / f"{Path(name).stem}-{digest}{Path(name).suffix}"
     if path.exists():
         rows: list[dict] = json.loads(path.read_text())
         return rows
