@@ -107,8 +107,8 @@ def strands(g: Geometry, q: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     most at mid grey and a few still in a white beard."""
     wave = q + 0.004 * torch.sin(y * 40.0 + q * 90.0)
     dash = sh.smoothstep(-0.2, 0.7, torch.sin(y * 48.0 + 9.0 * torch.sin(wave * 61.0)))
-    dark = torch.relu(torch.cos(wave * 150.0)) ** 8 * dash
-    light = torch.relu(-torch.cos(wave * 150.0 + 0.6)) ** 6 * (1.0 - 0.6 * dash)
+    dark = sh.power(torch.relu(torch.cos(wave * 150.0)), 8) * dash
+    light = sh.power(torch.relu(-torch.cos(wave * 150.0 + 0.6)), 6) * (1.0 - 0.6 * dash)
     pepper = torch.clamp(0.2 + 3.2 * g["grey"] * (1.0 - g["grey"]), 0.0, 1.0)
     return dark * pepper, light
 

@@ -221,7 +221,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     # Tousled hair: strands bent this way and that in pieces; combed-back hair: crisp grooves.
     qt = q + tousle * 0.10 * torch.sin(y * 55.0 + 4.0 * torch.sin(x * 21.0))
     grooves = 0.14 + 0.22 * slick + 0.12 * tousle
-    strands = 1.0 - grooves * torch.relu(torch.cos(qt * 24.0 + 0.4)) ** 6 * (1.0 - curl)
+    strands = 1.0 - grooves * sh.power(torch.relu(torch.cos(qt * 24.0 + 0.4)), 6) * (1.0 - curl)
     # Coils: each an open C-shaped stroke of shadow with a lit stroke just inside it on the
     # side facing the light, each turned and sized its own way. (A closed ring with a sheen
     # inside read as a bubble, and a shade where the coils meet outlined scales.)
@@ -243,7 +243,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
     # A slick-back's wet-look sheen: a stronger, wider band; tousled pieces catch the light.
     band = band * (1.0 + 0.9 * slick) + slick * 0.35 * torch.exp(-(((r - 0.6) / 0.12) ** 2)) * sh.smoothstep(0.2, -0.4, ny)
-    pieces = tousle * 0.5 * torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))) ** 4 * lit
+    pieces = tousle * 0.5 * sh.power(torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))), 4) * lit
     hair = g["hair"]
     base = hair * shade
     gloss = hair * 0.55 + 0.26
@@ -262,7 +262,7 @@ def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
     # Strands a fixed width apart (where it tapers there are fewer, never finer ones: lines
     # finer than a pixel broke into dots), with a little twist along its length.
     k = across * half / 0.014 + 0.5 * torch.sin(t * 11.0 + across * 1.5)
-    strands = 1.0 - 0.16 * torch.relu(torch.cos(k * 3.1416)) ** 4
+    strands = 1.0 - 0.16 * sh.power(torch.relu(torch.cos(k * 3.1416)), 4)
     streak = torch.exp(-(((across + 0.38 - 0.1 * torch.sin(t * 7.0)) / 0.22) ** 2))
     streak = streak * (0.6 + 0.4 * torch.cos(k * 1.7)) * sh.smoothstep(0.1, 0.3, t) * (1.0 - 0.7 * torch.clamp(g["h_curl"], 0.0, 1.0))
     hair = g["hair"]
