@@ -447,6 +447,28 @@ def test_the_front_hair_draws_from_a_crop_of_the_back_hairs_mass() -> None:
         assert torch.equal(got, value), key
 
 
+def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair() -> None:
+    """A whole frame (`forward`) keeps the fringe over the eyes with the crop of the front
+    hair's coverage `prepare` computed (`_prepare`) instead of drawing the fringe again: the
+    same values as `animate`'s own (the bun left out of it never reaches the eye box), so
+    the same frames, for every style (buns and puffs too) and presentation."""
+    from streamface.face.render import hair
+    from streamface.face.render.common import crop, inner
+
+    r = FaceRenderer(128)
+    rng = np.random.default_rng(11)
+    n = len(HAIR_STYLES)
+    params = torch.from_numpy(rng.uniform(0.0, 1.0, (n, PARAM_DIM)).astype(np.float32))
+    params[:, PARAM_NAMES.index("hair_style")] = torch.arange(n, dtype=torch.float32)
+    anim = torch.from_numpy(np.stack([FaceAnimation(mouth_open=0.4, blink=0.3, yaw=4.0).to_vector()] * n))
+    with torch.inference_mode():
+        prepared, cover = r._prepare(params)
+        x0, x1, y0, y1 = r.eye_box
+        own = hair.front(r._geometry(params), r.xs[..., x0:x1], r.ys[..., y0:y1, :], r.px, full=False)["a"]
+        assert torch.equal(crop(cover, inner(r.eye_box, r.head_box)), own)
+        assert torch.equal(r(params, anim), r.animate(prepared, params, anim))
+
+
 def test_a_heavy_grey_brow_on_dark_skin_is_brown_black_not_olive() -> None:
     """A grey brow darkened below dark skin takes the skin's hue, darker (brown-black): a
     clamp per channel against the brown skin left its green near its red and far above its

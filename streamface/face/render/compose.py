@@ -178,6 +178,11 @@ class FaceRenderer(nn.Module):
 
     def prepare(self, params: Tensor) -> Tensor:
         """Static layers of B faces: [B, PARAM_DIM] -> [B, 3, S, S] (eyes, brows and mouth bare)."""
+        return self._prepare(params)[0]
+
+    def _prepare(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        """`prepare`'s image, and the front hair's coverage over the head box (whole frames
+        keep the fringe over the eyes with its crop instead of drawing the fringe again)."""
         g = self._geometry(params)
         px = self.px
         img = skin.background(g, self.xs, self.ys, params.shape[0], self.size)
@@ -190,10 +195,13 @@ class FaceRenderer(nn.Module):
         img = paste(img, self.tail_box, hair.tail_layer(g, crop(img, self.tail_box), *self._grid(self.tail_box), px))
         head_local = inner(self.head_box, self.back_box)
         front = {k: crop(v, head_local) if v.shape[-1] > 1 else v for k, v in m.items()}
-        head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box), front)
-        return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0)
+        head, cover = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box), front)
+        return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0), cover
 
-    def _head_layers(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, m: dict[str, Tensor]) -> Tensor:
+    def _head_layers(
+        self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, m: dict[str, Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Ears, face and front hair over the head box; and the front hair's coverage."""
         px = self.px
         img = skin.ears(g, img, x, y, px)
         face_local = inner(self.face_box, self.head_box)
@@ -202,7 +210,8 @@ class FaceRenderer(nn.Module):
         face_a = sh.fill(face_d, px)
         face_img = self._face(g, crop(img, face_local), fx, fy, crop(face_d, face_local))
         img = paste(img, face_local, face_img)
-        return hair.front_hair(g, img, x, y, px, face_a, m)
+        f = hair.front(g, x, y, px, m=m)
+        return hair.front_hair(g, img, x, y, px, face_a, m, f), f["a"]
 
     def _face(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
         """Skin, shading, lines, marks, facial hair and glasses arms within the face box."""
@@ -230,6 +239,10 @@ class FaceRenderer(nn.Module):
         Returns:
             [B, 3, S, S] float32 in 0..1.
         """
+        return self._animate(prepared, params, anim)
+
+    def _animate(self, prepared: Tensor, params: Tensor, anim: Tensor, cover: Tensor | None = None) -> Tensor:
+        """`animate`; ``cover``: the fringe's coverage over the eye box, when known (`_eyes`)."""
         g = self._geometry(params)
 
         def a(name: str) -> Tensor:
@@ -237,7 +250,7 @@ class FaceRenderer(nn.Module):
 
         region = crop(prepared, self.warp_box)
         eye_local, mouth_local = inner(self.eye_box, self.warp_box), inner(self.mouth_box, self.warp_box)
-        eyes = self._eyes(g, crop(region, eye_local), a)
+        eyes = self._eyes(g, crop(region, eye_local), a, cover)
         lips = mouth(g, crop(region, mouth_local), *self._grid(self.mouth_box), self.px, a)
         region = paste_all(region, ((eye_local, eyes), (mouth_local, lips)))
         return paste(prepared, self.warp_box, self._warp(region, a))
@@ -267,19 +280,22 @@ class FaceRenderer(nn.Module):
             return self._eyes(g, crop(prepared, box), a)
         return mouth(g, crop(prepared, box), *self._grid(box), self.px, a)
 
-    def _eyes(self, g: Geometry, base: Tensor, a: AnimGetter) -> Tensor:
+    def _eyes(self, g: Geometry, base: Tensor, a: AnimGetter, cover: Tensor | None = None) -> Tensor:
         x, y = self._grid(self.eye_box)
         px = self.px
         out = eye_layer.eyes(g, base, x, y, px, a)
         out = eye_layer.brows(g, out, x, y, px, eye_layer.brow_lift(g, a))
-        # Hair in front (a fringe, curtains) stays in front of the brows and eyes.
-        cover = hair.front(g, x, y, px, full=False)["a"]
+        # Hair in front (a fringe, curtains) stays in front of the brows and eyes. (A whole
+        # frame has its coverage from `_prepare`: the same values, the bun never reaches here.)
+        if cover is None:
+            cover = hair.front(g, x, y, px, full=False)["a"]
         out = out + (base - out) * cover
         return eye_layer.glasses(g, out, x, y, px)
 
     def forward(self, params: Tensor, anim: Tensor) -> Tensor:
-        """Full frames: [B, PARAM_DIM], [B, ANIM_DIM] -> [B, 3, S, S]."""
-        return self.animate(self.prepare(params), params, anim)
+        """Full frames: [B, PARAM_DIM], [B, ANIM_DIM] -> [B, 3, S, S]: `animate` of `prepare`."""
+        prepared, cover = self._prepare(params)
+        return self._animate(prepared, params, anim, crop(cover, inner(self.eye_box, self.head_box)))
 
     def _warp(self, region: Tensor, a: AnimGetter) -> Tensor:
         """Turn the head: resample the warp-box `region` (sampling stays inside it)."""

@@ -544,10 +544,11 @@ def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tens
     return shaded + (g["skin"] * 0.8 - shaded) * 0.55 * line
 
 
-def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor]) -> Tensor:
+def front_hair(
+    g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor], f: dict[str, Tensor]
+) -> Tensor:
     """Draw the front hair (and its soft shadow on the forehead) over the head layers.
-    ``m``: `mass` on this grid."""
-    f = front(g, x, y, px, m=m)
+    ``m``: `mass` on this grid; ``f``: `front` of it (``m=m``)."""
     a = f["a"]
     # The roots' shade runs along the hairline where the hair starts; across curtains that
     # hang on below that height it drew a dark crease through the hair at brow level.
