@@ -469,6 +469,27 @@ def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair()
         assert torch.equal(r(params, anim), r.animate(prepared, params, anim))
 
 
+def test_paste_copies_only_what_it_must() -> None:
+    """`paste` puts the patch in its box (boxes at the image's edges too), and a box as wide
+    or as tall as the image concatenates no empty slice: the whole-image box is the patch
+    itself, no copy (ONNX Runtime copies even a Concat of one input)."""
+    from streamface.face.render.common import paste, paste_all
+
+    img = torch.rand(2, 3, 12, 10)
+    for box in ((0, 10, 0, 12), (0, 10, 3, 7), (2, 5, 0, 12), (0, 4, 5, 12), (6, 10, 0, 3), (3, 8, 4, 9)):
+        x0, x1, y0, y1 = box
+        patch = torch.rand(2, 3, y1 - y0, x1 - x0)
+        want = img.clone()
+        want[:, :, y0:y1, x0:x1] = patch
+        assert torch.equal(paste(img, box, patch), want), box
+    whole = torch.rand(2, 3, 12, 10)
+    assert paste(img, (0, 10, 0, 12), whole) is whole
+    a, b = torch.rand(2, 3, 4, 5), torch.rand(2, 3, 3, 5)
+    want = img.clone()
+    want[:, :, 0:4, 0:5], want[:, :, 4:7, 5:10] = a, b
+    assert torch.equal(paste_all(img, (((0, 5, 0, 4), a), ((5, 10, 4, 7), b))), want)
+
+
 def test_a_heavy_grey_brow_on_dark_skin_is_brown_black_not_olive() -> None:
     """A grey brow darkened below dark skin takes the skin's hue, darker (brown-black): a
     clamp per channel against the brown skin left its green near its red and far above its

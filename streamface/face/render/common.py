@@ -83,8 +83,15 @@ def crop(img: Tensor, box: Box) -> Tensor:
 def paste(img: Tensor, box: Box, patch: Tensor) -> Tensor:
     """``img`` with ``patch`` in place of the box (by concatenation, which exports cleanly)."""
     x0, x1, y0, y1 = box
-    mid = torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
-    return torch.cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+    mid = _cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
+    return _cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+
+
+def _cat(parts: list[Tensor], dim: int) -> Tensor:
+    """``torch.cat`` of the parts that are not empty: a box as wide or as tall as the image
+    then costs no copy (a Concat of one input still copies it in ONNX Runtime)."""
+    kept = [p for p in parts if p.shape[dim] > 0]
+    return kept[0] if len(kept) == 1 else torch.cat(kept, dim=dim)
 
 
 def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
@@ -98,10 +105,10 @@ def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
     row = 0
     for (x0, x1, y0, y1), patch in order:
         bands.append(img[:, :, row:y0])
-        bands.append(torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
+        bands.append(_cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
         row = y1
     bands.append(img[:, :, row:])
-    return torch.cat(bands, dim=2)
+    return _cat(bands, dim=2)
 
 
 def inner(box: Box, outer: Box) -> Box:

@@ -185,7 +185,7 @@ class FaceRenderer(nn.Module):
         keep the fringe over the eyes with its crop instead of drawing the fringe again)."""
         g = self._geometry(params)
         px = self.px
-        img = skin.background(g, self.xs, self.ys, params.shape[0], self.size)
+        img = skin.background(g, self.xs, self.ys)
         # Each layer works in the box it can reach, which keeps the full frame cheap.
         img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
         # The hair's shape and colour once over the back hair's box; the front hair's head

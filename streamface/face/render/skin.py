@@ -50,11 +50,11 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
     return torch.tensor(field, dtype=torch.float32).reshape(1, 1, y1 - y0, x1 - x0)
 
 
-def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tensor:
-    """A soft two-tone backdrop with a glow behind the head."""
+def background(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """A soft two-tone backdrop with a glow behind the head: [B, 3, H, W] over the grid
+    ``x`` [1, 1, 1, W], ``y`` [1, 1, H, 1] (already whole: an expand would be a copy)."""
     glow = torch.exp(-((x + 0.1) ** 2 + (y + 0.25) ** 2) / 0.5)
-    img = g["bg"] * (0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0)
-    return img.expand(batch, 3, size, size)
+    return g["bg"] * (0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0)
 
 
 def _edge(ax: Tensor, y: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor) -> Tensor:
