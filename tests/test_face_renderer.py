@@ -490,6 +490,23 @@ def test_paste_copies_only_what_it_must() -> None:
     assert torch.equal(paste_all(img, (((0, 5, 0, 4), a), ((5, 10, 4, 7), b))), want)
 
 
+def test_shape_helpers_cheaper_forms_give_the_same_bits() -> None:
+    """`shapes.smax` and `shapes.soft` skip negating whole maps, and `shapes.power` squares:
+    the first two give their textbook forms' bits exactly (IEEE rounding is symmetric in
+    sign), the third `**` to the last bits."""
+    from streamface.face import shapes as sh
+
+    gen = torch.Generator().manual_seed(3)
+    a, b = torch.randn(4, 1, 64, 80, generator=gen), torch.randn(4, 1, 64, 80, generator=gen) * 0.1
+    for k in (0.012, torch.rand(4, 1, 1, 1, generator=gen) * 0.05 + 1e-4):
+        assert torch.equal(sh.smax(a, b, k), -sh.smin(-a, -b, k))
+    for width in (0.02, torch.rand(4, 1, 1, 1, generator=gen) + 0.01):
+        assert torch.equal(sh.soft(a, width), torch.sigmoid(-a / width))
+    t = torch.rand(4, 1, 64, 80, generator=gen)
+    for n in (1, 2, 4, 6, 8):
+        assert torch.allclose(sh.power(t, n), t**n, rtol=1e-6, atol=1e-12), n
+
+
 def test_a_heavy_grey_brow_on_dark_skin_is_brown_black_not_olive() -> None:
     """A grey brow darkened below dark skin takes the skin's hue, darker (brown-black): a
     clamp per channel against the brown skin left its green near its red and far above its

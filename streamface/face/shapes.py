@@ -55,7 +55,7 @@ def fill(d: Tensor, px: float | Tensor) -> Tensor:
 
 def soft(d: Tensor, width: float | Tensor) -> Tensor:
     """Coverage with a soft edge `width` wide (for shading masks rather than outlines)."""
-    return torch.sigmoid(-d / width)
+    return torch.sigmoid(d / -width)  # (-d / w bit for bit, without negating d first)
 
 
 def smoothstep(e0: float | Tensor, e1: float | Tensor, x: Tensor) -> Tensor:
@@ -99,8 +99,10 @@ def smin(a: Tensor, b: Tensor, k: float | Tensor) -> Tensor:
 
 
 def smax(a: Tensor, b: Tensor, k: float | Tensor) -> Tensor:
-    """Smooth intersection of two signed distances."""
-    return -smin(-a, -b, k)
+    """Smooth intersection of two signed distances: ``-smin(-a, -b, k)`` bit for bit (IEEE
+    rounding is symmetric in sign), without its three negations of whole maps."""
+    h = torch.clamp(0.5 + 0.5 * (a - b) / k, 0.0, 1.0)
+    return b + (a - b) * h + k * h * (1.0 - h)
 
 
 def over(img: Tensor, color: Tensor, alpha: Tensor) -> Tensor:

@@ -328,7 +328,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
-    top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
+    top_rim = torch.exp(torch.clamp(y - cheek_line, min=0.0) / -0.012) * g["b_cheek"]
     # (No sheen on a chin beard alone, a goatee's or circle's: it lit it as a ball.)
     chin_alone = g["b_chin"] * (1.0 - g["b_strap"])
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)

@@ -288,7 +288,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
 
 
 def _crisp(bald: Tensor) -> Tensor:
-    return torch.sigmoid(-bald / 0.005)
+    return torch.sigmoid(bald / -0.005)
 
 
 def bald_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
@@ -429,7 +429,7 @@ def _neck_edge(g: Geometry, y: Tensor) -> Tensor:
 
 def _neck_contact(ax: Tensor, neck_edge: Tensor, y: Tensor) -> Tensor:
     """The soft contact shadow of hair along the neck (``ax``: distance from the centre line)."""
-    return torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    return torch.exp(torch.clamp(ax - neck_edge, min=0.0) / -0.02) * torch.sigmoid((y - 0.2) / 0.02)
 
 
 def hairline(g: Geometry, x: Tensor) -> Tensor:
@@ -486,7 +486,7 @@ def front(
         d, hcy, hrx, hry, bald = m["d"], m["hcy"], m["hrx"], m["hry"], m["bald"]
     y_line = swept(g, x, hairline(g, x))
     inside = sh.fill(d, px)
-    cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - _crisp(bald))
+    cap = inside * torch.sigmoid(_bare(g, x, y, y_line, bald) / -(1.3 * px)) * (1.0 - _crisp(bald))
     # Clipped sides are short hair, drawn opaque in a darker tone over the skin
     # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
     # (Thinning hair keeps its sides: a fade there took the horseshoe, leaving a tuft on top.)
@@ -552,13 +552,13 @@ def front_hair(
     a = f["a"]
     # The roots' shade runs along the hairline where the hair starts; across curtains that
     # hang on below that height it drew a dark crease through the hair at brow level.
-    root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018) * (1.0 - f["past"])
+    root = torch.exp(torch.abs(f["y_line"] - y) / -0.018) * (1.0 - f["past"])
     shaded = m["shaded"] * (1.0 - 0.18 * root)
     shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
     shaded = shaded + (img - shaded) * (f["short"] * f["to_skin"])
     shaded = parting(g, shaded, x, y, f)
     # The hair's soft shadow on the forehead, just under the hairline.
-    below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
+    below = torch.exp(torch.clamp(y - f["y_line"], min=0.0) / -0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
     # (Nor where a bald patch's rounded corner took the hair above it.)
     y_up = f["y_line"] - 0.012
