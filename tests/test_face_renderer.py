@@ -505,6 +505,12 @@ def test_shape_helpers_cheaper_forms_give_the_same_bits() -> None:
     t = torch.rand(4, 1, 64, 80, generator=gen)
     for n in (1, 2, 4, 6, 8):
         assert torch.allclose(sh.power(t, n), t**n, rtol=1e-6, atol=1e-12), n
+    # hair.clipped gathers its per-channel constants: 0.3 s + 0.7 skin (0.85 + 0.15 s).
+    from streamface.face.render import hair
+
+    skin, shaded = torch.rand(4, 3, 1, 1, generator=gen), torch.rand(4, 3, 64, 80, generator=gen)
+    want = 0.3 * shaded + 0.7 * skin * (0.85 + 0.15 * shaded)
+    assert torch.allclose(hair.clipped({"skin": skin}, shaded), want, rtol=0.0, atol=1e-6)
 
 
 def test_a_heavy_grey_brow_on_dark_skin_is_brown_black_not_olive() -> None:

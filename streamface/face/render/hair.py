@@ -244,10 +244,12 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     # A slick-back's wet-look sheen: a stronger, wider band; tousled pieces catch the light.
     band = band * (1.0 + 0.9 * slick) + slick * 0.35 * torch.exp(-(((r - 0.6) / 0.12) ** 2)) * sh.smoothstep(0.2, -0.4, ny)
     pieces = tousle * 0.5 * sh.power(torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))), 4) * lit
+    # (base * strands * curls + (gloss - 0.5 * base) * highlight with base = hair * shade,
+    # gathered per pixel first: two colour-wide products where there were eight.)
     hair = g["hair"]
-    base = hair * shade
     gloss = hair * 0.55 + 0.26
-    return base * strands * curls + (gloss - base * 0.5) * (band + pieces) * 0.55
+    highlight = (band + pieces) * 0.55
+    return hair * (shade * strands * curls - 0.5 * shade * highlight) + gloss * highlight
 
 
 def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
@@ -265,10 +267,12 @@ def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
     strands = 1.0 - 0.16 * sh.power(torch.relu(torch.cos(k * 3.1416)), 4)
     streak = torch.exp(-(((across + 0.38 - 0.1 * torch.sin(t * 7.0)) / 0.22) ** 2))
     streak = streak * (0.6 + 0.4 * torch.cos(k * 1.7)) * sh.smoothstep(0.1, 0.3, t) * (1.0 - 0.7 * torch.clamp(g["h_curl"], 0.0, 1.0))
+    # (base * strands + (gloss - 0.5 * base) * streak / 2 with base = hair * shade, gathered
+    # per pixel first.)
     hair = g["hair"]
-    base = hair * shade
     gloss = hair * 0.55 + 0.26
-    return base * strands + (gloss - base * 0.5) * streak * 0.5
+    highlight = streak * 0.5
+    return hair * (shade * strands - 0.5 * shade * highlight) + gloss * highlight
 
 
 def parting_x(g: Geometry) -> Tensor:
@@ -520,7 +524,8 @@ def clipped(g: Geometry, shaded: Tensor) -> Tensor:
     """The colour of hair clipped short: opaque, a third the hair's shade over a skin tone
     it darkens (short dark hair over skin). Kept light: a tone as dark as the hair drew the
     sides down to the ears like a bob's, and dlib read more of those men as women."""
-    return 0.3 * shaded + 0.7 * g["skin"] * (0.85 + 0.15 * shaded)
+    skin = g["skin"]
+    return shaded * (0.3 + 0.105 * skin) + 0.595 * skin  # 0.3 s + 0.7 skin (0.85 + 0.15 s)
 
 
 def swept(g: Geometry, x: Tensor, y_line: Tensor) -> Tensor:

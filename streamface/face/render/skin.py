@@ -109,15 +109,16 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     ax = torch.abs(x)
     shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
     neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
-    neck_col = neck_col * (1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x))
+    light = 1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x)
     # An Adam's apple on a masculine neck: a small lit bump with a shadow under it.
     apple = sh.soft(sh.ellipse(x, y, -0.004, g["chin_y"] + 0.09, 0.018, 0.02), 0.01)
-    neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
+    light = light * (1.0 + 0.10 * g["masc"] * apple)
     # An older neck: two soft cords down from under the chin and a fold across it.
     below = y - g["chin_y"]
     cords = torch.exp(-(((ax - 0.035 - 0.25 * below) / 0.016) ** 2)) * sh.smoothstep(0.0, 0.04, below) * sh.smoothstep(0.16, 0.06, below)
     fold = torch.exp(-(((below - 0.05 - 0.6 * x * x) / 0.006) ** 2)) * sh.smoothstep(g["neck_w"] * 0.9, g["neck_w"] * 0.3, ax)
-    neck_col = neck_col * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold))
+    # (Its light as one grey map, then one product with the colour.)
+    neck_col = neck_col * (light * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold)))
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
     lit = 1.0 - 0.16 * sh.smoothstep(-0.3, 0.7, x) - 0.10 * sh.smoothstep(0.4, 0.95, ax / sw)
