@@ -449,7 +449,7 @@ def test_the_front_hair_draws_from_a_crop_of_the_back_hairs_mass() -> None:
 
 def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair() -> None:
     """A whole frame (`forward`) keeps the fringe over the eyes with the crop of the front
-    hair's coverage `prepare` computed (`_prepare`) instead of drawing the fringe again: the
+    hair's coverage `prepare`'s layers computed (`_layers`) instead of drawing the fringe again: the
     same values as `animate`'s own (the bun left out of it never reaches the eye box), so
     the same frames, for every style (buns and puffs too) and presentation."""
     from streamface.face.render import hair
@@ -462,7 +462,8 @@ def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair()
     params[:, PARAM_NAMES.index("hair_style")] = torch.arange(n, dtype=torch.float32)
     anim = torch.from_numpy(np.stack([FaceAnimation(mouth_open=0.4, blink=0.3, yaw=4.0).to_vector()] * n))
     with torch.inference_mode():
-        prepared, cover = r._prepare(params)
+        prepared = r.prepare(params)
+        cover = r._layers(r._geometry(params))[2]
         x0, x1, y0, y1 = r.eye_box
         own = hair.front(r._geometry(params), r.xs[..., x0:x1], r.ys[..., y0:y1, :], r.px, full=False)["a"]
         assert torch.equal(crop(cover, inner(r.eye_box, r.head_box)), own)
