@@ -473,8 +473,9 @@ def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair()
 def test_paste_copies_only_what_it_must() -> None:
     """`paste` puts the patch in its box (boxes at the image's edges too), and a box as wide
     or as tall as the image concatenates no empty slice: the whole-image box is the patch
-    itself, no copy (ONNX Runtime copies even a Concat of one input)."""
-    from streamface.face.render.common import paste, paste_all
+    itself, no copy (ONNX Runtime copies even a Concat of one input); `crop` slices only
+    the axes it narrows (an exported Slice of every row copies them all)."""
+    from streamface.face.render.common import crop, paste, paste_all
 
     img = torch.rand(2, 3, 12, 10)
     for box in ((0, 10, 0, 12), (0, 10, 3, 7), (2, 5, 0, 12), (0, 4, 5, 12), (6, 10, 0, 3), (3, 8, 4, 9)):
@@ -485,6 +486,8 @@ def test_paste_copies_only_what_it_must() -> None:
         assert torch.equal(paste(img, box, patch), want), box
     whole = torch.rand(2, 3, 12, 10)
     assert paste(img, (0, 10, 0, 12), whole) is whole
+    assert crop(img, (0, 10, 0, 12)) is img
+    assert torch.equal(crop(img, (0, 10, 3, 7)), img[:, :, 3:7]) and torch.equal(crop(img, (2, 5, 0, 12)), img[..., 2:5])
     a, b = torch.rand(2, 3, 4, 5), torch.rand(2, 3, 3, 5)
     want = img.clone()
     want[:, :, 0:4, 0:5], want[:, :, 4:7, 5:10] = a, b

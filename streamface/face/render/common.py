@@ -77,13 +77,25 @@ def hue(colour: Tensor) -> Tensor:
 def crop(img: Tensor, box: Box) -> Tensor:
     """``img[..., box]`` for a pixel box."""
     x0, x1, y0, y1 = box
-    return img[:, :, y0:y1, x0:x1]
+    return _cols(_rows(img, y0, y1), x0, x1)
+
+
+def _rows(img: Tensor, y0: int, y1: int) -> Tensor:
+    """``img[:, :, y0:y1]``, and ``img`` itself for all its rows (the exported Slice would
+    copy the whole of it)."""
+    return img if (y0, y1) == (0, img.shape[2]) else img[:, :, y0:y1]
+
+
+def _cols(img: Tensor, x0: int, x1: int) -> Tensor:
+    """``img[..., x0:x1]``, and ``img`` itself for all its columns (as `_rows`)."""
+    return img if (x0, x1) == (0, img.shape[3]) else img[..., x0:x1]
 
 
 def paste(img: Tensor, box: Box, patch: Tensor) -> Tensor:
     """``img`` with ``patch`` in place of the box (by concatenation, which exports cleanly)."""
     x0, x1, y0, y1 = box
-    mid = _cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
+    band = _rows(img, y0, y1)
+    mid = _cat([band[..., :x0], patch, band[..., x1:]], dim=3)
     return _cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
 
 
