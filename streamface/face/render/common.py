@@ -95,11 +95,11 @@ def paste(img: Tensor, box: Box, patch: Tensor) -> Tensor:
     """``img`` with ``patch`` in place of the box (by concatenation, which exports cleanly)."""
     x0, x1, y0, y1 = box
     band = _rows(img, y0, y1)
-    mid = _cat([band[..., :x0], patch, band[..., x1:]], dim=3)
-    return _cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+    mid = concat([band[..., :x0], patch, band[..., x1:]], dim=3)
+    return concat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
 
 
-def _cat(parts: list[Tensor], dim: int) -> Tensor:
+def concat(parts: list[Tensor], dim: int) -> Tensor:
     """``torch.cat`` of the parts that are not empty: a box as wide or as tall as the image
     then costs no copy (a Concat of one input still copies it in ONNX Runtime)."""
     kept = [p for p in parts if p.shape[dim] > 0]
@@ -117,10 +117,10 @@ def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
     row = 0
     for (x0, x1, y0, y1), patch in order:
         bands.append(img[:, :, row:y0])
-        bands.append(_cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
+        bands.append(concat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
         row = y1
     bands.append(img[:, :, row:])
-    return _cat(bands, dim=2)
+    return concat(bands, dim=2)
 
 
 def inner(box: Box, outer: Box) -> Box:

@@ -51,6 +51,7 @@ from streamface.face.render.common import (
     Box,
     Geometry,
     bilinear,
+    concat,
     crop,
     frame_coords,
     inner,
@@ -117,7 +118,9 @@ class FaceRenderer(nn.Module):
         self.tail_box = self._box(TAIL_BOX)
         self.body_box = self._box(BODY_BOX)
         self.freckle_box = self._box(skin.FRECKLE_BOX)
-        # `_layers` draws these into the back hair's box (true at every size).
+        # `_layers` draws these into the back hair's box, and the body across the frame (true
+        # at every size).
+        assert self.body_box[:2] == (0, size)
         for box in (self.tail_box, self.head_box, self.warp_box):
             x0, x1, y0, y1 = inner(box, self.back_box)
             assert min(x0, y0) >= 0 and x1 <= self.back_box[1] - self.back_box[0] and y1 <= self.back_box[3] - self.back_box[2]
@@ -192,9 +195,13 @@ class FaceRenderer(nn.Module):
         which is put together once), and the front hair's coverage over the head box (a
         whole frame keeps the fringe over the eyes with its crop, `forward`)."""
         px = self.px
-        img = skin.background(g, self.xs, self.ys)
-        # Each layer works in the box it can reach, which keeps the full frame cheap.
-        img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
+        # Each layer works in the box it can reach, which keeps the full frame cheap. (The
+        # backdrop is made in bands above, behind and below the body: its light is a
+        # constant, cropped for free, where cropping a drawn frame copies it.)
+        light = skin.backdrop(self.xs, self.ys)
+        _, _, y0, y1 = self.body_box
+        body = skin.body(g, g["bg"] * light[:, :, y0:y1], *self._grid(self.body_box), px)
+        img = concat([g["bg"] * light[:, :, :y0], body, g["bg"] * light[:, :, y1:]], dim=2)
         # The hair's shape and colour once over the back hair's box; the front hair's head
         # box lies inside it and draws from its crop.
         m = hair.mass(g, *self._grid(self.back_box))

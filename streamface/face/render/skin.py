@@ -53,8 +53,14 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
 def background(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
     """A soft two-tone backdrop with a glow behind the head: [B, 3, H, W] over the grid
     ``x`` [1, 1, 1, W], ``y`` [1, 1, H, 1] (already whole: an expand would be a copy)."""
+    return g["bg"] * backdrop(x, y)
+
+
+def backdrop(x: Tensor, y: Tensor) -> Tensor:
+    """The backdrop's light over the grid, [1, 1, H, W] (`background` is the colour times
+    it; it depends on no face, so an export holds it as a constant)."""
     glow = torch.exp(-((x + 0.1) ** 2 + (y + 0.25) ** 2) / 0.5)
-    return g["bg"] * (0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0)
+    return 0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0
 
 
 def _edge(ax: Tensor, y: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor) -> Tensor:
