@@ -413,6 +413,7 @@ def test_a_frame_makes_no_tensor_from_host_data(renderer: FaceRenderer) -> None:
     params, anim = _params(FACES[1]), _anim(1, mouth_open=0.5, v_rest=0.0, v_a=1.0)
 
     def frame() -> None:
+        renderer(params, anim)  # whole frames have a path of their own (`_layers`, `_turn`)
         prepared = renderer.prepare(params)
         renderer.animate(prepared, params, anim)
         for part in renderer.PARTS:
