@@ -68,8 +68,10 @@ def ellipse(x: Tensor, y: Tensor, cx: Tensor | float, cy: Tensor | float, rx: Te
     """First-order signed distance to an axis-aligned ellipse."""
     u = (x - cx) / rx
     v = (y - cy) / ry
-    r = torch.sqrt(u * u + v * v + 1e-9)
-    g = torch.sqrt(u * u / (rx * rx) + v * v / (ry * ry) + 1e-9)
+    # (The 1e-9 goes into the row or column term: the grid's x and y are a row and a
+    # column, so only the sums are whole maps, one addition each.)
+    r = torch.sqrt((u * u + 1e-9) + v * v)
+    g = torch.sqrt((u * u / (rx * rx) + 1e-9) + v * v / (ry * ry))
     return (r - 1.0) * r / g
 
 
@@ -88,7 +90,7 @@ def superellipse(
     # gradient of r: r^(1-n) * (u^(n-1)/rx, v^(n-1)/ry)
     gx = un / u / rx
     gy = vn / v / ry
-    g = torch.sqrt(gx * gx + gy * gy + 1e-12) * r / s
+    g = torch.sqrt((gx * gx + 1e-12) + gy * gy) * r / s
     return (r - 1.0) / g
 
 
