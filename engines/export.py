@@ -167,8 +167,9 @@ def _graph_modules(renderer: nn.Module) -> dict[str, nn.Module]:
             self.renderer = renderer
 
         def forward(self, params: torch.Tensor, anim: torch.Tensor) -> torch.Tensor:
-            r: Any = self.renderer
-            return to_uint8_hwc(r.animate(r.prepare(params), params, anim))
+            # The renderer's own forward (``animate`` of ``prepare``, which may share work
+            # between the two that the split graphs cannot).
+            return to_uint8_hwc(self.renderer(params, anim))
 
     class Prepare(nn.Module):
         def __init__(self) -> None:

@@ -273,6 +273,31 @@ def test_face_renderer_exports_and_every_cpu_engine_matches(
             assert mae_u8(split, reference) <= MAX_MAE, (engine.name, batch, "split")
 
 
+@pytest.mark.slow
+def test_face_graphs_raise_no_pixel_to_a_power_but_squares_and_cubes(model_cache: Path, face_renderer: Any) -> None:
+    """ONNX Runtime's Pow runs ``std::pow`` per element for every exponent but 2 and 3: in
+    the shipped graphs whole powers are products (`shapes.power`) and roots are Exp of
+    Log (`shapes.superellipse`), which cost about a third (a full 512 px frame ~3 ms)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper, shape_inference
+
+    model = ensure_exported(96, renderer=face_renderer, cache_dir=model_cache)
+    slow: list[str] = []
+    for graph in model.graphs:
+        proto = shape_inference.infer_shapes(onnx.load(str(model.path(graph))))
+        consts = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+        consts |= {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in proto.graph.node if n.op_type == "Constant"}
+        dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in proto.graph.value_info}
+        for node in proto.graph.node:
+            exponent = consts.get(node.input[1]) if node.op_type == "Pow" else None
+            if node.op_type != "Pow" or (exponent is not None and exponent.size == 1 and float(exponent) in (2.0, 3.0)):
+                continue
+            shape = dims.get(node.output[0], [])
+            if len(shape) == 4 and min(shape[-2:]) > 1:  # a map of pixels, not a row or a scalar
+                slow.append(f"{graph}: {node.name} {shape}")
+    assert not slow, slow
+
+
 # ---------------------------------------------------------------------------- CUDA and TensorRT
 
 

@@ -413,6 +413,7 @@ def test_a_frame_makes_no_tensor_from_host_data(renderer: FaceRenderer) -> None:
     params, anim = _params(FACES[1]), _anim(1, mouth_open=0.5, v_rest=0.0, v_a=1.0)
 
     def frame() -> None:
+        renderer(params, anim)  # whole frames have a path of their own (`_layers`, `_turn`)
         prepared = renderer.prepare(params)
         renderer.animate(prepared, params, anim)
         for part in renderer.PARTS:
@@ -445,6 +446,76 @@ def test_the_front_hair_draws_from_a_crop_of_the_back_hairs_mass() -> None:
     for key, value in own.items():
         got = crop(whole[key], local) if whole[key].shape[-1] > 1 else whole[key]
         assert torch.equal(got, value), key
+
+
+def test_a_whole_frame_keeps_the_fringe_over_the_eyes_with_prepares_front_hair() -> None:
+    """A whole frame (`forward`) keeps the fringe over the eyes with the crop of the front
+    hair's coverage `prepare`'s layers computed (`_layers`) instead of drawing the fringe again: the
+    same values as `animate`'s own (the bun left out of it never reaches the eye box), so
+    the same frames, for every style (buns and puffs too) and presentation."""
+    from streamface.face.render import hair
+    from streamface.face.render.common import crop, inner
+
+    r = FaceRenderer(128)
+    rng = np.random.default_rng(11)
+    n = len(HAIR_STYLES)
+    params = torch.from_numpy(rng.uniform(0.0, 1.0, (n, PARAM_DIM)).astype(np.float32))
+    params[:, PARAM_NAMES.index("hair_style")] = torch.arange(n, dtype=torch.float32)
+    anim = torch.from_numpy(np.stack([FaceAnimation(mouth_open=0.4, blink=0.3, yaw=4.0).to_vector()] * n))
+    with torch.inference_mode():
+        prepared = r.prepare(params)
+        cover = r._layers(r._geometry(params))[2]
+        x0, x1, y0, y1 = r.eye_box
+        own = hair.front(r._geometry(params), r.xs[..., x0:x1], r.ys[..., y0:y1, :], r.px, full=False)["a"]
+        assert torch.equal(crop(cover, inner(r.eye_box, r.head_box)), own)
+        assert torch.equal(r(params, anim), r.animate(prepared, params, anim))
+
+
+def test_paste_copies_only_what_it_must() -> None:
+    """`paste` puts the patch in its box (boxes at the image's edges too), and a box as wide
+    or as tall as the image concatenates no empty slice: the whole-image box is the patch
+    itself, no copy (ONNX Runtime copies even a Concat of one input); `crop` slices only
+    the axes it narrows (an exported Slice of every row copies them all)."""
+    from streamface.face.render.common import crop, paste, paste_all
+
+    img = torch.rand(2, 3, 12, 10)
+    for box in ((0, 10, 0, 12), (0, 10, 3, 7), (2, 5, 0, 12), (0, 4, 5, 12), (6, 10, 0, 3), (3, 8, 4, 9)):
+        x0, x1, y0, y1 = box
+        patch = torch.rand(2, 3, y1 - y0, x1 - x0)
+        want = img.clone()
+        want[:, :, y0:y1, x0:x1] = patch
+        assert torch.equal(paste(img, box, patch), want), box
+    whole = torch.rand(2, 3, 12, 10)
+    assert paste(img, (0, 10, 0, 12), whole) is whole
+    assert crop(img, (0, 10, 0, 12)) is img
+    assert torch.equal(crop(img, (0, 10, 3, 7)), img[:, :, 3:7]) and torch.equal(crop(img, (2, 5, 0, 12)), img[..., 2:5])
+    a, b = torch.rand(2, 3, 4, 5), torch.rand(2, 3, 3, 5)
+    want = img.clone()
+    want[:, :, 0:4, 0:5], want[:, :, 4:7, 5:10] = a, b
+    assert torch.equal(paste_all(img, (((0, 5, 0, 4), a), ((5, 10, 4, 7), b))), want)
+
+
+def test_shape_helpers_cheaper_forms_give_the_same_bits() -> None:
+    """`shapes.smax` and `shapes.soft` skip negating whole maps, and `shapes.power` squares:
+    the first two give their textbook forms' bits exactly (IEEE rounding is symmetric in
+    sign), the third `**` to the last bits."""
+    from streamface.face import shapes as sh
+
+    gen = torch.Generator().manual_seed(3)
+    a, b = torch.randn(4, 1, 64, 80, generator=gen), torch.randn(4, 1, 64, 80, generator=gen) * 0.1
+    for k in (0.012, torch.rand(4, 1, 1, 1, generator=gen) * 0.05 + 1e-4):
+        assert torch.equal(sh.smax(a, b, k), -sh.smin(-a, -b, k))
+    for width in (0.02, torch.rand(4, 1, 1, 1, generator=gen) + 0.01):
+        assert torch.equal(sh.soft(a, width), torch.sigmoid(-a / width))
+    t = torch.rand(4, 1, 64, 80, generator=gen)
+    for n in (1, 2, 4, 6, 8):
+        assert torch.allclose(sh.power(t, n), t**n, rtol=1e-6, atol=1e-12), n
+    # hair.clipped gathers its per-channel constants: 0.3 s + 0.7 skin (0.85 + 0.15 s).
+    from streamface.face.render import hair
+
+    skin, shaded = torch.rand(4, 3, 1, 1, generator=gen), torch.rand(4, 3, 64, 80, generator=gen)
+    want = 0.3 * shaded + 0.7 * skin * (0.85 + 0.15 * shaded)
+    assert torch.allclose(hair.clipped({"skin": skin}, shaded), want, rtol=0.0, atol=1e-6)
 
 
 def test_a_heavy_grey_brow_on_dark_skin_is_brown_black_not_olive() -> None:

@@ -77,14 +77,33 @@ def hue(colour: Tensor) -> Tensor:
 def crop(img: Tensor, box: Box) -> Tensor:
     """``img[..., box]`` for a pixel box."""
     x0, x1, y0, y1 = box
-    return img[:, :, y0:y1, x0:x1]
+    return _cols(_rows(img, y0, y1), x0, x1)
+
+
+def _rows(img: Tensor, y0: int, y1: int) -> Tensor:
+    """``img[:, :, y0:y1]``, and ``img`` itself for all its rows (the exported Slice would
+    copy the whole of it)."""
+    return img if (y0, y1) == (0, img.shape[2]) else img[:, :, y0:y1]
+
+
+def _cols(img: Tensor, x0: int, x1: int) -> Tensor:
+    """``img[..., x0:x1]``, and ``img`` itself for all its columns (as `_rows`)."""
+    return img if (x0, x1) == (0, img.shape[3]) else img[..., x0:x1]
 
 
 def paste(img: Tensor, box: Box, patch: Tensor) -> Tensor:
     """``img`` with ``patch`` in place of the box (by concatenation, which exports cleanly)."""
     x0, x1, y0, y1 = box
-    mid = torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3)
-    return torch.cat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+    band = _rows(img, y0, y1)
+    mid = concat([band[..., :x0], patch, band[..., x1:]], dim=3)
+    return concat([img[:, :, :y0], mid, img[:, :, y1:]], dim=2)
+
+
+def concat(parts: list[Tensor], dim: int) -> Tensor:
+    """``torch.cat`` of the parts that are not empty: a box as wide or as tall as the image
+    then costs no copy (a Concat of one input still copies it in ONNX Runtime)."""
+    kept = [p for p in parts if p.shape[dim] > 0]
+    return kept[0] if len(kept) == 1 else torch.cat(kept, dim=dim)
 
 
 def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
@@ -98,10 +117,10 @@ def paste_all(img: Tensor, patches: tuple[tuple[Box, Tensor], ...]) -> Tensor:
     row = 0
     for (x0, x1, y0, y1), patch in order:
         bands.append(img[:, :, row:y0])
-        bands.append(torch.cat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
+        bands.append(concat([img[:, :, y0:y1, :x0], patch, img[:, :, y0:y1, x1:]], dim=3))
         row = y1
     bands.append(img[:, :, row:])
-    return torch.cat(bands, dim=2)
+    return concat(bands, dim=2)
 
 
 def inner(box: Box, outer: Box) -> Box:

@@ -51,6 +51,7 @@ from streamface.face.render.common import (
     Box,
     Geometry,
     bilinear,
+    concat,
     crop,
     frame_coords,
     inner,
@@ -117,6 +118,12 @@ class FaceRenderer(nn.Module):
         self.tail_box = self._box(TAIL_BOX)
         self.body_box = self._box(BODY_BOX)
         self.freckle_box = self._box(skin.FRECKLE_BOX)
+        # `_layers` draws these into the back hair's box, and the body across the frame (true
+        # at every size).
+        assert self.body_box[:2] == (0, size)
+        for box in (self.tail_box, self.head_box, self.warp_box):
+            x0, x1, y0, y1 = inner(box, self.back_box)
+            assert min(x0, y0) >= 0 and x1 <= self.back_box[1] - self.back_box[0] and y1 <= self.back_box[3] - self.back_box[2]
         self.register_buffer("freckle_dots", skin.freckle_field(size, self.freckle_box), persistent=False)
         self._init_warp()
 
@@ -178,22 +185,39 @@ class FaceRenderer(nn.Module):
 
     def prepare(self, params: Tensor) -> Tensor:
         """Static layers of B faces: [B, PARAM_DIM] -> [B, 3, S, S] (eyes, brows and mouth bare)."""
-        g = self._geometry(params)
+        img, strip, _ = self._layers(self._geometry(params))
+        return torch.clamp(paste(img, self.back_box, strip), 0.0, 1.0)
+
+    def _layers(self, g: Geometry) -> tuple[Tensor, Tensor, Tensor]:
+        """`prepare`'s layers, unclamped: the backdrop and body over the whole frame, what the
+        back hair's box holds after every layer drawn in it (the hair, the ponytail and the
+        head's layers, whose boxes lie inside it: drawn into it, not into the whole frame,
+        which is put together once), and the front hair's coverage over the head box (a
+        whole frame keeps the fringe over the eyes with its crop, `forward`)."""
         px = self.px
-        img = skin.background(g, self.xs, self.ys, params.shape[0], self.size)
-        # Each layer works in the box it can reach, which keeps the full frame cheap.
-        img = paste(img, self.body_box, skin.body(g, crop(img, self.body_box), *self._grid(self.body_box), px))
+        # Each layer works in the box it can reach, which keeps the full frame cheap. (The
+        # backdrop is made in bands above, behind and below the body: its light is a
+        # constant, cropped for free, where cropping a drawn frame copies it.)
+        light = skin.backdrop(self.xs, self.ys)
+        _, _, y0, y1 = self.body_box
+        body = skin.body(g, g["bg"] * light[:, :, y0:y1], *self._grid(self.body_box), px)
+        img = concat([g["bg"] * light[:, :, :y0], body, g["bg"] * light[:, :, y1:]], dim=2)
         # The hair's shape and colour once over the back hair's box; the front hair's head
         # box lies inside it and draws from its crop.
         m = hair.mass(g, *self._grid(self.back_box))
-        img = paste(img, self.back_box, hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px, m))
-        img = paste(img, self.tail_box, hair.tail_layer(g, crop(img, self.tail_box), *self._grid(self.tail_box), px))
+        strip = hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px, m)
+        tail_local = inner(self.tail_box, self.back_box)
+        tail = hair.tail_layer(g, crop(strip, tail_local), *self._grid(self.tail_box), px)
+        strip = paste(strip, tail_local, tail)
         head_local = inner(self.head_box, self.back_box)
         front = {k: crop(v, head_local) if v.shape[-1] > 1 else v for k, v in m.items()}
-        head = self._head_layers(g, crop(img, self.head_box), *self._grid(self.head_box), front)
-        return torch.clamp(paste(img, self.head_box, head), 0.0, 1.0)
+        head, cover = self._head_layers(g, crop(strip, head_local), *self._grid(self.head_box), front)
+        return img, paste(strip, head_local, head), cover
 
-    def _head_layers(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, m: dict[str, Tensor]) -> Tensor:
+    def _head_layers(
+        self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, m: dict[str, Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Ears, face and front hair over the head box; and the front hair's coverage."""
         px = self.px
         img = skin.ears(g, img, x, y, px)
         face_local = inner(self.face_box, self.head_box)
@@ -202,7 +226,8 @@ class FaceRenderer(nn.Module):
         face_a = sh.fill(face_d, px)
         face_img = self._face(g, crop(img, face_local), fx, fy, crop(face_d, face_local))
         img = paste(img, face_local, face_img)
-        return hair.front_hair(g, img, x, y, px, face_a, m)
+        f = hair.front(g, x, y, px, m=m)
+        return hair.front_hair(g, img, x, y, px, face_a, m, f), f["a"]
 
     def _face(self, g: Geometry, img: Tensor, x: Tensor, y: Tensor, face_d: Tensor) -> Tensor:
         """Skin, shading, lines, marks, facial hair and glasses arms within the face box."""
@@ -231,16 +256,21 @@ class FaceRenderer(nn.Module):
             [B, 3, S, S] float32 in 0..1.
         """
         g = self._geometry(params)
+        return paste(prepared, self.warp_box, self._turn(g, crop(prepared, self.warp_box), anim))
+
+    def _turn(self, g: Geometry, region: Tensor, anim: Tensor, cover: Tensor | None = None) -> Tensor:
+        """`animate`'s warp box: eyes, brows, glasses and mouth drawn onto ``region`` (the warp
+        box of a prepared frame), head turned. ``cover``: the fringe's coverage over the eye
+        box, when known (`_eyes`)."""
 
         def a(name: str) -> Tensor:
             return anim[:, _A[name]].reshape(-1, 1, 1, 1)
 
-        region = crop(prepared, self.warp_box)
         eye_local, mouth_local = inner(self.eye_box, self.warp_box), inner(self.mouth_box, self.warp_box)
-        eyes = self._eyes(g, crop(region, eye_local), a)
+        eyes = self._eyes(g, crop(region, eye_local), a, cover)
         lips = mouth(g, crop(region, mouth_local), *self._grid(self.mouth_box), self.px, a)
         region = paste_all(region, ((eye_local, eyes), (mouth_local, lips)))
-        return paste(prepared, self.warp_box, self._warp(region, a))
+        return self._warp(region, a)
 
     PARTS: tuple[str, ...] = ("eyes", "mouth")
     """The patches `part` draws."""
@@ -267,19 +297,29 @@ class FaceRenderer(nn.Module):
             return self._eyes(g, crop(prepared, box), a)
         return mouth(g, crop(prepared, box), *self._grid(box), self.px, a)
 
-    def _eyes(self, g: Geometry, base: Tensor, a: AnimGetter) -> Tensor:
+    def _eyes(self, g: Geometry, base: Tensor, a: AnimGetter, cover: Tensor | None = None) -> Tensor:
         x, y = self._grid(self.eye_box)
         px = self.px
         out = eye_layer.eyes(g, base, x, y, px, a)
         out = eye_layer.brows(g, out, x, y, px, eye_layer.brow_lift(g, a))
-        # Hair in front (a fringe, curtains) stays in front of the brows and eyes.
-        cover = hair.front(g, x, y, px, full=False)["a"]
+        # Hair in front (a fringe, curtains) stays in front of the brows and eyes. (A whole
+        # frame has its coverage from `_layers`: the same values, the bun never reaches here.)
+        if cover is None:
+            cover = hair.front(g, x, y, px, full=False)["a"]
         out = out + (base - out) * cover
         return eye_layer.glasses(g, out, x, y, px)
 
     def forward(self, params: Tensor, anim: Tensor) -> Tensor:
-        """Full frames: [B, PARAM_DIM], [B, ANIM_DIM] -> [B, 3, S, S]."""
-        return self.animate(self.prepare(params), params, anim)
+        """Full frames: [B, PARAM_DIM], [B, ANIM_DIM] -> [B, 3, S, S]: `animate` of `prepare`."""
+        # (Put together from `_layers`' parts: the same pixels as pasting the back hair's box
+        # into the frame, clamping, cropping the warp box and pasting it back, without
+        # copying the whole frame for each.)
+        g = self._geometry(params)
+        img, strip, cover = self._layers(g)
+        strip = torch.clamp(strip, 0.0, 1.0)
+        warp_local = inner(self.warp_box, self.back_box)
+        turned = self._turn(g, crop(strip, warp_local), anim, crop(cover, inner(self.eye_box, self.head_box)))
+        return paste(torch.clamp(img, 0.0, 1.0), self.back_box, paste(strip, warp_local, turned))
 
     def _warp(self, region: Tensor, a: AnimGetter) -> Tensor:
         """Turn the head: resample the warp-box `region` (sampling stays inside it)."""

@@ -37,7 +37,7 @@ def eyes(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGette
     v_up = v_up_open + (v_low - v_up_open) * torch.clamp(blink + g["lid_droop"], 0.0, 1.0)
     inside = torch.sigmoid((v - v_up) / (px * 0.6)) * torch.sigmoid((v_low - v) / (px * 0.6)) * (s > 0).to(x.dtype)
     # White, shaded under the upper lid and towards the corners.
-    lid_sh = torch.exp(-torch.clamp(v - v_up, min=0.0) / (0.25 * h))
+    lid_sh = torch.exp(torch.clamp(v - v_up, min=0.0) / -(0.25 * h))
     white = col(0.97, 0.96, 0.94, like=x) * (0.86 + 0.14 * torch.sqrt(s + 1e-6)) * (1.0 - 0.22 * lid_sh)
     white = white * (1.0 - 0.12 * g["deep"])
     # Iris and pupil follow the gaze.

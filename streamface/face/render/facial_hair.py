@@ -107,8 +107,8 @@ def strands(g: Geometry, q: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     most at mid grey and a few still in a white beard."""
     wave = q + 0.004 * torch.sin(y * 40.0 + q * 90.0)
     dash = sh.smoothstep(-0.2, 0.7, torch.sin(y * 48.0 + 9.0 * torch.sin(wave * 61.0)))
-    dark = torch.relu(torch.cos(wave * 150.0)) ** 8 * dash
-    light = torch.relu(-torch.cos(wave * 150.0 + 0.6)) ** 6 * (1.0 - 0.6 * dash)
+    dark = sh.power(torch.relu(torch.cos(wave * 150.0)), 8) * dash
+    light = sh.power(torch.relu(-torch.cos(wave * 150.0 + 0.6)), 6) * (1.0 - 0.6 * dash)
     pepper = torch.clamp(0.2 + 3.2 * g["grey"] * (1.0 - g["grey"]), 0.0, 1.0)
     return dark * pepper, light
 
@@ -328,7 +328,7 @@ def beard(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_d: Ten
     # shadow side, a soft sheen on the lit cheek and chin, a little darker along its edges.
     lit = (1.0 - 0.30 * sh.smoothstep(-0.2, 0.3, x)) * (1.0 - 0.25 * sh.smoothstep(my, g["chin_y"] + ext, y))
     rim = torch.exp(torch.clamp(face_d - ext, max=0.0) / 0.02)
-    top_rim = torch.exp(-torch.clamp(y - cheek_line, min=0.0) / 0.012) * g["b_cheek"]
+    top_rim = torch.exp(torch.clamp(y - cheek_line, min=0.0) / -0.012) * g["b_cheek"]
     # (No sheen on a chin beard alone, a goatee's or circle's: it lit it as a ball.)
     chin_alone = g["b_chin"] * (1.0 - g["b_strap"])
     sheen = sh.soft(sh.ellipse(x, y, -0.06, g["chin_y"] - 0.02, 0.07, 0.03), 0.03) * (1.0 - chin_alone)

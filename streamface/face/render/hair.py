@@ -221,7 +221,7 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     # Tousled hair: strands bent this way and that in pieces; combed-back hair: crisp grooves.
     qt = q + tousle * 0.10 * torch.sin(y * 55.0 + 4.0 * torch.sin(x * 21.0))
     grooves = 0.14 + 0.22 * slick + 0.12 * tousle
-    strands = 1.0 - grooves * torch.relu(torch.cos(qt * 24.0 + 0.4)) ** 6 * (1.0 - curl)
+    strands = 1.0 - grooves * sh.power(torch.relu(torch.cos(qt * 24.0 + 0.4)), 6) * (1.0 - curl)
     # Coils: each an open C-shaped stroke of shadow with a lit stroke just inside it on the
     # side facing the light, each turned and sized its own way. (A closed ring with a sheen
     # inside read as a bubble, and a shade where the coils meet outlined scales.)
@@ -243,11 +243,13 @@ def colour(g: Geometry, x: Tensor, y: Tensor, hcy: Tensor, hrx: Tensor, hry: Ten
     band = band * (0.6 + 0.4 * torch.cos(q * 11.0)) * (1.0 - 0.7 * curl)
     # A slick-back's wet-look sheen: a stronger, wider band; tousled pieces catch the light.
     band = band * (1.0 + 0.9 * slick) + slick * 0.35 * torch.exp(-(((r - 0.6) / 0.12) ** 2)) * sh.smoothstep(0.2, -0.4, ny)
-    pieces = tousle * 0.5 * torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))) ** 4 * lit
+    pieces = tousle * 0.5 * sh.power(torch.relu(torch.cos(qt * 12.0 + 1.0 + 1.5 * torch.sin(y * 40.0))), 4) * lit
+    # (base * strands * curls + (gloss - 0.5 * base) * highlight with base = hair * shade,
+    # gathered per pixel first: two colour-wide products where there were eight.)
     hair = g["hair"]
-    base = hair * shade
     gloss = hair * 0.55 + 0.26
-    return base * strands * curls + (gloss - base * 0.5) * (band + pieces) * 0.55
+    highlight = (band + pieces) * 0.55
+    return hair * (shade * strands * curls - 0.5 * shade * highlight) + gloss * highlight
 
 
 def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
@@ -262,13 +264,15 @@ def tail_colour(g: Geometry, u: Tensor, t: Tensor, half: Tensor) -> Tensor:
     # Strands a fixed width apart (where it tapers there are fewer, never finer ones: lines
     # finer than a pixel broke into dots), with a little twist along its length.
     k = across * half / 0.014 + 0.5 * torch.sin(t * 11.0 + across * 1.5)
-    strands = 1.0 - 0.16 * torch.relu(torch.cos(k * 3.1416)) ** 4
+    strands = 1.0 - 0.16 * sh.power(torch.relu(torch.cos(k * 3.1416)), 4)
     streak = torch.exp(-(((across + 0.38 - 0.1 * torch.sin(t * 7.0)) / 0.22) ** 2))
     streak = streak * (0.6 + 0.4 * torch.cos(k * 1.7)) * sh.smoothstep(0.1, 0.3, t) * (1.0 - 0.7 * torch.clamp(g["h_curl"], 0.0, 1.0))
+    # (base * strands + (gloss - 0.5 * base) * streak / 2 with base = hair * shade, gathered
+    # per pixel first.)
     hair = g["hair"]
-    base = hair * shade
     gloss = hair * 0.55 + 0.26
-    return base * strands + (gloss - base * 0.5) * streak * 0.5
+    highlight = streak * 0.5
+    return hair * (shade * strands - 0.5 * shade * highlight) + gloss * highlight
 
 
 def parting_x(g: Geometry) -> Tensor:
@@ -288,7 +292,7 @@ def bald_crown(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
 
 
 def _crisp(bald: Tensor) -> Tensor:
-    return torch.sigmoid(-bald / 0.005)
+    return torch.sigmoid(bald / -0.005)
 
 
 def bald_d(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
@@ -429,7 +433,7 @@ def _neck_edge(g: Geometry, y: Tensor) -> Tensor:
 
 def _neck_contact(ax: Tensor, neck_edge: Tensor, y: Tensor) -> Tensor:
     """The soft contact shadow of hair along the neck (``ax``: distance from the centre line)."""
-    return torch.exp(-torch.clamp(ax - neck_edge, min=0.0) / 0.02) * torch.sigmoid((y - 0.2) / 0.02)
+    return torch.exp(torch.clamp(ax - neck_edge, min=0.0) / -0.02) * torch.sigmoid((y - 0.2) / 0.02)
 
 
 def hairline(g: Geometry, x: Tensor) -> Tensor:
@@ -486,7 +490,7 @@ def front(
         d, hcy, hrx, hry, bald = m["d"], m["hcy"], m["hrx"], m["hry"], m["bald"]
     y_line = swept(g, x, hairline(g, x))
     inside = sh.fill(d, px)
-    cap = inside * torch.sigmoid(-_bare(g, x, y, y_line, bald) / (1.3 * px)) * (1.0 - _crisp(bald))
+    cap = inside * torch.sigmoid(_bare(g, x, y, y_line, bald) / -(1.3 * px)) * (1.0 - _crisp(bald))
     # Clipped sides are short hair, drawn opaque in a darker tone over the skin
     # (`front_hair`): a fainter cap there let the skin show through as a grey-green patch.
     # (Thinning hair keeps its sides: a fade there took the horseshoe, leaving a tuft on top.)
@@ -520,7 +524,8 @@ def clipped(g: Geometry, shaded: Tensor) -> Tensor:
     """The colour of hair clipped short: opaque, a third the hair's shade over a skin tone
     it darkens (short dark hair over skin). Kept light: a tone as dark as the hair drew the
     sides down to the ears like a bob's, and dlib read more of those men as women."""
-    return 0.3 * shaded + 0.7 * g["skin"] * (0.85 + 0.15 * shaded)
+    skin = g["skin"]
+    return shaded * (0.3 + 0.105 * skin) + 0.595 * skin  # 0.3 s + 0.7 skin (0.85 + 0.15 s)
 
 
 def swept(g: Geometry, x: Tensor, y_line: Tensor) -> Tensor:
@@ -544,20 +549,21 @@ def parting(g: Geometry, shaded: Tensor, x: Tensor, y: Tensor, f: dict[str, Tens
     return shaded + (g["skin"] * 0.8 - shaded) * 0.55 * line
 
 
-def front_hair(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor]) -> Tensor:
+def front_hair(
+    g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, face_a: Tensor, m: dict[str, Tensor], f: dict[str, Tensor]
+) -> Tensor:
     """Draw the front hair (and its soft shadow on the forehead) over the head layers.
-    ``m``: `mass` on this grid."""
-    f = front(g, x, y, px, m=m)
+    ``m``: `mass` on this grid; ``f``: `front` of it (``m=m``)."""
     a = f["a"]
     # The roots' shade runs along the hairline where the hair starts; across curtains that
     # hang on below that height it drew a dark crease through the hair at brow level.
-    root = torch.exp(-torch.abs(f["y_line"] - y) / 0.018) * (1.0 - f["past"])
+    root = torch.exp(torch.abs(f["y_line"] - y) / -0.018) * (1.0 - f["past"])
     shaded = m["shaded"] * (1.0 - 0.18 * root)
     shaded = shaded + (clipped(g, shaded) - shaded) * f["short"]
     shaded = shaded + (img - shaded) * (f["short"] * f["to_skin"])
     shaded = parting(g, shaded, x, y, f)
     # The hair's soft shadow on the forehead, just under the hairline.
-    below = torch.exp(-torch.clamp(y - f["y_line"], min=0.0) / 0.02) * (y > f["y_line"]).to(x.dtype)
+    below = torch.exp(torch.clamp(y - f["y_line"], min=0.0) / -0.02) * (y > f["y_line"]).to(x.dtype)
     # No hair above the hairline (a bald crown), no shadow: it drew a thin arc on the scalp.
     # (Nor where a bald patch's rounded corner took the hair above it.)
     y_up = f["y_line"] - 0.012

@@ -45,7 +45,7 @@ def mouth(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float, a: AnimGett
     # on dark skin) instead of the seam.
     opening = opening * torch.clamp(gap / px, 0.0, 1.0)
     # Lips: the upper one in shade, the lower one lit with a soft highlight.
-    upper = torch.sigmoid(-(v - gap_top) / (px * 0.8))
+    upper = torch.sigmoid((gap_top - v) / (px * 0.8))
     lip = g["lip"] * (0.78 + 0.22 * (1.0 - upper)) * (0.9 + 0.1 * s)
     gloss = torch.exp(-(((v - gap_bot - lt * 0.42) / (lt * 0.28 + 1e-4)) ** 2)) * (1.0 - upper)
     gloss = gloss * torch.exp(-(((x + 0.012) / (width * 0.45)) ** 2))

@@ -50,11 +50,17 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
     return torch.tensor(field, dtype=torch.float32).reshape(1, 1, y1 - y0, x1 - x0)
 
 
-def background(g: Geometry, x: Tensor, y: Tensor, batch: int, size: int) -> Tensor:
-    """A soft two-tone backdrop with a glow behind the head."""
+def background(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
+    """A soft two-tone backdrop with a glow behind the head: [B, 3, H, W] over the grid
+    ``x`` [1, 1, 1, W], ``y`` [1, 1, H, 1] (already whole: an expand would be a copy)."""
+    return g["bg"] * backdrop(x, y)
+
+
+def backdrop(x: Tensor, y: Tensor) -> Tensor:
+    """The backdrop's light over the grid, [1, 1, H, W] (`background` is the colour times
+    it; it depends on no face, so an export holds it as a constant)."""
     glow = torch.exp(-((x + 0.1) ** 2 + (y + 0.25) ** 2) / 0.5)
-    img = g["bg"] * (0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0)
-    return img.expand(batch, 3, size, size)
+    return 0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0
 
 
 def _edge(ax: Tensor, y: Tensor, x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor) -> Tensor:
@@ -109,15 +115,16 @@ def body(g: Geometry, img: Tensor, x: Tensor, y: Tensor, px: float) -> Tensor:
     ax = torch.abs(x)
     shadow = sh.soft(sh.ellipse(x, y, 0.0, g["chin_y"] - 0.02, g["jaw_rx"] * 0.95, 0.10), 0.02)
     neck_col = g["skin"] + (g["skin_shadow"] - g["skin"]) * (0.45 + 0.55 * shadow)
-    neck_col = neck_col * (1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x))
+    light = 1.0 - 0.10 * sh.smoothstep(0.0, 0.2, x)
     # An Adam's apple on a masculine neck: a small lit bump with a shadow under it.
     apple = sh.soft(sh.ellipse(x, y, -0.004, g["chin_y"] + 0.09, 0.018, 0.02), 0.01)
-    neck_col = neck_col * (1.0 + 0.10 * g["masc"] * apple)
+    light = light * (1.0 + 0.10 * g["masc"] * apple)
     # An older neck: two soft cords down from under the chin and a fold across it.
     below = y - g["chin_y"]
     cords = torch.exp(-(((ax - 0.035 - 0.25 * below) / 0.016) ** 2)) * sh.smoothstep(0.0, 0.04, below) * sh.smoothstep(0.16, 0.06, below)
     fold = torch.exp(-(((below - 0.05 - 0.6 * x * x) / 0.006) ** 2)) * sh.smoothstep(g["neck_w"] * 0.9, g["neck_w"] * 0.3, ax)
-    neck_col = neck_col * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold))
+    # (Its light as one grey map, then one product with the colour.)
+    neck_col = neck_col * (light * (1.0 - g["old"] * (0.06 * cords + 0.14 * fold)))
     img = sh.over(img, neck_col, sh.fill(neck_d, px))
     sw = g["shoulder_w"]
     lit = 1.0 - 0.16 * sh.smoothstep(-0.3, 0.7, x) - 0.10 * sh.smoothstep(0.4, 0.95, ax / sw)
