@@ -103,14 +103,16 @@ class OnnxRuntimeEngine(Engine):
         self._lock = threading.Lock()
         self._sessions: dict[str, Any] = {}
         self._pending: dict[str, bytes] = {}
-        # Part graphs split into a face half and a frame half (`engines.face_split`); the
-        # animate graph's halves are built on its first face drawn twice (`_split_of`).
+        # Per-frame graphs split into a face half and a frame half (`engines.face_split`),
+        # built with them: built on a face's second frame instead (`_split_of`), the
+        # animate graph's halves cost the render thread about 0.2 s of CPU at the first
+        # face change of the process (six frames late for that caller).
         self._splits: dict[str, _Split | None] = {}
         build_now = frozenset(eager)
         for graph in self.model.graphs:
             if graph in build_now:
                 self._sessions[graph] = self._build(str(self.model.path(graph)))
-                if graph in self.model.parts:
+                if graph in self.model.parts or graph == "animate":
                     self._splits[graph] = self._split(self.model.path(graph).read_bytes())
             else:
                 self._pending[graph] = self.model.path(graph).read_bytes()
@@ -216,7 +218,8 @@ class OnnxRuntimeEngine(Engine):
         return np.asarray(split.frame.run_with_ort_values([split.output], feeds)[0].numpy())
 
     def _split_of(self, graph: str) -> _Split | None:
-        """The graph's halves (built on first need), or None where it has no face half."""
+        """The graph's halves (built with the graph, else on first need), or None where it
+        has no face half."""
         if graph in self._splits:
             return self._splits[graph]
         with self._lock:

@@ -244,3 +244,17 @@ def test_onnxruntime_draws_a_faces_later_cells_from_its_split_graph_the_same(mod
         assert prepared.faces[part] is not None  # the split half ran
         np.testing.assert_array_equal(got, want)
     assert engine._splits[part] is not None
+
+
+def test_onnxruntime_builds_its_per_frame_graphs_halves_with_the_engine(model_cache: Path) -> None:
+    """A live engine splits the animate graph when it loads, not on the first face drawn twice:
+    built there, it cost the render thread about 0.2 s of CPU at the process's first face
+    change (frames late for that caller). A still's engine (nothing eager) splits nothing."""
+    from engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    engine = make_engine("onnxruntime", SIZE)
+    assert isinstance(engine, OnnxRuntimeEngine)
+    assert {"animate", "eyes", "mouth"} <= set(engine._splits)
+    assert all(engine._splits[graph] is not None for graph in ("animate", "eyes", "mouth"))
+    still = OnnxRuntimeEngine(SIZE, model=engine.model, eager=())
+    assert still._splits == {}
