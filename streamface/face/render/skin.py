@@ -27,6 +27,18 @@ _FRECKLE_DOTS = (-0.30, 0.30, -0.16, 0.10)
 FOLD_SPAN = (0.4, 1.05)
 """Where a smile fold runs, as fractions of the way from the nose tip (0) to the mouth (1)."""
 
+FOLD_BOW = 0.008
+"""How far an upright smile fold bows out from the line between its ends, at its middle
+(about 2 px at 512 px): a parenthesis round the mouth. Straight, where the mouth is about
+as wide as the nose's wings the fold ran straight down beside the mouth corner, and with the
+nose's underside it drew a box round the mouth at 100 %."""
+
+FOLD_SLANT = 0.04
+"""How far out a smile fold's lower end must lie from its upper one to need no bow: a fold
+slanting out from the nose wing to past a wide mouth's corner reads as a crease already.
+(Bowed on every face, the grid's older men with a slanting fold read as women more often:
+face-api's dark-skinned third 92.2 -> 89.2 %, dlib 95.4 -> 94.9 %.)"""
+
 # Spots a beauty mark can take (relative to features), chosen along `mole_pos`.
 _MOLE_SPOTS = 6
 
@@ -226,8 +238,9 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     t = (y - (ny_ - 0.012)) / (my - ny_ + 0.012)
     tc = torch.clamp(t, 0.0, 1.0)
     x0, x1 = nw * 1.3 + 0.008, mw * 1.15 + 0.014
-    fold_x = x0 + (x1 - x0) * (1.6 * tc - 0.6 * tc * tc)
     span = torch.clamp((t - FOLD_SPAN[0]) / (FOLD_SPAN[1] - FOLD_SPAN[0]), 0.0, 1.0)
+    upright = 1.0 - sh.smoothstep(0.0, FOLD_SLANT, x1 - x0)
+    fold_x = x0 + (x1 - x0) * (1.6 * tc - 0.6 * tc * tc) + FOLD_BOW * upright * torch.sin(math.pi * span)
     taper = torch.clamp(torch.sin(math.pi * span), 0.0, 1.0) ** 0.8
     amount = (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
     fold = stroke(ax - fold_x, 0.003 + 0.004 * lines) * taper * amount
