@@ -239,9 +239,10 @@ def age_lines(g: Geometry, img: Tensor, x: Tensor, y: Tensor) -> Tensor:
     tc = torch.clamp(t, 0.0, 1.0)
     x0, x1 = nw * 1.3 + 0.008, mw * 1.15 + 0.014
     span = torch.clamp((t - FOLD_SPAN[0]) / (FOLD_SPAN[1] - FOLD_SPAN[0]), 0.0, 1.0)
+    arch = torch.sin(math.pi * span)
     upright = 1.0 - sh.smoothstep(0.0, FOLD_SLANT, x1 - x0)
-    fold_x = x0 + (x1 - x0) * (1.6 * tc - 0.6 * tc * tc) + FOLD_BOW * upright * torch.sin(math.pi * span)
-    taper = torch.clamp(torch.sin(math.pi * span), 0.0, 1.0) ** 0.8
+    fold_x = x0 + (x1 - x0) * (1.6 * tc - 0.6 * tc * tc) + FOLD_BOW * upright * arch
+    taper = torch.clamp(arch, 0.0, 1.0) ** 0.8
     amount = (0.75 * lines + 0.35 * sag) * sh.smoothstep(0.05, 0.3, lines)
     fold = stroke(ax - fold_x, 0.003 + 0.004 * lines) * taper * amount
     # Forehead: two gently curved lines.
