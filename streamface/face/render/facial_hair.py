@@ -159,9 +159,9 @@ def goatee(g: Geometry) -> Tensor:
 
 def moustache_top(g: Geometry) -> Tensor:
     """Where the moustache's top edge is at the centre: `MOUSTACHE_TOP` of the way down from
-    under the nose to the upper lip; a goatee's lighter one starts halfway down."""
+    under the nose to the upper lip; a goatee's lighter one `GOATEE_TOP`."""
     top = g["nose_y"] + MOUSTACHE_NOSE_GAP
-    return top + (MOUSTACHE_TOP + 0.2 * goatee(g)) * (g["mouth_y"] - g["lip_t"] - top)
+    return top + (MOUSTACHE_TOP + (GOATEE_TOP - MOUSTACHE_TOP) * goatee(g)) * (g["mouth_y"] - g["lip_t"] - top)
 
 
 def moustache_d(g: Geometry, x: Tensor, y: Tensor, gap: float = 0.0) -> Tensor:
@@ -205,6 +205,12 @@ def moustache_d(g: Geometry, x: Tensor, y: Tensor, gap: float = 0.0) -> Tensor:
     d = torch.maximum((top - y) / torch.sqrt(1.0 + slope * slope), y - bottom)
     return sh.smax(d, torch.abs(x) - half, 0.012)
 
+
+GOATEE_TOP = 0.6
+"""How far down the philtrum a goatee's lighter moustache starts: a narrow band, whose grey
+form's soft edge keeps it just short of opaque at the live 256 px (coverage 0.80 beside the
+parting; a full moustache's 0.97). Halfway down it was a little fuller, and on the 432-face
+grid one more resting face read sad or surprised (pleasant 95.1 -> 94.9 %)."""
 
 MOUSTACHE_NOSE_GAP = 0.016
 """How far under the nose's centre line (`nose_y`) the philtrum starts: about a pixel under
