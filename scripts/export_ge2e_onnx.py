@@ -53,6 +53,7 @@ from streamface.voice.encoder import (  # noqa: E402
     ONNX_INT8_FILE,
     QUANTIZED_LAYERS,
     WEIGHTS_FILE,
+    read_weights,
 )
 
 OUT = ROOT / "streamface" / "voice" / "assets" / ONNX_FILE
@@ -124,7 +125,7 @@ def build(int8: bool = False) -> onnx.ModelProto:
         i, f, c, o = parts
         nodes.append(helper.make_node("Concat", [i, o, f, c], [target], axis=0))
 
-    state = dict(np.load(WEIGHTS)) if int8 else {}
+    state = read_weights(WEIGHTS) if int8 else {}
     for layer in range(LAYERS):
         quantize = int8 and layer in QUANTIZED_LAYERS
         if not quantize:

@@ -204,8 +204,9 @@ class FaceRenderer(nn.Module):
         img = concat([g["bg"] * light[:, :, :y0], body, g["bg"] * light[:, :, y1:]], dim=2)
         # The hair's shape and colour once over the back hair's box; the front hair's head
         # box lies inside it and draws from its crop.
-        m = hair.mass(g, *self._grid(self.back_box))
-        strip = hair.back_hair(g, crop(img, self.back_box), *self._grid(self.back_box), px, m)
+        back_grid = self._grid(self.back_box)
+        m = hair.mass(g, *back_grid)
+        strip = hair.back_hair(g, crop(img, self.back_box), *back_grid, px, m)
         tail_local = inner(self.tail_box, self.back_box)
         tail = hair.tail_layer(g, crop(strip, tail_local), *self._grid(self.tail_box), px)
         strip = paste(strip, tail_local, tail)

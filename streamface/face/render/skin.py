@@ -62,15 +62,10 @@ def freckle_field(size: int, box: tuple[int, int, int, int], seed: int = 0x5F4CE
     return torch.tensor(field, dtype=torch.float32).reshape(1, 1, y1 - y0, x1 - x0)
 
 
-def background(g: Geometry, x: Tensor, y: Tensor) -> Tensor:
-    """A soft two-tone backdrop with a glow behind the head: [B, 3, H, W] over the grid
-    ``x`` [1, 1, 1, W], ``y`` [1, 1, H, 1] (already whole: an expand would be a copy)."""
-    return g["bg"] * backdrop(x, y)
-
-
 def backdrop(x: Tensor, y: Tensor) -> Tensor:
-    """The backdrop's light over the grid, [1, 1, H, W] (`background` is the colour times
-    it; it depends on no face, so an export holds it as a constant)."""
+    """The light of a soft two-tone backdrop with a glow behind the head, [1, 1, H, W] over
+    the grid ``x`` [1, 1, 1, W], ``y`` [1, 1, H, 1]; the backdrop is the face's ``g["bg"]``
+    times it. It depends on no face, so an export holds it as a constant."""
     glow = torch.exp(-((x + 0.1) ** 2 + (y + 0.25) ** 2) / 0.5)
     return 0.90 + 0.16 * glow - 0.06 * (y + 1.0) / 2.0
 
